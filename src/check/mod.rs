@@ -1,0 +1,39 @@
+//! Phase 3: checks on the resolved model — `pgtopo lint`.
+//!
+//! One rule per file under `rules/`, each with a stable code and a "what / why / example" doc;
+//! [`RULES`] is the registry. Rules run on every resolved model (the base and each env) and the
+//! driver removes the repeats, so a rule never needs to know about environments unless the problem
+//! is specific to one (PT105, PT115).
+
+pub mod pg_params;
+pub mod rules;
+
+use crate::diag::Diagnostic;
+use crate::model::Topology;
+use crate::syntax::Document;
+
+/// What a rule sees: the resolved model, plus the syntax tree for rules about raw text (PT114).
+pub struct Context<'a> {
+    pub topo: &'a Topology,
+    pub doc: &'a Document,
+}
+
+pub struct Rule {
+    pub code: &'static str,
+    /// kebab-case name, for docs and `--explain`.
+    pub name: &'static str,
+    /// One line: why the rule exists.
+    pub summary: &'static str,
+    pub run: fn(&Context, &mut Vec<Diagnostic>),
+}
+
+pub use rules::RULES;
+
+/// Runs every rule on one resolved model.
+pub fn run(ctx: &Context) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for rule in RULES {
+        (rule.run)(ctx, &mut out);
+    }
+    out
+}

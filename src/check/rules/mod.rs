@@ -1,0 +1,45 @@
+//! The lint rules, one per file. Codes are stable: a retired rule keeps its number unused.
+
+use super::Rule;
+
+mod pt101_one_primary;
+mod pt102_duplicate_names;
+mod pt103_sync_count;
+mod pt104_dangling_reference;
+mod pt105_env_drops_required_node;
+mod pt106_pdb_blocks_drain;
+mod pt107_requests_exceed_limits;
+mod pt108_port_collision;
+mod pt109_vip_router_id;
+mod pt110_balancer_priorities;
+mod pt111_replication_capacity;
+mod pt112_pooler_connections;
+mod pt113_unknown_parameter;
+mod pt114_plaintext_password;
+mod pt115_unpinned_image_in_prod;
+mod pt116_target_cannot_express;
+mod pt117_vip_without_redundancy;
+mod pt118_vip_outside_subnet;
+mod pt119_listen_without_nodes;
+
+pub const RULES: &[Rule] = &[
+    pt101_one_primary::RULE,
+    pt102_duplicate_names::RULE,
+    pt103_sync_count::RULE,
+    pt104_dangling_reference::RULE,
+    pt105_env_drops_required_node::RULE,
+    pt106_pdb_blocks_drain::RULE,
+    pt107_requests_exceed_limits::RULE,
+    pt108_port_collision::RULE,
+    pt109_vip_router_id::RULE,
+    pt110_balancer_priorities::RULE,
+    pt111_replication_capacity::RULE,
+    pt112_pooler_connections::RULE,
+    pt113_unknown_parameter::RULE,
+    pt114_plaintext_password::RULE,
+    pt115_unpinned_image_in_prod::RULE,
+    pt116_target_cannot_express::RULE,
+    pt117_vip_without_redundancy::RULE,
+    pt118_vip_outside_subnet::RULE,
+    pt119_listen_without_nodes::RULE,
+];

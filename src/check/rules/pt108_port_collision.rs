@@ -1,0 +1,140 @@
+//! PT108 port-collision
+//!
+//! What: no two things listen on the same port of the same machine: database nodes and the
+//! `target="local"` poolers beside them on a VM `host`, a balancer host's listens and stats page,
+//! and, for the Compose target, every port published on the Docker host (node ports as written,
+//! pooler, Prometheus and Grafana ports).
+//! Why: the second process fails to bind and the service is down while the config looks fine.
+//! Example: `listen "rw" port=5000` and `listen "ro" port=5000` on one balancer.
+
+use crate::check::{Context, Rule};
+use crate::diag::{Diagnostic, Span};
+use crate::model::{PoolerTarget, Target};
+
+pub const RULE: Rule = Rule {
+    code: "PT108",
+    name: "port-collision",
+    summary: "two services bound to one port of one machine cannot both start",
+    run,
+};
+
+struct Binding {
+    machine: String,
+    port: u16,
+    what: String,
+    span: Span,
+}
+
+fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
+    let t = cx.topo;
+    let mut b: Vec<Binding> = Vec::new();
+    for c in &t.clusters {
+        for n in &c.nodes {
+            if let Some(h) = &n.host {
+                b.push(Binding {
+                    machine: h.value.clone(),
+                    port: n.port.value,
+                    what: format!("node \"{}\"", n.name),
+                    span: n.port.span,
+                });
+                for p in c
+                    .poolers
+                    .iter()
+                    .filter(|p| p.target.value == PoolerTarget::Local)
+                {
+                    b.push(Binding {
+                        machine: h.value.clone(),
+                        port: p.port.value,
+                        what: format!("pooler \"{}\" beside node \"{}\"", p.name, n.name),
+                        span: p.port.span,
+                    });
+                }
+            }
+        }
+        for bal in &c.balancers {
+            for h in &bal.hosts {
+                for l in &bal.listens {
+                    b.push(Binding {
+                        machine: h.address.value.clone(),
+                        port: l.port.value,
+                        what: format!("listen \"{}\"", l.name),
+                        span: l.port.span,
+                    });
+                }
+                if let Some(s) = &bal.stats {
+                    b.push(Binding {
+                        machine: h.address.value.clone(),
+                        port: s.port.value,
+                        what: "the stats page".to_owned(),
+                        span: s.port.span,
+                    });
+                }
+            }
+        }
+    }
+    if t.has_target(Target::Compose) {
+        let docker = "the Docker host".to_owned();
+        for c in &t.clusters {
+            for n in c.nodes.iter().filter(|n| n.port_declared) {
+                b.push(Binding {
+                    machine: docker.clone(),
+                    port: n.port.value,
+                    what: format!("node \"{}\"", n.name),
+                    span: n.port.span,
+                });
+            }
+            for p in c
+                .poolers
+                .iter()
+                .filter(|p| p.target.value != PoolerTarget::Local)
+            {
+                b.push(Binding {
+                    machine: docker.clone(),
+                    port: p.port.value,
+                    what: format!("pooler \"{}\"", p.name),
+                    span: p.port.span,
+                });
+            }
+            if let Some(m) = &c.monitoring {
+                for (what, port) in [
+                    ("Prometheus", &m.prometheus_port),
+                    ("Grafana", &m.grafana_port),
+                ] {
+                    if let Some(p) = port {
+                        b.push(Binding {
+                            machine: docker.clone(),
+                            port: p.value,
+                            what: what.to_owned(),
+                            span: p.span,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let mut reported: Vec<Span> = Vec::new();
+    for (i, x) in b.iter().enumerate() {
+        if let Some(first) = b[..i]
+            .iter()
+            .find(|y| y.machine == x.machine && y.port == x.port)
+        {
+            // One binding declared once but replicated on several machines would repeat the finding.
+            if first.span == x.span || reported.contains(&x.span) {
+                continue;
+            }
+            reported.push(x.span);
+            out.push(
+                Diagnostic::error(
+                    "PT108",
+                    format!(
+                        "{} and {} both use port {} on {}",
+                        first.what, x.what, x.port, x.machine
+                    ),
+                )
+                .with_span(x.span, format!("port {} already taken", x.port))
+                .with_related(first.span, "taken here")
+                .with_help("give each service on one machine its own port"),
+            );
+        }
+    }
+}

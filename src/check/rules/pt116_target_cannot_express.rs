@@ -1,0 +1,95 @@
+//! PT116 target-cannot-express
+//!
+//! What: every declared target can render the whole topology: its failover manager, its poolers and
+//! its balancers. Kubernetes, Helm and Compose have no `target="local"` pooler and no
+//! haproxy/keepalived balancer (use a `primary` or `replicas` pooler and Services); Compose runs
+//! `none` and `repmgr` only; `haproxy` needs a balancer and `keepalived` needs a `vip`.
+//! Why: a target that quietly dropped a part of the topology would deploy something other than
+//! what was reviewed.
+//! Example: `targets "compose"` with `failover "patroni"`.
+
+use crate::check::{Context, Rule};
+use crate::diag::{Diagnostic, Span};
+use crate::model::{Cluster, FailoverManager, PoolerTarget, Target};
+
+pub const RULE: Rule = Rule {
+    code: "PT116",
+    name: "target-cannot-express",
+    summary: "a declared target must be able to render every part of the topology",
+    run,
+};
+
+/// Whether `target` can run a cluster under `manager` (the one table emitters and docs follow).
+pub fn supports_manager(target: Target, manager: FailoverManager) -> bool {
+    match target {
+        Target::Compose => matches!(manager, FailoverManager::None | FailoverManager::Repmgr),
+        Target::Kubernetes
+        | Target::Helm
+        | Target::Haproxy
+        | Target::Keepalived
+        | Target::Hosts => true,
+    }
+}
+
+fn container_target(t: Target) -> bool {
+    matches!(t, Target::Kubernetes | Target::Helm | Target::Compose)
+}
+
+fn err(target: Target, target_span: Span, span: Span, msg: String, help: &str) -> Diagnostic {
+    Diagnostic::error("PT116", format!("the {target} target cannot express {msg}"))
+        .with_span(span, format!("not expressible on {target}"))
+        .with_related(target_span, "target declared here")
+        .with_help(help.to_owned())
+}
+
+fn check_cluster(t: Target, ts: Span, c: &Cluster, out: &mut Vec<Diagnostic>) {
+    let m = c.failover.manager.value;
+    if !supports_manager(t, m) {
+        out.push(err(
+            t,
+            ts,
+            c.failover.manager.span,
+            format!("failover \"{m}\" (cluster \"{}\")", c.name),
+            "compose runs failover \"none\" or \"repmgr\"; choose one of those or drop the target",
+        ));
+    }
+    if container_target(t) {
+        for p in c
+            .poolers
+            .iter()
+            .filter(|p| p.target.value == PoolerTarget::Local)
+        {
+            out.push(err(t, ts, p.target.span, format!("pooler \"{}\" with target=\"local\"", p.name),
+                "containers have no database host to sit beside; use target=\"primary\", \"replicas\" or \"any\""));
+        }
+        for b in &c.balancers {
+            out.push(err(t, ts, b.span, format!("balancer \"{}\" (cluster \"{}\")", b.name, c.name),
+                "balancers and VIPs are for VM targets; on containers clients reach Services or poolers"));
+        }
+    }
+}
+
+fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
+    let topo = cx.topo;
+    for t in &topo.targets {
+        for c in &topo.clusters {
+            check_cluster(t.value, t.span, c, out);
+        }
+        let balancers = topo.clusters.iter().flat_map(|c| &c.balancers);
+        match t.value {
+            Target::Haproxy if balancers.clone().next().is_none() => out.push(
+                Diagnostic::error("PT116", "the haproxy target needs a balancer")
+                    .with_span(t.span, "nothing to render")
+                    .with_help("add `balancer \"haproxy\" { host …; listen … }` to a cluster"),
+            ),
+            Target::Keepalived if balancers.clone().all(|b| b.vip.is_none()) => out.push(
+                Diagnostic::error("PT116", "the keepalived target needs a balancer with a vip")
+                    .with_span(t.span, "nothing to render")
+                    .with_help(
+                        "add `vip \"ADDR/PREFIX\" interface=\"eth0\" router-id=N` to the balancer",
+                    ),
+            ),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! PT117 vip-without-redundancy (warning)
+//!
+//! What: a balancer with a `vip` has at least two hosts.
+//! Why: a virtual IP exists to move between hosts; on one host keepalived adds nothing but a second
+//! thing that can fail, and the balancer stays a single point of failure.
+//! Example: `balancer "haproxy" { host "lb1" …; vip "10.0.0.100/24" … }`.
+
+use crate::check::{Context, Rule};
+use crate::diag::Diagnostic;
+
+pub const RULE: Rule = Rule {
+    code: "PT117",
+    name: "vip-without-redundancy",
+    summary: "a VIP needs at least two balancer hosts to fail over between",
+    run,
+};
+
+fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
+    for c in &cx.topo.clusters {
+        for b in &c.balancers {
+            let Some(v) = &b.vip else { continue };
+            if b.hosts.len() < 2 {
+                out.push(
+                    Diagnostic::warning("PT117", format!("vip {} has {} balancer host(s): no redundancy", v.address.value, b.hosts.len()))
+                        .with_span(v.address.span, "nowhere to fail over to")
+                        .with_help("add a second `host` to the balancer, or drop the vip and point clients at the host"),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! `pgtopo build [ENV] [--target T] [--out DIR]`.
+
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
+
+use pgtopo::bundle::Bundle;
+use pgtopo::diag::{did_you_mean, Diagnostic};
+use pgtopo::emit::{self, Options};
+use pgtopo::model::Target;
+
+use super::{load, render, write_stdout, Ctx};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Environment to build (default: the base).
+    env: Option<String>,
+    /// Target to print (default: the first of the topology's `targets`).
+    #[arg(long, short = 't', value_enum)]
+    target: Option<TargetArg>,
+    /// Write every file of every target, base and envs, to DIR/<topology>/<target>/ instead.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// For haproxy, keepalived and hosts: the host to print (default: the first).
+    #[arg(long)]
+    host: Option<String>,
+    /// Include workloads (data-load Jobs) in the printed stream.
+    #[arg(long)]
+    with_workloads: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TargetArg {
+    Kubernetes,
+    Helm,
+    Compose,
+    Haproxy,
+    Keepalived,
+    Hosts,
+}
+
+impl From<TargetArg> for Target {
+    fn from(t: TargetArg) -> Target {
+        match t {
+            TargetArg::Kubernetes => Target::Kubernetes,
+            TargetArg::Helm => Target::Helm,
+            TargetArg::Compose => Target::Compose,
+            TargetArg::Haproxy => Target::Haproxy,
+            TargetArg::Keepalived => Target::Keepalived,
+            TargetArg::Hosts => Target::Hosts,
+        }
+    }
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> i32 {
+    let loaded = match load(&ctx.topology_path()) {
+        Ok(l) => l,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return 2;
+        }
+    };
+    let diags = &loaded.compilation.diagnostics;
+    if !diags.is_empty() {
+        eprint!("{}", render(ctx, &loaded, diags));
+    }
+    let Some(program) = loaded.compilation.program(&loaded.name()) else {
+        eprintln!(
+            "pgtopo: {} does not compile; nothing was built",
+            loaded.display
+        );
+        return 1;
+    };
+    let fail = |ds: Vec<Diagnostic>| {
+        eprint!("{}", render(ctx, &loaded, &ds));
+        1
+    };
+
+    if let Some(dir) = &args.out {
+        if args.env.is_some() {
+            eprintln!("pgtopo: --out writes the base and every env; leave ENV out");
+            return 2;
+        }
+        let bundle = match emit::build_all(&program) {
+            Ok(b) => b,
+            Err(ds) => return fail(ds),
+        };
+        return match write_tree(dir, &program.name, &bundle) {
+            Ok(()) => {
+                eprintln!(
+                    "wrote {} file(s) to {}",
+                    bundle.len(),
+                    dir.join(&program.name).display()
+                );
+                0
+            }
+            Err(e) => {
+                eprintln!("error[PT010]: cannot write {}: {e}", dir.display());
+                2
+            }
+        };
+    }
+
+    if let Some(env) = &args.env {
+        if program.get(Some(env)).is_none() {
+            let names: Vec<&str> = program
+                .envs
+                .iter()
+                .filter_map(|t| t.env.as_deref())
+                .collect();
+            let mut d = Diagnostic::error("PT008", format!("the topology has no env \"{env}\""));
+            d = match did_you_mean(env, names.iter().copied()) {
+                Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+                None => d.with_help(format!("declared envs: {}", names.join(", "))),
+            };
+            return fail(vec![d]);
+        }
+    }
+    let target = match args.target {
+        Some(t) => Target::from(t),
+        None => match program.base.targets.first() {
+            Some(t) => t.value,
+            None => {
+                return fail(vec![Diagnostic::error(
+                    "PT004",
+                    "the topology declares no targets",
+                )])
+            }
+        },
+    };
+    let opts = Options {
+        host: args.host,
+        with_workloads: args.with_workloads,
+    };
+    match emit::stdout(target, &program, args.env.as_deref(), &opts) {
+        Ok(text) => match write_stdout(&text) {
+            Ok(()) => 0,
+            Err(code) => code,
+        },
+        Err(ds) => fail(ds),
+    }
+}
+
+/// Writes `bundle` to `dir/name/` so that a reader never sees a half-written tree: everything goes
+/// into a temporary folder beside it first, which then replaces the old tree by rename.
+fn write_tree(dir: &Path, name: &str, bundle: &Bundle) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let pid = std::process::id();
+    let tmp = dir.join(format!(".{name}.pgtopo-new-{pid}"));
+    let old = dir.join(format!(".{name}.pgtopo-old-{pid}"));
+    let target = dir.join(name);
+    let result = (|| {
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        for (path, contents) in bundle.iter() {
+            let p = tmp.join(path);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&p, contents)?;
+        }
+        if target.exists() {
+            std::fs::rename(&target, &old)?;
+            std::fs::rename(&tmp, &target)?;
+            std::fs::remove_dir_all(&old)?;
+        } else {
+            std::fs::rename(&tmp, &target)?;
+        }
+        Ok(())
+    })();
+    if result.is_err() && tmp.exists() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}

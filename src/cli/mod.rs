@@ -1,0 +1,168 @@
+//! Phase 6: the command line. The only module that reads files, writes output, looks at the
+//! environment or decides exit codes (like ripgrep, in one place: [`main`]).
+//!
+//! Exit codes: 0 success (lint: clean), 1 findings or a topology that does not compile,
+//! 2 usage or IO error. A closed stdout (`pgtopo build | head`) is not an error.
+
+mod build;
+mod lint;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use pgtopo::diag::{render_human, Diagnostic};
+use pgtopo::driver::{compile_bytes, Compilation};
+
+/// Largest topology file pgtopo reads; far above any real topology, low enough to fail fast on a
+/// wrong file.
+const MAX_FILE_BYTES: u64 = 64 << 20;
+
+#[derive(Parser)]
+#[command(
+    name = "pgtopo",
+    version,
+    about = "Compile one KDL topology of a PostgreSQL HA stack into every artifact that runs it",
+    after_help = "Examples:\n  pgtopo lint                                  lint ./pgtopo.kdl\n  pgtopo -f topologies/mirror-db.kdl build dev | kubectl apply -f -\n  pgtopo build --out out/ -f topologies/mirror-db.kdl\n\nThe topology file is -f/--file, else $PGTOPO_FILE, else ./pgtopo.kdl."
+)]
+pub struct Cli {
+    /// Topology file (default: $PGTOPO_FILE, else ./pgtopo.kdl).
+    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    file: Option<PathBuf>,
+
+    /// When to color diagnostics.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check topology files and report problems with their source location.
+    #[command(
+        after_help = "Examples:\n  pgtopo lint\n  pgtopo lint topologies/*.kdl --format json\n  pgtopo lint --deny-warnings pgtopo.kdl\n\nExit: 0 clean, 1 findings (warnings only with --deny-warnings), 2 usage or IO error."
+    )]
+    Lint(lint::Args),
+    /// Build the artifacts of a target: print one env's output, or write every file with --out.
+    #[command(
+        after_help = "Examples:\n  pgtopo build dev | kubectl apply -f -        the dev overlay, fully built\n  pgtopo build                                the base\n  pgtopo build prod --target helm             merged Helm values for prod\n  pgtopo build staging --target haproxy --host lb2\n  pgtopo build --out out/                     every target, base and envs"
+    )]
+    Build(build::Args),
+}
+
+/// Parses arguments, runs the command and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let color = match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal(),
+    };
+    let ctx = Ctx {
+        file: cli.file,
+        color,
+    };
+    match cli.command {
+        Command::Lint(a) => lint::run(&ctx, a),
+        Command::Build(a) => build::run(&ctx, a),
+    }
+}
+
+pub struct Ctx {
+    file: Option<PathBuf>,
+    color: bool,
+}
+
+impl Ctx {
+    /// The topology file: `-f`, else `$PGTOPO_FILE`, else `./pgtopo.kdl`.
+    fn topology_path(&self) -> PathBuf {
+        self.file
+            .clone()
+            .or_else(|| std::env::var_os("PGTOPO_FILE").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("pgtopo.kdl"))
+    }
+}
+
+/// A topology read and compiled, with what is needed to print its diagnostics.
+pub struct Loaded {
+    pub path: PathBuf,
+    pub display: String,
+    pub source: Arc<String>,
+    pub compilation: Compilation,
+}
+
+impl Loaded {
+    /// The topology's name: the file name without its extension.
+    pub fn name(&self) -> String {
+        self.path.file_stem().map_or_else(
+            || "topology".to_owned(),
+            |s| s.to_string_lossy().into_owned(),
+        )
+    }
+}
+
+/// Reads and compiles a topology; IO problems are returned as the message to print (exit 2).
+pub fn load(path: &Path) -> Result<Loaded, String> {
+    let display = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!(
+            "error[PT010]: topology file {display} not found\n  help: pass one with -f FILE, set PGTOPO_FILE, or create ./pgtopo.kdl"
+        ),
+        _ => format!("error[PT010]: cannot read {display}: {e}"),
+    })?;
+    if meta.is_dir() {
+        return Err(format!(
+            "error[PT010]: {display} is a directory, not a topology file"
+        ));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "error[PT010]: {display} is {} bytes; pgtopo reads topology files up to {MAX_FILE_BYTES} bytes",
+            meta.len()
+        ));
+    }
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("error[PT010]: cannot read {display}: {e}"))?;
+    let (source, compilation) = compile_bytes(&bytes);
+    Ok(Loaded {
+        path: path.to_owned(),
+        display,
+        source: Arc::new(source),
+        compilation,
+    })
+}
+
+pub fn render(ctx: &Ctx, l: &Loaded, diags: &[Diagnostic]) -> String {
+    render_human(diags, &l.display, &l.source, ctx.color)
+}
+
+/// Writes to stdout; a reader that went away (`| head`) ends the program quietly with success.
+pub fn write_stdout(text: &str) -> Result<(), i32> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(0),
+        Err(e) => {
+            eprintln!("error[PT010]: cannot write to stdout: {e}");
+            Err(2)
+        }
+    }
+}

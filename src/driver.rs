@@ -1,0 +1,134 @@
+//! Runs the pure phases in order — parse, resolve the base and every env, check — and collects
+//! every diagnostic. No IO: the CLI reads the file and hands over its bytes.
+
+use crate::check;
+use crate::diag::{Diagnostic, Span};
+use crate::emit::Program;
+use crate::model::{self, Topology};
+use crate::syntax::{self, Document};
+
+pub struct Compilation {
+    pub doc: Option<Document>,
+    pub base: Option<Topology>,
+    /// One resolved model per env, in declaration order.
+    pub envs: Vec<Topology>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Compilation {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The resolved program, only when nothing is wrong with it: emitters never see a broken model.
+    pub fn program(&self, name: &str) -> Option<Program> {
+        if self.has_errors() {
+            return None;
+        }
+        Some(Program {
+            name: name.to_owned(),
+            base: self.base.clone()?,
+            envs: self.envs.clone(),
+        })
+    }
+}
+
+/// Decodes the file's bytes; non-UTF-8 input is reported at the first bad byte.
+pub fn compile_bytes(bytes: &[u8]) -> (String, Compilation) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_owned(), compile(s)),
+        Err(e) => {
+            let at = e.valid_up_to();
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            let d = Diagnostic::error(
+                "PT009",
+                format!("the file is not UTF-8 text (invalid byte at offset {at})"),
+            )
+            .with_span(Span::from((at.min(text.len()), 0)), "invalid UTF-8 here")
+            .with_help("save the topology as UTF-8; KDL files are always UTF-8");
+            (
+                text,
+                Compilation {
+                    doc: None,
+                    base: None,
+                    envs: Vec::new(),
+                    diagnostics: vec![d],
+                },
+            )
+        }
+    }
+}
+
+pub fn compile(source: &str) -> Compilation {
+    let mut c = Compilation {
+        doc: None,
+        base: None,
+        envs: Vec::new(),
+        diagnostics: Vec::new(),
+    };
+    if source.trim().is_empty() {
+        c.diagnostics.push(
+            Diagnostic::error("PT007", "the topology file is empty")
+                .with_help("start with `targets \"kubernetes\"` and a `cluster \"main\" { … }` block; `pgtopo init` writes one"),
+        );
+        return c;
+    }
+    let doc = match syntax::parse(source) {
+        Ok(doc) => doc,
+        Err(d) => {
+            c.diagnostics = d;
+            return c;
+        }
+    };
+    let mut seen: Vec<(&'static str, Option<Span>, String)> = Vec::new();
+    let mut push = |c: &mut Compilation, d: Diagnostic| {
+        let key = (d.code, d.span, d.message.clone());
+        if !seen.contains(&key) {
+            seen.push(key);
+            c.diagnostics.push(d);
+        }
+    };
+    let mut names = Vec::new();
+    let env_names = model::env_names(&doc, &mut names);
+    for env in std::iter::once(None).chain(env_names.iter().map(|e| Some(e.value.as_str()))) {
+        let (topo, lowering) = match model::resolve(&doc, env) {
+            Ok(x) => x,
+            Err(ds) => {
+                ds.into_iter().for_each(|d| push(&mut c, d));
+                continue;
+            }
+        };
+        let lowering_failed = lowering.iter().any(Diagnostic::is_error);
+        lowering.into_iter().for_each(|d| push(&mut c, d));
+        // Checks reason about a complete model; on a partial one they would only add noise.
+        if !lowering_failed {
+            for mut d in check::run(&check::Context {
+                topo: &topo,
+                doc: &doc,
+            }) {
+                d.env = env.map(str::to_owned);
+                push(&mut c, d);
+            }
+        }
+        match env {
+            None => c.base = Some(topo),
+            Some(_) => c.envs.push(topo),
+        }
+    }
+    // A problem found in the base and again in an env is one problem; keep the base's report.
+    let mut out: Vec<Diagnostic> = Vec::new();
+    for d in std::mem::take(&mut c.diagnostics) {
+        if d.env.is_some()
+            && out
+                .iter()
+                .any(|x| x.code == d.code && x.span == d.span && x.message == d.message)
+        {
+            continue;
+        }
+        out.push(d);
+    }
+    out.sort_by_key(|d| (d.span.map_or(0, |s| s.offset()), d.code));
+    c.diagnostics = out;
+    c.doc = Some(doc);
+    c
+}

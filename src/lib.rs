@@ -1,0 +1,13 @@
+//! pgtopo: one KDL topology of a PostgreSQL HA stack in, every artifact that runs it out.
+//!
+//! The crate is a pipeline, one module per phase (see ARCHITECTURE.md):
+//! [`syntax`] → [`model`] → [`check`] → [`emit`] → [`bundle`]; the binary's `cli` is the only
+//! place that touches files or decides exit codes.
+
+pub mod bundle;
+pub mod check;
+pub mod diag;
+pub mod driver;
+pub mod emit;
+pub mod model;
+pub mod syntax;

@@ -1,0 +1,994 @@
+//! Phase 2b: merged syntax tree → typed, fully defaulted [`Topology`].
+//!
+//! Every default of the language lives in this file (and is listed in docs/language.md), so that
+//! emitters never invent one of their own. Problems of form (unknown names, wrong types, missing
+//! required values) are reported here; problems of meaning are left to `check`.
+
+use indexmap::IndexMap;
+
+use crate::diag::{did_you_mean, Diagnostic, Span};
+use crate::model::quantity::{parse_bytes, parse_quantity};
+use crate::model::reader::{keyword_entry, looks_like_secret_key, Reader};
+use crate::model::types::*;
+use crate::syntax::{Node as SNode, Value};
+
+const TOP_LEVEL: &[&str] = &["targets", "cluster", "workload", "env"];
+
+pub fn lower(
+    root: &[SNode],
+    env: Option<&str>,
+    envs: Vec<Spanned<String>>,
+    d: &mut Vec<Diagnostic>,
+) -> Topology {
+    let mut targets = Vec::new();
+    let mut targets_node: Option<&SNode> = None;
+    let mut clusters = Vec::new();
+    let mut workloads = Vec::new();
+    for n in root {
+        match n.name.as_str() {
+            "targets" => {
+                if let Some(first) = targets_node {
+                    d.push(
+                        Diagnostic::error("PT006", "`targets` is given twice")
+                            .with_span(n.name_span, "second one here")
+                            .with_related(first.name_span, "first one here")
+                            .with_help("list every target in one `targets` line"),
+                    );
+                    continue;
+                }
+                targets_node = Some(n);
+                let mut r = Reader::new(n);
+                for a in r.all_args() {
+                    if let Some(t) = keyword_entry(d, a, "target", Target::parse, Target::ALL) {
+                        targets.push(t);
+                    }
+                }
+                r.finish(d);
+            }
+            "cluster" => {
+                if let Some(c) = lower_cluster(n, d) {
+                    clusters.push(c);
+                }
+            }
+            "workload" => {
+                if let Some(w) = lower_workload(n, d) {
+                    workloads.push(w);
+                }
+            }
+            other => {
+                let mut diag =
+                    Diagnostic::error("PT001", format!("unknown top-level node `{other}`"))
+                        .with_span(n.name_span, "unknown node");
+                diag = match did_you_mean(other, TOP_LEVEL.iter().copied()) {
+                    Some(s) => diag.with_help(format!("did you mean `{s}`?")),
+                    None => diag.with_help(
+                        "a topology holds `targets`, `cluster`, `workload` and `env` nodes",
+                    ),
+                };
+                d.push(diag);
+            }
+        }
+    }
+    Topology {
+        env: env.map(str::to_owned),
+        targets,
+        clusters,
+        workloads,
+        envs,
+    }
+}
+
+fn name_arg(
+    r: &mut Reader,
+    d: &mut Vec<Diagnostic>,
+    what: &str,
+    example: &str,
+) -> Option<Spanned<String>> {
+    let name = r.string_arg(d, 0, what);
+    if name.is_none() && r.node.args.is_empty() {
+        r.require_arg(d, what, example);
+    }
+    name
+}
+
+fn lower_cluster(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Cluster> {
+    let mut r = Reader::new(n);
+    let name = name_arg(&mut r, d, "a name", "cluster \"main\" { … }");
+    let replica_of = r.string(d, "replica-of");
+
+    // postgres
+    let (version, image, image_span, pg_span) = match r.child(d, "postgres") {
+        Some(p) => {
+            let mut pr = Reader::new(p);
+            let version = pr.int::<u32>(d, "version");
+            let image = pr.string(d, "image");
+            pr.finish(d);
+            (version, image, p.span, p.span)
+        }
+        None => (None, None, n.name_span, n.name_span),
+    };
+    let version = version.unwrap_or(Spanned::new(DEFAULT_PG_VERSION, pg_span));
+
+    let namespace = r.child(d, "namespace").and_then(|ns| {
+        let mut nr = Reader::new(ns);
+        let v = nr.string_arg(d, 0, "namespace");
+        if v.is_none() && ns.args.is_empty() {
+            nr.require_arg(d, "a namespace name", "namespace \"db\"");
+        }
+        nr.finish(d);
+        v
+    });
+
+    let mut labels = IndexMap::new();
+    if let Some(l) = r.child(d, "labels") {
+        for (k, e) in &l.props {
+            match &e.value {
+                Value::String(s) => {
+                    labels.insert(k.clone(), Spanned::new(s.clone(), e.span));
+                }
+                other => d.push(
+                    Diagnostic::error(
+                        "PT003",
+                        format!("label `{k}` must be a string, found {}", other.type_name()),
+                    )
+                    .with_span(e.span, "expected a string")
+                    .with_help(format!(
+                        "Kubernetes label values are strings: write {k}=\"{}\"",
+                        plain(other)
+                    )),
+                ),
+            }
+        }
+        let mut lr = Reader::new(l);
+        // Every property was consumed above; only arguments and children are unexpected here.
+        lr.all_args();
+        for a in &l.args {
+            d.push(
+                Diagnostic::error(
+                    "PT003",
+                    "`labels` takes key=value properties, not arguments",
+                )
+                .with_span(a.span, "not a key=value pair")
+                .with_help("write labels as `labels environment=\"production\" team=\"db\"`"),
+            );
+        }
+        finish_children_only(lr, l, d);
+    }
+
+    let credentials = {
+        let (secret, env_file, span) = match r.child(d, "credentials") {
+            Some(c) => {
+                let mut cr = Reader::new(c);
+                let s = cr.string(d, "secret");
+                let e = cr.string(d, "env-file");
+                cr.finish(d);
+                (s, e, c.span)
+            }
+            None => (None, None, n.name_span),
+        };
+        let cname = name.as_ref().map_or("cluster", |s| s.value.as_str());
+        Credentials {
+            secret: secret.unwrap_or_else(|| Spanned::new(format!("{cname}-credentials"), span)),
+            env_file: env_file.unwrap_or_else(|| Spanned::new(".env".to_owned(), span)),
+            span,
+        }
+    };
+
+    let databases = r
+        .children("database")
+        .filter_map(|db| {
+            let mut dr = Reader::new(db);
+            let dname = name_arg(
+                &mut dr,
+                d,
+                "a database name",
+                "database \"app\" owner=\"app\"",
+            );
+            let owner = dr.string(d, "owner");
+            dr.finish(d);
+            Some(Database {
+                name: dname?.value,
+                owner,
+                span: db.span,
+            })
+        })
+        .collect();
+
+    let failover = lower_failover(r.child(d, "failover"), n, d);
+    let nodes_raw: Vec<Node> = r
+        .children("node")
+        .filter_map(|x| lower_node(x, d))
+        .collect();
+    let replication = lower_replication(r.child(d, "replication"), n, &nodes_raw, d);
+
+    let mut parameters = IndexMap::new();
+    if let Some(p) = r.child(d, "parameters") {
+        let mut pr = Reader::new(p);
+        pr.finish_props_and_args(d);
+        for c in &p.children {
+            let value = match c.args.as_slice() {
+                [one] => match &one.value {
+                    Value::String(s) => Some(ParamValue::String(s.clone())),
+                    Value::Int(i) => i64::try_from(*i).ok().map(ParamValue::Int),
+                    Value::Float(f) => Some(ParamValue::Float(*f)),
+                    Value::Bool(b) => Some(ParamValue::Bool(*b)),
+                    Value::Null => None,
+                },
+                _ => None,
+            };
+            let extra = !c.props.is_empty() || !c.children.is_empty();
+            match value {
+                Some(v) if !extra => {
+                    parameters.insert(c.name.clone(), Param { value: v, span: c.span });
+                }
+                _ => d.push(
+                    Diagnostic::error("PT003", format!("parameter `{}` needs exactly one value", c.name))
+                        .with_span(c.span, "expected `name value`")
+                        .with_help("write one parameter per line as PostgreSQL spells it: `shared_buffers \"128MB\"`"),
+                ),
+            }
+        }
+    }
+
+    let mut nodes = nodes_raw;
+    let kept_nodes = r.child(d, "nodes").map(|k| {
+        let mut kr = Reader::new(k);
+        let names: Vec<Spanned<String>> = kr
+            .all_args()
+            .iter()
+            .filter_map(|a| match &a.value {
+                Value::String(s) => Some(Spanned::new(s.clone(), a.span)),
+                other => {
+                    d.push(
+                        Diagnostic::error(
+                            "PT003",
+                            format!("`nodes` lists node names, found {}", other.type_name()),
+                        )
+                        .with_span(a.span, "expected a node name")
+                        .with_help("write `nodes \"db1\" \"db2\"`"),
+                    );
+                    None
+                }
+            })
+            .collect();
+        kr.finish(d);
+        KeptNodes {
+            names,
+            span: k.span,
+        }
+    });
+    if let Some(k) = &kept_nodes {
+        nodes.retain(|node| k.names.iter().any(|s| s.value == node.name));
+    }
+
+    let resources = lower_resources(r.child(d, "resources"), d);
+
+    let storage = match r.child(d, "storage") {
+        Some(s) => {
+            let mut sr = Reader::new(s);
+            let size = sr.string(d, "size");
+            let class = sr.string(d, "class");
+            sr.finish(d);
+            if let Some(sz) = &size {
+                quantity_ok(d, sz, "storage size");
+            }
+            Storage {
+                size: size.unwrap_or_else(|| Spanned::new(DEFAULT_STORAGE.to_owned(), s.span)),
+                class,
+                span: s.span,
+            }
+        }
+        None => Storage {
+            size: Spanned::new(DEFAULT_STORAGE.to_owned(), n.name_span),
+            class: None,
+            span: n.name_span,
+        },
+    };
+
+    let pdb = r.child(d, "pdb").and_then(|p| {
+        let mut pr = Reader::new(p);
+        let m = pr.int::<u32>(d, "min-available");
+        if m.is_none() && !p.props.contains_key("min-available") {
+            pr.require_prop(d, "min-available", "pdb min-available=1");
+        }
+        pr.finish(d);
+        Some(Pdb {
+            min_available: m?,
+            span: p.span,
+        })
+    });
+
+    let poolers = r
+        .children("pooler")
+        .filter_map(|p| lower_pooler(p, d))
+        .collect();
+    let balancers = r
+        .children("balancer")
+        .filter_map(|b| lower_balancer(b, d))
+        .collect();
+    let monitoring = r.child(d, "monitoring").map(|m| lower_monitoring(m, d));
+    let backup = r.child(d, "backup").map(|b| {
+        let mut br = Reader::new(b);
+        let archive = br.string(d, "archive");
+        br.finish(d);
+        Backup {
+            archive,
+            span: b.span,
+        }
+    });
+    let helm_chart = r.child(d, "helm").and_then(|h| {
+        let mut hr = Reader::new(h);
+        let c = hr.keyword(d, "chart", HelmChart::parse, HelmChart::ALL);
+        hr.finish(d);
+        c
+    });
+    r.finish(d);
+
+    let name = name?;
+    let image_declared = image.is_some();
+    let image = image.unwrap_or_else(|| {
+        Spanned::new(
+            default_image(failover.manager.value, version.value),
+            image_span,
+        )
+    });
+    let helm = match helm_chart {
+        Some(chart) => Helm {
+            chart,
+            chart_declared: true,
+        },
+        None => Helm {
+            chart: Spanned::new(
+                default_chart(failover.manager.value, replica_of.is_some(), nodes.len()),
+                n.name_span,
+            ),
+            chart_declared: false,
+        },
+    };
+    Some(Cluster {
+        namespace: namespace.unwrap_or_else(|| Spanned::new(name.value.clone(), name.span)),
+        name: name.value,
+        span: n.span,
+        name_span: n.name_span,
+        replica_of,
+        postgres: Postgres {
+            version,
+            image,
+            image_declared,
+            span: pg_span,
+        },
+        labels,
+        credentials,
+        databases,
+        failover,
+        replication,
+        parameters,
+        nodes,
+        resources,
+        storage,
+        pdb,
+        poolers,
+        balancers,
+        monitoring,
+        backup,
+        helm,
+        kept_nodes,
+    })
+}
+
+/// The major version when `postgres version=` is not written.
+pub const DEFAULT_PG_VERSION: u32 = 17;
+pub const DEFAULT_STORAGE: &str = "10Gi";
+
+/// The image a cluster runs when `postgres image=` is not written: one that contains the chosen
+/// failover manager.
+pub fn default_image(manager: FailoverManager, version: u32) -> String {
+    match manager {
+        FailoverManager::PgAutoFailover => "citusdata/pg_auto_failover:v2.1".to_owned(),
+        FailoverManager::Repmgr => format!("bitnami/postgresql-repmgr:{version}"),
+        FailoverManager::Patroni | FailoverManager::None => format!("postgres:{version}"),
+    }
+}
+
+/// The Helm chart for a cluster that does not name one: repmgr clusters map onto bitnami's
+/// postgresql-ha (which is built on repmgr), a one-node standby cluster onto bitnami/postgresql,
+/// and everything else onto CloudNativePG, whose operator does its own failover.
+pub fn default_chart(manager: FailoverManager, standby: bool, nodes: usize) -> HelmChart {
+    if standby && nodes <= 1 {
+        HelmChart::BitnamiPostgresql
+    } else if manager == FailoverManager::Repmgr {
+        HelmChart::BitnamiPostgresqlHa
+    } else {
+        HelmChart::Cnpg
+    }
+}
+
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn quantity_ok(d: &mut Vec<Diagnostic>, q: &Spanned<String>, what: &str) {
+    if parse_quantity(&q.value).is_none() {
+        d.push(
+            Diagnostic::error(
+                "PT003",
+                format!("{what} \"{}\" is not a Kubernetes quantity", q.value),
+            )
+            .with_span(q.span, "not a quantity")
+            .with_help(
+                "write a number with an optional suffix: \"500m\", \"2\", \"512Mi\", \"10Gi\"",
+            ),
+        );
+    }
+}
+
+fn finish_children_only(r: Reader, node: &SNode, d: &mut Vec<Diagnostic>) {
+    // Properties were all consumed by the caller; reuse `finish` for children by filtering.
+    let mut tmp = Vec::new();
+    r.finish(&mut tmp);
+    d.extend(tmp.into_iter().filter(|x| x.code != "PT002"));
+    let _ = node;
+}
+
+impl<'n> Reader<'n> {
+    /// For nodes whose children are free-form (parameters): check only properties and arguments.
+    pub fn finish_props_and_args(&mut self, d: &mut Vec<Diagnostic>) {
+        for (key, e) in &self.node.props {
+            if looks_like_secret_key(key) {
+                continue;
+            }
+            d.push(
+                Diagnostic::error(
+                    "PT002",
+                    format!("unknown property `{key}` on `{}`", self.node.name),
+                )
+                .with_span(e.span, "unknown property")
+                .with_help(format!(
+                    "`{}` takes one child per setting instead",
+                    self.node.name
+                )),
+            );
+        }
+        for a in &self.node.args {
+            d.push(
+                Diagnostic::error(
+                    "PT003",
+                    format!("unexpected argument {} on `{}`", a.value, self.node.name),
+                )
+                .with_span(a.span, "not expected here")
+                .with_help(format!("`{}` takes no arguments", self.node.name)),
+            );
+        }
+    }
+}
+
+fn lower_failover(f: Option<&SNode>, cluster: &SNode, d: &mut Vec<Diagnostic>) -> Failover {
+    let Some(f) = f else {
+        return Failover {
+            manager: Spanned::new(FailoverManager::None, cluster.name_span),
+            monitor: None,
+            dcs: None,
+            ttl: Spanned::new(30, cluster.name_span),
+            loop_wait: Spanned::new(10, cluster.name_span),
+            retry_timeout: Spanned::new(10, cluster.name_span),
+            maximum_lag_on_failover: 1 << 20,
+            span: cluster.name_span,
+        };
+    };
+    let mut r = Reader::new(f);
+    let manager = match r.arg(0) {
+        Some(e) => keyword_entry(
+            d,
+            e,
+            "failover manager",
+            FailoverManager::parse,
+            FailoverManager::ALL,
+        ),
+        None => {
+            r.require_arg(d, "a manager", "failover \"patroni\"");
+            None
+        }
+    }
+    .unwrap_or(Spanned::new(FailoverManager::None, f.name_span));
+    let ttl = r.int::<u32>(d, "ttl").unwrap_or(Spanned::new(30, f.span));
+    let loop_wait = r
+        .int::<u32>(d, "loop-wait")
+        .unwrap_or(Spanned::new(10, f.span));
+    let retry_timeout = r
+        .int::<u32>(d, "retry-timeout")
+        .unwrap_or(Spanned::new(10, f.span));
+    let max_lag = bytes_prop(&mut r, d, "maximum-lag-on-failover").map_or(1 << 20, |s| s.value);
+    let monitor = r.child(d, "monitor").map(|m| {
+        let mut mr = Reader::new(m);
+        let port = mr
+            .int::<u16>(d, "port")
+            .unwrap_or(Spanned::new(5432, m.span));
+        let storage = mr.string(d, "storage");
+        if let Some(s) = &storage {
+            quantity_ok(d, s, "monitor storage");
+        }
+        mr.finish(d);
+        Monitor {
+            port,
+            storage: storage.unwrap_or_else(|| Spanned::new("1Gi".to_owned(), m.span)),
+            span: m.span,
+        }
+    });
+    let monitor = match (manager.value, monitor) {
+        (FailoverManager::PgAutoFailover, None) => Some(Monitor {
+            port: Spanned::new(5432, f.span),
+            storage: Spanned::new("1Gi".to_owned(), f.span),
+            span: f.span,
+        }),
+        (_, m) => m,
+    };
+    let dcs = r.child(d, "dcs").map(|x| {
+        let mut xr = Reader::new(x);
+        let kind = xr
+            .string_arg(d, 0, "dcs kind")
+            .unwrap_or(Spanned::new("etcd".to_owned(), x.span));
+        if kind.value != "etcd" && kind.value != "etcd3" {
+            d.push(
+                Diagnostic::error("PT005", format!("unknown dcs \"{}\"", kind.value))
+                    .with_span(kind.span, "not a supported DCS")
+                    .with_help("pgtopo supports dcs \"etcd\" (Patroni's etcd3 API)"),
+            );
+        }
+        let endpoints = xr
+            .children("endpoint")
+            .filter_map(|e| {
+                let mut er = Reader::new(e);
+                let v = er.string_arg(d, 0, "endpoint");
+                if v.is_none() && e.args.is_empty() {
+                    er.require_arg(d, "a host:port", "endpoint \"10.0.0.31:2379\"");
+                }
+                er.finish(d);
+                v
+            })
+            .collect();
+        xr.finish(d);
+        Dcs {
+            kind,
+            endpoints,
+            span: x.span,
+        }
+    });
+    r.finish(d);
+    Failover {
+        manager,
+        monitor,
+        dcs,
+        ttl,
+        loop_wait,
+        retry_timeout,
+        maximum_lag_on_failover: max_lag,
+        span: f.span,
+    }
+}
+
+fn bytes_prop(r: &mut Reader, d: &mut Vec<Diagnostic>, key: &'static str) -> Option<Spanned<u64>> {
+    let e = r.prop(key)?;
+    let v = match &e.value {
+        Value::Int(i) => u64::try_from(*i).ok(),
+        Value::String(s) => parse_bytes(s),
+        _ => None,
+    };
+    if v.is_none() {
+        d.push(
+            Diagnostic::error(
+                "PT003",
+                format!("`{key}` must be a byte size, found {}", e.value),
+            )
+            .with_span(e.span, "expected a size")
+            .with_help("write a size as PostgreSQL does, e.g. \"16MB\", or a number of bytes"),
+        );
+    }
+    v.map(|v| Spanned::new(v, e.span))
+}
+
+fn lower_replication(
+    r: Option<&SNode>,
+    cluster: &SNode,
+    nodes: &[Node],
+    d: &mut Vec<Diagnostic>,
+) -> Replication {
+    let has_sync = nodes.iter().any(|n| n.role.value == Role::Sync);
+    let implied = |span: Span| Synchronous {
+        method: Spanned::new(SyncMethod::Any, span),
+        count: Spanned::new(1, span),
+        declared: false,
+        span,
+    };
+    let Some(node) = r else {
+        return Replication {
+            synchronous: has_sync.then(|| implied(cluster.name_span)),
+            slots: false,
+            span: cluster.name_span,
+        };
+    };
+    let mut rr = Reader::new(node);
+    let synchronous = rr.child(d, "synchronous").map(|s| {
+        let mut sr = Reader::new(s);
+        let method = sr.keyword(d, "method", SyncMethod::parse, SyncMethod::ALL);
+        let count = sr.int::<u32>(d, "count");
+        sr.finish(d);
+        Synchronous {
+            method: method.unwrap_or(Spanned::new(SyncMethod::Any, s.span)),
+            count: count.unwrap_or(Spanned::new(1, s.span)),
+            declared: true,
+            span: s.span,
+        }
+    });
+    let slots = rr.child(d, "slots").map_or(false, |s| {
+        let mut sr = Reader::new(s);
+        let v = match sr.arg(0) {
+            None => true,
+            Some(e) => match e.value {
+                Value::Bool(b) => b,
+                _ => {
+                    d.push(
+                        Diagnostic::error(
+                            "PT003",
+                            format!(
+                                "`slots` must be #true or #false, found {}",
+                                e.value.type_name()
+                            ),
+                        )
+                        .with_span(e.span, "expected a boolean")
+                        .with_help("write `slots #true`"),
+                    );
+                    false
+                }
+            },
+        };
+        sr.finish(d);
+        v
+    });
+    rr.finish(d);
+    Replication {
+        synchronous: synchronous.or_else(|| has_sync.then(|| implied(node.span))),
+        slots,
+        span: node.span,
+    }
+}
+
+fn lower_node(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Node> {
+    let mut r = Reader::new(n);
+    let name = name_arg(&mut r, d, "a name", "node \"db1\" role=\"primary\"");
+    let role = r.keyword(d, "role", Role::parse, Role::ALL);
+    if role.is_none() && !n.props.contains_key("role") {
+        r.require_prop(d, "role", "node \"db1\" role=\"primary\"");
+    }
+    let priority = r.int::<u32>(d, "priority");
+    let host = r.string(d, "host");
+    let port = r.int::<u16>(d, "port");
+    let failover = r.bool(d, "failover").unwrap_or(true);
+    let upstream = r.string(d, "upstream");
+    let zone = r.string(d, "zone");
+    r.finish(d);
+    let name = name?;
+    Some(Node {
+        role: role?,
+        priority,
+        host,
+        port_declared: port.is_some(),
+        port: port.unwrap_or(Spanned::new(5432, name.span)),
+        failover,
+        upstream,
+        zone,
+        span: n.span,
+        name_span: name.span,
+        name: name.value,
+    })
+}
+
+fn lower_resources(n: Option<&SNode>, d: &mut Vec<Diagnostic>) -> Resources {
+    let Some(n) = n else {
+        return Resources::default();
+    };
+    let mut r = Reader::new(n);
+    let mut list = |r: &mut Reader, name: &'static str| {
+        r.child(d, name).map_or_else(ResourceList::default, |c| {
+            let mut cr = Reader::new(c);
+            let cpu = cr.string(d, "cpu").or_else(|| None);
+            let memory = cr.string(d, "memory");
+            cr.finish(d);
+            for q in [&cpu, &memory].into_iter().flatten() {
+                quantity_ok(d, q, name);
+            }
+            ResourceList { cpu, memory }
+        })
+    };
+    let requests = list(&mut r, "requests");
+    let limits = list(&mut r, "limits");
+    r.finish(d);
+    Resources {
+        requests,
+        limits,
+        span: Some(n.span),
+    }
+}
+
+fn lower_pooler(p: &SNode, d: &mut Vec<Diagnostic>) -> Option<Pooler> {
+    let mut r = Reader::new(p);
+    let name = name_arg(
+        &mut r,
+        d,
+        "a name",
+        "pooler \"pgbouncer\" kind=\"pgbouncer\" target=\"primary\"",
+    );
+    let kind = r.keyword(d, "kind", PoolerKind::parse, PoolerKind::ALL);
+    if kind.is_none() && !p.props.contains_key("kind") {
+        r.require_prop(d, "kind", "pooler \"pool\" kind=\"pgbouncer\"");
+    }
+    let target = r.keyword(d, "target", PoolerTarget::parse, PoolerTarget::ALL);
+    let port = r.int::<u16>(d, "port");
+    let mode = r.keyword(d, "mode", PoolMode::parse, PoolMode::ALL);
+    let replicas = r.int::<u32>(d, "replicas");
+    let pool_node = r.child(d, "pool");
+    let (size, reserve, max_client_conn) = match pool_node {
+        Some(pn) => {
+            let mut pr = Reader::new(pn);
+            let s = pr.int::<u32>(d, "size");
+            let res = pr.int::<u32>(d, "reserve");
+            let m = pr.int::<u32>(d, "max-client-conn");
+            pr.finish(d);
+            (s, res, m)
+        }
+        None => (None, None, None),
+    };
+    let lb = r.child(d, "load-balance").and_then(|l| {
+        let mut lr = Reader::new(l);
+        let v = lr.bool(d, "reads");
+        lr.finish(d);
+        v
+    });
+    let hc = r.child(d, "health-check").and_then(|h| {
+        let mut hr = Reader::new(h);
+        let v = hr.seconds(d, "interval");
+        hr.finish(d);
+        v
+    });
+    let resources = lower_resources(r.child(d, "resources"), d);
+    r.finish(d);
+    let name = name?;
+    let kind = kind?;
+    let pool_span = pool_node.map_or(p.span, |x| x.span);
+    Some(Pooler {
+        target: target.unwrap_or(Spanned::new(PoolerTarget::Primary, p.span)),
+        port: port.unwrap_or(Spanned::new(
+            if kind.value == PoolerKind::Pgbouncer {
+                6432
+            } else {
+                5432
+            },
+            p.span,
+        )),
+        mode: mode.unwrap_or(Spanned::new(
+            if kind.value == PoolerKind::Pgbouncer {
+                PoolMode::Transaction
+            } else {
+                PoolMode::Session
+            },
+            p.span,
+        )),
+        replicas: replicas.unwrap_or(Spanned::new(1, p.span)),
+        pool: Pool {
+            size: size.unwrap_or(Spanned::new(20, pool_span)),
+            reserve: reserve.unwrap_or(Spanned::new(0, pool_span)),
+            // PgBouncer's max_client_conn defaults to 100; for Pgpool-II this is num_init_children,
+            // whose default is 32.
+            max_client_conn: max_client_conn.unwrap_or(Spanned::new(
+                if kind.value == PoolerKind::Pgbouncer {
+                    100
+                } else {
+                    32
+                },
+                pool_span,
+            )),
+            span: pool_span,
+        },
+        load_balance_reads: lb.unwrap_or(kind.value == PoolerKind::Pgpool),
+        health_check_interval: hc,
+        resources,
+        kind,
+        span: p.span,
+        name_span: name.span,
+        name: name.value,
+    })
+}
+
+fn lower_balancer(b: &SNode, d: &mut Vec<Diagnostic>) -> Option<Balancer> {
+    let mut r = Reader::new(b);
+    let name = name_arg(&mut r, d, "its software", "balancer \"haproxy\" { … }");
+    if let Some(n) = &name {
+        if n.value != "haproxy" {
+            d.push(
+                Diagnostic::error("PT005", format!("unknown balancer \"{}\"", n.value))
+                    .with_span(n.span, "not a supported balancer")
+                    .with_help("pgtopo emits balancer \"haproxy\""),
+            );
+        }
+    }
+    let hosts = r
+        .children("host")
+        .filter_map(|h| {
+            let mut hr = Reader::new(h);
+            let hname = name_arg(&mut hr, d, "a name", "host \"lb1\" address=\"10.0.0.21\"");
+            let address = hr.string(d, "address");
+            if address.is_none() && !h.props.contains_key("address") {
+                hr.require_prop(d, "address", "host \"lb1\" address=\"10.0.0.21\"");
+            }
+            let priority = hr.int::<u32>(d, "priority");
+            hr.finish(d);
+            let hname = hname?;
+            Some(BalancerHost {
+                address: address?,
+                priority: priority.unwrap_or(Spanned::new(100, h.span)),
+                span: h.span,
+                name_span: hname.span,
+                name: hname.value,
+            })
+        })
+        .collect();
+    let listens = r
+        .children("listen")
+        .filter_map(|l| {
+            let mut lr = Reader::new(l);
+            let lname = name_arg(
+                &mut lr,
+                d,
+                "a name",
+                "listen \"rw\" port=5000 target=\"primary\"",
+            );
+            let port = lr.int::<u16>(d, "port");
+            if port.is_none() && !l.props.contains_key("port") {
+                lr.require_prop(d, "port", "listen \"rw\" port=5000 target=\"primary\"");
+            }
+            let target = lr.keyword(d, "target", ListenTarget::parse, ListenTarget::ALL);
+            if target.is_none() && !l.props.contains_key("target") {
+                lr.require_prop(d, "target", "listen \"rw\" port=5000 target=\"primary\"");
+            }
+            let fallback = lr.keyword(d, "fallback", ListenTarget::parse, ListenTarget::ALL);
+            let max_lag = bytes_prop(&mut lr, d, "max-lag");
+            lr.finish(d);
+            let lname = lname?;
+            Some(Listen {
+                port: port?,
+                target: target?,
+                fallback,
+                max_lag,
+                span: l.span,
+                name_span: lname.span,
+                name: lname.value,
+            })
+        })
+        .collect();
+    let stats = r.child(d, "stats").and_then(|s| {
+        let mut sr = Reader::new(s);
+        let port = sr.int::<u16>(d, "port");
+        if port.is_none() && !s.props.contains_key("port") {
+            sr.require_prop(d, "port", "stats port=7000");
+        }
+        sr.finish(d);
+        Some(Stats {
+            port: port?,
+            span: s.span,
+        })
+    });
+    let vip = r.child(d, "vip").and_then(|v| {
+        let mut vr = Reader::new(v);
+        let addr = vr.string_arg(d, 0, "vip address");
+        if addr.is_none() && v.args.is_empty() {
+            vr.require_arg(
+                d,
+                "an address",
+                "vip \"10.0.0.100/24\" interface=\"eth0\" router-id=51",
+            );
+        }
+        let interface = vr.string(d, "interface");
+        let router_id = vr.int::<i64>(d, "router-id");
+        if router_id.is_none() && !v.props.contains_key("router-id") {
+            vr.require_prop(
+                d,
+                "router-id",
+                "vip \"10.0.0.100/24\" interface=\"eth0\" router-id=51",
+            );
+        }
+        let advert = vr.int::<u32>(d, "advert-int");
+        vr.finish(d);
+        Some(Vip {
+            address: addr?,
+            interface: interface.unwrap_or(Spanned::new("eth0".to_owned(), v.span)),
+            router_id: router_id?,
+            advert_int: advert.unwrap_or(Spanned::new(1, v.span)),
+            span: v.span,
+        })
+    });
+    r.finish(d);
+    Some(Balancer {
+        name: name?.value,
+        hosts,
+        listens,
+        stats,
+        vip,
+        span: b.span,
+    })
+}
+
+fn lower_monitoring(m: &SNode, d: &mut Vec<Diagnostic>) -> Monitoring {
+    let mut r = Reader::new(m);
+    let mut port_of = |r: &mut Reader, name: &'static str, default: u16| {
+        r.child(d, name).map(|c| {
+            let mut cr = Reader::new(c);
+            let p = cr.int::<u16>(d, "port");
+            cr.finish(d);
+            p.unwrap_or(Spanned::new(default, c.span))
+        })
+    };
+    let exporter = port_of(&mut r, "exporter", 9187);
+    let prometheus = port_of(&mut r, "prometheus", 9090);
+    let grafana = port_of(&mut r, "grafana", 3000);
+    r.finish(d);
+    Monitoring {
+        exporter_port: exporter.unwrap_or(Spanned::new(9187, m.span)),
+        prometheus_port: prometheus,
+        grafana_port: grafana,
+        span: m.span,
+    }
+}
+
+fn lower_workload(w: &SNode, d: &mut Vec<Diagnostic>) -> Option<Workload> {
+    let mut r = Reader::new(w);
+    let name = name_arg(
+        &mut r,
+        d,
+        "a name",
+        "workload \"users\" cluster=\"main\" { … }",
+    );
+    let cluster = r.string(d, "cluster");
+    if cluster.is_none() && !w.props.contains_key("cluster") {
+        r.require_prop(d, "cluster", "workload \"users\" cluster=\"main\"");
+    }
+    let load = r.child(d, "load").and_then(|l| {
+        let mut lr = Reader::new(l);
+        let rows = lr.int::<u64>(d, "rows");
+        if rows.is_none() && !l.props.contains_key("rows") {
+            lr.require_prop(d, "rows", "load rows=100000 table=\"users\"");
+        }
+        let table = lr.string(d, "table");
+        let batch = lr.int::<u32>(d, "batch");
+        lr.finish(d);
+        Some(Load {
+            rows: rows?,
+            table: table.unwrap_or(Spanned::new("users".to_owned(), l.span)),
+            batch: batch.unwrap_or(Spanned::new(1000, l.span)),
+            span: l.span,
+        })
+    });
+    let verify = r.child(d, "verify").map(|v| {
+        let mut vr = Reader::new(v);
+        let every = vr.bool(d, "every-node").unwrap_or(true);
+        let interval = vr.seconds(d, "interval");
+        let timeout = vr.seconds(d, "timeout");
+        vr.finish(d);
+        Verify {
+            every_node: every,
+            interval,
+            timeout: timeout.unwrap_or(Spanned::new(120, v.span)),
+            span: v.span,
+        }
+    });
+    r.finish(d);
+    Some(Workload {
+        name: name?.value,
+        cluster: cluster?,
+        load,
+        verify,
+        span: w.span,
+    })
+}

@@ -1,0 +1,115 @@
+//! Phase 2: syntax tree → resolved [`Topology`] for the base or one environment.
+
+pub mod credentials;
+pub mod env;
+mod lower;
+pub mod quantity;
+pub mod reader;
+pub mod types;
+
+pub use lower::{default_chart, default_image, DEFAULT_PG_VERSION, DEFAULT_STORAGE};
+pub use types::*;
+
+use crate::diag::{did_you_mean, Diagnostic};
+use crate::syntax::{Document, Value};
+
+/// The names of the environments a document declares, with their spans, in order.
+/// A name given twice, or an env without a name, is reported into `d`.
+pub fn env_names(doc: &Document, d: &mut Vec<Diagnostic>) -> Vec<Spanned<String>> {
+    let mut out: Vec<Spanned<String>> = Vec::new();
+    for e in env::env_nodes(doc) {
+        match e.args.first() {
+            Some(a) => match &a.value {
+                Value::String(s) => {
+                    if let Some(prev) = out.iter().find(|p| &p.value == s) {
+                        d.push(
+                            Diagnostic::error("PT102", format!("env \"{s}\" is declared twice"))
+                                .with_span(a.span, "second declaration")
+                                .with_related(prev.span, "first declaration")
+                                .with_help("put every change of an environment in one `env` block"),
+                        );
+                    } else {
+                        out.push(Spanned::new(s.clone(), a.span));
+                    }
+                }
+                other => d.push(
+                    Diagnostic::error(
+                        "PT003",
+                        format!("an env name must be a string, found {}", other.type_name()),
+                    )
+                    .with_span(a.span, "expected a name")
+                    .with_help("write `env \"prod\" { … }`"),
+                ),
+            },
+            None => d.push(
+                Diagnostic::error("PT004", "`env` needs a name")
+                    .with_span(e.name_span, "name missing")
+                    .with_help("write `env \"prod\" { … }`"),
+            ),
+        }
+        for (k, p) in &e.props {
+            d.push(
+                Diagnostic::error("PT002", format!("unknown property `{k}` on `env`"))
+                    .with_span(p.span, "unknown property")
+                    .with_help("`env` takes only a name and a block of patches"),
+            );
+        }
+    }
+    out
+}
+
+/// Resolves the topology for the base (`env = None`) or one environment.
+///
+/// Returns the model together with every problem of form found while lowering; the model is
+/// complete enough for checks to run even when some nodes were rejected, and callers must not emit
+/// anything when an error is among the diagnostics.
+pub fn resolve(
+    doc: &Document,
+    env: Option<&str>,
+) -> Result<(Topology, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut d = Vec::new();
+    let envs = env_names(doc, &mut d);
+    let env_node = match env {
+        None => None,
+        Some(name) => {
+            match env::env_nodes(doc).find(|n| n.first_arg_str() == Some(name)) {
+                Some(n) => Some(n),
+                None => {
+                    let mut diag =
+                        Diagnostic::error("PT008", format!("the topology has no env \"{name}\""));
+                    diag = match did_you_mean(name, envs.iter().map(|e| e.value.as_str())) {
+                    Some(s) => diag.with_help(format!("did you mean \"{s}\"?")),
+                    None if envs.is_empty() => diag.with_help("this topology declares no env blocks; build the base by leaving ENV out"),
+                    None => diag.with_help(format!(
+                        "declared envs: {}",
+                        envs.iter().map(|e| format!("\"{}\"", e.value)).collect::<Vec<_>>().join(", ")
+                    )),
+                };
+                    return Err(vec![diag]);
+                }
+            }
+        }
+    };
+    let root = env::apply(doc, env_node);
+    let mut topo = lower::lower(&root, env, envs, &mut d);
+    if env.is_some() {
+        for x in &mut d {
+            x.env = env.map(str::to_owned);
+        }
+    }
+    if topo.targets.is_empty() && !d.iter().any(|x| x.message.contains("target")) {
+        d.push(
+            Diagnostic::error("PT004", "the topology declares no targets").with_help(
+                "start the file with the outputs you want, e.g. `targets \"kubernetes\" \"helm\"`",
+            ),
+        );
+    }
+    if topo.clusters.is_empty() && !d.iter().any(|x| x.is_error()) {
+        d.push(
+            Diagnostic::error("PT007", "the topology declares no cluster")
+                .with_help("add `cluster \"main\" { node \"db1\" role=\"primary\" }`"),
+        );
+    }
+    topo.targets.dedup_by(|a, b| a.value == b.value);
+    Ok((topo, d))
+}
