@@ -1,0 +1,99 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pgtopo::driver::compile;
+use pgtopo::emit::Program;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared/reference/…`, the upstream schemas and chart values the tests check against.
+pub fn reference(rel: &str) -> PathBuf {
+    repo().join("../shared/reference").join(rel)
+}
+
+/// Every topology in `topologies/`, sorted by name: (name, path).
+pub fn topologies() -> Vec<(String, PathBuf)> {
+    let mut v: Vec<(String, PathBuf)> = std::fs::read_dir(repo().join("topologies"))
+        .expect("topologies/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "kdl"))
+        .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), p))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Compiles a topology file; panics with the rendered diagnostics when it has errors.
+pub fn program(path: &Path) -> Program {
+    let src = std::fs::read_to_string(path).expect("topology is readable");
+    let c = compile(&src);
+    let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+    match c.program(&name) {
+        Some(p) => p,
+        None => panic!(
+            "{} does not compile:\n{}",
+            path.display(),
+            pgtopo::diag::render_human(
+                &c.diagnostics,
+                &path.display().to_string(),
+                &std::sync::Arc::new(src.clone()),
+                false
+            )
+        ),
+    }
+}
+
+/// Whether the validators must be present: the README's test command (and so CI) sets
+/// `PGTOPO_REQUIRE_TOOLS=1`, which turns a missing tool into a failure instead of a skip.
+pub fn tools_required() -> bool {
+    std::env::var("PGTOPO_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
+        || std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// True when `tool` is on PATH. When it is not: fails under `PGTOPO_REQUIRE_TOOLS=1`, otherwise
+/// prints a loud SKIPPED line (never a silent pass).
+pub fn have_tool(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if tools_required() {
+            panic!("{tool} is not installed; run `bash tests/install-validators.sh` (the README's test command does)");
+        }
+        eprintln!("SKIPPED: {tool} is not installed; this check did not run (bash tests/install-validators.sh installs it)");
+    }
+    found
+}
+
+/// Runs a command and returns (success, stdout+stderr) for assertion messages.
+pub fn run(cmd: &mut Command) -> (bool, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// A fresh temporary directory under the target dir, removed by the caller if it cares.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let dir = base.join(
+        format!(
+            "{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        )
+        .replace(['(', ')'], ""),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
