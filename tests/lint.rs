@@ -1,0 +1,118 @@
+//! `pgtopo lint`: every rule fires on its fixture, every rendered diagnostic is a golden snapshot
+//! (golden/lint/), and the example topologies stay clean.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pgtopo::check::RULES;
+use pgtopo::diag::{render_human, Severity};
+use pgtopo::driver::{compile, compile_bytes};
+
+fn fixtures() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(common::repo().join("tests/fixtures/lint"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "kdl"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// `pt113_wal_keep_segments.kdl` → `PT113`.
+fn code_of(p: &std::path::Path) -> String {
+    let stem = p.file_stem().unwrap().to_string_lossy();
+    stem.split('_').next().unwrap().to_ascii_uppercase()
+}
+
+#[test]
+fn every_fixture_triggers_its_code_and_matches_its_snapshot() {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(common::repo().join("golden/lint"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    let _guard = settings.bind_to_scope();
+    for path in fixtures() {
+        let bytes = std::fs::read(&path).unwrap();
+        let (source, c) = compile_bytes(&bytes);
+        let code = code_of(&path);
+        let name = format!("tests/fixtures/lint/{}", path.file_name().unwrap().to_string_lossy());
+        assert!(
+            c.diagnostics.iter().any(|d| d.code == code),
+            "{name} should trigger {code}, got {:?}",
+            c.diagnostics.iter().map(|d| (d.code, &d.message)).collect::<Vec<_>>()
+        );
+        for d in &c.diagnostics {
+            assert!(d.help.is_some(), "{name}: {} has no help line", d.code);
+            if d.code != "PT007" {
+                assert!(d.span.is_some(), "{name}: {} has no span", d.code);
+            }
+        }
+        let rendered = render_human(&c.diagnostics, &name, &Arc::new(source), false);
+        insta::assert_snapshot!(path.file_stem().unwrap().to_string_lossy().into_owned(), rendered);
+    }
+}
+
+#[test]
+fn every_rule_has_a_fixture() {
+    let have: Vec<String> = fixtures().iter().map(|p| code_of(p)).collect();
+    for rule in RULES {
+        assert!(have.iter().any(|c| c == rule.code), "rule {} ({}) has no fixture in tests/fixtures/lint", rule.code, rule.name);
+    }
+}
+
+#[test]
+fn rule_codes_are_unique_and_documented() {
+    let doc = std::fs::read_to_string(common::repo().join("docs/language.md")).unwrap();
+    for (i, rule) in RULES.iter().enumerate() {
+        assert!(!RULES[..i].iter().any(|r| r.code == rule.code), "{} is used twice", rule.code);
+        assert!(doc.contains(rule.code), "docs/language.md does not list {}", rule.code);
+    }
+}
+
+/// Warnings an example topology deserves (docs/language.md says why); anything else is a regression.
+const EXPECTED_WARNINGS: &[(&str, &str)] = &[("haproxy-keepalived", "PT118")];
+
+#[test]
+fn example_topologies_are_lint_clean() {
+    for (name, path) in common::topologies() {
+        let c = compile(&std::fs::read_to_string(&path).unwrap());
+        for d in &c.diagnostics {
+            let expected = d.severity == Severity::Warning && EXPECTED_WARNINGS.contains(&(name.as_str(), d.code));
+            assert!(expected, "{name}: unexpected {} {}: {}", d.code, if d.is_error() { "error" } else { "warning" }, d.message);
+        }
+    }
+}
+
+#[test]
+fn environments_merge_by_the_documented_rule() {
+    let src = std::fs::read_to_string(common::repo().join("topologies/mirror-db.kdl")).unwrap();
+    let c = compile(&src);
+    assert!(!c.has_errors());
+    let base = c.base.as_ref().unwrap();
+    let dev = c.envs.iter().find(|t| t.env.as_deref() == Some("dev")).unwrap();
+    let prod = c.envs.iter().find(|t| t.env.as_deref() == Some("prod")).unwrap();
+    let (b, d, p) = (&base.clusters[0], &dev.clusters[0], &prod.clusters[0]);
+    // `nodes` keeps a subset, in declaration order.
+    assert_eq!(b.nodes.len(), 4);
+    assert_eq!(d.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), ["postgres-0", "postgres-1"]);
+    // Once-only children merge by name; their arguments are replaced.
+    assert_eq!(d.namespace.value, "db-dev");
+    assert_eq!(d.storage.size.value, "10Gi");
+    assert_eq!(p.storage.class.as_ref().unwrap().value, "fast-ssd");
+    // Nested once-only children merge property by property: monitor keeps its port.
+    let m = d.failover.monitor.as_ref().unwrap();
+    assert_eq!((m.port.value, m.storage.value.as_str()), (6001, "2Gi"));
+    // Repeating children merge by name and first argument; untouched properties survive.
+    let pb = p.poolers.iter().find(|x| x.name == "pgbouncer-primary").unwrap();
+    assert_eq!(pb.replicas.value, 2);
+    assert_eq!(pb.resources.requests.memory.as_ref().unwrap().value, "256Mi");
+    assert_eq!(pb.resources.requests.cpu.as_ref().unwrap().value, "50m");
+    assert_eq!(pb.pool.size.value, 10);
+    // Labels merge key by key; the base is untouched by any env.
+    assert_eq!(p.labels["environment"].value, "production");
+    assert!(b.labels.is_empty());
+    assert_eq!(p.postgres.image.value, "citusdata/pg_auto_failover:v2.1.0");
+    assert_eq!(b.synchronous_standby_names().as_deref(), Some("ANY 1 (\"postgres-1\")"));
+}
