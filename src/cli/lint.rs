@@ -78,7 +78,8 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         }
         Format::Json => serde_json::to_string_pretty(&json).expect("plain data serializes") + "\n",
     };
-    if let Err(code) = write_stdout(&text) {
+    // A reader that closed the pipe (`| head`) still gets lint's verdict in the exit code.
+    if let Err(code @ 2) = write_stdout(&text) {
         return code;
     }
     if io_error {

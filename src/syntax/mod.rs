@@ -81,8 +81,49 @@ pub struct Document {
     pub nodes: Vec<Node>,
 }
 
+/// Deepest `{ … }` nesting accepted. Real topologies nest about five levels; the limit exists
+/// because the KDL parser (and our own tree walks) recurse, and a file nested thousands of levels
+/// deep would overflow the stack, which aborts the process instead of reporting a diagnostic.
+pub const MAX_DEPTH: usize = 128;
+
+/// Where the nesting first exceeds [`MAX_DEPTH`], skipping braces inside strings and comments.
+fn too_deep(source: &str) -> Option<usize> {
+    let bytes = source.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(i);
+                }
+            }
+            b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Parses KDL 2.0 text into a [`Document`]; syntax errors become `PT000` diagnostics.
 pub fn parse(source: &str) -> Result<Document, Vec<Diagnostic>> {
+    if let Some(at) = too_deep(source) {
+        return Err(vec![Diagnostic::error("PT000", format!("blocks are nested more than {MAX_DEPTH} levels deep"))
+            .with_span((at, 1).into(), "too deep")
+            .with_help("a topology nests a few levels (env › cluster › pooler › pool); check for unbalanced braces")]);
+    }
     let doc = kdl::KdlDocument::parse_v2(source).map_err(|err| {
         let mut out: Vec<Diagnostic> =
             err.diagnostics
