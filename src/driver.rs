@@ -68,8 +68,9 @@ pub fn compile(source: &str) -> Compilation {
     };
     if source.trim().is_empty() {
         c.diagnostics.push(
-            Diagnostic::error("PT007", "the topology file is empty")
-                .with_help("start with `targets \"kubernetes\"` and a `cluster \"main\" { … }` block"),
+            Diagnostic::error("PT007", "the topology file is empty").with_help(
+                "start with `targets \"kubernetes\"` and a `cluster \"main\" { … }` block",
+            ),
         );
         return c;
     }

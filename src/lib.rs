@@ -7,6 +7,7 @@
 pub mod bundle;
 pub mod check;
 pub mod diag;
+pub mod diff;
 pub mod driver;
 pub mod emit;
 pub mod model;

