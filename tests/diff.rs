@@ -8,31 +8,54 @@ use std::process::Command;
 
 fn pgtopo(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pgtopo"));
-    c.current_dir(dir).env_remove("PGTOPO_FILE").env("NO_COLOR", "1");
+    c.current_dir(dir)
+        .env_remove("PGTOPO_FILE")
+        .env("NO_COLOR", "1");
     c
 }
 
 fn run(c: &mut Command) -> (i32, String, String) {
     let o = c.output().unwrap();
-    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 /// Builds `topology` (an example, edited by `edit`) into a scratch `out/`, applies `edit`, and
 /// returns `pgtopo diff ENV` (exit code, stdout).
-fn diff_after_edit(case: &str, topology: &str, env: &str, edit: &[(&str, &str)], extra: &[&str]) -> (i32, String) {
+fn diff_after_edit(
+    case: &str,
+    topology: &str,
+    env: &str,
+    edit: &[(&str, &str)],
+    extra: &[&str],
+) -> (i32, String) {
     let dir = common::temp_dir(&format!("diff-{case}"));
-    let before = std::fs::read_to_string(common::repo().join("topologies").join(format!("{topology}.kdl"))).unwrap();
+    let before = std::fs::read_to_string(
+        common::repo()
+            .join("topologies")
+            .join(format!("{topology}.kdl")),
+    )
+    .unwrap();
     let file = dir.join(format!("{topology}.kdl"));
     std::fs::write(&file, &before).unwrap();
-    let (code, _, err) = run(pgtopo(&dir).args(["-f", &format!("{topology}.kdl"), "build", "--out", "out"]));
+    let (code, _, err) =
+        run(pgtopo(&dir).args(["-f", &format!("{topology}.kdl"), "build", "--out", "out"]));
     assert_eq!(code, 0, "{err}");
     let mut after = before.clone();
     for (from, to) in edit {
-        assert!(after.contains(from), "{case}: `{from}` not found in {topology}.kdl");
+        assert!(
+            after.contains(from),
+            "{case}: `{from}` not found in {topology}.kdl"
+        );
         after = after.replacen(from, to, 1);
     }
     std::fs::write(&file, &after).unwrap();
-    let (code, out, err) = run(pgtopo(&dir).args(["-f", &format!("{topology}.kdl"), "diff", env]).args(extra));
+    let (code, out, err) = run(pgtopo(&dir)
+        .args(["-f", &format!("{topology}.kdl"), "diff", env])
+        .args(extra));
     assert!(!err.contains("panicked"), "{err}");
     (code, out)
 }
@@ -47,12 +70,24 @@ fn snapshot(name: &str, text: &str) {
 
 #[test]
 fn growing_prod_storage_shows_the_immutability_risk_and_exits_one() {
-    let (code, out) = diff_after_edit("storage", "mirror-db", "prod", &[("storage size=\"200Gi\"", "storage size=\"300Gi\"")], &[]);
+    let (code, out) = diff_after_edit(
+        "storage",
+        "mirror-db",
+        "prod",
+        &[("storage size=\"200Gi\"", "storage size=\"300Gi\"")],
+        &[],
+    );
     assert_eq!(code, 1);
     assert!(out.contains("storage grows: 200Gi → 300Gi"), "{out}");
     assert!(out.contains("volumeClaimTemplates are immutable"), "{out}");
-    assert!(out.contains("+++ b/") && out.contains("300Gi"), "the text diff of the affected files is shown:\n{out}");
-    assert!(!out.contains("overlays/dev/"), "files of other envs are left out:\n{out}");
+    assert!(
+        out.contains("+++ b/") && out.contains("300Gi"),
+        "the text diff of the affected files is shown:\n{out}"
+    );
+    assert!(
+        !out.contains("overlays/dev/"),
+        "files of other envs are left out:\n{out}"
+    );
     snapshot("mirror-db__prod__storage_grows", &out);
 }
 
@@ -69,14 +104,30 @@ fn sync_and_restart_changes_carry_their_risks() {
         "sync",
         "mirror-db",
         "prod",
-        &[("node \"postgres-2\" role=\"async\"", "node \"postgres-2\" role=\"sync\""), ("max_connections 100", "max_connections 200")],
+        &[
+            (
+                "node \"postgres-2\" role=\"async\"",
+                "node \"postgres-2\" role=\"sync\"",
+            ),
+            ("max_connections 100", "max_connections 200"),
+        ],
         &["--stat"],
     );
     assert_eq!(code, 1);
     assert!(out.contains("node postgres-2: async → sync"), "{out}");
-    assert!(out.contains("ANY 1 (\"postgres-1\", \"postgres-2\")"), "{out}");
-    assert!(out.contains("parameter max_connections: 100 → 200") && out.contains("needs a PostgreSQL restart"), "{out}");
-    assert!(out.contains("file(s) changed"), "--stat prints a summary:\n{out}");
+    assert!(
+        out.contains("ANY 1 (\"postgres-1\", \"postgres-2\")"),
+        "{out}"
+    );
+    assert!(
+        out.contains("parameter max_connections: 100 → 200")
+            && out.contains("needs a PostgreSQL restart"),
+        "{out}"
+    );
+    assert!(
+        out.contains("file(s) changed"),
+        "--stat prints a summary:\n{out}"
+    );
     snapshot("mirror-db__prod__sync_and_restart", &out);
 }
 
@@ -90,7 +141,10 @@ fn shrinking_storage_and_renaming_the_primary_are_called_out() {
         &["--exit-zero"],
     );
     assert_eq!(code, 0, "--exit-zero");
-    assert!(out.contains("storage shrinks: 10Gi → 5Gi") && out.contains("cannot shrink"), "{out}");
+    assert!(
+        out.contains("storage shrinks: 10Gi → 5Gi") && out.contains("cannot shrink"),
+        "{out}"
+    );
     snapshot("mirror-db__dev__storage_shrinks", &out);
 }
 
@@ -99,7 +153,12 @@ fn committed_out_is_fresh() {
     // `out/` is the reviewed truth: rebuilt by `pgtopo build --out out/` for every topology. A
     // topology or emitter change without a rebuild of out/ fails here.
     for (name, _) in common::topologies() {
-        let (code, out, err) = run(pgtopo(&common::repo()).args(["-f", &format!("topologies/{name}.kdl"), "diff", "--stat"]));
+        let (code, out, err) = run(pgtopo(&common::repo()).args([
+            "-f",
+            &format!("topologies/{name}.kdl"),
+            "diff",
+            "--stat",
+        ]));
         assert_eq!(code, 0, "out/{name} is stale; run `cargo run -- -f topologies/{name}.kdl build --out out/`\n{out}{err}");
     }
 }
@@ -107,7 +166,11 @@ fn committed_out_is_fresh() {
 #[test]
 fn build_out_keeps_foreign_files_and_prunes_its_own() {
     let dir = common::temp_dir("diff-owned");
-    std::fs::copy(common::repo().join("topologies/mirror-db.kdl"), dir.join("mirror-db.kdl")).unwrap();
+    std::fs::copy(
+        common::repo().join("topologies/mirror-db.kdl"),
+        dir.join("mirror-db.kdl"),
+    )
+    .unwrap();
     let (code, _, err) = run(pgtopo(&dir).args(["-f", "mirror-db.kdl", "build", "--out", "out"]));
     assert_eq!(code, 0, "{err}");
     let tree = dir.join("out/mirror-db");
@@ -118,21 +181,45 @@ fn build_out_keeps_foreign_files_and_prunes_its_own() {
     std::fs::write(tree.join("NOTES.md"), "mine\n").unwrap();
     // A file pgtopo wrote but no longer produces is pruned: fake one in the manifest.
     std::fs::write(tree.join("stale.yaml"), "old\n").unwrap();
-    std::fs::write(tree.join(".pgtopo/manifest"), format!("{manifest}stale.yaml\n")).unwrap();
+    std::fs::write(
+        tree.join(".pgtopo/manifest"),
+        format!("{manifest}stale.yaml\n"),
+    )
+    .unwrap();
     let (code, _, err) = run(pgtopo(&dir).args(["-f", "mirror-db.kdl", "build", "--out", "out"]));
     assert_eq!(code, 0, "{err}");
-    assert_eq!(std::fs::read_to_string(tree.join("NOTES.md")).unwrap(), "mine\n");
-    assert!(!tree.join("stale.yaml").exists(), "owned files no longer produced are pruned");
+    assert_eq!(
+        std::fs::read_to_string(tree.join("NOTES.md")).unwrap(),
+        "mine\n"
+    );
+    assert!(
+        !tree.join("stale.yaml").exists(),
+        "owned files no longer produced are pruned"
+    );
     // A user's file where pgtopo wants to write is refused, and the previous tree stays intact.
     let victim = owned[0];
     let before = std::fs::read_to_string(tree.join(victim)).unwrap();
     let m = std::fs::read_to_string(tree.join(".pgtopo/manifest")).unwrap();
-    std::fs::write(tree.join(".pgtopo/manifest"), m.replace(&format!("{victim}\n"), "")).unwrap();
+    std::fs::write(
+        tree.join(".pgtopo/manifest"),
+        m.replace(&format!("{victim}\n"), ""),
+    )
+    .unwrap();
     let (code, _, err) = run(pgtopo(&dir).args(["-f", "mirror-db.kdl", "build", "--out", "out"]));
-    assert_eq!(code, 2, "refuses to overwrite a file it did not write: {err}");
+    assert_eq!(
+        code, 2,
+        "refuses to overwrite a file it did not write: {err}"
+    );
     assert!(err.contains("refusing to overwrite"), "{err}");
     assert_eq!(std::fs::read_to_string(tree.join(victim)).unwrap(), before);
-    assert!(std::fs::read_dir(dir.join("out")).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')), "no temporary folder is left behind");
+    assert!(
+        std::fs::read_dir(dir.join("out")).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with('.')),
+        "no temporary folder is left behind"
+    );
 }
 
 #[test]
@@ -143,15 +230,55 @@ fn against_a_git_revision() {
         assert!(ok, "git {args:?}: {out}");
     };
     git(&["init", "-q"]);
-    git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "root"]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "root",
+    ]);
     let src = std::fs::read_to_string(common::repo().join("topologies/mirror-db.kdl")).unwrap();
     std::fs::write(dir.join("mirror-db.kdl"), &src).unwrap();
     git(&["add", "mirror-db.kdl"]);
-    git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "topology"]);
-    std::fs::write(dir.join("mirror-db.kdl"), src.replacen("replicas=2", "replicas=3", 1)).unwrap();
-    let (code, out, err) = run(pgtopo(&dir).args(["-f", "mirror-db.kdl", "diff", "prod", "--against", "git:HEAD"]));
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-q",
+        "-m",
+        "topology",
+    ]);
+    std::fs::write(
+        dir.join("mirror-db.kdl"),
+        src.replacen("replicas=2", "replicas=3", 1),
+    )
+    .unwrap();
+    let (code, out, err) = run(pgtopo(&dir).args([
+        "-f",
+        "mirror-db.kdl",
+        "diff",
+        "prod",
+        "--against",
+        "git:HEAD",
+    ]));
     assert_eq!(code, 1, "{out}{err}");
-    assert!(out.contains("pooler pgbouncer-primary replicas: 2 → 3"), "{out}");
-    let (code, _, err) = run(pgtopo(&dir).args(["-f", "mirror-db.kdl", "diff", "prod", "--against", "git:nosuchrev"]));
+    assert!(
+        out.contains("pooler pgbouncer-primary replicas: 2 → 3"),
+        "{out}"
+    );
+    let (code, _, err) = run(pgtopo(&dir).args([
+        "-f",
+        "mirror-db.kdl",
+        "diff",
+        "prod",
+        "--against",
+        "git:nosuchrev",
+    ]));
     assert_eq!(code, 2, "{err}");
 }

@@ -237,3 +237,22 @@ pub fn did_you_mean<'a>(
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
+
+/// Codes reported while reading the file (not by a rule in `check/rules`), with their summaries.
+pub const FORM_CODES: &[(&str, &str)] = &[
+    ("PT000", "the file is not valid KDL 2.0"),
+    ("PT001", "unknown node"),
+    ("PT002", "unknown property"),
+    ("PT003", "wrong value type or out of range"),
+    ("PT004", "a required name, argument or property is missing"),
+    (
+        "PT005",
+        "unknown role, target, kind, mode, method or failover manager",
+    ),
+    ("PT006", "a once-only child is written twice"),
+    ("PT007", "empty file, or no cluster"),
+    ("PT008", "unknown env"),
+    ("PT009", "the file is not UTF-8"),
+    ("PT010", "the file cannot be read or written"),
+    ("PT199", "the target is not implemented in this build"),
+];
