@@ -193,3 +193,55 @@ fn a_closed_stdout_is_not_an_error() {
     let o = child.wait_with_output().unwrap();
     assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
 }
+
+/// A reader test for SARIF 2.1.0: the fields GitHub code scanning requires are present and
+/// consistent (every result's ruleId is a declared rule, regions are 1-based, levels are valid).
+#[test]
+fn sarif_output_is_readable_sarif_2_1_0() {
+    let (code, stdout, _) = out(pgtopo().args([
+        "lint",
+        "--format",
+        "sarif",
+        "tests/fixtures/lint/pt113_wal_keep_segments.kdl",
+        "tests/fixtures/lint/pt117_single_balancer_host.kdl",
+        "tests/fixtures/lint/pt007_empty.kdl",
+    ]));
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    assert!(v["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
+    let run = &v["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "pgtopo");
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    for code in ["PT000", "PT101", "PT113", "PT117"] {
+        assert!(rules.contains(&code), "rule {code} is declared");
+    }
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4, "{results:#?}");
+    for r in results {
+        assert!(rules.contains(&r["ruleId"].as_str().unwrap()));
+        assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
+        assert!(!r["message"]["text"].as_str().unwrap().is_empty());
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert!(loc["artifactLocation"]["uri"].as_str().unwrap().ends_with(".kdl"));
+        if let Some(region) = loc.get("region") {
+            assert!(region["startLine"].as_u64().unwrap() >= 1 && region["startColumn"].as_u64().unwrap() >= 1);
+        }
+    }
+    let warning = results.iter().find(|r| r["ruleId"] == "PT117").unwrap();
+    assert_eq!(warning["level"], "warning");
+    assert_eq!(warning["locations"][0]["physicalLocation"]["region"]["startLine"], 7);
+}
+
+#[test]
+fn github_format_prints_escaped_workflow_commands() {
+    let (code, stdout, _) = out(pgtopo().args(["lint", "--format", "github", "tests/fixtures/lint/pt113_wal_keep_segments.kdl"]));
+    assert_eq!(code, 1);
+    let first = stdout.lines().next().unwrap();
+    assert!(
+        first.starts_with("::error file=tests/fixtures/lint/pt113_wal_keep_segments.kdl,line=5,col=9,endLine=5,endColumn=29,title=PT113::"),
+        "{first}"
+    );
+    assert!(first.contains("%0Ahelp: "), "newlines are escaped: {first}");
+    assert_eq!(stdout.lines().count(), 2);
+}
