@@ -12,3 +12,4 @@ pub mod driver;
 pub mod emit;
 pub mod model;
 pub mod syntax;
+pub mod views;

@@ -212,7 +212,12 @@ fn sarif_output_is_readable_sarif_2_1_0() {
     assert!(v["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
     let run = &v["runs"][0];
     assert_eq!(run["tool"]["driver"]["name"], "pgtopo");
-    let rules: Vec<&str> = run["tool"]["driver"]["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
     for code in ["PT000", "PT101", "PT113", "PT117"] {
         assert!(rules.contains(&code), "rule {code} is declared");
     }
@@ -223,19 +228,33 @@ fn sarif_output_is_readable_sarif_2_1_0() {
         assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
         assert!(!r["message"]["text"].as_str().unwrap().is_empty());
         let loc = &r["locations"][0]["physicalLocation"];
-        assert!(loc["artifactLocation"]["uri"].as_str().unwrap().ends_with(".kdl"));
+        assert!(loc["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with(".kdl"));
         if let Some(region) = loc.get("region") {
-            assert!(region["startLine"].as_u64().unwrap() >= 1 && region["startColumn"].as_u64().unwrap() >= 1);
+            assert!(
+                region["startLine"].as_u64().unwrap() >= 1
+                    && region["startColumn"].as_u64().unwrap() >= 1
+            );
         }
     }
     let warning = results.iter().find(|r| r["ruleId"] == "PT117").unwrap();
     assert_eq!(warning["level"], "warning");
-    assert_eq!(warning["locations"][0]["physicalLocation"]["region"]["startLine"], 7);
+    assert_eq!(
+        warning["locations"][0]["physicalLocation"]["region"]["startLine"],
+        7
+    );
 }
 
 #[test]
 fn github_format_prints_escaped_workflow_commands() {
-    let (code, stdout, _) = out(pgtopo().args(["lint", "--format", "github", "tests/fixtures/lint/pt113_wal_keep_segments.kdl"]));
+    let (code, stdout, _) = out(pgtopo().args([
+        "lint",
+        "--format",
+        "github",
+        "tests/fixtures/lint/pt113_wal_keep_segments.kdl",
+    ]));
     assert_eq!(code, 1);
     let first = stdout.lines().next().unwrap();
     assert!(

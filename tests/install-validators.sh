@@ -118,6 +118,7 @@ REQUIRED_APT=(
 	ip:iproute2
 	ps:procps
 	runuser:util-linux
+	dot:graphviz
 )
 OPTIONAL_APT=(
 	promtool:prometheus
@@ -221,6 +222,7 @@ for b in postgres initdb pg_ctl pg_basebackup pg_rewind pg_controldata pg_isread
 done
 log "postgresql: $("$PG_BIN/postgres" --version) in $PG_BIN"
 getent passwd postgres >/dev/null || die "no 'postgres' user (postgres/pgbouncer refuse root; tests run them as postgres)"
+log "graphviz: $(ver dot -V)"
 if have promtool; then log "promtool: $(ver promtool --version)"; else log "promtool: MISSING (optional)"; fi
 if have hyperfine; then log "hyperfine: $(ver hyperfine --version)"; else log "hyperfine: MISSING (optional)"; fi
 

@@ -6,6 +6,9 @@
 
 mod build;
 mod diff;
+mod fmt;
+mod graph;
+mod init;
 mod lint;
 mod tree;
 
@@ -66,6 +69,29 @@ enum Command {
         after_help = "Examples:\n  pgtopo diff prod                    against the committed out/\n  pgtopo diff prod --against git:HEAD~1\n  pgtopo diff --stat --target kubernetes\n\nExit: 0 no change, 1 changes (0 with --exit-zero), 2 error."
     )]
     Diff(diff::Args),
+    /// Draw the topology: clients, VIP, balancers, poolers, primary and standbys, monitors.
+    #[command(
+        after_help = "Examples:\n  pgtopo graph > topology.mmd               Mermaid, renders on GitHub\n  pgtopo graph prod --format dot | dot -Tsvg > prod.svg"
+    )]
+    Graph(graph::Args),
+    /// Rewrite topology files in the canonical layout (comments kept).
+    #[command(
+        after_help = "Examples:\n  pgtopo fmt                                 format ./pgtopo.kdl in place\n  pgtopo fmt --check topologies/*.kdl        exit 1 if any file would change"
+    )]
+    Fmt(fmt::Args),
+    /// Write a new, lint-clean topology from a few flags.
+    #[command(
+        after_help = "Examples:\n  pgtopo init                                3 nodes on Kubernetes into ./pgtopo.kdl\n  pgtopo -f orders.kdl init --target vm --nodes 3 --sync 1\n  pgtopo init --target compose --nodes 2 --sync 0 --stdout"
+    )]
+    Init(init::Args),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  pgtopo completions bash > /etc/bash_completion.d/pgtopo\n  pgtopo completions zsh > \"${fpath[1]}/_pgtopo\"\n  pgtopo completions fish > ~/.config/fish/completions/pgtopo.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Parses arguments, runs the command and returns the process exit code.
@@ -92,6 +118,17 @@ pub fn main() -> i32 {
         Command::Lint(a) => lint::run(&ctx, a),
         Command::Build(a) => build::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
+        Command::Graph(a) => graph::run(&ctx, a),
+        Command::Fmt(a) => fmt::run(&ctx, a),
+        Command::Init(a) => init::run(&ctx, a),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "pgtopo", &mut buf);
+            write_stdout(&String::from_utf8_lossy(&buf))
+                .err()
+                .unwrap_or(0)
+        }
     }
 }
 

@@ -6,6 +6,8 @@
 //! to plain data. Every node, argument and property keeps the byte span it came from, which is what
 //! lets a late check point at the exact text in the file.
 
+pub mod fmt;
+
 use indexmap::IndexMap;
 
 use crate::diag::{Diagnostic, Span};
