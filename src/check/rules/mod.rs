@@ -21,6 +21,7 @@ mod pt116_target_cannot_express;
 mod pt117_vip_without_redundancy;
 mod pt118_vip_outside_subnet;
 mod pt119_listen_without_nodes;
+mod pt160_invalid_name;
 
 pub const RULES: &[Rule] = &[
     pt101_one_primary::RULE,
@@ -42,4 +43,5 @@ pub const RULES: &[Rule] = &[
     pt117_vip_without_redundancy::RULE,
     pt118_vip_outside_subnet::RULE,
     pt119_listen_without_nodes::RULE,
+    pt160_invalid_name::RULE,
 ];
