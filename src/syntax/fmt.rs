@@ -27,40 +27,32 @@ fn scan<'a>(src: &'a str) -> Vec<Vec<Piece<'a>>> {
         }
     };
     while i < b.len() {
+        let rest = &b[i..];
         let verbatim_end = match b[i] {
-            b'"' if src[i..].starts_with("\"\"\"") => Some(
-                src[i + 3..]
-                    .find("\"\"\"")
-                    .map_or(b.len(), |e| i + 3 + e + 3),
-            ),
+            b'"' if rest.starts_with(b"\"\"\"") => {
+                Some(find(b, i + 3, b"\"\"\"").map_or(b.len(), |e| e + 3))
+            }
             b'"' => {
                 let mut j = i + 1;
                 while j < b.len() && b[j] != b'"' && b[j] != b'\n' {
                     j += if b[j] == b'\\' { 2 } else { 1 };
                 }
-                Some((j + 1).min(b.len()))
+                Some(j + 1)
             }
-            b'#' if src[i..].trim_start_matches('#').starts_with('"') => {
-                let hashes = src[i..].len() - src[i..].trim_start_matches('#').len();
-                let close = format!("\"{}", "#".repeat(hashes));
-                let body = i + hashes + 1;
-                Some(
-                    src[body..]
-                        .find(&close)
-                        .map_or(b.len(), |e| body + e + close.len()),
-                )
+            b'#' if rest.iter().skip_while(|c| **c == b'#').next() == Some(&b'"') => {
+                let hashes = rest.iter().take_while(|c| **c == b'#').count();
+                let mut close = vec![b'"'];
+                close.extend(std::iter::repeat_n(b'#', hashes));
+                Some(find(b, i + hashes + 1, &close).map_or(b.len(), |e| e + close.len()))
             }
-            b'/' if src[i..].starts_with("//") => {
-                Some(src[i..].find('\n').map_or(b.len(), |e| i + e))
-            }
-            b'/' if src[i..].starts_with("/*") => {
-                let mut depth = 0;
-                let mut j = i;
+            b'/' if rest.starts_with(b"//") => Some(find(b, i, b"\n").unwrap_or(b.len())),
+            b'/' if rest.starts_with(b"/*") => {
+                let (mut depth, mut j) = (0, i);
                 while j < b.len() {
-                    if src[j..].starts_with("/*") {
+                    if b[j..].starts_with(b"/*") {
                         depth += 1;
                         j += 2;
-                    } else if src[j..].starts_with("*/") {
+                    } else if b[j..].starts_with(b"*/") {
                         depth -= 1;
                         j += 2;
                         if depth == 0 {
@@ -74,6 +66,9 @@ fn scan<'a>(src: &'a str) -> Vec<Vec<Piece<'a>>> {
             }
             _ => None,
         };
+        // Every cut must fall on a character boundary, even in malformed input (an escape
+        // before a multi-byte character, an unterminated string).
+        let verbatim_end = verbatim_end.map(|e| ceil_char_boundary(src, e));
         if let Some(end) = verbatim_end {
             flush(&mut lines, start, i);
             lines
@@ -93,6 +88,22 @@ fn scan<'a>(src: &'a str) -> Vec<Vec<Piece<'a>>> {
     }
     flush(&mut lines, start, b.len());
     lines
+}
+
+/// The first index at or after `from` where `needle` starts.
+fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 /// The canonical text of `src`. The caller checks that it parses to the same document.
