@@ -12,4 +12,5 @@ pub mod driver;
 pub mod emit;
 pub mod model;
 pub mod syntax;
+pub mod synth;
 pub mod views;

@@ -18,9 +18,11 @@ pub const RULE: Rule = Rule {
 };
 
 fn dupes<'a>(out: &mut Vec<Diagnostic>, what: &str, items: impl Iterator<Item = (&'a str, Span)>) {
-    let mut seen: Vec<(&str, Span)> = Vec::new();
+    // A hash lookup keeps this linear for clusters with thousands of nodes; reports still come out
+    // in declaration order.
+    let mut seen: std::collections::HashMap<&str, Span> = std::collections::HashMap::new();
     for (name, span) in items {
-        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+        if let Some(first) = seen.get(name) {
             out.push(
                 Diagnostic::error("PT102", format!("{what} \"{name}\" is declared twice"))
                     .with_span(span, "second declaration")
@@ -28,7 +30,7 @@ fn dupes<'a>(out: &mut Vec<Diagnostic>, what: &str, items: impl Iterator<Item = 
                     .with_help(format!("give every {what} its own name")),
             );
         } else {
-            seen.push((name, span));
+            seen.insert(name, span);
         }
     }
 }

@@ -1,0 +1,114 @@
+//! Synthetic topologies of any size, for the adversarial tests and the benchmarks.
+//!
+//! Two flavors, because no single topology can use every target: Kubernetes, Helm and Compose
+//! cannot express haproxy/keepalived balancers or `target="local"` poolers, and the haproxy and
+//! keepalived targets need them (PT116). Together the two flavors exercise every target.
+
+use std::fmt::Write as _;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// kubernetes + helm + compose: repmgr clusters with primary/replica PgBouncer pools.
+    Containers,
+    /// haproxy + keepalived (+ hosts): Patroni clusters on VMs with local PgBouncers and a VIP.
+    Vms,
+}
+
+/// A lint-clean topology with `clusters` × `nodes` database nodes and `envs` environments, each env
+/// patching every cluster (labels, storage, one pooler, and on every fifth env a narrower node list).
+pub fn topology(flavor: Flavor, clusters: usize, nodes: usize, envs: usize) -> String {
+    let nodes = nodes.max(2);
+    let mut s = String::new();
+    let targets = match flavor {
+        Flavor::Containers => "\"kubernetes\" \"helm\" \"compose\"",
+        Flavor::Vms => "\"haproxy\" \"keepalived\"",
+    };
+    let _ = writeln!(s, "targets {targets}\n");
+    let mut port = 20000usize;
+    for c in 0..clusters {
+        let _ = writeln!(s, "cluster \"c{c}\" {{");
+        let _ = writeln!(s, "    postgres version=16 image=\"postgres:16.4\"");
+        match flavor {
+            Flavor::Containers => {
+                let _ = writeln!(s, "    namespace \"ns-{c}\"\n    credentials secret=\"c{c}-credentials\" env-file=\".env\"");
+                let _ = writeln!(s, "    failover \"repmgr\"");
+            }
+            Flavor::Vms => {
+                let _ = writeln!(s, "    credentials env-file=\"/etc/pgtopo/c{c}.env\"");
+                let _ = writeln!(
+                    s,
+                    "    failover \"patroni\" {{\n        dcs \"etcd\" {{\n            endpoint \"10.{}.250.1:2379\"\n            endpoint \"10.{}.250.2:2379\"\n        }}\n    }}",
+                    c % 250,
+                    c % 250
+                );
+            }
+        }
+        let _ = writeln!(s, "    database \"app\" owner=\"app\"");
+        let _ = writeln!(s, "    replication {{\n        synchronous method=\"any\" count=1\n        slots #true\n    }}");
+        let _ = writeln!(
+            s,
+            "    parameters {{\n        max_connections 500\n        max_wal_senders {}\n        max_replication_slots {}\n        shared_buffers \"256MB\"\n    }}",
+            nodes + 2,
+            nodes + 2
+        );
+        for n in 0..nodes {
+            let role = match n {
+                0 => "primary",
+                1 => "sync",
+                _ => "async",
+            };
+            match flavor {
+                Flavor::Containers => {
+                    let _ = writeln!(s, "    node \"c{c}-n{n}\" role=\"{role}\" port={port}");
+                    port += 1;
+                }
+                Flavor::Vms => {
+                    let _ = writeln!(
+                        s,
+                        "    node \"c{c}-n{n}\" role=\"{role}\" host=\"10.{}.{}.{}\"",
+                        c % 250,
+                        n / 250,
+                        n % 250 + 1
+                    );
+                }
+            }
+        }
+        let _ = writeln!(s, "    resources {{\n        requests cpu=\"250m\" memory=\"512Mi\"\n        limits cpu=\"1\" memory=\"1Gi\"\n    }}");
+        let _ = writeln!(s, "    storage size=\"10Gi\"\n    pdb min-available=1");
+        match flavor {
+            Flavor::Containers => {
+                let _ = writeln!(s, "    pooler \"rw\" kind=\"pgbouncer\" target=\"primary\" port={port} {{\n        pool size=20 reserve=5\n    }}");
+                let _ = writeln!(s, "    pooler \"ro\" kind=\"pgbouncer\" target=\"replicas\" port={} {{\n        pool size=20 reserve=5\n    }}", port + 1);
+                port += 2;
+            }
+            Flavor::Vms => {
+                let _ = writeln!(s, "    pooler \"pgbouncer\" kind=\"pgbouncer\" target=\"local\" port=6432 {{\n        pool size=20 reserve=5\n    }}");
+                let _ = writeln!(
+                    s,
+                    "    balancer \"haproxy\" {{\n        host \"lb1\" address=\"10.{0}.251.1\" priority=150\n        host \"lb2\" address=\"10.{0}.251.2\" priority=100\n        listen \"rw\" port=5000 target=\"primary\"\n        listen \"ro\" port=5001 target=\"replicas\" fallback=\"primary\"\n        stats port=7000\n        vip \"10.{0}.251.100/16\" interface=\"eth0\" router-id={1}\n    }}",
+                    c % 250,
+                    c % 255 + 1
+                );
+            }
+        }
+        let _ = writeln!(s, "}}\n");
+    }
+    for e in 0..envs {
+        let _ = writeln!(s, "env \"e{e}\" {{");
+        for c in 0..clusters {
+            let _ = writeln!(s, "    cluster \"c{c}\" {{\n        labels environment=\"e{e}\"\n        storage size=\"{}Gi\"", 10 + e);
+            if e % 5 == 4 {
+                let keep: Vec<String> = (0..nodes.min(3))
+                    .map(|n| format!("\"c{c}-n{n}\""))
+                    .collect();
+                let _ = writeln!(s, "        nodes {}", keep.join(" "));
+            }
+            if flavor == Flavor::Containers {
+                let _ = writeln!(s, "        pooler \"rw\" replicas=2");
+            }
+            let _ = writeln!(s, "    }}");
+        }
+        let _ = writeln!(s, "}}\n");
+    }
+    s
+}

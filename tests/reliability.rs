@@ -1,0 +1,272 @@
+//! Reliability and security of what pgtopo emits: deterministic bytes across processes, no secret
+//! ever reaches an output, no `trust` authentication, YAML-special values survive a round trip,
+//! and adversarially large topologies compile with bounded memory.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use pgtopo::driver::compile;
+use pgtopo::emit::build_all;
+use pgtopo::synth::{topology, Flavor};
+
+fn pgtopo(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pgtopo"));
+    c.current_dir(dir)
+        .env_remove("PGTOPO_FILE")
+        .env("NO_COLOR", "1");
+    c
+}
+
+fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(root).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn two_processes_build_identical_bytes() {
+    for (name, path) in common::topologies() {
+        let mut trees = Vec::new();
+        for run in 0..2 {
+            let dir = common::temp_dir(&format!("determinism-{name}-{run}"));
+            // Different environments and working directories must not leak into the output.
+            let o = pgtopo(&dir)
+                .arg("-f")
+                .arg(&path)
+                .args(["build", "--out", "out"])
+                .env("TZ", if run == 0 { "UTC" } else { "Asia/Kolkata" })
+                .env("LANG", if run == 0 { "C" } else { "de_DE.UTF-8" })
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            trees.push(read_tree(&dir.join("out")));
+        }
+        assert!(!trees[0].is_empty());
+        assert_eq!(
+            trees[0].keys().collect::<Vec<_>>(),
+            trees[1].keys().collect::<Vec<_>>(),
+            "{name}: different file sets"
+        );
+        for (k, v) in &trees[0] {
+            assert!(trees[1][k] == *v, "{name}: {k} differs between two builds");
+        }
+    }
+}
+
+const CANARY: &str = "Canary-s3cr3t-7f3a9c";
+
+/// Credentials reach pgtopo's surroundings through every channel a user has: environment variables
+/// of every name the targets use, the env file the topology names, a file next to it, and the
+/// Secret name. None of them may appear in any emitted file.
+#[test]
+fn no_secret_reaches_any_output() {
+    for (name, path) in common::topologies() {
+        let dir = common::temp_dir(&format!("secrets-{name}"));
+        std::fs::copy(&path, dir.join(format!("{name}.kdl"))).unwrap();
+        std::fs::write(
+            dir.join(".env"),
+            format!("POSTGRES_PASSWORD={CANARY}\nREPLICATION_PASSWORD={CANARY}\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.join("passwords.txt"), CANARY).unwrap();
+        let mut cmd = pgtopo(&dir);
+        cmd.args(["-f", &format!("{name}.kdl"), "build", "--out", "out"]);
+        for var in [
+            "POSTGRES_PASSWORD",
+            "REPLICATION_PASSWORD",
+            "PGPASSWORD",
+            "PATRONI_SUPERUSER_PASSWORD",
+            "PATRONI_REPLICATION_PASSWORD",
+            "HAPROXY_STATS_PASSWORD",
+            "APP_PASSWORD",
+            "PGPOOL_ADMIN_PASSWORD",
+            "REPMGR_PASSWORD",
+        ] {
+            cmd.env(var, CANARY);
+        }
+        let o = cmd.output().unwrap();
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        for (file, bytes) in read_tree(&dir.join("out")) {
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains(CANARY),
+                "{name}: {file} contains a credential"
+            );
+        }
+    }
+}
+
+#[test]
+fn authentication_is_scram_and_never_trust() {
+    for (name, path) in common::topologies() {
+        let bundle = build_all(&common::program(&path)).unwrap();
+        for (file, text) in bundle.iter() {
+            let lower = text.to_ascii_lowercase();
+            for line in lower.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                if file.ends_with("pg_hba.conf") && !words.is_empty() {
+                    let method = words.iter().find(|w| {
+                        [
+                            "trust",
+                            "md5",
+                            "password",
+                            "scram-sha-256",
+                            "peer",
+                            "reject",
+                            "cert",
+                        ]
+                        .contains(w)
+                    });
+                    assert!(
+                        method.is_some_and(|m| *m == "scram-sha-256"
+                            || *m == "reject"
+                            || (*m == "peer" && words[0] == "local")),
+                        "{name}: {file}: `{line}`"
+                    );
+                }
+                assert!(
+                    !(line.contains("auth_type")
+                        && (line.contains("trust")
+                            || line.contains("md5")
+                            || line.contains("plain"))),
+                    "{name}: {file}: `{line}`"
+                );
+                assert!(
+                    !line.contains("host_auth_method") || line.contains("scram-sha-256"),
+                    "{name}: {file}: `{line}`"
+                );
+                assert!(
+                    !line.contains("password_encryption") || line.contains("scram-sha-256"),
+                    "{name}: {file}: `{line}`"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn yaml_special_values_survive_a_round_trip() {
+    let specials = [
+        "yes",
+        "no",
+        "on",
+        "off",
+        "~",
+        "null",
+        "0x1",
+        "1e3",
+        "0o17",
+        "true",
+        "012",
+        "1_000",
+        ".inf",
+        "-",
+        "2026-11-22",
+    ];
+    let labels: Vec<String> = specials
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("k{i}=\"{v}\""))
+        .collect();
+    let src = format!(
+        "targets \"kubernetes\" \"helm\" \"compose\"\ncluster \"db\" {{\n    labels {}\n    parameters {{\n        application_name \"yes\"\n        search_path \"~\"\n    }}\n    node \"db-0\" role=\"primary\" port=5432\n    node \"db-1\" role=\"async\" port=5433\n}}\n",
+        labels.join(" ")
+    );
+    let c = compile(&src);
+    assert!(!c.has_errors(), "{:?}", c.diagnostics);
+    let bundle = build_all(&c.program("yaml").unwrap()).unwrap();
+    let mut checked = 0;
+    for (file, text) in bundle.iter().filter(|(f, _)| f.ends_with(".yaml")) {
+        for doc in serde_yaml::Deserializer::from_str(text) {
+            let v: serde_yaml::Value =
+                serde::Deserialize::deserialize(doc).unwrap_or_else(|e| panic!("{file}: {e}"));
+            visit(&v, &mut |key, value| {
+                if let Some(i) = key.strip_prefix('k').and_then(|n| n.parse::<usize>().ok()) {
+                    if i < specials.len() {
+                        assert_eq!(
+                            value.as_str(),
+                            Some(specials[i]),
+                            "{file}: label k{i} lost its string type: {value:?}"
+                        );
+                        checked += 1;
+                    }
+                }
+            });
+        }
+    }
+    assert!(checked > 0, "no emitted YAML carried the labels");
+}
+
+fn visit(v: &serde_yaml::Value, f: &mut dyn FnMut(&str, &serde_yaml::Value)) {
+    match v {
+        serde_yaml::Value::Mapping(m) => {
+            for (k, val) in m {
+                if let Some(k) = k.as_str() {
+                    f(k, val);
+                }
+                visit(val, f);
+            }
+        }
+        serde_yaml::Value::Sequence(s) => s.iter().for_each(|x| visit(x, f)),
+        _ => {}
+    }
+}
+
+#[test]
+fn adversarial_sizes_compile_or_are_rejected_with_a_code() {
+    // 10,000 nodes in one cluster; 1,000 envs; a 1 MB string; unicode and invalid names.
+    let cases: Vec<(&str, String)> = vec![
+        ("10k-nodes", topology(Flavor::Containers, 1, 10_000, 1)),
+        ("1k-envs", topology(Flavor::Vms, 2, 3, 1_000)),
+        ("1mb-string", format!("targets \"kubernetes\"\ncluster \"db\" {{\n    parameters {{\n        application_name \"{}\"\n    }}\n    node \"db-0\" role=\"primary\"\n}}\n", "x".repeat(1 << 20))),
+        ("unicode-names", "targets \"kubernetes\"\ncluster \"données\" {\n    node \"節点\" role=\"primary\"\n}\n".to_owned()),
+        ("haproxy-hostile-names", "targets \"haproxy\"\ncluster \"db\" {\n    node \"db-0\" role=\"primary\" host=\"10.0.0.1\"\n    balancer \"haproxy\" {\n        host \"lb 1\" address=\"10.0.0.2\"\n        listen \"rw#x\" port=5000 target=\"primary\"\n    }\n}\n".to_owned()),
+    ];
+    for (name, src) in cases {
+        let c = compile(&src);
+        if c.has_errors() {
+            assert!(
+                c.diagnostics.iter().all(|d| d.code.starts_with("PT")),
+                "{name}"
+            );
+            assert!(
+                !matches!(name, "10k-nodes" | "1k-envs" | "1mb-string"),
+                "{name} should compile: {:?}",
+                c.diagnostics.iter().take(3).collect::<Vec<_>>()
+            );
+            continue;
+        }
+        assert!(
+            !matches!(name, "unicode-names" | "haproxy-hostile-names"),
+            "{name} must be rejected"
+        );
+        let p = c.program(name).unwrap();
+        if name != "10k-nodes" {
+            build_all(&p).unwrap_or_else(|d| panic!("{name}: {d:?}"));
+        }
+    }
+}
