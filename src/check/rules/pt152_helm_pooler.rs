@@ -12,7 +12,7 @@
 
 use crate::check::{Context, Rule};
 use crate::diag::{Diagnostic, Span};
-use crate::emit::helm::bitnami_ha;
+use crate::emit::helm::{bitnami_ha, unrenderable};
 use crate::model::{Cluster, HelmChart, PoolMode, PoolerKind, PoolerTarget, Target};
 
 pub const RULE: Rule = Rule {
@@ -107,7 +107,13 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
     if !cx.topo.has_target(Target::Helm) {
         return;
     }
-    for c in &cx.topo.clusters {
+    // A cluster its chart cannot render at all is PT154's; its poolers would only add noise.
+    for c in cx
+        .topo
+        .clusters
+        .iter()
+        .filter(|c| unrenderable(c).is_none())
+    {
         match c.helm.chart.value {
             HelmChart::BitnamiPostgresqlHa => bitnami_ha(c, out),
             HelmChart::Cnpg => cnpg(c, out),

@@ -29,7 +29,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
     for c in &cx.topo.clusters {
         if let Some(msg) = unrenderable(c) {
             out.push(
-                Diagnostic::error("PT154", format!("the helm target cannot express {msg}"))
+                Diagnostic::error("PT154", msg)
                     .with_span(c.helm.chart.span, "chart chosen here")
                     .with_help("choose another chart with `helm chart=\"…\"` inside the cluster"),
             );

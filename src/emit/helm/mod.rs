@@ -28,24 +28,24 @@ use charts::info;
 /// PT154 reports the same conditions on the topology's source; this guard keeps the emitter from
 /// ever writing values for them.
 pub fn unrenderable(c: &Cluster) -> Option<String> {
-    match c.helm.chart.value {
-        HelmChart::BitnamiPostgresql if c.nodes.len() > 1 => Some(format!(
-            "bitnami/postgresql renders one node (architecture standalone); cluster \"{}\" has {}",
-            c.name,
+    let source = c.replica_of.as_ref().map_or("", |r| r.value.as_str());
+    let reason = match c.helm.chart.value {
+        HelmChart::BitnamiPostgresql if c.nodes.len() > 1 => format!(
+            "bitnami/postgresql renders one node (architecture standalone), the cluster has {}",
             c.nodes.len()
-        )),
-        HelmChart::BitnamiPostgresqlHa if c.is_standby_cluster() => Some(format!(
-            "bitnami/postgresql-ha has no standby-cluster mode; cluster \"{}\" is replica-of \"{}\"",
-            c.name,
-            c.replica_of.as_ref().map_or("", |r| r.value.as_str())
-        )),
-        HelmChart::Cnpg if c.is_standby_cluster() => Some(format!(
-            "pgtopo does not render CloudNativePG replica clusters yet; cluster \"{}\" is replica-of \"{}\"",
-            c.name,
-            c.replica_of.as_ref().map_or("", |r| r.value.as_str())
-        )),
-        _ => None,
-    }
+        ),
+        HelmChart::BitnamiPostgresqlHa if c.is_standby_cluster() => format!(
+            "bitnami/postgresql-ha has no standby-cluster mode, the cluster is replica-of \"{source}\""
+        ),
+        HelmChart::Cnpg if c.is_standby_cluster() => format!(
+            "pgtopo does not render CloudNativePG replica clusters yet, the cluster is replica-of \"{source}\""
+        ),
+        _ => return None,
+    };
+    Some(format!(
+        "the helm target cannot express cluster \"{}\": {reason}",
+        c.name
+    ))
 }
 
 /// The values one cluster's release gets in one resolved model.
@@ -63,7 +63,7 @@ fn check(p: &Program) -> Result<(), Vec<Diagnostic>> {
         for c in &t.clusters {
             if let Some(msg) = unrenderable(c) {
                 errors.push(
-                    Diagnostic::error("PT154", format!("the helm target cannot express {msg}"))
+                    Diagnostic::error("PT154", msg)
                         .with_span(c.helm.chart.span, "chart chosen here"),
                 );
             }
