@@ -21,6 +21,11 @@ mod pt116_target_cannot_express;
 mod pt117_vip_without_redundancy;
 mod pt118_vip_outside_subnet;
 mod pt119_listen_without_nodes;
+mod pt150_helm_sync_replication;
+mod pt151_helm_image;
+mod pt152_helm_pooler;
+mod pt153_helm_node_settings;
+mod pt154_helm_chart_shape;
 mod pt160_invalid_name;
 
 pub const RULES: &[Rule] = &[
@@ -43,5 +48,10 @@ pub const RULES: &[Rule] = &[
     pt117_vip_without_redundancy::RULE,
     pt118_vip_outside_subnet::RULE,
     pt119_listen_without_nodes::RULE,
+    pt150_helm_sync_replication::RULE,
+    pt151_helm_image::RULE,
+    pt152_helm_pooler::RULE,
+    pt153_helm_node_settings::RULE,
+    pt154_helm_chart_shape::RULE,
     pt160_invalid_name::RULE,
 ];

@@ -1,0 +1,98 @@
+//! PT154 helm-chart-shape
+//!
+//! What: with the helm target, the cluster fits the chart chosen for it (`helm chart=` or the
+//! default per failover manager). Errors: bitnami/postgresql with more than one node,
+//! bitnami/postgresql-ha for a standby cluster (`replica-of`), CloudNativePG for a standby cluster
+//! (not rendered yet). Warnings, where the chart renders something close: CloudNativePG replaces
+//! the declared failover manager (and pg_auto_failover's monitor) with its operator, manages its own
+//! PodDisruptionBudgets (`pdb min-available` is not set), and reads credentials from its own
+//! basic-auth Secrets rather than the topology's; bitnami/postgresql-ha always runs repmgr.
+//! Why: a chart that cannot hold the topology must say so before anything is deployed.
+//! Example: `cluster "r" replica-of="main" { failover "repmgr"; helm chart="bitnami/postgresql-ha" … }`.
+
+use crate::check::{Context, Rule};
+use crate::diag::Diagnostic;
+use crate::emit::helm::unrenderable;
+use crate::model::{FailoverManager, HelmChart, Target};
+
+pub const RULE: Rule = Rule {
+    code: "PT154",
+    name: "helm-chart-shape",
+    summary: "the cluster must fit the Helm chart chosen for it",
+    run,
+};
+
+fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
+    if !cx.topo.has_target(Target::Helm) {
+        return;
+    }
+    for c in &cx.topo.clusters {
+        if let Some(msg) = unrenderable(c) {
+            out.push(
+                Diagnostic::error("PT154", msg)
+                    .with_span(c.helm.chart.span, "chart chosen here")
+                    .with_help("choose another chart with `helm chart=\"…\"` inside the cluster"),
+            );
+            continue;
+        }
+        let chart = c.helm.chart.value;
+        let manager = c.failover.manager.value;
+        match chart {
+            HelmChart::Cnpg => {
+                if !matches!(manager, FailoverManager::None) {
+                    let monitor = if c.failover.monitor.is_some() {
+                        "; its monitor is not deployed"
+                    } else {
+                        ""
+                    };
+                    out.push(
+                        Diagnostic::warning(
+                            "PT154",
+                            format!(
+                                "on CloudNativePG the operator does failover for cluster \"{}\" instead of {manager}{monitor}",
+                                c.name
+                            ),
+                        )
+                        .with_span(c.failover.manager.span, "replaced by the operator"),
+                    );
+                }
+                if let Some(pdb) = &c.pdb {
+                    out.push(
+                        Diagnostic::warning(
+                            "PT154",
+                            format!(
+                                "CloudNativePG manages its own PodDisruptionBudgets (the primary, and standbys one at a time); cluster \"{}\" min-available={} is not set",
+                                c.name, pdb.min_available.value
+                            ),
+                        )
+                        .with_span(pdb.span, "only enablePDB is expressible"),
+                    );
+                }
+                out.push(
+                    Diagnostic::warning(
+                        "PT154",
+                        format!(
+                            "CloudNativePG creates its own basic-auth Secrets ({0}-superuser, {0}-app); Secret \"{1}\" is not read by the cnpg chart",
+                            c.name, c.credentials.secret.value
+                        ),
+                    )
+                    .with_span(c.credentials.span, "not read by the chart")
+                    .with_help("read the generated Secrets, or see docs/targets/helm.md"),
+                );
+            }
+            HelmChart::BitnamiPostgresqlHa if manager != FailoverManager::Repmgr => {
+                out.push(
+                    Diagnostic::warning(
+                        "PT154",
+                        format!(
+                            "bitnami/postgresql-ha runs repmgr; cluster \"{}\" declares failover \"{manager}\"",
+                            c.name
+                        ),
+                    )
+                    .with_span(c.failover.manager.span, "the chart uses repmgr"),
+                );
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Values for bitnami/postgresql-ha 16.3.x: repmgr-managed PostgreSQL behind Pgpool-II.
+//! Key paths follow the chart's values.yaml (tests/helm_validate.rs checks every one of them).
+
+use serde_yaml::{Mapping, Value};
+
+use crate::model::{credentials, Cluster, Pooler, PoolerKind, PoolerTarget, SyncMethod};
+
+use super::charts::{bitnami_tag, conf_lines, labels, resources};
+use super::values::{b, int, map, s, set};
+
+/// The pooler the chart's single Pgpool-II Deployment stands for: the first `pgpool` pooler, or else
+/// the first pooler of any kind (PT152 reports every pooler the chart cannot render as declared).
+pub fn rendered_pooler(c: &Cluster) -> Option<&Pooler> {
+    c.poolers
+        .iter()
+        .find(|p| p.kind.value == PoolerKind::Pgpool)
+        .or_else(|| c.poolers.first())
+}
+
+/// Whether the chart's `syncReplication` is turned on: whenever the topology asks for synchronous
+/// standbys. The chart then makes every standby synchronous (`replicaCount - 1`), which is stronger
+/// than asked; turning it off would silently lose the durability the topology declares (PT150 says
+/// exactly what differs).
+pub fn sync_replication(c: &Cluster) -> bool {
+    c.replication.synchronous.is_some() && c.sync_nodes().next().is_some()
+}
+
+/// The role the chart creates and connects as (the first database's owner), or `postgres`.
+pub fn username(c: &Cluster) -> String {
+    c.databases
+        .first()
+        .and_then(|d| d.owner.as_ref())
+        .map_or_else(|| "postgres".to_owned(), |o| o.value.clone())
+}
+
+pub fn values(c: &Cluster) -> Value {
+    let mut v = Value::Mapping(Mapping::new());
+    // A fixed full name makes the Services `<cluster>-postgresql` and `<cluster>-pgpool` whatever
+    // the release is called, so standby clusters and clients can be pointed at them.
+    set(&mut v, "fullnameOverride", s(c.name.clone()));
+    if let Some(l) = labels(c) {
+        set(&mut v, "commonLabels", l);
+    }
+
+    set(&mut v, "postgresql.replicaCount", int(c.nodes.len() as i64));
+    if let Some(tag) = bitnami_tag(c) {
+        set(&mut v, "postgresql.image.tag", s(tag));
+    }
+    set(&mut v, "postgresql.username", s(username(c)));
+    if let Some(db) = c.databases.first() {
+        set(&mut v, "postgresql.database", s(db.name.clone()));
+    }
+    set(
+        &mut v,
+        "postgresql.existingSecret",
+        s(c.credentials.secret.value.clone()),
+    );
+    // The repmgr role is the one that streams WAL; naming it like every other target's replication
+    // role lets a standby cluster connect with the same role name.
+    set(
+        &mut v,
+        "postgresql.repmgrUsername",
+        s(credentials::REPLICATION_USER),
+    );
+    let sync = sync_replication(c);
+    set(&mut v, "postgresql.syncReplication", b(sync));
+    if sync {
+        let method = c
+            .replication
+            .synchronous
+            .as_ref()
+            .map_or(SyncMethod::First, |x| x.method.value);
+        let mode = match method {
+            SyncMethod::Any => "ANY",
+            SyncMethod::First => "FIRST",
+        };
+        set(&mut v, "postgresql.syncReplicationMode", s(mode));
+    }
+    if let Some(conf) = conf_lines(c) {
+        set(&mut v, "postgresql.extendedConf", s(conf));
+    }
+    if let Some(r) = resources(&c.resources) {
+        set(&mut v, "postgresql.resourcesPreset", s("none"));
+        set(&mut v, "postgresql.resources", r);
+    }
+    // Soft anti-affinity spreads the nodes over Kubernetes nodes when there are enough of them and
+    // still schedules on a one-node cluster such as minikube (the seed's platform).
+    set(&mut v, "postgresql.podAntiAffinityPreset", s("soft"));
+    if let Some(pdb) = &c.pdb {
+        set(&mut v, "postgresql.pdb.create", b(true));
+        set(
+            &mut v,
+            "postgresql.pdb.minAvailable",
+            int(i64::from(pdb.min_available.value)),
+        );
+    }
+    network_policy(&mut v, "postgresql");
+
+    let pooler = rendered_pooler(c);
+    set(
+        &mut v,
+        "pgpool.replicaCount",
+        int(pooler.map_or(1, |p| i64::from(p.replicas.value))),
+    );
+    set(
+        &mut v,
+        "pgpool.existingSecret",
+        s(c.credentials.secret.value.clone()),
+    );
+    if let Some(p) = pooler {
+        set(
+            &mut v,
+            "pgpool.numInitChildren",
+            int(i64::from(p.pool.max_client_conn.value)),
+        );
+        set(&mut v, "pgpool.maxPool", int(i64::from(p.pool.size.value)));
+        let lb = p.load_balance_reads && p.target.value != PoolerTarget::Primary;
+        set(&mut v, "pgpool.useLoadBalancing", b(lb));
+        if let Some(r) = resources(&p.resources) {
+            set(&mut v, "pgpool.resourcesPreset", s("none"));
+            set(&mut v, "pgpool.resources", r);
+        }
+    }
+    set(&mut v, "pgpool.podAntiAffinityPreset", s("soft"));
+    network_policy(&mut v, "pgpool");
+    set(
+        &mut v,
+        "service.ports.postgresql",
+        int(pooler.map_or(5432, |p| i64::from(p.port.value))),
+    );
+
+    set(&mut v, "persistence.size", s(c.storage.size.value.clone()));
+    if let Some(class) = &c.storage.class {
+        set(&mut v, "persistence.storageClass", s(class.value.clone()));
+    }
+    if let Some(m) = &c.monitoring {
+        set(&mut v, "metrics.enabled", b(true));
+        set(
+            &mut v,
+            "metrics.containerPorts.http",
+            int(i64::from(m.exporter_port.value)),
+        );
+    }
+    v
+}
+
+/// NetworkPolicies stay on (the chart's default), and stay open to other pods of the namespace:
+/// the standby cluster, workload Jobs and clients do not carry the chart's client label.
+fn network_policy(v: &mut Value, component: &str) {
+    set(
+        v,
+        &format!("{component}.networkPolicy"),
+        map([("enabled", b(true)), ("allowExternal", b(true))]),
+    );
+}

@@ -1,0 +1,170 @@
+//! Values for the CloudNativePG `cluster` chart 0.8.x: the operator does failover, so any failover
+//! manager maps onto it. Checked against the chart's values.schema.json in tests/helm_validate.rs.
+
+use serde_yaml::{Mapping, Value};
+
+use crate::model::{Cluster, PoolMode, Pooler, PoolerTarget, SyncMethod};
+
+use super::charts::{cnpg_image, labels, resources};
+use super::values::{b, int, map, s, set};
+
+/// The CloudNativePG Pooler type for a topology pooler: `rw` reaches the primary, `ro` the
+/// standbys. CloudNativePG has no pooler over every node, so `any` becomes `rw` (PT152 says so):
+/// sending everything to the primary is always correct, only slower.
+pub fn pooler_type(p: &Pooler) -> &'static str {
+    match p.target.value {
+        PoolerTarget::Replicas => "ro",
+        PoolerTarget::Primary | PoolerTarget::Any | PoolerTarget::Local => "rw",
+    }
+}
+
+/// The synchronous standbys CloudNativePG maintains: `{method, number}` from the sync roles.
+pub fn synchronous(c: &Cluster) -> Option<(SyncMethod, u32)> {
+    let sync = c.replication.synchronous.as_ref()?;
+    c.sync_nodes().next()?;
+    Some((sync.method.value, sync.count.value))
+}
+
+pub fn values(c: &Cluster) -> Value {
+    let mut v = Value::Mapping(Mapping::new());
+    // A fixed full name makes the Cluster resource `<cluster>` and its Services `<cluster>-rw`,
+    // `<cluster>-ro`, `<cluster>-r` whatever the release is called.
+    set(&mut v, "fullnameOverride", s(c.name.clone()));
+    set(&mut v, "type", s("postgresql"));
+    set(&mut v, "mode", s("standalone"));
+    set(
+        &mut v,
+        "version.postgresql",
+        s(c.postgres.version.value.to_string()),
+    );
+
+    set(&mut v, "cluster.instances", int(c.nodes.len() as i64));
+    set(&mut v, "cluster.imageName", s(cnpg_image(c)));
+    set(
+        &mut v,
+        "cluster.storage.size",
+        s(c.storage.size.value.clone()),
+    );
+    if let Some(class) = &c.storage.class {
+        set(
+            &mut v,
+            "cluster.storage.storageClass",
+            s(class.value.clone()),
+        );
+    }
+    if let Some(r) = resources(&c.resources) {
+        set(&mut v, "cluster.resources", r);
+    }
+    // Preferred (not required) anti-affinity per Kubernetes node: instances spread out when the
+    // cluster has the nodes, and still schedule on a one-node development cluster.
+    set(
+        &mut v,
+        "cluster.affinity",
+        map([
+            ("enablePodAntiAffinity", b(true)),
+            ("podAntiAffinityType", s("preferred")),
+            ("topologyKey", s("kubernetes.io/hostname")),
+        ]),
+    );
+    if c.pdb.is_some() {
+        set(&mut v, "cluster.enablePDB", b(true));
+    }
+    if let Some(l) = labels(c) {
+        set(&mut v, "cluster.additionalLabels", l);
+    }
+    if c.monitoring.is_some() {
+        set(
+            &mut v,
+            "cluster.monitoring",
+            map([
+                ("enabled", b(true)),
+                ("podMonitor", map([("enabled", b(true))])),
+            ]),
+        );
+    }
+    if !c.parameters.is_empty() {
+        // CloudNativePG takes every parameter as a string, exactly as postgresql.conf would read it
+        // unquoted.
+        let params = map(c
+            .parameters
+            .iter()
+            .map(|(k, p)| (k.clone(), s(p.to_plain()))));
+        set(&mut v, "cluster.postgresql.parameters", params);
+    }
+    if let Some((method, number)) = synchronous(c) {
+        set(
+            &mut v,
+            "cluster.postgresql.synchronous",
+            map([
+                ("method", s(method.as_str())),
+                ("number", int(i64::from(number))),
+            ]),
+        );
+    }
+    if let Some(db) = c.databases.first() {
+        let mut init = vec![("database", s(db.name.clone()))];
+        if let Some(o) = &db.owner {
+            init.push(("owner", s(o.value.clone())));
+        }
+        set(&mut v, "cluster.initdb", map(init));
+    }
+
+    if !c.poolers.is_empty() {
+        let poolers = c
+            .poolers
+            .iter()
+            .filter(|p| p.target.value != PoolerTarget::Local)
+            .map(|p| pooler(c, p))
+            .collect();
+        set(&mut v, "poolers", Value::Sequence(poolers));
+    }
+    v
+}
+
+fn pooler(c: &Cluster, p: &Pooler) -> Value {
+    let mode = match p.mode.value {
+        PoolMode::Session => "session",
+        PoolMode::Transaction => "transaction",
+        PoolMode::Statement => "statement",
+    };
+    let mut pairs = vec![
+        ("name", s(p.name.clone())),
+        ("type", s(pooler_type(p))),
+        ("instances", int(i64::from(p.replicas.value))),
+        ("poolMode", s(mode)),
+        (
+            "parameters",
+            map([
+                ("default_pool_size", s(p.pool.size.value.to_string())),
+                ("reserve_pool_size", s(p.pool.reserve.value.to_string())),
+                (
+                    "max_client_conn",
+                    s(p.pool.max_client_conn.value.to_string()),
+                ),
+            ]),
+        ),
+        // The chart's pooler template reads `monitoring.enabled` and `monitoring.podMonitor`, so
+        // both are always written.
+        (
+            "monitoring",
+            map([
+                ("enabled", b(c.monitoring.is_some())),
+                ("podMonitor", map([("enabled", b(c.monitoring.is_some()))])),
+            ]),
+        ),
+    ];
+    if let Some(r) = resources(&p.resources) {
+        // The Pooler's pod template merges a container named `pgbouncer` into the operator's own.
+        pairs.push((
+            "template",
+            map([(
+                "spec",
+                map([(
+                    "containers",
+                    Value::Sequence(vec![map([("name", s("pgbouncer")), ("resources", r)])]),
+                )]),
+            )]),
+        ));
+    }
+    map(pairs)
+}

@@ -1,0 +1,336 @@
+//! The Helm target checked against the charts' own published definitions in
+//! `../shared/reference/helm/` (no helm binary can be installed here):
+//! - every key path of every emitted bitnami values file exists in the chart's values.yaml with a
+//!   compatible type (free-form maps excepted, listed in `FREE_FORM`);
+//! - every CloudNativePG values file validates against the chart's values.schema.json, and its key
+//!   paths exist in the chart's values.yaml (the schema allows unknown keys, so both are needed);
+//! - every `values-<env>.yaml` holds only differences, and `values.yaml` merged with it the way Helm
+//!   merges gives exactly the env's values.
+
+mod common;
+
+use pgtopo::emit::helm::{cluster_values, values};
+use pgtopo::emit::Program;
+use pgtopo::model::{HelmChart, Target};
+use serde_yaml::Value;
+
+/// Subtrees whose keys the chart passes through to Kubernetes or PostgreSQL unchecked (labels,
+/// resource lists, postgresql.conf parameters, the operator's affinity and pod template). Their
+/// contents are not in the chart's values.yaml by design.
+const FREE_FORM: &[&str] = &[
+    "commonLabels",
+    "postgresql.resources",
+    "pgpool.resources",
+    "primary.resources",
+    "cluster.resources",
+    "cluster.affinity",
+    "cluster.additionalLabels",
+    "cluster.initdb",
+    "cluster.postgresql.parameters",
+    "cluster.postgresql.synchronous",
+];
+
+/// The keys a CloudNativePG `poolers[]` item may have: the ones the chart's templates/pooler.yaml
+/// reads (the chart's values.yaml has an empty list, so it cannot say).
+const CNPG_POOLER_KEYS: &[&str] = &[
+    "name",
+    "type",
+    "instances",
+    "poolMode",
+    "parameters",
+    "monitoring",
+    "template",
+    "authQuerySecret",
+    "authQuery",
+    "pg_hba",
+];
+
+/// `common::reference(rel)`, or the same file under `$PGTOPO_REFERENCE_DIR` when the repository is
+/// checked out somewhere `../shared/reference` does not reach (a git worktree).
+fn reference(rel: &str) -> std::path::PathBuf {
+    let p = common::reference(rel);
+    match std::env::var_os("PGTOPO_REFERENCE_DIR") {
+        Some(dir) if !p.exists() => std::path::PathBuf::from(dir).join(rel),
+        _ => p,
+    }
+}
+
+fn load_yaml(rel: &str) -> Value {
+    let text = std::fs::read_to_string(reference(rel))
+        .unwrap_or_else(|e| panic!("reference file {rel} is readable: {e}"));
+    serde_yaml::from_str(&text).expect("reference values parse")
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Sequence(_) => "list",
+        Value::Mapping(_) => "map",
+        Value::Tagged(_) => "tagged",
+    }
+}
+
+/// Whether an emitted value may stand where the chart's default is `reference`. An empty string or
+/// null default is the charts' "unset" placeholder and takes any scalar (e.g. `maxPool: ""`,
+/// `pdb.minAvailable: ""` which the templates quote); an emitted null deletes a key (env diffs).
+fn compatible(reference: &Value, ours: &Value) -> bool {
+    match (reference, ours) {
+        (_, Value::Null) | (Value::Null, _) => true,
+        (Value::String(s), o) if s.is_empty() => {
+            !matches!(o, Value::Mapping(_) | Value::Sequence(_))
+        }
+        (r, o) => kind(r) == kind(o),
+    }
+}
+
+/// Every problem with `ours` against the chart's `reference` tree, as readable lines.
+fn walk(reference: &Value, ours: &Value, path: &str, problems: &mut Vec<String>) {
+    if FREE_FORM.contains(&path) {
+        return;
+    }
+    if path == "poolers" {
+        for (i, item) in ours.as_sequence().into_iter().flatten().enumerate() {
+            for k in item.as_mapping().into_iter().flat_map(|m| m.keys()) {
+                let k = k.as_str().unwrap_or("");
+                if !CNPG_POOLER_KEYS.contains(&k) {
+                    problems.push(format!(
+                        "poolers[{i}].{k}: not a key of a CloudNativePG pooler"
+                    ));
+                }
+            }
+        }
+        return;
+    }
+    if !compatible(reference, ours) {
+        problems.push(format!(
+            "{path}: the chart's default is a {}, pgtopo wrote a {}",
+            kind(reference),
+            kind(ours)
+        ));
+        return;
+    }
+    if let (Value::Mapping(r), Value::Mapping(o)) = (reference, ours) {
+        for (k, v) in o {
+            let k = k.as_str().expect("values keys are strings");
+            let p = if path.is_empty() {
+                k.to_owned()
+            } else {
+                format!("{path}.{k}")
+            };
+            match r.get(k) {
+                Some(rv) => walk(rv, v, &p, problems),
+                None => problems.push(format!("{p}: no such key in the chart's values.yaml")),
+            }
+        }
+    }
+}
+
+fn reference_values(chart: HelmChart) -> Value {
+    load_yaml(match chart {
+        HelmChart::BitnamiPostgresqlHa => "helm/bitnami-postgresql-ha-values.yaml",
+        HelmChart::BitnamiPostgresql => "helm/bitnami-postgresql-values.yaml",
+        HelmChart::Cnpg => "helm/cnpg-cluster-values.yaml",
+    })
+}
+
+fn cnpg_validator() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(reference("helm/cnpg-cluster-values.schema.json"))
+        .expect("the CloudNativePG schema is readable");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("the schema is JSON");
+    jsonschema::validator_for(&schema).expect("the schema compiles")
+}
+
+fn schema_errors(v: &jsonschema::Validator, values: &Value) -> Vec<String> {
+    let json = serde_json::to_value(values).expect("values convert to JSON");
+    v.iter_errors(&json)
+        .map(|e| format!("{}: {e}", e.instance_path))
+        .collect()
+}
+
+fn helm_programs() -> Vec<(String, Program)> {
+    let v: Vec<(String, Program)> = common::topologies()
+        .into_iter()
+        .map(|(name, path)| (name, common::program(&path)))
+        .filter(|(_, p)| p.base.has_target(Target::Helm))
+        .collect();
+    assert!(
+        v.len() >= 2,
+        "bitnami-ha and mirror-db declare the helm target"
+    );
+    v
+}
+
+/// Checks one values tree (a file as written, or merged values) against its chart.
+fn check_values(
+    chart: HelmChart,
+    what: &str,
+    values: &Value,
+    validator: &jsonschema::Validator,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    walk(&reference_values(chart), values, "", &mut problems);
+    if chart == HelmChart::Cnpg {
+        problems.extend(schema_errors(validator, values));
+    }
+    problems
+        .into_iter()
+        .map(|p| format!("{what}: {p}"))
+        .collect()
+}
+
+#[test]
+fn every_values_file_fits_its_chart() {
+    let validator = cnpg_validator();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for (name, p) in helm_programs() {
+        let bundle = pgtopo::emit::helm::files(&p).expect("the helm target renders");
+        for (file, text) in bundle.iter().filter(|(f, _)| f.ends_with(".yaml")) {
+            let release = file.split('/').next().unwrap();
+            let chart = p
+                .all()
+                .find_map(|t| t.cluster(release))
+                .expect("a release per cluster")
+                .helm
+                .chart
+                .value;
+            let values: Value = serde_yaml::from_str(text).expect("values files are YAML");
+            assert!(values.is_mapping(), "{name}/{file} is a mapping");
+            problems.extend(check_values(
+                chart,
+                &format!("{name}/{file}"),
+                &values,
+                &validator,
+            ));
+            checked += 1;
+        }
+        // The merged values of every env (what `pgtopo build ENV --target helm` prints).
+        for t in p.all() {
+            for c in &t.clusters {
+                let what = format!(
+                    "{name} {} merged {}",
+                    t.env.as_deref().unwrap_or("base"),
+                    c.name
+                );
+                problems.extend(check_values(
+                    c.helm.chart.value,
+                    &what,
+                    &cluster_values(t, c),
+                    &validator,
+                ));
+            }
+        }
+    }
+    assert!(checked >= 7, "only {checked} values files were checked");
+    assert!(
+        problems.is_empty(),
+        "values that do not fit their chart:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Every key of `diff` (recursively) differs from `base`: the env file holds nothing redundant.
+fn only_differences(base: &Value, diff: &Value, path: &str, problems: &mut Vec<String>) {
+    let (Some(b), Some(d)) = (base.as_mapping(), diff.as_mapping()) else {
+        if base == diff {
+            problems.push(format!("{path}: repeats the base value"));
+        }
+        return;
+    };
+    for (k, dv) in d {
+        let p = format!("{path}.{}", k.as_str().unwrap_or("?"));
+        match b.get(k) {
+            None if dv.is_null() => problems.push(format!("{p}: deletes a key the base lacks")),
+            None => {}
+            Some(bv) => only_differences(bv, dv, &p, problems),
+        }
+    }
+}
+
+#[test]
+fn env_files_hold_only_differences_and_merge_into_the_env_values() {
+    for (name, p) in helm_programs() {
+        let bundle = pgtopo::emit::helm::files(&p).expect("the helm target renders");
+        let stdout_base = pgtopo::emit::helm::stdout(&p, None, &Default::default()).unwrap();
+        assert!(
+            stdout_base.contains("# Source: "),
+            "{name}: stdout names its sources"
+        );
+        for t in &p.envs {
+            let env = t.env.as_deref().unwrap();
+            let printed = pgtopo::emit::helm::stdout(&p, Some(env), &Default::default()).unwrap();
+            let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&printed)
+                .map(|d| serde::Deserialize::deserialize(d).unwrap())
+                .collect();
+            assert_eq!(
+                docs.len(),
+                t.clusters.len(),
+                "{name} {env}: one document per release"
+            );
+            for (c, printed_doc) in t.clusters.iter().zip(&docs) {
+                let base: Value =
+                    serde_yaml::from_str(bundle.get(&format!("{}/values.yaml", c.name)).unwrap())
+                        .unwrap();
+                let diff: Value = serde_yaml::from_str(
+                    bundle
+                        .get(&format!("{}/values-{env}.yaml", c.name))
+                        .unwrap(),
+                )
+                .unwrap();
+                let expected = cluster_values(t, c);
+                assert_eq!(
+                    values::merge(&base, &diff),
+                    expected,
+                    "{name} {env} {}: values.yaml + values-{env}.yaml is not the env's values",
+                    c.name
+                );
+                assert_eq!(
+                    printed_doc, &expected,
+                    "{name} {env} {}: stdout prints the merged values",
+                    c.name
+                );
+                let mut problems = Vec::new();
+                only_differences(&base, &diff, "", &mut problems);
+                assert!(problems.is_empty(), "{name} {env} {}: {problems:?}", c.name);
+            }
+        }
+    }
+}
+
+/// The checks above can fail: a misspelled bitnami key, a wrong type and a CloudNativePG value of
+/// the wrong type are all reported.
+#[test]
+fn the_checks_catch_wrong_values() {
+    let validator = cnpg_validator();
+    let bad: Value = serde_yaml::from_str(
+        "postgresql:\n  syncReplicatoin: true\n  replicaCount: [3]\npgpool:\n  maxPool: 10\n",
+    )
+    .unwrap();
+    let problems = check_values(HelmChart::BitnamiPostgresqlHa, "bad", &bad, &validator);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems[0].contains("postgresql.syncReplicatoin"),
+        "{problems:?}"
+    );
+    assert!(
+        problems[1].contains("postgresql.replicaCount"),
+        "{problems:?}"
+    );
+
+    let bad: Value = serde_yaml::from_str(
+        "cluster:\n  instances: three\n  storage: {size: 1Gi}\npoolers:\n- {name: rw, kind: rw}\n",
+    )
+    .unwrap();
+    let problems = check_values(HelmChart::Cnpg, "bad", &bad, &validator);
+    assert!(
+        problems.iter().any(|p| p.contains("/cluster/instances")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("poolers[0].kind")),
+        "{problems:?}"
+    );
+}
