@@ -108,7 +108,11 @@ fn every_haproxy_cfg_passes_haproxy_c() {
         return;
     }
     let files = emitted(Target::Haproxy, "haproxy.cfg");
-    assert!(files.len() >= 4, "expected haproxy.cfg files, got {}", files.len());
+    assert!(
+        files.len() >= 4,
+        "expected haproxy.cfg files, got {}",
+        files.len()
+    );
     let dir = common::temp_dir("vm-haproxy");
     for (i, (label, cfg)) in files.iter().enumerate() {
         assert!(
@@ -125,7 +129,10 @@ fn every_haproxy_cfg_passes_haproxy_c() {
                 .arg("-f")
                 .arg(&path),
         );
-        assert!(ok, "haproxy -c rejects {label}:\n{out}\n--- file ---\n{cfg}");
+        assert!(
+            ok,
+            "haproxy -c rejects {label}:\n{out}\n--- file ---\n{cfg}"
+        );
         assert!(
             !out.contains("[WARNING]"),
             "haproxy -c warns about {label}:\n{out}"
@@ -165,7 +172,11 @@ fn every_keepalived_conf_passes_keepalived_t() {
         return;
     }
     let files = emitted(Target::Keepalived, "keepalived.conf");
-    assert!(files.len() >= 4, "expected keepalived.conf files, got {}", files.len());
+    assert!(
+        files.len() >= 4,
+        "expected keepalived.conf files, got {}",
+        files.len()
+    );
     let dir = common::temp_dir("vm-keepalived");
     // The test, not pgtopo, provides the separately provisioned authentication block.
     let auth = write(
@@ -201,13 +212,21 @@ fn every_keepalived_conf_passes_keepalived_t() {
         let path = write(&dir, &format!("{i}.conf"), &copy);
         let mut script = String::from("set -e; ip link set lo up; ");
         for ifname in &interfaces {
-            script.push_str(&format!("ip link add {ifname} type bridge; ip link set {ifname} up; "));
+            script.push_str(&format!(
+                "ip link add {ifname} type bridge; ip link set {ifname} up; "
+            ));
         }
         script.push_str(&format!("keepalived -t -f {}", path.display()));
         let (ok, out) = common::run(Command::new("unshare").args(["-n", "sh", "-c", &script]));
-        assert!(ok, "keepalived -t rejects {label}:\n{out}\n--- file ---\n{copy}");
+        assert!(
+            ok,
+            "keepalived -t rejects {label}:\n{out}\n--- file ---\n{copy}"
+        );
         // keepalived -t exits 0 even for a missing include; any message is a problem.
-        assert!(out.trim().is_empty(), "keepalived -t complains about {label}:\n{out}");
+        assert!(
+            out.trim().is_empty(),
+            "keepalived -t complains about {label}:\n{out}"
+        );
     }
 }
 
@@ -223,7 +242,10 @@ fn postgres_c(dir: &Path, conf: &str, param: &str, label: &str) -> String {
             .arg("-D")
             .arg(dir),
     );
-    assert!(ok, "postgres -C rejects {label}:\n{out}\n--- file ---\n{conf}");
+    assert!(
+        ok,
+        "postgres -C rejects {label}:\n{out}\n--- file ---\n{conf}"
+    );
     // The value is the first line; PostgreSQL may log notes (a missing postgresql.auto.conf) after it.
     out.lines().next().unwrap_or("").trim().to_owned()
 }
@@ -234,15 +256,28 @@ fn every_postgresql_conf_passes_postgres_c() {
         return;
     }
     let files = emitted(Target::Hosts, "postgresql.conf");
-    assert!(!files.is_empty(), "the fixture without Patroni must produce postgresql.conf");
+    assert!(
+        !files.is_empty(),
+        "the fixture without Patroni must produce postgresql.conf"
+    );
     let dir = common::temp_dir("vm-postgres");
     for (i, (label, conf)) in files.iter().enumerate() {
         let d = dir.join(i.to_string());
-        assert_eq!(postgres_c(&d, conf, "wal_level", label), "replica", "{label}");
-        assert_eq!(postgres_c(&d, conf, "password_encryption", label), "scram-sha-256");
+        assert_eq!(
+            postgres_c(&d, conf, "wal_level", label),
+            "replica",
+            "{label}"
+        );
+        assert_eq!(
+            postgres_c(&d, conf, "password_encryption", label),
+            "scram-sha-256"
+        );
         if conf.contains("synchronous_standby_names") {
             let v = postgres_c(&d, conf, "synchronous_standby_names", label);
-            assert!(v.starts_with("ANY ") || v.starts_with("FIRST "), "{label}: {v}");
+            assert!(
+                v.starts_with("ANY ") || v.starts_with("FIRST "),
+                "{label}: {v}"
+            );
         }
     }
 }
@@ -255,7 +290,10 @@ fn every_patroni_parameter_set_passes_postgres_c() {
         return;
     }
     let files = emitted(Target::Hosts, "patroni.yml");
-    assert!(!files.is_empty(), "haproxy-keepalived.kdl must produce patroni.yml");
+    assert!(
+        !files.is_empty(),
+        "haproxy-keepalived.kdl must produce patroni.yml"
+    );
     let dir = common::temp_dir("vm-patroni-params");
     for (i, (label, yml)) in files.iter().enumerate() {
         let v: serde_yaml::Value = serde_yaml::from_str(yml).unwrap();
@@ -271,7 +309,11 @@ fn every_patroni_parameter_set_passes_postgres_c() {
             conf.push_str(&format!("{} = {value}\n", k.as_str().unwrap()));
         }
         let d = dir.join(i.to_string());
-        assert_eq!(postgres_c(&d, &conf, "wal_level", label), "replica", "{label}");
+        assert_eq!(
+            postgres_c(&d, &conf, "wal_level", label),
+            "replica",
+            "{label}"
+        );
     }
 }
 
@@ -291,10 +333,17 @@ fn every_pgbouncer_ini_runs() {
         return;
     }
     let files = emitted(Target::Hosts, "pgbouncer.ini");
-    assert!(!files.is_empty(), "haproxy-keepalived.kdl must produce pgbouncer.ini");
+    assert!(
+        !files.is_empty(),
+        "haproxy-keepalived.kdl must produce pgbouncer.ini"
+    );
     let dir = common::temp_dir("vm-pgbouncer");
     // The user list is provisioned by the operator; the test writes one with a dummy SCRAM secret.
-    let userlist = write(&dir, "userlist.txt", "\"postgres\" \"SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVka2V5:c2VydmVya2V5\"\n");
+    let userlist = write(
+        &dir,
+        "userlist.txt",
+        "\"postgres\" \"SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVka2V5:c2VydmVya2V5\"\n",
+    );
     for (i, (label, ini)) in files.iter().enumerate() {
         assert!(ini.contains("auth_type = scram-sha-256"), "{label}");
         let port = free_port("127.0.0.1");
@@ -380,7 +429,10 @@ fn every_patroni_yml_passes_patroni_validate_config() {
         return;
     };
     let files = emitted(Target::Hosts, "patroni.yml");
-    assert!(!files.is_empty(), "haproxy-keepalived.kdl must produce patroni.yml");
+    assert!(
+        !files.is_empty(),
+        "haproxy-keepalived.kdl must produce patroni.yml"
+    );
     let dir = common::temp_dir("vm-patroni");
     for (i, (label, yml)) in files.iter().enumerate() {
         let mut v: serde_yaml::Value = serde_yaml::from_str(yml).unwrap();
@@ -449,9 +501,14 @@ fn no_vm_file_holds_a_password_or_trust() {
                     .join("\n")
                     .to_lowercase();
                 assert!(!lower.contains(" trust"), "{name}/{t}/{path} uses trust");
-                assert!(!lower.contains("auth_pass"), "{name}/{t}/{path} holds a VRRP password");
                 assert!(
-                    !lower.lines().any(|l| l.trim_start().starts_with("password:")),
+                    !lower.contains("auth_pass"),
+                    "{name}/{t}/{path} holds a VRRP password"
+                );
+                assert!(
+                    !lower
+                        .lines()
+                        .any(|l| l.trim_start().starts_with("password:")),
                     "{name}/{t}/{path} holds a password"
                 );
                 assert!(!lower.contains("changeme"), "{name}/{t}/{path}");
@@ -468,7 +525,10 @@ fn stdout_prints_the_chosen_host() {
         Target::Haproxy,
         &p,
         Some("staging"),
-        &Options { host: Some("lb2".into()), ..Default::default() },
+        &Options {
+            host: Some("lb2".into()),
+            ..Default::default()
+        },
     )
     .unwrap();
     assert_eq!(Some(by_name.as_str()), files.get("staging/lb2/haproxy.cfg"));
@@ -476,20 +536,28 @@ fn stdout_prints_the_chosen_host() {
         Target::Haproxy,
         &p,
         Some("staging"),
-        &Options { host: Some("10.0.0.22".into()), ..Default::default() },
+        &Options {
+            host: Some("10.0.0.22".into()),
+            ..Default::default()
+        },
     )
     .unwrap();
     assert_eq!(by_addr, by_name);
     let default = emit::stdout(Target::Keepalived, &p, None, &Options::default()).unwrap();
     assert_eq!(
         Some(default.as_str()),
-        emit::files(Target::Keepalived, &p).unwrap().get("base/lb1/keepalived.conf")
+        emit::files(Target::Keepalived, &p)
+            .unwrap()
+            .get("base/lb1/keepalived.conf")
     );
     let node = emit::stdout(
         Target::Hosts,
         &p,
         None,
-        &Options { host: Some("db2".into()), ..Default::default() },
+        &Options {
+            host: Some("db2".into()),
+            ..Default::default()
+        },
     )
     .unwrap();
     assert!(node.contains("# ==> base/db2/patroni.yml <==") && node.contains("name: 'db2'"));
@@ -497,7 +565,10 @@ fn stdout_prints_the_chosen_host() {
         Target::Haproxy,
         &p,
         None,
-        &Options { host: Some("nope".into()), ..Default::default() },
+        &Options {
+            host: Some("nope".into()),
+            ..Default::default()
+        },
     )
     .unwrap_err();
     assert!(err[0].help.as_deref().unwrap_or("").contains("lb1, lb2"));
