@@ -40,10 +40,13 @@ pub(crate) fn host_by_address(t: &Topology, h: &str) -> Option<String> {
         .map(|x| x.name.clone())
 }
 
+/// One balancer host as declared in one cluster's balancer.
+pub(crate) type HostPart<'a> = (&'a Cluster, &'a Balancer, &'a BalancerHost);
+
 /// Every (cluster, balancer, host) of a model, grouped by host name in declaration order: a host
 /// named in two clusters' balancers gets one haproxy.cfg with both clusters' listens.
-pub(crate) fn hosts_of(t: &Topology) -> Vec<(String, Vec<(&Cluster, &Balancer, &BalancerHost)>)> {
-    let mut out: Vec<(String, Vec<(&Cluster, &Balancer, &BalancerHost)>)> = Vec::new();
+pub(crate) fn hosts_of(t: &Topology) -> Vec<(String, Vec<HostPart<'_>>)> {
+    let mut out: Vec<(String, Vec<HostPart<'_>>)> = Vec::new();
     for c in &t.clusters {
         for b in &c.balancers {
             for h in &b.hosts {
