@@ -14,6 +14,7 @@ pub mod helm;
 pub mod hosts;
 pub mod keepalived;
 pub mod kubernetes;
+pub mod vm_common;
 
 use crate::bundle::Bundle;
 use crate::diag::Diagnostic;

@@ -379,6 +379,8 @@ fn lower_cluster(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Cluster> {
 /// The major version when `postgres version=` is not written.
 pub const DEFAULT_PG_VERSION: u32 = 17;
 pub const DEFAULT_STORAGE: &str = "10Gi";
+/// Patroni's REST API port when a node does not write `patroni-port=` (Patroni's own default).
+pub const DEFAULT_PATRONI_PORT: u16 = 8008;
 
 /// The image a cluster runs when `postgres image=` is not written: one that contains the chosen
 /// failover manager.
@@ -666,6 +668,7 @@ fn lower_node(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Node> {
     let priority = r.int::<u32>(d, "priority");
     let host = r.string(d, "host");
     let port = r.int::<u16>(d, "port");
+    let patroni_port = r.int::<u16>(d, "patroni-port");
     let failover = r.bool(d, "failover").unwrap_or(true);
     let upstream = r.string(d, "upstream");
     let zone = r.string(d, "zone");
@@ -677,6 +680,7 @@ fn lower_node(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Node> {
         host,
         port_declared: port.is_some(),
         port: port.unwrap_or(Spanned::new(5432, name.span)),
+        patroni_port: patroni_port.unwrap_or(Spanned::new(DEFAULT_PATRONI_PORT, name.span)),
         failover,
         upstream,
         zone,

@@ -352,6 +352,9 @@ pub struct Node {
     /// PostgreSQL port; 5432 unless written. On Compose this is also the published host port.
     pub port: Spanned<u16>,
     pub port_declared: bool,
+    /// Patroni REST API port (`patroni-port=`, default 8008). Nodes that share one VM host need
+    /// distinct ports; the haproxy target health-checks this port.
+    pub patroni_port: Spanned<u16>,
     /// `failover=#false`: never promoted (a read-only tier).
     pub failover: bool,
     /// Cascading replication: stream from this node instead of the primary.

@@ -21,6 +21,9 @@ mod pt116_target_cannot_express;
 mod pt117_vip_without_redundancy;
 mod pt118_vip_outside_subnet;
 mod pt119_listen_without_nodes;
+mod pt131_balancer_node_without_host;
+mod pt132_patroni_without_dcs;
+mod pt133_patroni_port_collision;
 mod pt150_helm_sync_replication;
 mod pt151_helm_image;
 mod pt152_helm_pooler;
@@ -48,6 +51,9 @@ pub const RULES: &[Rule] = &[
     pt117_vip_without_redundancy::RULE,
     pt118_vip_outside_subnet::RULE,
     pt119_listen_without_nodes::RULE,
+    pt131_balancer_node_without_host::RULE,
+    pt132_patroni_without_dcs::RULE,
+    pt133_patroni_port_collision::RULE,
     pt150_helm_sync_replication::RULE,
     pt151_helm_image::RULE,
     pt152_helm_pooler::RULE,
