@@ -53,7 +53,9 @@ fn topology(a: &Args) -> Result<String, String> {
     let failover = a.failover.clone().unwrap_or_else(|| {
         match a.target {
             InitTarget::Vm => "patroni",
-            InitTarget::Kubernetes | InitTarget::Helm => "pg_auto_failover",
+            InitTarget::Kubernetes => "pg_auto_failover",
+            // CloudNativePG (the Helm default for these) promotes standbys itself.
+            InitTarget::Helm => "none",
             InitTarget::Compose => "none",
         }
         .to_owned()
@@ -69,8 +71,12 @@ fn topology(a: &Args) -> Result<String, String> {
     s.push_str(&format!("// {n}: written by `pgtopo init`; see docs/language.md for every setting.\n\ntargets {targets}\n\ncluster \"{n}\" {{\n"));
     s.push_str(&format!("    postgres version={}\n", a.version));
     match a.target {
-        InitTarget::Kubernetes | InitTarget::Helm => s.push_str(&format!(
+        InitTarget::Kubernetes => s.push_str(&format!(
             "    namespace \"{n}\"\n    credentials secret=\"{n}-credentials\"\n"
+        )),
+        // CloudNativePG promotes standbys and creates its credential Secrets itself.
+        InitTarget::Helm => s.push_str(&format!(
+            "    namespace \"{n}\"\n    // CloudNativePG promotes standbys and creates its own credential Secrets.\n"
         )),
         InitTarget::Compose => s.push_str("    credentials env-file=\".env\"\n"),
         InitTarget::Vm => s.push_str(&format!(
@@ -92,9 +98,16 @@ fn topology(a: &Args) -> Result<String, String> {
     }
     s.push_str("        slots #true\n    }\n\n");
     for i in 0..a.nodes {
+        // CloudNativePG chooses its synchronous standbys among all of them, so on Helm every
+        // standby is in the synchronous set and `count` says how many must confirm.
+        let in_sync_set = if a.target == InitTarget::Helm {
+            a.sync > 0
+        } else {
+            i <= a.sync
+        };
         let role = if i == 0 {
             "primary"
-        } else if i <= a.sync {
+        } else if in_sync_set {
             "sync"
         } else {
             "async"
@@ -111,10 +124,12 @@ fn topology(a: &Args) -> Result<String, String> {
         InitTarget::Vm => s.push_str("    pooler \"pgbouncer\" kind=\"pgbouncer\" target=\"local\" port=6432 mode=\"transaction\" {\n        pool size=20 reserve=5 max-client-conn=1000\n    }\n\n    balancer \"haproxy\" {\n        host \"lb1\" address=\"192.0.2.21\" priority=150\n        host \"lb2\" address=\"192.0.2.22\" priority=100\n        listen \"rw\" port=5000 target=\"primary\"\n        listen \"ro\" port=5001 target=\"replicas\" fallback=\"primary\"\n        stats port=7000\n        vip \"192.0.2.100/24\" interface=\"eth0\" router-id=51\n    }\n"),
         _ => {
             s.push_str("    resources {\n        requests cpu=\"250m\" memory=\"512Mi\"\n        limits cpu=\"1\" memory=\"1Gi\"\n    }\n    storage size=\"10Gi\"\n");
-            if a.target != InitTarget::Compose && a.nodes > 1 {
+            if a.target == InitTarget::Kubernetes && a.nodes > 1 {
                 s.push_str("    pdb min-available=1\n");
             }
-            s.push_str("\n    pooler \"pgbouncer\" kind=\"pgbouncer\" target=\"primary\" port=6432 mode=\"transaction\" {\n        pool size=20 reserve=5 max-client-conn=200\n    }\n");
+            // CloudNativePG's poolers listen on 5432.
+            let port = if a.target == InitTarget::Helm { 5432 } else { 6432 };
+            s.push_str(&format!("\n    pooler \"pgbouncer\" kind=\"pgbouncer\" target=\"primary\" port={port} mode=\"transaction\" {{\n        pool size=20 reserve=5 max-client-conn=200\n    }}\n"));
         }
     }
     s.push_str("}\n");

@@ -68,7 +68,10 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                         .with_span(pdb.span, "only enablePDB is expressible"),
                     );
                 }
-                out.push(
+                // Only a Secret the user named is an expectation the chart breaks; the defaulted
+                // name (span on the cluster name) is not.
+                if c.credentials.span != c.name_span {
+                    out.push(
                     Diagnostic::warning(
                         "PT154",
                         format!(
@@ -79,6 +82,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                     .with_span(c.credentials.span, "not read by the chart")
                     .with_help("read the generated Secrets, or see docs/targets/helm.md"),
                 );
+                }
             }
             HelmChart::BitnamiPostgresqlHa if manager != FailoverManager::Repmgr => {
                 out.push(
