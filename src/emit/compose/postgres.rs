@@ -95,7 +95,7 @@ pub fn postgresql_conf(c: &Cluster) -> String {
         s.push_str(
             "# bitnami/postgresql-repmgr includes it from conf.d after its own postgresql.conf.\n",
         );
-    } else {
+    } else if settings.contains_key("synchronous_standby_names") {
         s.push_str(
             "# synchronous_standby_names only acts on the primary; standbys ignore it until promoted.\n",
         );
@@ -230,7 +230,7 @@ if [ -n "${{PGTOPO_UPSTREAM:-}}" ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
     if [ -n "${{PGTOPO_SLOT:-}}" ]; then
         # The primary creates its standbys' slots at init; a cascading standby creates its own
         # on its upstream (a standby can hold physical slots too).
-        if [ "${{PGTOPO_CREATE_SLOT:-no}}" = yes ]; then
+        if [ "${{PGTOPO_CREATE_SLOT:-false}}" = true ]; then
             pg_receivewal --create-slot --if-not-exists -S "$PGTOPO_SLOT" -d "$conninfo"
         fi
         slot_args=(-S "$PGTOPO_SLOT")
@@ -309,7 +309,7 @@ fn plain(
             if c.replication.slots {
                 env.insert("PGTOPO_SLOT".to_owned(), slot_name(&n.name));
                 if n.upstream.is_some() {
-                    env.insert("PGTOPO_CREATE_SLOT".to_owned(), "yes".to_owned());
+                    env.insert("PGTOPO_CREATE_SLOT".to_owned(), "true".to_owned());
                 }
             }
             depends_on.insert(up.name.clone(), DependsOn::healthy());
