@@ -41,7 +41,10 @@ fn bundles() -> Vec<(String, Bundle)> {
     }
     let names: Vec<&str> = out.iter().map(|(n, _)| n.as_str()).collect();
     for must in ["repmgr-pgpool", "tiered", "features"] {
-        assert!(names.contains(&must), "{must} is not checked (found {names:?})");
+        assert!(
+            names.contains(&must),
+            "{must} is not checked (found {names:?})"
+        );
     }
     out
 }
@@ -147,7 +150,10 @@ fn every_postgresql_conf_is_accepted_by_postgres() {
             std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
             for (param, expect) in [
                 ("wal_level", None),
-                ("archive_mode", text.contains("archive_mode").then_some("on")),
+                (
+                    "archive_mode",
+                    text.contains("archive_mode").then_some("on"),
+                ),
                 ("synchronous_standby_names", None),
             ] {
                 let out = Command::new("runuser")
@@ -224,7 +230,10 @@ fn every_pgbouncer_ini_starts_pgbouncer() {
                 let connected = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
                 child.kill().unwrap();
                 let _ = child.wait();
-                assert!(connected, "{name}/{path}: pgbouncer does not listen on {port}");
+                assert!(
+                    connected,
+                    "{name}/{path}: pgbouncer does not listen on {port}"
+                );
                 started += 1;
             } else {
                 let out = child.wait_with_output().unwrap();
@@ -251,8 +260,12 @@ fn every_prometheus_yml_passes_promtool() {
             if path.contains("/grafana/") {
                 continue;
             }
-            let (ok, out) =
-                common::run(Command::new("promtool").arg("check").arg("config").arg(dir.join(path)));
+            let (ok, out) = common::run(
+                Command::new("promtool")
+                    .arg("check")
+                    .arg("config")
+                    .arg(dir.join(path)),
+            );
             assert!(ok, "{name}/{path}: promtool refused it:\n{out}");
             checked += 1;
         }
@@ -266,7 +279,11 @@ fn every_script_parses() {
     for (name, b) in bundles() {
         let dir = write_tree(&format!("compose-sh-{name}"), &b);
         for (path, text) in files_named(&b, ".sh") {
-            let shell = if text.starts_with("#!/bin/bash") { "bash" } else { "sh" };
+            let shell = if text.starts_with("#!/bin/bash") {
+                "bash"
+            } else {
+                "sh"
+            };
             let (ok, out) = common::run(Command::new(shell).arg("-n").arg(dir.join(path)));
             assert!(ok, "{name}/{path}: {shell} -n refused it:\n{out}");
             checked += 1;
@@ -288,8 +305,14 @@ fn credentials_are_referenced_never_written() {
             let example = b
                 .get(&format!("{dir}.env.example"))
                 .unwrap_or_else(|| panic!("{name}: no .env.example beside {path}"));
-            for line in example.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
-                assert!(line.ends_with('='), "{name}: {dir}.env.example has a value: {line}");
+            for line in example
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.is_empty())
+            {
+                assert!(
+                    line.ends_with('='),
+                    "{name}: {dir}.env.example has a value: {line}"
+                );
             }
             let mut rest = compose;
             let mut seen = 0;
@@ -318,15 +341,23 @@ fn credentials_are_referenced_never_written() {
 /// writes.
 #[test]
 fn stdout_is_the_env_compose_file() {
-    for (name, path) in [("tiered", "topologies/tiered.kdl"), ("features", "tests/fixtures/compose/features.kdl")] {
+    for (name, path) in [
+        ("tiered", "topologies/tiered.kdl"),
+        ("features", "tests/fixtures/compose/features.kdl"),
+    ] {
         let program = common::program(&common::repo().join(path));
         let b = emit::files(Target::Compose, &program).unwrap();
         let base = emit::stdout(Target::Compose, &program, None, &Options::default()).unwrap();
         assert_eq!(Some(base.as_str()), b.get("base/compose.yaml"), "{name}");
         for env in &program.envs {
             let e = env.env.as_deref().unwrap();
-            let out = emit::stdout(Target::Compose, &program, Some(e), &Options::default()).unwrap();
-            assert_eq!(Some(out.as_str()), b.get(&format!("{e}/compose.yaml")), "{name} {e}");
+            let out =
+                emit::stdout(Target::Compose, &program, Some(e), &Options::default()).unwrap();
+            assert_eq!(
+                Some(out.as_str()),
+                b.get(&format!("{e}/compose.yaml")),
+                "{name} {e}"
+            );
             assert!(out.contains(&format!("name: {name}-{e}")), "{name} {e}");
         }
     }

@@ -21,6 +21,8 @@ mod pt116_target_cannot_express;
 mod pt117_vip_without_redundancy;
 mod pt118_vip_outside_subnet;
 mod pt119_listen_without_nodes;
+mod pt140_compose_cannot_express;
+mod pt141_compose_service_name;
 
 pub const RULES: &[Rule] = &[
     pt101_one_primary::RULE,
@@ -42,4 +44,6 @@ pub const RULES: &[Rule] = &[
     pt117_vip_without_redundancy::RULE,
     pt118_vip_outside_subnet::RULE,
     pt119_listen_without_nodes::RULE,
+    pt140_compose_cannot_express::RULE,
+    pt141_compose_service_name::RULE,
 ];

@@ -87,7 +87,10 @@ fn render(p: &Program, t: &Topology) -> Project {
         .clusters
         .first()
         .map_or(".env", |c| c.credentials.env_file.value.as_str());
-    files.insert(".env.example".to_owned(), vars.env_example(&compose.name, env_file));
+    files.insert(
+        ".env.example".to_owned(),
+        vars.env_example(&compose.name, env_file),
+    );
     Project { compose, files }
 }
 
@@ -96,7 +99,10 @@ pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
     for t in p.all() {
         let dir = folder(t);
         let project = render(p, t);
-        b.add(format!("{dir}/compose.yaml"), spec::to_yaml(&project.compose));
+        b.add(
+            format!("{dir}/compose.yaml"),
+            spec::to_yaml(&project.compose),
+        );
         for (path, text) in project.files {
             b.add(format!("{dir}/{path}"), text);
         }
@@ -108,7 +114,10 @@ pub fn stdout(p: &Program, env: Option<&str>, _opts: &Options) -> Result<String,
     let t = p.get(env).ok_or_else(|| {
         vec![Diagnostic::error(
             "PT008",
-            format!("the topology has no env \"{}\" in this topology", env.unwrap_or_default()),
+            format!(
+                "the topology has no env \"{}\" in this topology",
+                env.unwrap_or_default()
+            ),
         )]
     })?;
     Ok(spec::to_yaml(&render(p, t).compose))

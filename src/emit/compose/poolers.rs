@@ -78,19 +78,22 @@ fn pgpool(c: &Cluster, p: &Pooler, vars: &mut Vars) -> Service {
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let weight = if p.target.value == PoolerTarget::Replicas && n.role.value == Role::Primary
-            {
-                0
-            } else {
-                1
-            };
+            let weight =
+                if p.target.value == PoolerTarget::Replicas && n.role.value == Role::Primary {
+                    0
+                } else {
+                    1
+                };
             format!("{i}:{}:{PG_PORT}:{weight}", n.name)
         })
         .collect();
     let names: Vec<&str> = c.nodes.iter().map(|n| n.name.as_str()).collect();
     let mut env = IndexMap::new();
     env.insert("PGPOOL_BACKEND_NODES".to_owned(), backends.join(","));
-    env.insert("PGPOOL_BACKEND_APPLICATION_NAMES".to_owned(), names.join(","));
+    env.insert(
+        "PGPOOL_BACKEND_APPLICATION_NAMES".to_owned(),
+        names.join(","),
+    );
     env.insert("PGPOOL_SR_CHECK_USER".to_owned(), "postgres".to_owned());
     env.insert("PGPOOL_SR_CHECK_PASSWORD".to_owned(), vars.superuser());
     env.insert("PGPOOL_POSTGRES_USERNAME".to_owned(), "postgres".to_owned());
