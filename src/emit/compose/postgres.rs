@@ -160,6 +160,9 @@ fn init_script(c: &Cluster) -> String {
         ));
     }
     s.push_str(" <<'SQL'\n");
+    // The init runs before any standby exists: with synchronous_standby_names set, a commit that
+    // waited for a synchronous standby would wait forever (the standbys wait for this primary).
+    s.push_str("SET synchronous_commit = local;\n");
     s.push_str(&format!(
         "CREATE ROLE {} WITH REPLICATION LOGIN PASSWORD :'replication_password';\n",
         ident(credentials::REPLICATION_USER)
@@ -399,6 +402,10 @@ fn repmgr(
         env.insert("REPMGR_NODE_NAME".to_owned(), n.name.clone());
         env.insert("REPMGR_NODE_NETWORK_NAME".to_owned(), n.name.clone());
         env.insert("REPMGR_PORT_NUMBER".to_owned(), PG_PORT.to_string());
+        env.insert(
+            "REPMGR_USE_REPLICATION_SLOTS".to_owned(),
+            if c.replication.slots { "1" } else { "0" }.to_owned(),
+        );
         // repmgr never promotes a node of priority 0: that is `failover=#false`.
         let priority = if !n.failover {
             Some(0)
