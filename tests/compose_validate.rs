@@ -363,3 +363,281 @@ fn stdout_is_the_env_compose_file() {
     }
     let _ = std::io::stderr().flush();
 }
+
+/// PostgreSQL 15's client and server programs (Debian's packages), first on PATH for the
+/// end-to-end test.
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// Stops every server the end-to-end test started, even when an assertion fails.
+struct Servers(Vec<PathBuf>);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for d in &self.0 {
+            let _ = Command::new("runuser")
+                .args(["-u", "nobody", "--"])
+                .arg(format!("{PG_BIN}/pg_ctl"))
+                .args(["stop", "-m", "immediate", "-D"])
+                .arg(d)
+                .output();
+        }
+    }
+}
+
+/// The emitted postgresql.conf, made to run on this machine: loopback, a free port, sockets in the
+/// test folder, no archiving (the container's /archive does not exist here). Everything else,
+/// synchronous_standby_names included, is the emitted text.
+fn local_conf(conf: &str, port: u16, dir: &Path) -> String {
+    let mut s: String = conf
+        .lines()
+        .filter(|l| {
+            let k = l.split('=').next().unwrap_or("").trim();
+            !matches!(
+                k,
+                "port" | "listen_addresses" | "archive_mode" | "archive_command"
+            )
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    s.push_str(&format!(
+        "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n",
+        dir.display()
+    ));
+    s
+}
+
+fn as_nobody(dir: &Path, env: &[(&str, String)], args: &[&str]) -> (bool, String) {
+    let path = format!(
+        "{}:{PG_BIN}:/usr/bin:/bin",
+        dir.join("fake-image").display()
+    );
+    let mut cmd = Command::new("runuser");
+    cmd.args(["-u", "nobody", "--", "env", &format!("PATH={path}")]);
+    for (k, v) in env {
+        cmd.arg(format!("{k}={v}"));
+    }
+    cmd.args(args);
+    common::run(&mut cmd)
+}
+
+fn psql(dir: &Path, port: u16, sql: &str) -> String {
+    let (ok, out) = as_nobody(
+        dir,
+        &[("PGPASSWORD", "su-test".to_owned())],
+        &[
+            "psql",
+            "-XAtq",
+            "-h",
+            &dir.display().to_string(),
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            sql,
+        ],
+    );
+    assert!(ok, "psql {sql}: {out}");
+    out.trim().to_owned()
+}
+
+fn wait_for(dir: &Path, port: u16, sql: &str, want: &str) {
+    let mut got = String::new();
+    for _ in 0..60 {
+        got = psql(dir, port, sql);
+        if got == want {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("{sql} on port {port}: wanted {want:?}, got {got:?}");
+}
+
+/// The failover-"none" scripts on real PostgreSQL: the init script creates roles, databases and
+/// slots on a primary whose emitted config already names synchronous standbys; the node
+/// entrypoint bootstraps a standby (a quorum sync standby under its node name) and a cascading
+/// standby that creates its own slot on its upstream. Only the image's own entrypoint, to which
+/// node-entrypoint.sh hands over at the end, is replaced (by a script that just returns), since the
+/// test starts the servers itself with pg_ctl.
+#[test]
+fn failover_none_scripts_build_a_replicating_cluster() {
+    if !common::have_tool("runuser") || !Path::new(PG_BIN).join("pg_basebackup").exists() {
+        if common::tools_required() {
+            panic!("{PG_BIN} (Debian postgresql-15) is not installed");
+        }
+        eprintln!("SKIPPED: {PG_BIN} is missing; the end-to-end replication check did not run");
+        return;
+    }
+    let program = common::program(&common::repo().join("tests/fixtures/compose/features.kdl"));
+    let b = emit::files(Target::Compose, &program).unwrap();
+    let f = |p: &str| b.get(&format!("base/shop/{p}")).unwrap().to_owned();
+    let dir = common::temp_dir("compose-e2e");
+    std::fs::create_dir_all(dir.join("fake-image")).unwrap();
+    std::fs::write(
+        dir.join("fake-image/docker-entrypoint.sh"),
+        "#!/bin/sh\necho handed over to the image entrypoint\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        dir.join("fake-image/docker-entrypoint.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    for name in ["init.sh", "node-entrypoint.sh", "pg_hba.conf"] {
+        let src = match name {
+            "init.sh" => f("initdb/10-pgtopo-init.sh"),
+            other => f(other),
+        };
+        std::fs::write(dir.join(name), src).unwrap();
+    }
+    std::fs::write(dir.join("pw"), "su-test\n").unwrap();
+    open_up(&dir);
+    let d = |s: &str| dir.join(s).display().to_string();
+    let mut servers = Servers(Vec::new());
+    let start = |node: &str, port: u16, servers: &mut Servers| {
+        let conf = dir.join(format!("{node}.conf"));
+        std::fs::write(&conf, local_conf(&f("postgresql.conf"), port, &dir)).unwrap();
+        open_up(&conf);
+        servers.0.push(dir.join(node));
+        let opts = format!(
+            "-c config_file={} -c hba_file={}",
+            conf.display(),
+            d("pg_hba.conf")
+        );
+        let (ok, out) = as_nobody(
+            &dir,
+            &[],
+            &[
+                "pg_ctl",
+                "start",
+                "-w",
+                "-D",
+                &d(node),
+                "-l",
+                &d(&format!("{node}.log")),
+                "-o",
+                &opts,
+            ],
+        );
+        assert!(ok, "{node} does not start: {out}");
+    };
+
+    // The primary: initdb as the image would, then the emitted init script.
+    let p1 = free_port();
+    let (ok, out) = as_nobody(
+        &dir,
+        &[],
+        &[
+            "initdb",
+            "-U",
+            "postgres",
+            "--pwfile",
+            &d("pw"),
+            "-A",
+            "scram-sha-256",
+            "-D",
+            &d("db1"),
+        ],
+    );
+    assert!(ok, "initdb: {out}");
+    start("db1", p1, &mut servers);
+    let env = [
+        ("POSTGRES_USER", "postgres".to_owned()),
+        ("PGPASSWORD", "su-test".to_owned()),
+        ("PGHOST", d("")),
+        ("PGPORT", p1.to_string()),
+        ("REPLICATION_PASSWORD", "repl-test".to_owned()),
+        ("ORDER_APP_PASSWORD", "app-test".to_owned()),
+    ];
+    let (ok, out) = as_nobody(&dir, &env, &["timeout", "60", "bash", &d("init.sh")]);
+    assert!(
+        ok,
+        "the init script failed (or hung on a synchronous commit): {out}"
+    );
+    assert_eq!(
+        psql(
+            &dir,
+            p1,
+            "select string_agg(slot_name, ',' order by slot_name) from pg_replication_slots"
+        ),
+        "db2,db3"
+    );
+    assert_eq!(
+        psql(
+            &dir,
+            p1,
+            "select pg_get_userbyid(datdba) from pg_database where datname = 'orders'"
+        ),
+        "order-app"
+    );
+    assert_eq!(
+        psql(
+            &dir,
+            p1,
+            "select rolreplication from pg_roles where rolname = 'replicator'"
+        ),
+        "t"
+    );
+
+    // A standby of the primary, then a standby cascading from it, each bootstrapped by the
+    // emitted entrypoint with the environment compose.yaml gives it.
+    let p2 = free_port();
+    let p4 = free_port();
+    for (node, upstream_port, cascade) in [("db2", p1, false), ("db4", p2, true)] {
+        let mut env = vec![
+            ("PGDATA", d(node)),
+            ("PGTOPO_NODE", node.to_owned()),
+            ("PGTOPO_UPSTREAM", "127.0.0.1".to_owned()),
+            ("PGTOPO_UPSTREAM_PORT", upstream_port.to_string()),
+            ("PGTOPO_SLOT", node.to_owned()),
+            ("REPLICATION_PASSWORD", "repl-test".to_owned()),
+        ];
+        if cascade {
+            env.push(("PGTOPO_CREATE_SLOT", "true".to_owned()));
+        }
+        let (ok, out) = as_nobody(
+            &dir,
+            &env,
+            &[
+                "timeout",
+                "120",
+                "bash",
+                &d("node-entrypoint.sh"),
+                "postgres",
+            ],
+        );
+        assert!(
+            ok && out.contains("handed over"),
+            "{node}: the entrypoint failed: {out}"
+        );
+        assert!(
+            dir.join(node).join("standby.signal").exists(),
+            "{node}: no standby.signal"
+        );
+        start(node, if cascade { p4 } else { p2 }, &mut servers);
+    }
+    // db2 is one of `ANY 1 ("db2", "db3")`: the primary sees it, by its node name, as a quorum
+    // standby; db4 streams from db2 through the slot it created there.
+    wait_for(
+        &dir,
+        p1,
+        "select application_name || ':' || sync_state from pg_stat_replication",
+        "db2:quorum",
+    );
+    wait_for(
+        &dir,
+        p2,
+        "select application_name from pg_stat_replication",
+        "db4",
+    );
+    wait_for(
+        &dir,
+        p2,
+        "select slot_name || ':' || active from pg_replication_slots",
+        "db4:true",
+    );
+    assert_eq!(psql(&dir, p4, "select pg_is_in_recovery()"), "t");
+    drop(servers);
+}

@@ -224,8 +224,9 @@ fi
 
 if [ -n "${{PGTOPO_UPSTREAM:-}}" ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
     export PGPASSWORD="${pw}"
-    conninfo="host=$PGTOPO_UPSTREAM port={port} user={r}"
-    until pg_isready -q -h "$PGTOPO_UPSTREAM" -p {port}; do
+    upstream_port="${{PGTOPO_UPSTREAM_PORT:-{port}}}"
+    conninfo="host=$PGTOPO_UPSTREAM port=$upstream_port user={r}"
+    until pg_isready -q -h "$PGTOPO_UPSTREAM" -p "$upstream_port"; do
         echo "pgtopo: waiting for $PGTOPO_UPSTREAM to accept connections"
         sleep 2
     done
@@ -239,6 +240,8 @@ if [ -n "${{PGTOPO_UPSTREAM:-}}" ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
         slot_args=(-S "$PGTOPO_SLOT")
     fi
     # Leftovers of an interrupted copy would make pg_basebackup refuse the directory.
+    mkdir -p "$PGDATA"
+    chmod 700 "$PGDATA"
     find "$PGDATA" -mindepth 1 -delete
     pg_basebackup -D "$PGDATA" -R -X stream -c fast "${{slot_args[@]}}" \
         -d "$conninfo application_name=$PGTOPO_NODE"
