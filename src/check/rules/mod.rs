@@ -24,6 +24,8 @@ mod pt119_listen_without_nodes;
 mod pt131_balancer_node_without_host;
 mod pt132_patroni_without_dcs;
 mod pt133_patroni_port_collision;
+mod pt140_compose_cannot_express;
+mod pt141_compose_service_name;
 mod pt150_helm_sync_replication;
 mod pt151_helm_image;
 mod pt152_helm_pooler;
@@ -54,6 +56,8 @@ pub const RULES: &[Rule] = &[
     pt131_balancer_node_without_host::RULE,
     pt132_patroni_without_dcs::RULE,
     pt133_patroni_port_collision::RULE,
+    pt140_compose_cannot_express::RULE,
+    pt141_compose_service_name::RULE,
     pt150_helm_sync_replication::RULE,
     pt151_helm_image::RULE,
     pt152_helm_pooler::RULE,

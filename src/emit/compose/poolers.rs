@@ -1,0 +1,256 @@
+//! Poolers: bitnami/pgpool configured through its environment, and PgBouncer with a generated
+//! `pgbouncer.ini` whose `auth_file` is written from the environment when the container starts.
+
+use indexmap::IndexMap;
+
+use super::postgres::PG_PORT;
+use super::spec::{ComposeFile, DependsOn, Healthcheck, Service};
+use super::vars::{Vars, PGPOOL_ADMIN_PASSWORD_VAR};
+use super::{NETWORK, RESTART};
+use crate::model::{Cluster, Node, Pooler, PoolerKind, PoolerTarget, Role};
+
+pub const PGPOOL_IMAGE: &str = "bitnami/pgpool:4";
+pub const PGBOUNCER_IMAGE: &str = "edoburu/pgbouncer:v1.24.1-p1";
+/// Where the PgBouncer container finds its generated files.
+const PGBOUNCER_DIR: &str = "/etc/pgbouncer";
+/// Where the PgBouncer entrypoint writes the auth_file (inside the container, never on disk here).
+pub const PGBOUNCER_AUTH_FILE: &str = "/tmp/pgbouncer/userlist.txt";
+
+/// The nodes a pooler sends connections to.
+fn targets<'a>(c: &'a Cluster, p: &Pooler) -> Vec<&'a Node> {
+    c.nodes
+        .iter()
+        .filter(|n| match p.target.value {
+            PoolerTarget::Primary => n.role.value == Role::Primary,
+            PoolerTarget::Replicas => n.role.value != Role::Primary,
+            PoolerTarget::Any | PoolerTarget::Local => true,
+        })
+        .collect()
+}
+
+/// Database owners, each once, in declaration order.
+fn owners(c: &Cluster) -> Vec<&str> {
+    let mut v: Vec<&str> = Vec::new();
+    for d in &c.databases {
+        if let Some(o) = &d.owner {
+            if !v.contains(&o.value.as_str()) {
+                v.push(&o.value);
+            }
+        }
+    }
+    v
+}
+
+/// bitnami's images read "true"/"false" as well as "yes"/"no"; the former stay strings in every
+/// YAML version (a bare `no` is a boolean to YAML 1.1 readers).
+fn yes_no(b: bool) -> String {
+    if b { "true" } else { "false" }.to_owned()
+}
+
+pub fn cluster(
+    c: &Cluster,
+    compose: &mut ComposeFile,
+    files: &mut IndexMap<String, String>,
+    vars: &mut Vars,
+) {
+    for p in &c.poolers {
+        let svc = match p.kind.value {
+            PoolerKind::Pgpool => pgpool(c, p, vars),
+            PoolerKind::Pgbouncer => pgbouncer(c, p, files, vars),
+        };
+        compose.services.insert(p.name.clone(), svc);
+    }
+}
+
+fn depends_on(nodes: &[&Node]) -> IndexMap<String, DependsOn> {
+    nodes
+        .iter()
+        .map(|n| (n.name.clone(), DependsOn::healthy()))
+        .collect()
+}
+
+/// Pgpool-II must see every node (it finds the primary itself to route writes); the target only
+/// decides where reads may go: `primary` turns load balancing off, `replicas` gives the primary
+/// a weight of 0.
+fn pgpool(c: &Cluster, p: &Pooler, vars: &mut Vars) -> Service {
+    let backends: Vec<String> = c
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let weight =
+                if p.target.value == PoolerTarget::Replicas && n.role.value == Role::Primary {
+                    0
+                } else {
+                    1
+                };
+            format!("{i}:{}:{PG_PORT}:{weight}", n.name)
+        })
+        .collect();
+    let names: Vec<&str> = c.nodes.iter().map(|n| n.name.as_str()).collect();
+    let mut env = IndexMap::new();
+    env.insert("PGPOOL_BACKEND_NODES".to_owned(), backends.join(","));
+    env.insert(
+        "PGPOOL_BACKEND_APPLICATION_NAMES".to_owned(),
+        names.join(","),
+    );
+    env.insert("PGPOOL_SR_CHECK_USER".to_owned(), "postgres".to_owned());
+    env.insert("PGPOOL_SR_CHECK_PASSWORD".to_owned(), vars.superuser());
+    env.insert("PGPOOL_POSTGRES_USERNAME".to_owned(), "postgres".to_owned());
+    env.insert("PGPOOL_POSTGRES_PASSWORD".to_owned(), vars.superuser());
+    env.insert("PGPOOL_ADMIN_USERNAME".to_owned(), "admin".to_owned());
+    env.insert(
+        "PGPOOL_ADMIN_PASSWORD".to_owned(),
+        vars.interpolate(
+            PGPOOL_ADMIN_PASSWORD_VAR,
+            "Password of Pgpool-II's \"admin\" user (PCP commands).",
+        ),
+    );
+    let owners = owners(c);
+    if !owners.is_empty() {
+        let pw: Vec<String> = owners.iter().map(|o| vars.owner(o)).collect();
+        env.insert("PGPOOL_POSTGRES_CUSTOM_USERS".to_owned(), owners.join(","));
+        env.insert("PGPOOL_POSTGRES_CUSTOM_PASSWORDS".to_owned(), pw.join(","));
+    }
+    env.insert("PGPOOL_ENABLE_LDAP".to_owned(), yes_no(false));
+    env.insert(
+        "PGPOOL_ENABLE_LOAD_BALANCING".to_owned(),
+        yes_no(p.load_balance_reads && p.target.value != PoolerTarget::Primary),
+    );
+    env.insert("PGPOOL_MAX_POOL".to_owned(), p.pool.size.value.to_string());
+    env.insert(
+        "PGPOOL_NUM_INIT_CHILDREN".to_owned(),
+        p.pool.max_client_conn.value.to_string(),
+    );
+    if let Some(h) = &p.health_check_interval {
+        env.insert("PGPOOL_HEALTH_CHECK_PERIOD".to_owned(), h.value.to_string());
+    }
+    let all: Vec<&Node> = c.nodes.iter().collect();
+    Service {
+        image: PGPOOL_IMAGE.to_owned(),
+        restart: RESTART.to_owned(),
+        environment: env,
+        ports: vec![format!("{}:{PG_PORT}", p.port.value)],
+        depends_on: depends_on(&all),
+        healthcheck: Some(Healthcheck::cmd(
+            &["/opt/bitnami/scripts/pgpool/healthcheck.sh"],
+            "30s",
+        )),
+        networks: vec![NETWORK.to_owned()],
+        ..Service::default()
+    }
+}
+
+/// The generated `pgbouncer.ini`. PgBouncer 1.17+ spreads new server connections over a
+/// comma-separated host list, which is how a `replicas`/`any` pooler reaches several nodes.
+pub fn pgbouncer_ini(c: &Cluster, p: &Pooler) -> String {
+    let hosts: Vec<&str> = targets(c, p).iter().map(|n| n.name.as_str()).collect();
+    let host = hosts.join(",");
+    let mut s = format!(
+        ";; Generated by pgtopo: PgBouncer \"{}\" of cluster \"{}\" (target \"{}\").\n\
+         ;; The auth_file is written from the environment when the container starts.\n\
+         [databases]\n",
+        p.name, c.name, p.target.value
+    );
+    for d in &c.databases {
+        s.push_str(&format!(
+            "{} = host={host} port={PG_PORT} dbname={}\n",
+            d.name, d.name
+        ));
+    }
+    s.push_str(&format!("* = host={host} port={PG_PORT}\n"));
+    s.push_str(&format!(
+        "\n[pgbouncer]\n\
+         listen_addr = 0.0.0.0\n\
+         listen_port = {port}\n\
+         auth_type = scram-sha-256\n\
+         auth_file = {PGBOUNCER_AUTH_FILE}\n\
+         admin_users = postgres\n\
+         pool_mode = {mode}\n\
+         default_pool_size = {size}\n\
+         reserve_pool_size = {reserve}\n\
+         max_client_conn = {max}\n\
+         ignore_startup_parameters = extra_float_digits\n",
+        port = p.port.value,
+        mode = p.mode.value,
+        size = p.pool.size.value,
+        reserve = p.pool.reserve.value,
+        max = p.pool.max_client_conn.value,
+    ));
+    s
+}
+
+/// The PgBouncer entrypoint: writes the auth_file from the environment, then runs PgBouncer.
+fn pgbouncer_entrypoint(c: &Cluster, p: &Pooler) -> String {
+    let mut users = vec![(
+        "postgres".to_owned(),
+        crate::model::credentials::SUPERUSER_PASSWORD_VAR.to_owned(),
+    )];
+    for o in owners(c) {
+        users.push((
+            o.to_owned(),
+            crate::model::credentials::owner_password_var(o),
+        ));
+    }
+    let mut s = format!(
+        "#!/bin/sh\n\
+         # Generated by pgtopo: entrypoint of PgBouncer \"{}\". Writes the auth_file from the\n\
+         # environment (so no password is ever in a generated file), then runs PgBouncer.\n\
+         set -eu\n\
+         umask 077\n\
+         mkdir -p \"$(dirname {PGBOUNCER_AUTH_FILE})\"\n\
+         # auth_file lines are \"user\" \"password\", with a \" inside a field doubled.\n\
+         q() {{ printf '%s' \"$1\" | sed 's/\"/\"\"/g'; }}\n\
+         {{\n",
+        p.name
+    );
+    for (u, var) in users {
+        s.push_str(&format!(
+            "    printf '\"%s\" \"%s\"\\n' \"$(q '{u}')\" \"$(q \"${var}\")\"\n"
+        ));
+    }
+    s.push_str(&format!(
+        "}} > {PGBOUNCER_AUTH_FILE}\n\
+         exec pgbouncer {PGBOUNCER_DIR}/pgbouncer.ini\n"
+    ));
+    s
+}
+
+fn pgbouncer(
+    c: &Cluster,
+    p: &Pooler,
+    files: &mut IndexMap<String, String>,
+    vars: &mut Vars,
+) -> Service {
+    let dir = format!("{}/{}", c.name, p.name);
+    files.insert(format!("{dir}/pgbouncer.ini"), pgbouncer_ini(c, p));
+    files.insert(format!("{dir}/entrypoint.sh"), pgbouncer_entrypoint(c, p));
+    let mut env = IndexMap::new();
+    env.insert(
+        crate::model::credentials::SUPERUSER_PASSWORD_VAR.to_owned(),
+        vars.superuser(),
+    );
+    for o in owners(c) {
+        env.insert(
+            crate::model::credentials::owner_password_var(o),
+            vars.owner(o),
+        );
+    }
+    Service {
+        image: PGBOUNCER_IMAGE.to_owned(),
+        restart: RESTART.to_owned(),
+        entrypoint: Some(vec![
+            "/bin/sh".to_owned(),
+            format!("{PGBOUNCER_DIR}/entrypoint.sh"),
+        ]),
+        environment: env,
+        ports: vec![format!("{0}:{0}", p.port.value)],
+        volumes: vec![
+            format!("./{dir}/pgbouncer.ini:{PGBOUNCER_DIR}/pgbouncer.ini:ro"),
+            format!("./{dir}/entrypoint.sh:{PGBOUNCER_DIR}/entrypoint.sh:ro"),
+        ],
+        depends_on: depends_on(&targets(c, p)),
+        networks: vec![NETWORK.to_owned()],
+        ..Service::default()
+    }
+}
