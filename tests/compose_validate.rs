@@ -71,14 +71,8 @@ fn open_up(dir: &Path) {
     assert!(ok, "chmod: {out}");
 }
 
-/// The Compose schema: `../shared/reference/` beside the repository, or two levels up when the
-/// repository is a git worktree under `wt/`.
 fn compose_schema() -> PathBuf {
-    let p = common::reference("compose/compose-spec.json");
-    if p.exists() {
-        return p;
-    }
-    common::repo().join("../../shared/reference/compose/compose-spec.json")
+    common::reference("compose/compose-spec.json")
 }
 
 #[test]

@@ -45,14 +45,8 @@ const CNPG_POOLER_KEYS: &[&str] = &[
     "pg_hba",
 ];
 
-/// `common::reference(rel)`, or the same file under `$PGTOPO_REFERENCE_DIR` when the repository is
-/// checked out somewhere `../shared/reference` does not reach (a git worktree).
 fn reference(rel: &str) -> std::path::PathBuf {
-    let p = common::reference(rel);
-    match std::env::var_os("PGTOPO_REFERENCE_DIR") {
-        Some(dir) if !p.exists() => std::path::PathBuf::from(dir).join(rel),
-        _ => p,
-    }
+    common::reference(rel)
 }
 
 fn load_yaml(rel: &str) -> Value {

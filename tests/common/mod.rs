@@ -11,9 +11,18 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/reference/…`, the upstream schemas and chart values the tests check against.
+/// `shared/reference/…` beside the repository: the upstream schemas and chart values the tests
+/// check against. `$PGTOPO_REFERENCE_DIR` overrides it; a git worktree one level deeper (under
+/// `wt/`) finds it two levels up.
 pub fn reference(rel: &str) -> PathBuf {
-    repo().join("../shared/reference").join(rel)
+    if let Some(dir) = std::env::var_os("PGTOPO_REFERENCE_DIR") {
+        return PathBuf::from(dir).join(rel);
+    }
+    let beside = repo().join("../shared/reference").join(rel);
+    if beside.exists() {
+        return beside;
+    }
+    repo().join("../../shared/reference").join(rel)
 }
 
 /// Every topology in `topologies/`, sorted by name: (name, path).
