@@ -119,5 +119,5 @@ pub fn not_yet(target: Target) -> Vec<Diagnostic> {
         "PT199",
         format!("the {target} target is not implemented yet"),
     )
-    .with_help("see docs/targets.md for the targets this build renders")]
+    .with_help("see docs/targets/ for the targets this build renders")]
 }
