@@ -564,7 +564,7 @@ fn failover_none_scripts_build_a_replicating_cluster() {
             p1,
             "select pg_get_userbyid(datdba) from pg_database where datname = 'orders'"
         ),
-        "order-app"
+        "order_app"
     );
     assert_eq!(
         psql(

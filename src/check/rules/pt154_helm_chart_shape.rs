@@ -53,7 +53,8 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                                 c.name
                             ),
                         )
-                        .with_span(c.failover.manager.span, "replaced by the operator"),
+                        .with_span(c.failover.manager.span, "replaced by the operator")
+                        .with_help("CloudNativePG promotes standbys itself; use `helm chart=\"bitnami/postgresql-ha\"` with failover \"repmgr\", or accept the operator's failover"),
                     );
                 }
                 if let Some(pdb) = &c.pdb {
@@ -65,7 +66,8 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                                 c.name, pdb.min_available.value
                             ),
                         )
-                        .with_span(pdb.span, "only enablePDB is expressible"),
+                        .with_span(pdb.span, "only enablePDB is expressible")
+                        .with_help("the operator keeps the primary and all but one standby available during drains; drop `pdb` for the helm target or accept that"),
                     );
                 }
                 // Only a Secret the user named is an expectation the chart breaks; the defaulted
@@ -93,7 +95,8 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                             c.name
                         ),
                     )
-                    .with_span(c.failover.manager.span, "the chart uses repmgr"),
+                    .with_span(c.failover.manager.span, "the chart uses repmgr")
+                    .with_help("use failover \"repmgr\" for this chart, or `helm chart=\"cnpg\"`"),
                 );
             }
             _ => {}
