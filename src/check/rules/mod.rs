@@ -21,6 +21,9 @@ mod pt116_target_cannot_express;
 mod pt117_vip_without_redundancy;
 mod pt118_vip_outside_subnet;
 mod pt119_listen_without_nodes;
+mod pt120_kubernetes_patroni;
+mod pt121_kubernetes_node_ports;
+mod pt122_kubernetes_cascading;
 
 pub const RULES: &[Rule] = &[
     pt101_one_primary::RULE,
@@ -42,4 +45,7 @@ pub const RULES: &[Rule] = &[
     pt117_vip_without_redundancy::RULE,
     pt118_vip_outside_subnet::RULE,
     pt119_listen_without_nodes::RULE,
+    pt120_kubernetes_patroni::RULE,
+    pt121_kubernetes_node_ports::RULE,
+    pt122_kubernetes_cascading::RULE,
 ];

@@ -23,9 +23,9 @@ pub use objects::Obj;
 pub fn objects(p: &Program, env: Option<&str>) -> Result<Vec<Obj>, Vec<Diagnostic>> {
     let topo = p.get(env).ok_or_else(|| {
         vec![Diagnostic::error(
-            "PT120",
+            "PT008",
             format!(
-                "the kubernetes target has no env \"{}\"",
+                "the topology has no env \"{}\"",
                 env.unwrap_or_default()
             ),
         )]

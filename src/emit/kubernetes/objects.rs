@@ -386,10 +386,10 @@ fn cluster(cx: &mut Ctx, c: &Cluster) {
     // Configuration files and scripts.
     let mut data = BTreeMap::new();
     data.insert("postgresql.conf".to_owned(), config::postgresql_conf(c));
-    data.insert("pg_hba.conf".to_owned(), config::pg_hba_conf(c));
     data.insert("start.sh".to_owned(), config::start_script(c, source));
     data.insert("labeler.sh".to_owned(), config::labeler_script(c));
     if names::family(c) == Family::Official {
+        data.insert("pg_hba.conf".to_owned(), config::pg_hba_conf());
         data.insert(
             "10-replication-role.sh".to_owned(),
             config::init_replication_sql(),
@@ -592,7 +592,8 @@ fn statefulset(cx: &mut Ctx, c: &Cluster, db_labels: &Labels) {
         image: Some(names::LABELER_IMAGE.to_owned()),
         image_pull_policy: Some("IfNotPresent".to_owned()),
         command: Some(vec!["/etc/pgtopo/labeler.sh".to_owned()]),
-        env: Some(vec![pod_name_env()]),
+        // kubectl keeps a discovery cache under $HOME; the root filesystem is read-only.
+        env: Some(vec![pod_name_env(), env("HOME", "/tmp")]),
         resources: Some(sidecar_resources()),
         security_context: Some(container_security(true)),
         volume_mounts: Some(vec![
