@@ -24,6 +24,10 @@ fn kube_programs() -> Vec<(String, Program)> {
         v.iter().any(|(n, _)| n == "mirror-db") && v.iter().any(|(n, _)| n == "bitnami-ha"),
         "mirror-db and bitnami-ha declare the kubernetes target"
     );
+    let mut v = v;
+    // A fixture that exercises the overlay cases the shipped topologies do not reach.
+    let edges = common::repo().join("tests/fixtures/kubernetes/overlay-edges.kdl");
+    v.push(("overlay-edges".to_owned(), common::program(&edges)));
     v
 }
 

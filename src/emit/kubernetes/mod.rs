@@ -24,10 +24,7 @@ pub fn objects(p: &Program, env: Option<&str>) -> Result<Vec<Obj>, Vec<Diagnosti
     let topo = p.get(env).ok_or_else(|| {
         vec![Diagnostic::error(
             "PT008",
-            format!(
-                "the topology has no env \"{}\"",
-                env.unwrap_or_default()
-            ),
+            format!("the topology has no env \"{}\"", env.unwrap_or_default()),
         )]
     })?;
     let mut objs = objects::build(topo, &p.name);
