@@ -106,45 +106,58 @@ fn every_built_document_passes_kubernetes_validate_strict() {
     }
     for (name, p) in kube_programs() {
         let dir = write_tree(&name, &p);
-        for (label, sub, _) in builds(&p) {
-            let out = kustomize(&dir.join(&sub));
-            // One file per document, exactly as kustomize printed it, so that a failure names
-            // the object and nothing is re-serialised on the way.
-            let raw: Vec<&str> = out.split("\n---\n").collect();
-            let docs = parse_docs(&out);
-            assert_eq!(raw.len(), docs.len(), "{name} {label}: document split");
-            let vdir = dir.join(format!("validate-{label}"));
-            std::fs::create_dir_all(&vdir).unwrap();
-            let mut paths = Vec::new();
-            for (i, (d, text)) in docs.iter().zip(&raw).enumerate() {
-                let f = vdir.join(format!(
-                    "{i:03}-{}-{}.yaml",
-                    d["kind"].as_str().unwrap(),
-                    d["metadata"]["name"].as_str().unwrap()
-                ));
-                std::fs::write(&f, text).unwrap();
-                paths.push(f);
-            }
-            let (ok, text) = common::run(
-                Command::new("kubernetes-validate")
-                    .args(["--strict", "-k", "1.33.0", "--no-warn"])
-                    .args(&paths),
+        for (label, sub, env) in builds(&p) {
+            // Both what kustomize built and what `pgtopo build` prints: the latter is read by
+            // `kubectl apply` with a YAML 1.1 parser, as kubernetes-validate (PyYAML) reads it.
+            let printed =
+                emit::stdout(Target::Kubernetes, &p, env.as_deref(), &Options::default()).unwrap();
+            validate(
+                &name,
+                &dir,
+                &format!("{label}-kustomize"),
+                &kustomize(&dir.join(&sub)),
             );
-            assert!(
-                ok,
-                "{name} {label}: kubernetes-validate --strict failed:\n{text}"
-            );
-            let passed = text
-                .lines()
-                .filter(|l| l.starts_with("INFO") && l.contains("passed"))
-                .count();
-            assert_eq!(
-                passed,
-                docs.len(),
-                "{name} {label}: not every document was validated:\n{text}"
-            );
+            validate(&name, &dir, &format!("{label}-stdout"), &printed);
         }
     }
+}
+
+fn validate(name: &str, dir: &Path, label: &str, out: &str) {
+    // One file per document, exactly as printed, so that a failure names the object and
+    // nothing is re-serialised on the way.
+    let raw: Vec<&str> = out.split("\n---\n").collect();
+    let docs = parse_docs(out);
+    assert_eq!(raw.len(), docs.len(), "{name} {label}: document split");
+    let vdir = dir.join(format!("validate-{label}"));
+    std::fs::create_dir_all(&vdir).unwrap();
+    let mut paths = Vec::new();
+    for (i, (d, text)) in docs.iter().zip(&raw).enumerate() {
+        let f = vdir.join(format!(
+            "{i:03}-{}-{}.yaml",
+            d["kind"].as_str().unwrap(),
+            d["metadata"]["name"].as_str().unwrap()
+        ));
+        std::fs::write(&f, text).unwrap();
+        paths.push(f);
+    }
+    let (ok, text) = common::run(
+        Command::new("kubernetes-validate")
+            .args(["--strict", "-k", "1.33.0", "--no-warn"])
+            .args(&paths),
+    );
+    assert!(
+        ok,
+        "{name} {label}: kubernetes-validate --strict failed:\n{text}"
+    );
+    let passed = text
+        .lines()
+        .filter(|l| l.starts_with("INFO") && l.contains("passed"))
+        .count();
+    assert_eq!(
+        passed,
+        docs.len(),
+        "{name} {label}: not every document was validated:\n{text}"
+    );
 }
 
 fn labels_match(selector: &Value, labels: &Value) -> bool {
