@@ -73,10 +73,11 @@ fn stdout_equals_kubectl_kustomize_of_the_written_tree() {
     for (name, p) in kube_programs() {
         let dir = write_tree(&name, &p);
         for (label, sub, env) in builds(&p) {
-            let built = parse_docs(&kustomize(&dir.join(&sub)));
-            let printed = parse_docs(
-                &emit::stdout(Target::Kubernetes, &p, env.as_deref(), &Options::default()).unwrap(),
-            );
+            let built_text = kustomize(&dir.join(&sub));
+            let printed_text =
+                emit::stdout(Target::Kubernetes, &p, env.as_deref(), &Options::default()).unwrap();
+            let built = parse_docs(&built_text);
+            let printed = parse_docs(&printed_text);
             assert!(!printed.is_empty(), "{name} {label}: nothing printed");
             if built != printed {
                 let b: Vec<String> = built
@@ -94,6 +95,15 @@ fn stdout_equals_kubectl_kustomize_of_the_written_tree() {
                 panic!(
                     "{name} {label}: pgtopo build differs from kubectl kustomize {sub}:\n{diff}"
                 );
+            }
+            // Beyond equal documents, the bytes match too (same key order, quoting and block
+            // style), so a `diff` of the two is empty.
+            if built_text != printed_text {
+                let diff = similar::TextDiff::from_lines(&built_text, &printed_text)
+                    .unified_diff()
+                    .header("kubectl kustomize", "pgtopo build")
+                    .to_string();
+                panic!("{name} {label}: same documents, different text:\n{diff}");
             }
         }
     }

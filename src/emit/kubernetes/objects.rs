@@ -559,6 +559,12 @@ fn statefulset(cx: &mut Ctx, c: &Cluster, db_labels: &Labels) {
             credentials::MONITOR_PASSWORD_KEY,
         )),
         Family::Bitnami => {
+            // The bitnami image names the superuser password POSTGRESQL_PASSWORD.
+            env_vars.push(secret_env(
+                c,
+                "POSTGRESQL_PASSWORD",
+                credentials::SUPERUSER_PASSWORD_KEY,
+            ));
             env_vars.push(env("REPMGR_USERNAME", credentials::REPLICATION_USER));
             env_vars.push(secret_env(
                 c,

@@ -151,13 +151,29 @@ fn plain_ok(s: &str) -> bool {
     if RESERVED.contains(&s) {
         return false;
     }
+    if is_quantity(s) {
+        return true;
+    }
     let first = s.chars().next().unwrap();
     // Anything that starts like a number (or a sign, dot or digit) is quoted: YAML 1.1 reads
     // forms such as 1_000, 0x1f, 1:20 or .5 as numbers.
-    if first.is_ascii_digit() || matches!(first, '-' | '+' | '.') {
+    // A leading digit is harmless when a letter that no number, hex/octal/binary literal or
+    // timestamp can contain follows (g–n, p–s, u–w, y), as in `10-init.sh`.
+    let digit_word = first.is_ascii_digit()
+        && s.chars()
+            .any(|c| matches!(c.to_ascii_lowercase(), 'g'..='n' | 'p'..='s' | 'u'..='w' | 'y'));
+    let second = s.chars().nth(1);
+    let option_or_path = match first {
+        // `-c`, `--flag`: a dash before a letter or a dash is no number and no sequence entry.
+        '-' => second.is_some_and(|c| c.is_ascii_alphabetic() || c == '-'),
+        // `../base`, `./x`.
+        '.' => second.is_some_and(|c| c == '.' || c == '/'),
+        _ => digit_word,
+    };
+    if !option_or_path && (first.is_ascii_digit() || matches!(first, '-' | '+' | '.')) {
         return false;
     }
-    if !(first.is_ascii_alphabetic() || first == '_' || first == '/') {
+    if !(option_or_path || first.is_ascii_alphabetic() || first == '_' || first == '/') {
         return false;
     }
     if s.ends_with(' ') || s.ends_with(':') {
@@ -167,8 +183,19 @@ fn plain_ok(s: &str) -> bool {
         return false;
     }
     s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || " _-./:=@,()'\"*$<>!%".contains(c))
+        .all(|c| c.is_ascii_alphanumeric() || " _-./:=@,()'\"*$<>!%?".contains(c))
         && !s.contains(['"', '\''])
+}
+
+/// Kubernetes quantities such as `500m` or `10Gi`: digits and a unit suffix, which neither YAML
+/// version reads as a number (the exa suffix `E` is left out: `1E` is too close to an exponent).
+fn is_quantity(s: &str) -> bool {
+    let digits = s.chars().take_while(|c| c.is_ascii_digit()).count();
+    digits > 0
+        && matches!(
+            &s[digits..],
+            "m" | "k" | "M" | "G" | "T" | "P" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei"
+        )
 }
 
 #[cfg(test)]
@@ -177,10 +204,10 @@ mod tests {
 
     #[test]
     fn ambiguous_strings_are_quoted() {
-        let v = json!({"a": "yes", "b": "10Gi", "c": "1000m", "d": "on", "e": "x y", "f": "2", "g": ""});
+        let v = json!({"a": "yes", "b": "10Gi", "c": "1000m", "d": "on", "e": "x y", "f": "2", "g": "", "h": "-c", "i": "-1", "j": ".5", "k": "0x1f", "l": "10-init.sh", "m": "2001-12-14t21:59:43.10-05:00"});
         assert_eq!(
             super::to_string(&v),
-            "a: \"yes\"\nb: \"10Gi\"\nc: \"1000m\"\nd: \"on\"\ne: x y\nf: \"2\"\ng: \"\"\n"
+            "a: \"yes\"\nb: 10Gi\nc: 1000m\nd: \"on\"\ne: x y\nf: \"2\"\ng: \"\"\nh: -c\ni: \"-1\"\nj: \".5\"\nk: \"0x1f\"\nl: 10-init.sh\nm: \"2001-12-14t21:59:43.10-05:00\"\n"
         );
     }
 
