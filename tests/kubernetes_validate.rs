@@ -351,3 +351,47 @@ fn internal_invariants_hold_for_every_env() {
         }
     }
 }
+
+/// Patroni's own validator accepts the patroni.yml of a Patroni cluster (Kubernetes DCS), with the
+/// per-node tags start.sh appends and the variables the pod sets.
+#[test]
+fn patroni_validates_the_generated_configuration() {
+    if !common::have_tool("patroni") {
+        return;
+    }
+    let edges =
+        common::program(&common::repo().join("tests/fixtures/kubernetes/overlay-edges.kdl"));
+    let docs =
+        parse_docs(&emit::stdout(Target::Kubernetes, &edges, None, &Options::default()).unwrap());
+    let cm = docs
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "pat-config")
+        .expect("the Patroni cluster has a ConfigMap");
+    let yml = cm["data"]["patroni.yml"]
+        .as_str()
+        .expect("patroni.yml is emitted");
+    let dir = common::temp_dir("k8s-patroni");
+    let file = dir.join("patroni.yml");
+    std::fs::write(
+        &file,
+        format!("{yml}tags:\n  nosync: false\n  nofailover: false\n  failover_priority: 50\n"),
+    )
+    .unwrap();
+    let (ok, out) = common::run(
+        Command::new("patroni")
+            .arg("--validate-config")
+            .arg(&file)
+            .env("PATRONI_NAME", "pat-0")
+            .env("PATRONI_POSTGRESQL_CONNECT_ADDRESS", "10.1.2.3:5432")
+            .env("PATRONI_RESTAPI_CONNECT_ADDRESS", "10.1.2.3:8008")
+            .env("PATRONI_KUBERNETES_NAMESPACE", "apps")
+            .env("PATRONI_KUBERNETES_POD_IP", "10.1.2.3")
+            .env("PATRONI_SUPERUSER_PASSWORD", "validator-only")
+            .env("PATRONI_REPLICATION_PASSWORD", "validator-only")
+            .env("PATRONI_REWIND_PASSWORD", "validator-only"),
+    );
+    assert!(
+        ok,
+        "patroni --validate-config rejected pat-config's patroni.yml:\n{out}\n{yml}"
+    );
+}

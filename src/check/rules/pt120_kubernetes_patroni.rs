@@ -1,11 +1,12 @@
-//! PT120 kubernetes-patroni
+//! PT120 kubernetes-patroni-image
 //!
-//! What: a cluster with `failover "patroni"` is not rendered by the `kubernetes` target.
-//! Why: Patroni on Kubernetes needs an image that contains Patroni (the default `postgres:N` image
-//! does not) and member names equal to pod names; the target does not build that yet, and dropping
-//! the failover manager silently would deploy a cluster that never fails over. The `helm` target
-//! (CloudNativePG) or `failover "pg_auto_failover"`/`"repmgr"` express the same intent.
-//! Example: `targets "kubernetes"` with `failover "patroni"`.
+//! What: a cluster with `failover "patroni"` on the `kubernetes` target declares its
+//! `postgres image=`.
+//! Why: the default image for Patroni clusters is the official `postgres:N`, which does not contain
+//! Patroni; the pods would start a container whose `patroni` command does not exist. The target
+//! runs `patroni` from the declared image (built on the official image: uid 999, `pg_config` on
+//! PATH), so the image must be chosen on purpose.
+//! Example: `targets "kubernetes"` with `failover "patroni"` and no `postgres image=`.
 
 use crate::check::{Context, Rule};
 use crate::diag::Diagnostic;
@@ -13,8 +14,8 @@ use crate::model::{FailoverManager, Target};
 
 pub const RULE: Rule = Rule {
     code: "PT120",
-    name: "kubernetes-patroni",
-    summary: "the kubernetes target does not render Patroni-managed clusters",
+    name: "kubernetes-patroni-image",
+    summary: "Patroni clusters on kubernetes must declare an image that contains Patroni",
     run,
 };
 
@@ -28,19 +29,19 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         return;
     };
     for c in &cx.topo.clusters {
-        if c.failover.manager.value == FailoverManager::Patroni {
+        if c.failover.manager.value == FailoverManager::Patroni && !c.postgres.image_declared {
             out.push(
                 Diagnostic::error(
                     "PT120",
                     format!(
-                        "the kubernetes target cannot express failover \"patroni\" (cluster \"{}\")",
-                        c.name
+                        "the kubernetes target cannot run failover \"patroni\" from the default image \"{}\" (cluster \"{}\"), which has no Patroni",
+                        c.postgres.image.value, c.name
                     ),
                 )
-                .with_span(c.failover.manager.span, "not rendered on kubernetes")
+                .with_span(c.failover.manager.span, "Patroni needs an image that contains it")
                 .with_related(t.span, "target declared here")
                 .with_help(
-                    "use failover \"pg_auto_failover\" or \"repmgr\" on kubernetes, or the helm target (CloudNativePG) for Patroni-style failover",
+                    "declare `postgres image=\"…\"` with an image built on the official postgres image plus Patroni",
                 ),
             );
         }

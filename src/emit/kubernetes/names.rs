@@ -80,13 +80,16 @@ pub enum Family {
     Bitnami,
     /// The official postgres image (uid 999).
     Official,
+    /// An image with Patroni on the official postgres base (uid 999), declared by the user.
+    Patroni,
 }
 
 pub fn family(c: &Cluster) -> Family {
     match c.failover.manager.value {
         FailoverManager::PgAutoFailover => Family::Citus,
         FailoverManager::Repmgr => Family::Bitnami,
-        FailoverManager::None | FailoverManager::Patroni => Family::Official,
+        FailoverManager::None => Family::Official,
+        FailoverManager::Patroni => Family::Patroni,
     }
 }
 
@@ -94,7 +97,7 @@ pub fn uid(f: Family) -> i64 {
     match f {
         Family::Citus => 1000,
         Family::Bitnami => 1001,
-        Family::Official => 999,
+        Family::Official | Family::Patroni => 999,
     }
 }
 
@@ -102,7 +105,7 @@ pub fn data_mount(c: &Cluster) -> &'static str {
     match family(c) {
         Family::Citus => "/var/lib/postgresql",
         Family::Bitnami => "/bitnami/postgresql",
-        Family::Official => "/var/lib/postgresql/data",
+        Family::Official | Family::Patroni => "/var/lib/postgresql/data",
     }
 }
 
@@ -110,6 +113,12 @@ pub fn pgdata(c: &Cluster) -> String {
     match family(c) {
         Family::Citus => "/var/lib/postgresql/pgdata".to_owned(),
         Family::Bitnami => "/bitnami/postgresql/data".to_owned(),
-        Family::Official => "/var/lib/postgresql/data/pgdata".to_owned(),
+        Family::Official | Family::Patroni => "/var/lib/postgresql/data/pgdata".to_owned(),
     }
+}
+
+/// Whether pods need the labeler sidecar: everywhere except Patroni with its Kubernetes DCS, which
+/// writes the role label itself.
+pub fn needs_labeler(c: &Cluster) -> bool {
+    !(c.failover.manager.value == FailoverManager::Patroni && c.failover.dcs.is_none())
 }

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort,
-    EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction, Namespace, ObjectFieldSelector,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
-    SecretKeySelector, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec,
-    TCPSocketAction, TopologySpreadConstraint, Volume, VolumeMount, VolumeResourceRequirements,
-    WeightedPodAffinityTerm,
+    EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, Namespace,
+    ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm,
+    PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
+    SeccompProfile, SecretKeySelector, SecurityContext, Service, ServiceAccount, ServicePort,
+    ServiceSpec, TCPSocketAction, TopologySpreadConstraint, Volume, VolumeMount,
+    VolumeResourceRequirements, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
@@ -244,6 +244,35 @@ fn pod_name_env() -> EnvVar {
     }
 }
 
+fn field_env(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: path.to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn http_probe(path: &str, initial: i32, period: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::String("patroni".to_owned()),
+            scheme: Some("HTTP".to_owned()),
+            ..Default::default()
+        }),
+        initial_delay_seconds: Some(initial),
+        period_seconds: Some(period),
+        timeout_seconds: Some(5),
+        ..Default::default()
+    }
+}
+
 fn port(name: &str, p: u16) -> ContainerPort {
     ContainerPort {
         name: Some(name.to_owned()),
@@ -349,22 +378,49 @@ fn cluster(cx: &mut Ctx, c: &Cluster) {
         .as_ref()
         .and_then(|s| cx.topo.cluster(&s.value));
 
-    // RBAC for the labeler: it may read and patch pods of its own namespace, nothing else.
+    // RBAC: the labeler may read and patch pods of its own namespace, nothing else; Patroni's
+    // Kubernetes DCS also keeps its leader lock and configuration in ConfigMaps.
     let sa = ServiceAccount {
         metadata: meta(c, &names::service_account(c), db_labels.clone()),
         automount_service_account_token: Some(true),
         ..Default::default()
     };
     cx.push(&file("rbac"), &sa);
-    let role_name = format!("{}-labeler", c.name);
+    let verbs = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let (role_name, rules) = if names::needs_labeler(c) {
+        (
+            format!("{}-labeler", c.name),
+            vec![PolicyRule {
+                api_groups: Some(vec![String::new()]),
+                resources: Some(vec!["pods".to_owned()]),
+                verbs: verbs(&["get", "patch"]),
+                ..Default::default()
+            }],
+        )
+    } else {
+        (
+            format!("{}-patroni", c.name),
+            vec![
+                PolicyRule {
+                    api_groups: Some(vec![String::new()]),
+                    resources: Some(vec!["configmaps".to_owned()]),
+                    verbs: verbs(&[
+                        "create", "get", "list", "patch", "update", "watch", "delete",
+                    ]),
+                    ..Default::default()
+                },
+                PolicyRule {
+                    api_groups: Some(vec![String::new()]),
+                    resources: Some(vec!["pods".to_owned()]),
+                    verbs: verbs(&["get", "list", "patch", "update", "watch"]),
+                    ..Default::default()
+                },
+            ],
+        )
+    };
     let role = RbacRole {
         metadata: meta(c, &role_name, db_labels.clone()),
-        rules: Some(vec![PolicyRule {
-            api_groups: Some(vec![String::new()]),
-            resources: Some(vec!["pods".to_owned()]),
-            verbs: vec!["get".to_owned(), "patch".to_owned()],
-            ..Default::default()
-        }]),
+        rules: Some(rules),
     };
     cx.push(&file("rbac"), &role);
     let rb = RoleBinding {
@@ -385,9 +441,16 @@ fn cluster(cx: &mut Ctx, c: &Cluster) {
 
     // Configuration files and scripts.
     let mut data = BTreeMap::new();
-    data.insert("postgresql.conf".to_owned(), config::postgresql_conf(c));
     data.insert("start.sh".to_owned(), config::start_script(c, source));
-    data.insert("labeler.sh".to_owned(), config::labeler_script(c));
+    if names::family(c) == Family::Patroni {
+        // Patroni owns postgresql.conf, pg_hba.conf and the replication role.
+        data.insert("patroni.yml".to_owned(), config::patroni_yml(c, source));
+    } else {
+        data.insert("postgresql.conf".to_owned(), config::postgresql_conf(c));
+    }
+    if names::needs_labeler(c) {
+        data.insert("labeler.sh".to_owned(), config::labeler_script(c));
+    }
     if names::family(c) == Family::Official {
         data.insert("pg_hba.conf".to_owned(), config::pg_hba_conf());
         data.insert(
@@ -528,7 +591,7 @@ fn db_volumes_and_mounts(c: &Cluster) -> (Vec<Volume>, Vec<VolumeMount>) {
             });
             mounts.push(mount("initdb", "/docker-entrypoint-initdb.d", true));
         }
-        Family::Citus => {}
+        Family::Citus | Family::Patroni => {}
     }
     (volumes, mounts)
 }
@@ -576,18 +639,55 @@ fn statefulset(cx: &mut Ctx, c: &Cluster, db_labels: &Labels) {
             env_vars.push(env("POSTGRESQL_PGAUDIT_LOG", "none"));
             env_vars.push(env("REPMGR_DATABASE", "repmgr"));
         }
+        Family::Patroni => {
+            env_vars.push(secret_env(
+                c,
+                "PATRONI_SUPERUSER_PASSWORD",
+                credentials::SUPERUSER_PASSWORD_KEY,
+            ));
+            env_vars.push(secret_env(
+                c,
+                "PATRONI_REPLICATION_PASSWORD",
+                credentials::REPLICATION_PASSWORD_KEY,
+            ));
+            env_vars.push(secret_env(
+                c,
+                "PATRONI_REWIND_PASSWORD",
+                credentials::SUPERUSER_PASSWORD_KEY,
+            ));
+            env_vars.push(field_env("POD_IP", "status.podIP"));
+            env_vars.push(field_env("PATRONI_KUBERNETES_POD_IP", "status.podIP"));
+            env_vars.push(field_env(
+                "PATRONI_KUBERNETES_NAMESPACE",
+                "metadata.namespace",
+            ));
+        }
         Family::Official => {}
     }
     let ready_cmd = format!("pg_isready -h 127.0.0.1 -p {pg_port}");
+    let patroni = fam == Family::Patroni;
+    let mut db_ports = vec![port("postgresql", pg_port)];
+    if patroni {
+        db_ports.push(port("patroni", 8008));
+    }
     let database = Container {
         name: "postgresql".to_owned(),
         image: Some(c.postgres.image.value.clone()),
         image_pull_policy: Some("IfNotPresent".to_owned()),
         command: Some(vec!["/etc/pgtopo/start.sh".to_owned()]),
         env: Some(env_vars),
-        ports: Some(vec![port("postgresql", pg_port)]),
-        readiness_probe: Some(exec_probe(&["sh", "-c", &ready_cmd], 10, 10)),
-        liveness_probe: Some(tcp_probe("postgresql", 60, 20)),
+        ports: Some(db_ports),
+        // Patroni's REST API knows the member's health; elsewhere PostgreSQL is asked directly.
+        readiness_probe: Some(if patroni {
+            http_probe("/readiness", 10, 10)
+        } else {
+            exec_probe(&["sh", "-c", &ready_cmd], 10, 10)
+        }),
+        liveness_probe: Some(if patroni {
+            http_probe("/liveness", 60, 20)
+        } else {
+            tcp_probe("postgresql", 60, 20)
+        }),
         resources: Some(resources(&c.resources, DB_DEFAULTS)),
         security_context: Some(container_security(true)),
         volume_mounts: Some(mounts),
@@ -609,7 +709,10 @@ fn statefulset(cx: &mut Ctx, c: &Cluster, db_labels: &Labels) {
         ]),
         ..Default::default()
     };
-    let mut containers = vec![database, labeler];
+    let mut containers = vec![database];
+    if names::needs_labeler(c) {
+        containers.push(labeler);
+    }
     if let Some(m) = &c.monitoring {
         containers.push(Container {
             name: "metrics".to_owned(),
@@ -1097,6 +1200,13 @@ fn network_policies(cx: &mut Ctx, c: &Cluster) {
         from: Some(from),
         ports: Some(vec![np_port("postgresql")]),
     }];
+    if c.failover.manager.value == FailoverManager::Patroni {
+        // Patroni members ask each other's REST API before a promotion.
+        rules.push(NetworkPolicyIngressRule {
+            from: Some(vec![peer(selector(c, "database"))]),
+            ports: Some(vec![np_port("patroni")]),
+        });
+    }
     if c.poolers.is_empty() {
         // Without a pooler, applications in the namespace connect to the Services directly.
         rules.push(NetworkPolicyIngressRule {

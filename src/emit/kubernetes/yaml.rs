@@ -32,7 +32,7 @@ fn object(m: &serde_json::Map<String, Value>, indent: usize, out: &mut String) {
         first = false;
         out.push_str(&key(k));
         out.push(':');
-        value(v, indent, out, false);
+        value(v, indent, out);
     }
 }
 
@@ -55,7 +55,7 @@ fn array(a: &[Value], indent: usize, out: &mut String) {
 }
 
 /// Writes the value after `key:`.
-fn value(v: &Value, indent: usize, out: &mut String, _in_seq: bool) {
+fn value(v: &Value, indent: usize, out: &mut String) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             out.push('\n');
