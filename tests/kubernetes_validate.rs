@@ -395,3 +395,42 @@ fn patroni_validates_the_generated_configuration() {
         "patroni --validate-config rejected pat-config's patroni.yml:\n{out}\n{yml}"
     );
 }
+
+/// Every script a ConfigMap carries parses in the shell its shebang names (`bash -n`/`sh -n`).
+#[test]
+fn every_configmap_script_parses() {
+    if !common::have_tool("bash") {
+        return;
+    }
+    let mut checked = 0;
+    for (name, p) in kube_programs() {
+        let dir = common::temp_dir(&format!("k8s-scripts-{name}"));
+        for (label, _, env) in builds(&p) {
+            let docs = parse_docs(
+                &emit::stdout(Target::Kubernetes, &p, env.as_deref(), &Options::default()).unwrap(),
+            );
+            for cm in docs.iter().filter(|d| d["kind"] == "ConfigMap") {
+                for (key, text) in cm["data"].as_object().unwrap() {
+                    if !key.ends_with(".sh") {
+                        continue;
+                    }
+                    let text = text.as_str().unwrap();
+                    let shell = if text.starts_with("#!/bin/bash") {
+                        "bash"
+                    } else {
+                        "sh"
+                    };
+                    let f = dir.join(format!(
+                        "{label}-{}-{key}",
+                        cm["metadata"]["name"].as_str().unwrap()
+                    ));
+                    std::fs::write(&f, text).unwrap();
+                    let (ok, out) = common::run(Command::new(shell).arg("-n").arg(&f));
+                    assert!(ok, "{name} {label}: {key} does not parse:\n{out}\n{text}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 0, "no script was checked");
+}

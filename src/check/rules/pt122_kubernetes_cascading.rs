@@ -1,7 +1,7 @@
 //! PT122 kubernetes-cascading
 //!
 //! What: on the `kubernetes` target, `upstream=` (cascading replication) is only used with
-//! `failover "none"`.
+//! `failover "none"` or `"patroni"` (its `replicatefrom` tag).
 //! Why: pg_auto_failover has no cascading standbys and the repmgr image is configured to follow
 //! the primary; the node would silently stream from the primary instead of its upstream.
 //! Example: `failover "repmgr"` with `node "c" role="async" upstream="b"` and
@@ -14,7 +14,7 @@ use crate::model::{FailoverManager, Target};
 pub const RULE: Rule = Rule {
     code: "PT122",
     name: "kubernetes-cascading",
-    summary: "on kubernetes, cascading replication needs failover \"none\"",
+    summary: "on kubernetes, cascading replication needs failover \"none\" or \"patroni\"",
     run,
 };
 
@@ -44,7 +44,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                     )
                     .with_span(u.span, "cascading replication")
                     .with_related(t.span, "target declared here")
-                    .with_help("drop `upstream` (the node streams from the primary), or use failover \"none\""),
+                    .with_help("drop `upstream` (the node streams from the primary), or use failover \"none\" or \"patroni\""),
                 );
             }
         }
