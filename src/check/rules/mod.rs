@@ -24,6 +24,7 @@ mod pt119_listen_without_nodes;
 mod pt120_kubernetes_patroni;
 mod pt121_kubernetes_node_ports;
 mod pt122_kubernetes_cascading;
+mod pt123_kubernetes_standby_manager;
 
 pub const RULES: &[Rule] = &[
     pt101_one_primary::RULE,
@@ -48,4 +49,5 @@ pub const RULES: &[Rule] = &[
     pt120_kubernetes_patroni::RULE,
     pt121_kubernetes_node_ports::RULE,
     pt122_kubernetes_cascading::RULE,
+    pt123_kubernetes_standby_manager::RULE,
 ];
