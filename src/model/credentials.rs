@@ -31,3 +31,8 @@ pub fn owner_password_var(owner: &str) -> String {
         .collect();
     format!("{up}_PASSWORD")
 }
+
+/// Password of pg_auto_failover's `autoctl_node` role, which nodes use to reach the monitor
+/// (clusters with `failover "pg_auto_failover"` only).
+pub const MONITOR_PASSWORD_KEY: &str = "monitor-password";
+pub const MONITOR_PASSWORD_VAR: &str = "MONITOR_PASSWORD";

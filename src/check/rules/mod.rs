@@ -21,6 +21,10 @@ mod pt116_target_cannot_express;
 mod pt117_vip_without_redundancy;
 mod pt118_vip_outside_subnet;
 mod pt119_listen_without_nodes;
+mod pt120_kubernetes_patroni;
+mod pt121_kubernetes_node_ports;
+mod pt122_kubernetes_cascading;
+mod pt123_kubernetes_standby_manager;
 mod pt131_balancer_node_without_host;
 mod pt132_patroni_without_dcs;
 mod pt133_patroni_port_collision;
@@ -53,6 +57,10 @@ pub const RULES: &[Rule] = &[
     pt117_vip_without_redundancy::RULE,
     pt118_vip_outside_subnet::RULE,
     pt119_listen_without_nodes::RULE,
+    pt120_kubernetes_patroni::RULE,
+    pt121_kubernetes_node_ports::RULE,
+    pt122_kubernetes_cascading::RULE,
+    pt123_kubernetes_standby_manager::RULE,
     pt131_balancer_node_without_host::RULE,
     pt132_patroni_without_dcs::RULE,
     pt133_patroni_port_collision::RULE,

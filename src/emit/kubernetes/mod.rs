@@ -1,18 +1,138 @@
-//! The `kubernetes` target.
+//! The `kubernetes` target: a Kustomize tree (`base/` plus `overlays/<env>/`) and, on stdout, the
+//! fully built manifests of one env (what `kubectl kustomize overlays/<env>` prints).
+//!
+//! Objects are built with k8s-openapi types (objects.rs) for the base model and for every env
+//! model; an overlay is then derived as the difference between the two object lists
+//! (overlay.rs), using kustomize's own transformers where they express the change exactly.
+
+mod config;
+mod names;
+mod objects;
+mod overlay;
+mod yaml;
+
+use serde_json::Value;
 
 use crate::bundle::Bundle;
 use crate::diag::Diagnostic;
-use crate::emit::{not_yet, Options, Program};
-use crate::model::Target;
+use crate::emit::{Options, Program};
 
-pub fn files(_p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
-    Err(not_yet(Target::Kubernetes))
+pub use objects::Obj;
+
+/// The objects of one model, sorted the way `kubectl kustomize` prints them.
+pub fn objects(p: &Program, env: Option<&str>) -> Result<Vec<Obj>, Vec<Diagnostic>> {
+    let topo = p.get(env).ok_or_else(|| {
+        vec![Diagnostic::error(
+            "PT008",
+            format!("the topology has no env \"{}\"", env.unwrap_or_default()),
+        )]
+    })?;
+    let mut objs = objects::build(topo, &p.name);
+    sort_like_kustomize(&mut objs);
+    Ok(objs)
 }
 
-pub fn stdout(
-    _p: &Program,
-    _env: Option<&str>,
-    _opts: &Options,
-) -> Result<String, Vec<Diagnostic>> {
-    Err(not_yet(Target::Kubernetes))
+pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
+    let mut b = Bundle::new();
+    let base = objects(p, None)?;
+    let mut by_file: std::collections::BTreeMap<&str, Vec<&Value>> = Default::default();
+    for o in &base {
+        by_file.entry(o.file.as_str()).or_default().push(&o.value);
+    }
+    for (file, docs) in &by_file {
+        b.add(format!("base/{file}"), to_yaml_docs(docs.iter().copied()));
+    }
+    let k = overlay::kustomization_base(by_file.keys().copied());
+    b.add("base/kustomization.yaml", k);
+    for env in &p.envs {
+        let name = env.env.as_deref().unwrap_or_default();
+        let env_objs = objects(p, Some(name))?;
+        for (path, text) in overlay::derive(&base, &env_objs) {
+            b.add(format!("overlays/{name}/{path}"), text);
+        }
+    }
+    Ok(b)
+}
+
+pub fn stdout(p: &Program, env: Option<&str>, _opts: &Options) -> Result<String, Vec<Diagnostic>> {
+    let objs = objects(p, env)?;
+    Ok(to_yaml_docs(objs.iter().map(|o| &o.value)))
+}
+
+/// Multi-document YAML, `---` between documents, as kustomize prints it.
+pub(crate) fn to_yaml_docs<'a>(docs: impl Iterator<Item = &'a Value>) -> String {
+    let parts: Vec<String> = docs.map(to_yaml).collect();
+    parts.join("---\n")
+}
+
+pub(crate) fn to_yaml<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    yaml::to_string(&serde_json::to_value(v).expect("values serialize"))
+}
+
+/// kustomize's default ("legacy") output order: a fixed kind order, then any other kind by
+/// group/version/kind, then namespace and name.
+const KIND_ORDER: &[&str] = &[
+    "Namespace",
+    "ResourceQuota",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "PodSecurityPolicy",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "Service",
+    "LimitRange",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
+];
+const KIND_LAST: &[&str] = &[
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+pub(crate) fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = v;
+    for p in path {
+        cur = match cur.get(p) {
+            Some(x) => x,
+            None => return "",
+        };
+    }
+    cur.as_str().unwrap_or("")
+}
+
+fn sort_key(v: &Value) -> (usize, String, String, String) {
+    let kind = str_at(v, &["kind"]);
+    let rank = if let Some(i) = KIND_ORDER.iter().position(|k| *k == kind) {
+        i
+    } else if let Some(i) = KIND_LAST.iter().position(|k| *k == kind) {
+        KIND_ORDER.len() + 1 + i
+    } else {
+        KIND_ORDER.len()
+    };
+    let gvk = if rank == KIND_ORDER.len() {
+        format!("{}/{}", str_at(v, &["apiVersion"]), kind)
+    } else {
+        String::new()
+    };
+    (
+        rank,
+        gvk,
+        str_at(v, &["metadata", "namespace"]).to_owned(),
+        str_at(v, &["metadata", "name"]).to_owned(),
+    )
+}
+
+fn sort_like_kustomize(objs: &mut [Obj]) {
+    objs.sort_by_key(|o| sort_key(&o.value));
 }

@@ -1,0 +1,50 @@
+//! PT121 kubernetes-node-ports
+//!
+//! What: on the `kubernetes` target every node of a cluster uses the same PostgreSQL port.
+//! Why: the nodes are the pods of one StatefulSet, which share one pod template and so one port;
+//! a node's own port would be silently replaced by the primary's.
+//! Example: `node "a" role="primary"` and `node "b" role="async" port=5433` with
+//! `targets "kubernetes"`.
+
+use crate::check::{Context, Rule};
+use crate::diag::Diagnostic;
+use crate::model::Target;
+
+pub const RULE: Rule = Rule {
+    code: "PT121",
+    name: "kubernetes-node-ports",
+    summary: "on kubernetes all nodes of a cluster share one port",
+    run,
+};
+
+fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
+    let Some(t) = cx
+        .topo
+        .targets
+        .iter()
+        .find(|t| t.value == Target::Kubernetes)
+    else {
+        return;
+    };
+    for c in &cx.topo.clusters {
+        let Some(first) = c.primary().or(c.nodes.first()) else {
+            continue;
+        };
+        for n in &c.nodes {
+            if n.port.value != first.port.value {
+                out.push(
+                    Diagnostic::error(
+                        "PT121",
+                        format!(
+                            "the kubernetes target cannot express node \"{}\" on port {} while \"{}\" uses {} (cluster \"{}\")",
+                            n.name, n.port.value, first.name, first.port.value, c.name
+                        ),
+                    )
+                    .with_span(n.port.span, "differs from the primary's port")
+                    .with_related(t.span, "target declared here")
+                    .with_help("every pod of a StatefulSet listens on the same port; drop the per-node `port`"),
+                );
+            }
+        }
+    }
+}

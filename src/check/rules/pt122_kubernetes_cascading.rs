@@ -1,0 +1,52 @@
+//! PT122 kubernetes-cascading
+//!
+//! What: on the `kubernetes` target, `upstream=` (cascading replication) is only used with
+//! `failover "none"` or `"patroni"` (its `replicatefrom` tag).
+//! Why: pg_auto_failover has no cascading standbys and the repmgr image is configured to follow
+//! the primary; the node would silently stream from the primary instead of its upstream.
+//! Example: `failover "repmgr"` with `node "c" role="async" upstream="b"` and
+//! `targets "kubernetes"`.
+
+use crate::check::{Context, Rule};
+use crate::diag::Diagnostic;
+use crate::model::{FailoverManager, Target};
+
+pub const RULE: Rule = Rule {
+    code: "PT122",
+    name: "kubernetes-cascading",
+    summary: "on kubernetes, cascading replication needs failover \"none\" or \"patroni\"",
+    run,
+};
+
+fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
+    let Some(t) = cx
+        .topo
+        .targets
+        .iter()
+        .find(|t| t.value == Target::Kubernetes)
+    else {
+        return;
+    };
+    for c in &cx.topo.clusters {
+        let m = c.failover.manager.value;
+        if matches!(m, FailoverManager::None | FailoverManager::Patroni) {
+            continue;
+        }
+        for n in &c.nodes {
+            if let Some(u) = &n.upstream {
+                out.push(
+                    Diagnostic::error(
+                        "PT122",
+                        format!(
+                            "the kubernetes target cannot express upstream=\"{}\" of node \"{}\" with failover \"{m}\"",
+                            u.value, n.name
+                        ),
+                    )
+                    .with_span(u.span, "cascading replication")
+                    .with_related(t.span, "target declared here")
+                    .with_help("drop `upstream` (the node streams from the primary), or use failover \"none\" or \"patroni\""),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! PT123 kubernetes-standby-manager
+//!
+//! What: on the `kubernetes` target, a standby cluster (`replica-of`) uses `failover "none"` or
+//! `"patroni"`.
+//! Why: those are the managers whose start-up the target can point at the source cluster (a
+//! `pg_basebackup` from its primary Service, or Patroni's `standby_cluster`). pg_auto_failover and
+//! the repmgr image would initialise a new, independent primary instead of following the source.
+//! Example: `cluster "dr" replica-of="main" { failover "repmgr" … }` with `targets "kubernetes"`.
+
+use crate::check::{Context, Rule};
+use crate::diag::Diagnostic;
+use crate::model::{FailoverManager, Target};
+
+pub const RULE: Rule = Rule {
+    code: "PT123",
+    name: "kubernetes-standby-manager",
+    summary: "on kubernetes, a standby cluster needs failover \"none\" or \"patroni\"",
+    run,
+};
+
+fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
+    let Some(t) = cx
+        .topo
+        .targets
+        .iter()
+        .find(|t| t.value == Target::Kubernetes)
+    else {
+        return;
+    };
+    for c in &cx.topo.clusters {
+        let Some(src) = &c.replica_of else { continue };
+        let m = c.failover.manager.value;
+        if matches!(m, FailoverManager::PgAutoFailover | FailoverManager::Repmgr) {
+            out.push(
+                Diagnostic::error(
+                    "PT123",
+                    format!(
+                        "the kubernetes target cannot express standby cluster \"{}\" (replica-of \"{}\") with failover \"{m}\"",
+                        c.name, src.value
+                    ),
+                )
+                .with_span(c.failover.manager.span, "would start an independent primary")
+                .with_related(t.span, "target declared here")
+                .with_help("use failover \"none\" (one streaming leader) or \"patroni\" (standby_cluster) for a standby cluster"),
+            );
+        }
+    }
+}

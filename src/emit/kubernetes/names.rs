@@ -1,0 +1,124 @@
+//! Object names, paths and images: one place, so every object that refers to another agrees.
+
+use crate::model::{Cluster, FailoverManager, Pooler};
+
+/// The pod label the labeler keeps true and the primary/replicas Services select on.
+pub const ROLE_LABEL: &str = "pgtopo.io/role";
+/// The pod label that tells poolers of one cluster apart.
+pub const POOLER_LABEL: &str = "pgtopo.io/pooler";
+
+pub const LABELER_IMAGE: &str = "bitnami/kubectl:1.33.1";
+pub const PGBOUNCER_IMAGE: &str = "edoburu/pgbouncer:v1.24.1-p1";
+pub const PGPOOL_IMAGE: &str = "bitnami/pgpool:4.6.2";
+pub const EXPORTER_IMAGE: &str = "quay.io/prometheuscommunity/postgres-exporter:v0.17.1";
+
+/// The StatefulSet name. When the nodes are named `<prefix>-0 … <prefix>-(n-1)` in order, the
+/// StatefulSet is named `<prefix>` so that its pods carry the node names; otherwise it is named
+/// after the cluster and pod ordinal i runs the i-th declared node.
+pub fn statefulset(c: &Cluster) -> String {
+    node_prefix(c).unwrap_or_else(|| c.name.clone())
+}
+
+fn node_prefix(c: &Cluster) -> Option<String> {
+    let first = c.nodes.first()?;
+    let (prefix, _) = first.name.rsplit_once('-')?;
+    let all = c
+        .nodes
+        .iter()
+        .enumerate()
+        .all(|(i, n)| n.name == format!("{prefix}-{i}"));
+    (all && !prefix.is_empty()).then(|| prefix.to_owned())
+}
+
+/// The pod that runs a node.
+pub fn pod_of(c: &Cluster, node: &str) -> String {
+    let i = c.nodes.iter().position(|n| n.name == node).unwrap_or(0);
+    format!("{}-{i}", statefulset(c))
+}
+
+pub fn headless_service(c: &Cluster) -> String {
+    format!("{}-headless", c.name)
+}
+pub fn primary_service(c: &Cluster) -> String {
+    format!("{}-primary", c.name)
+}
+pub fn replicas_service(c: &Cluster) -> String {
+    format!("{}-replicas", c.name)
+}
+pub fn monitor_service(c: &Cluster) -> String {
+    format!("{}-monitor", c.name)
+}
+pub fn config_map(c: &Cluster) -> String {
+    format!("{}-config", c.name)
+}
+pub fn service_account(c: &Cluster) -> String {
+    c.name.clone()
+}
+pub fn pooler(c: &Cluster, p: &Pooler) -> String {
+    if p.name.starts_with(&c.name) {
+        p.name.clone()
+    } else {
+        format!("{}-{}", c.name, p.name)
+    }
+}
+
+/// The PostgreSQL port inside the pods: the primary's (Kubernetes gives every pod its own address,
+/// so one port serves all).
+pub fn pg_port(c: &Cluster) -> u16 {
+    c.primary()
+        .or(c.nodes.first())
+        .map(|n| n.port.value)
+        .unwrap_or(5432)
+}
+
+/// Which image family a cluster runs; it decides paths and the user id.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// citusdata/pg_auto_failover (Debian, user `docker`, uid 1000).
+    Citus,
+    /// bitnami/postgresql-repmgr (uid 1001).
+    Bitnami,
+    /// The official postgres image (uid 999).
+    Official,
+    /// An image with Patroni on the official postgres base (uid 999), declared by the user.
+    Patroni,
+}
+
+pub fn family(c: &Cluster) -> Family {
+    match c.failover.manager.value {
+        FailoverManager::PgAutoFailover => Family::Citus,
+        FailoverManager::Repmgr => Family::Bitnami,
+        FailoverManager::None => Family::Official,
+        FailoverManager::Patroni => Family::Patroni,
+    }
+}
+
+pub fn uid(f: Family) -> i64 {
+    match f {
+        Family::Citus => 1000,
+        Family::Bitnami => 1001,
+        Family::Official | Family::Patroni => 999,
+    }
+}
+
+pub fn data_mount(c: &Cluster) -> &'static str {
+    match family(c) {
+        Family::Citus => "/var/lib/postgresql",
+        Family::Bitnami => "/bitnami/postgresql",
+        Family::Official | Family::Patroni => "/var/lib/postgresql/data",
+    }
+}
+
+pub fn pgdata(c: &Cluster) -> String {
+    match family(c) {
+        Family::Citus => "/var/lib/postgresql/pgdata".to_owned(),
+        Family::Bitnami => "/bitnami/postgresql/data".to_owned(),
+        Family::Official | Family::Patroni => "/var/lib/postgresql/data/pgdata".to_owned(),
+    }
+}
+
+/// Whether pods need the labeler sidecar: everywhere except Patroni with its Kubernetes DCS, which
+/// writes the role label itself.
+pub fn needs_labeler(c: &Cluster) -> bool {
+    !(c.failover.manager.value == FailoverManager::Patroni && c.failover.dcs.is_none())
+}

@@ -1,0 +1,434 @@
+//! Derives `overlays/<env>/` from the base objects and the env's objects.
+//!
+//! kustomize applies, in this order: patches, then the namespace, labels, replicas and images
+//! transformers. So the overlay is computed backwards: the env objects are first stripped of what
+//! the transformers will add (giving the "patched base"), and the remaining differences from the
+//! base become exact JSON6902 patches. Objects only in the env are added as resources; objects only
+//! in the base are removed with a `$patch: delete` patch. The kubernetes validation test proves the
+//! result equals `pgtopo build ENV` for every env of every topology.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Map, Value};
+
+use super::{str_at, to_yaml, to_yaml_docs, Obj};
+
+const KUSTOMIZE_API: &str = "kustomize.config.k8s.io/v1beta1";
+
+pub fn kustomization_base<'a>(files: impl Iterator<Item = &'a str>) -> String {
+    let resources: Vec<&str> = files.collect();
+    to_yaml(&json!({
+        "apiVersion": KUSTOMIZE_API,
+        "kind": "Kustomization",
+        "resources": resources,
+    }))
+}
+
+type Key = (String, String, String);
+
+fn key(v: &Value) -> Key {
+    (
+        str_at(v, &["apiVersion"]).to_owned(),
+        str_at(v, &["kind"]).to_owned(),
+        str_at(v, &["metadata", "name"]).to_owned(),
+    )
+}
+
+fn is_cluster_scoped(v: &Value) -> bool {
+    str_at(v, &["kind"]) == "Namespace"
+}
+
+fn labels_of(v: &Value) -> Map<String, Value> {
+    v.pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The single namespace every namespaced object lives in, if there is one.
+fn only_namespace(objs: &[Obj]) -> Option<String> {
+    let set: BTreeSet<&str> = objs
+        .iter()
+        .filter(|o| !is_cluster_scoped(&o.value))
+        .map(|o| str_at(&o.value, &["metadata", "namespace"]))
+        .collect();
+    (set.len() == 1).then(|| set.into_iter().next().unwrap().to_owned())
+}
+
+/// Splits an image reference into its name and its tag or digest part.
+fn split_image(image: &str) -> (&str, Option<(&str, &str)>) {
+    if let Some((n, d)) = image.split_once('@') {
+        return (n, Some(("digest", d)));
+    }
+    let slash = image.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match image[slash..].rfind(':') {
+        Some(i) => (
+            &image[..slash + i],
+            Some(("newTag", &image[slash + i + 1..])),
+        ),
+        None => (image, None),
+    }
+}
+
+/// Paths of every container list in a workload object.
+const CONTAINER_LISTS: &[&str] = &[
+    "/spec/template/spec/containers",
+    "/spec/template/spec/initContainers",
+];
+
+fn images(v: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for list in CONTAINER_LISTS {
+        if let Some(cs) = v.pointer(list).and_then(Value::as_array) {
+            for (i, c) in cs.iter().enumerate() {
+                if let Some(img) = c.get("image").and_then(Value::as_str) {
+                    out.push((format!("{list}/{i}/image"), img.to_owned()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The places where kustomize's `labels` transformer (with `includeTemplates`) writes labels.
+fn label_paths(v: &Value) -> Vec<String> {
+    let mut out = vec!["/metadata/labels".to_owned()];
+    if v.pointer("/spec/template/metadata").is_some() {
+        out.push("/spec/template/metadata/labels".to_owned());
+    }
+    if let Some(vcts) = v
+        .pointer("/spec/volumeClaimTemplates")
+        .and_then(Value::as_array)
+    {
+        for i in 0..vcts.len() {
+            out.push(format!("/spec/volumeClaimTemplates/{i}/metadata/labels"));
+        }
+    }
+    out
+}
+
+fn escape(seg: &str) -> String {
+    seg.replace('~', "~0").replace('/', "~1")
+}
+
+/// JSON6902 operations that turn `a` into `b`.
+fn diff(a: &Value, b: &Value, path: &str, ops: &mut Vec<Value>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, va) in x {
+                let p = format!("{path}/{}", escape(k));
+                match y.get(k) {
+                    None => ops.push(json!({"op": "remove", "path": p})),
+                    Some(vb) => diff(va, vb, &p, ops),
+                }
+            }
+            for (k, vb) in y {
+                if !x.contains_key(k) {
+                    let p = format!("{path}/{}", escape(k));
+                    ops.push(json!({"op": "add", "path": p, "value": vb}));
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                diff(va, vb, &format!("{path}/{i}"), ops);
+            }
+        }
+        _ if a == b => {}
+        _ => ops.push(json!({"op": "replace", "path": path, "value": b})),
+    }
+}
+
+fn set_ptr(v: &mut Value, ptr: &str, new: Option<Value>) {
+    let (parent, last) = ptr.rsplit_once('/').expect("pointer has a parent");
+    let last = last.replace("~1", "/").replace("~0", "~");
+    if let Some(Value::Object(m)) = v.pointer_mut(parent) {
+        match new {
+            Some(n) => {
+                m.insert(last, n);
+            }
+            None => {
+                m.remove(&last);
+            }
+        }
+        if m.is_empty() {
+            // An emptied label map is dropped, as the base would not have it either.
+            let (pp, pl) = parent.rsplit_once('/').unwrap_or(("", ""));
+            if let Some(Value::Object(pm)) = v.pointer_mut(pp) {
+                pm.remove(pl);
+            }
+        }
+    } else if let Some(n) = new {
+        if let Some(Value::Array(a)) = v.pointer_mut(parent) {
+            if let Ok(i) = last.parse::<usize>() {
+                a[i] = n;
+            }
+        }
+    }
+}
+
+fn file_stem(v: &Value) -> String {
+    let (_, kind, name) = key(v);
+    format!("{}-{name}", kind.to_ascii_lowercase())
+}
+
+/// Every file of `overlays/<env>/`, relative to that folder.
+pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    let mut k = Map::new();
+    k.insert("apiVersion".into(), json!(KUSTOMIZE_API));
+    k.insert("kind".into(), json!("Kustomization"));
+    let mut resources = vec![json!("../../base")];
+
+    // Namespace: one transformer when both sides live in a single namespace each.
+    let (bns, ens) = (only_namespace(base), only_namespace(env));
+    let ns_change = match (&bns, &ens) {
+        (Some(b), Some(e)) if b != e => Some((b.clone(), e.clone())),
+        _ => None,
+    };
+    if let Some((_, e)) = &ns_change {
+        k.insert("namespace".into(), json!(e));
+    }
+    // Undo the namespace transformer on an env object: it renames the Namespace object, moves every
+    // namespaced object and rewrites ServiceAccount subjects of role bindings.
+    let un_ns = |v: &mut Value| {
+        let Some((b, e)) = &ns_change else { return };
+        if is_cluster_scoped(v) {
+            if str_at(v, &["metadata", "name"]) == e {
+                v["metadata"]["name"] = json!(b);
+            }
+        } else {
+            v["metadata"]["namespace"] = json!(b);
+        }
+        if let Some(subjects) = v.get_mut("subjects").and_then(Value::as_array_mut) {
+            for s in subjects {
+                if s.get("namespace").and_then(Value::as_str) == Some(e) {
+                    s["namespace"] = json!(b);
+                }
+            }
+        }
+    };
+
+    let base_by_key: BTreeMap<Key, &Value> =
+        base.iter().map(|o| (key(&o.value), &o.value)).collect();
+    // Env objects keyed as they would be in the base (before the namespace transformer).
+    let env_unns: Vec<Value> = env
+        .iter()
+        .map(|o| {
+            let mut v = o.value.clone();
+            un_ns(&mut v);
+            v
+        })
+        .collect();
+    let pairs: Vec<(&Value, &Value, &Value)> = env_unns
+        .iter()
+        .zip(env)
+        .filter_map(|(u, e)| base_by_key.get(&key(u)).map(|b| (*b, u, &e.value)))
+        .collect();
+
+    // Labels: the pairs that every env object gained (same key, same value) go to the labels
+    // transformer, provided every env object carries them.
+    let mut delta: Option<Map<String, Value>> = None;
+    for (b, u, _) in &pairs {
+        let (bl, ul) = (labels_of(b), labels_of(u));
+        let d: Map<String, Value> = ul
+            .into_iter()
+            .filter(|(kk, vv)| bl.get(kk) != Some(vv))
+            .collect();
+        delta = Some(match delta {
+            None => d,
+            Some(prev) => prev
+                .into_iter()
+                .filter(|(kk, vv)| d.get(kk) == Some(vv))
+                .collect(),
+        });
+    }
+    let mut delta = delta.unwrap_or_default();
+    if !env.iter().all(|o| {
+        delta
+            .iter()
+            .all(|(kk, vv)| labels_of(&o.value).get(kk) == Some(vv))
+    }) {
+        delta.clear();
+    }
+    if !delta.is_empty() {
+        k.insert(
+            "labels".into(),
+            json!([{"pairs": delta, "includeTemplates": true}]),
+        );
+    }
+
+    // Images: an image name whose every use changes to the same new reference.
+    let mut image_map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (b, u, _) in &pairs {
+        let bi = images(b);
+        let ui: BTreeMap<String, String> = images(u).into_iter().collect();
+        for (path, img) in bi {
+            let (name, _) = split_image(&img);
+            let new = ui.get(&path).cloned().unwrap_or_default();
+            image_map.entry(name.to_owned()).or_default().insert(new);
+        }
+    }
+    let mut image_entries = Vec::new();
+    let mut image_rewrite: BTreeMap<String, String> = BTreeMap::new();
+    for (name, news) in &image_map {
+        if news.len() != 1 {
+            continue;
+        }
+        let new = news.iter().next().unwrap();
+        let (nn, tag) = split_image(new);
+        let unchanged = base
+            .iter()
+            .flat_map(|o| images(&o.value))
+            .filter(|(_, i)| split_image(i).0 == name)
+            .all(|(_, i)| &i == new);
+        if unchanged || new.is_empty() {
+            continue;
+        }
+        let mut e = Map::new();
+        e.insert("name".into(), json!(name));
+        if nn != name {
+            e.insert("newName".into(), json!(nn));
+        }
+        if let Some((field, t)) = tag {
+            e.insert(field.into(), json!(t));
+        }
+        image_entries.push(Value::Object(e));
+        image_rewrite.insert(name.clone(), new.clone());
+    }
+    if !image_entries.is_empty() {
+        k.insert("images".into(), json!(image_entries));
+    }
+
+    // Build the patched base for every pair (env object minus the transformers), and collect
+    // replica changes on the way.
+    let mut replicas = Vec::new();
+    let mut patches = Vec::new();
+    for (b, u, _) in &pairs {
+        let mut x = (*u).clone();
+        for p in label_paths(&x) {
+            for (kk, _) in &delta {
+                let prev = b.pointer(&format!("{p}/{}", escape(kk))).cloned();
+                if x.pointer(&p).is_some() {
+                    set_ptr(&mut x, &format!("{p}/{}", escape(kk)), prev);
+                }
+            }
+        }
+        for (path, img) in images(&x) {
+            if image_rewrite.contains_key(split_image(&img).0) {
+                if let Some(orig) = b.pointer(&path) {
+                    set_ptr(&mut x, &path, Some(orig.clone()));
+                }
+            }
+        }
+        let kind = str_at(&x, &["kind"]);
+        if matches!(kind, "Deployment" | "StatefulSet")
+            && x.pointer("/spec/replicas") != b.pointer("/spec/replicas")
+        {
+            replicas.push(json!({"name": str_at(&x, &["metadata", "name"]), "count": x.pointer("/spec/replicas")}));
+            let orig = b.pointer("/spec/replicas").cloned();
+            set_ptr(&mut x, "/spec/replicas", orig);
+        }
+        let mut ops = Vec::new();
+        diff(b, &x, "", &mut ops);
+        if ops.is_empty() {
+            continue;
+        }
+        let stem = file_stem(b);
+        let path = format!("patches/{stem}.yaml");
+        files.push((path.clone(), to_yaml(&ops)));
+        patches.push(json!({"path": path, "target": target(b)}));
+    }
+
+    // Objects that only the base has are deleted; objects that only the env has are added.
+    let env_keys: BTreeSet<Key> = env_unns.iter().map(key).collect();
+    for o in base {
+        if !env_keys.contains(&key(&o.value)) {
+            let mut m = Map::new();
+            m.insert("apiVersion".into(), o.value["apiVersion"].clone());
+            m.insert("kind".into(), o.value["kind"].clone());
+            let mut md = Map::new();
+            md.insert("name".into(), o.value["metadata"]["name"].clone());
+            if let Some(ns) = o.value["metadata"].get("namespace") {
+                md.insert("namespace".into(), ns.clone());
+            }
+            m.insert("metadata".into(), Value::Object(md));
+            m.insert("$patch".into(), json!("delete"));
+            let path = format!("patches/delete-{}.yaml", file_stem(&o.value));
+            files.push((path.clone(), to_yaml(&Value::Object(m))));
+            patches.push(json!({"path": path}));
+        }
+    }
+    let added: Vec<&Value> = env_unns
+        .iter()
+        .zip(env)
+        .filter(|(u, _)| !base_by_key.contains_key(&key(u)))
+        .map(|(_, e)| &e.value)
+        .collect();
+    if !added.is_empty() {
+        files.push(("added.yaml".to_owned(), to_yaml_docs(added.into_iter())));
+        resources.push(json!("added.yaml"));
+    }
+    k.insert("resources".into(), Value::Array(resources));
+    if !replicas.is_empty() {
+        k.insert("replicas".into(), Value::Array(replicas));
+    }
+    if !patches.is_empty() {
+        k.insert("patches".into(), Value::Array(patches));
+    }
+    files.push(("kustomization.yaml".to_owned(), to_yaml(&Value::Object(k))));
+    files
+}
+
+/// The selector of a JSON6902 patch: the object as it is in the base (patches run before the
+/// namespace transformer).
+fn target(v: &Value) -> Value {
+    let api = str_at(v, &["apiVersion"]);
+    let (group, version) = api.split_once('/').unwrap_or(("", api));
+    let mut t = Map::new();
+    if !group.is_empty() {
+        t.insert("group".into(), json!(group));
+    }
+    t.insert("version".into(), json!(version));
+    t.insert("kind".into(), v["kind"].clone());
+    t.insert("name".into(), v["metadata"]["name"].clone());
+    if let Some(ns) = v["metadata"].get("namespace") {
+        t.insert("namespace".into(), ns.clone());
+    }
+    Value::Object(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_split() {
+        assert_eq!(split_image("a/b:1"), ("a/b", Some(("newTag", "1"))));
+        assert_eq!(split_image("reg:5000/b"), ("reg:5000/b", None));
+        assert_eq!(
+            split_image("b@sha256:x"),
+            ("b", Some(("digest", "sha256:x")))
+        );
+    }
+
+    #[test]
+    fn diff_ops() {
+        let mut ops = Vec::new();
+        diff(
+            &json!({"a": 1, "b": {"c/d": 2}, "e": [1, 2]}),
+            &json!({"a": 2, "b": {}, "e": [1], "f": true}),
+            "",
+            &mut ops,
+        );
+        assert_eq!(
+            ops,
+            vec![
+                json!({"op": "replace", "path": "/a", "value": 2}),
+                json!({"op": "remove", "path": "/b/c~1d"}),
+                json!({"op": "replace", "path": "/e", "value": [1]}),
+                json!({"op": "add", "path": "/f", "value": true}),
+            ]
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! A small YAML writer for JSON values. serde_yaml writes YAML 1.2, where `yes`, `on` or `no` are
+//! plain strings; `kubectl apply` reads YAML 1.1, where they are booleans, so a string such as
+//! `PGPOOL_ENABLE_LOAD_BALANCING: yes` would be rejected. This writer quotes every string that
+//! either version could read as something else, and writes multi-line strings as literal blocks so
+//! that scripts stay readable.
+
+use serde_json::Value;
+
+pub fn to_string(v: &Value) -> String {
+    let mut out = String::new();
+    match v {
+        Value::Object(m) if !m.is_empty() => object(m, 0, &mut out),
+        Value::Array(a) if !a.is_empty() => array(a, 0, &mut out),
+        other => {
+            out.push_str(&scalar(other, 0));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn pad(n: usize) -> String {
+    " ".repeat(n)
+}
+
+fn object(m: &serde_json::Map<String, Value>, indent: usize, out: &mut String) {
+    let mut first = true;
+    for (k, v) in m {
+        if !first || !out.ends_with("- ") {
+            out.push_str(&pad(indent));
+        }
+        first = false;
+        out.push_str(&key(k));
+        out.push(':');
+        value(v, indent, out);
+    }
+}
+
+fn array(a: &[Value], indent: usize, out: &mut String) {
+    for v in a {
+        out.push_str(&pad(indent));
+        out.push_str("- ");
+        match v {
+            Value::Object(m) if !m.is_empty() => object(m, indent + 2, out),
+            Value::Array(x) if !x.is_empty() => {
+                out.push('\n');
+                array(x, indent + 2, out);
+            }
+            other => {
+                out.push_str(&scalar(other, indent + 2));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// Writes the value after `key:`.
+fn value(v: &Value, indent: usize, out: &mut String) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            object(m, indent + 2, out);
+        }
+        // Sequences under a key are not indented further, as kustomize writes them.
+        Value::Array(a) if !a.is_empty() => {
+            out.push('\n');
+            array(a, indent, out);
+        }
+        other => {
+            out.push(' ');
+            out.push_str(&scalar(other, indent + 2));
+            out.push('\n');
+        }
+    }
+}
+
+fn key(k: &str) -> String {
+    if plain_ok(k) {
+        k.to_owned()
+    } else {
+        quoted(k)
+    }
+}
+
+fn scalar(v: &Value, indent: usize) -> String {
+    match v {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => string(s, indent),
+        Value::Array(_) => "[]".to_owned(),
+        Value::Object(_) => "{}".to_owned(),
+    }
+}
+
+fn string(s: &str, indent: usize) -> String {
+    if s.contains('\n') {
+        if let Some(block) = literal_block(s, indent) {
+            return block;
+        }
+        return quoted(s);
+    }
+    if plain_ok(s) {
+        s.to_owned()
+    } else {
+        quoted(s)
+    }
+}
+
+/// `|` (one trailing newline) or `|-` (none); anything else, or text a block cannot hold
+/// exactly, is double-quoted instead.
+fn literal_block(s: &str, indent: usize) -> Option<String> {
+    let (body, chomp) = if let Some(b) = s.strip_suffix('\n') {
+        if b.ends_with('\n') {
+            return None;
+        }
+        (b, "|")
+    } else {
+        (s, "|-")
+    };
+    if body.starts_with(' ') || body.starts_with('\t') || body.contains('\r') {
+        return None;
+    }
+    if body.lines().any(|l| l.ends_with(' ') || l.ends_with('\t')) {
+        return None;
+    }
+    let mut out = String::from(chomp);
+    for line in body.split('\n') {
+        out.push('\n');
+        if !line.is_empty() {
+            out.push_str(&pad(indent));
+            out.push_str(line);
+        }
+    }
+    Some(out)
+}
+
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialize")
+}
+
+/// Whether `s` can be written unquoted and read back as the same string by YAML 1.1 and 1.2.
+fn plain_ok(s: &str) -> bool {
+    if s.is_empty() {
+        return false;
+    }
+    const RESERVED: &[&str] = &[
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
+    ];
+    if RESERVED.contains(&s) {
+        return false;
+    }
+    if is_quantity(s) {
+        return true;
+    }
+    let first = s.chars().next().unwrap();
+    // Anything that starts like a number (or a sign, dot or digit) is quoted: YAML 1.1 reads
+    // forms such as 1_000, 0x1f, 1:20 or .5 as numbers.
+    // A leading digit is harmless when a letter that no number, hex/octal/binary literal or
+    // timestamp can contain follows (g–n, p–s, u–w, y), as in `10-init.sh`.
+    let digit_word = first.is_ascii_digit()
+        && s.chars()
+            .any(|c| matches!(c.to_ascii_lowercase(), 'g'..='n' | 'p'..='s' | 'u'..='w' | 'y'));
+    let second = s.chars().nth(1);
+    let option_or_path = match first {
+        // `-c`, `--flag`: a dash before a letter or a dash is no number and no sequence entry.
+        '-' => second.is_some_and(|c| c.is_ascii_alphabetic() || c == '-'),
+        // `../base`, `./x`.
+        '.' => second.is_some_and(|c| c == '.' || c == '/'),
+        _ => digit_word,
+    };
+    if !option_or_path && (first.is_ascii_digit() || matches!(first, '-' | '+' | '.')) {
+        return false;
+    }
+    if !(option_or_path || first.is_ascii_alphabetic() || first == '_' || first == '/') {
+        return false;
+    }
+    if s.ends_with(' ') || s.ends_with(':') {
+        return false;
+    }
+    if s.contains(": ") || s.contains(" #") {
+        return false;
+    }
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || " _-./:=@,()'\"*$<>!%?".contains(c))
+        && !s.contains(['"', '\''])
+}
+
+/// Kubernetes quantities such as `500m` or `10Gi`: digits and a unit suffix, which neither YAML
+/// version reads as a number (the exa suffix `E` is left out: `1E` is too close to an exponent).
+fn is_quantity(s: &str) -> bool {
+    let digits = s.chars().take_while(|c| c.is_ascii_digit()).count();
+    digits > 0
+        && matches!(
+            &s[digits..],
+            "m" | "k" | "M" | "G" | "T" | "P" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei"
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn ambiguous_strings_are_quoted() {
+        let v = json!({"a": "yes", "b": "10Gi", "c": "1000m", "d": "on", "e": "x y", "f": "2", "g": "", "h": "-c", "i": "-1", "j": ".5", "k": "0x1f", "l": "10-init.sh", "m": "2001-12-14t21:59:43.10-05:00"});
+        assert_eq!(
+            super::to_string(&v),
+            "a: \"yes\"\nb: 10Gi\nc: 1000m\nd: \"on\"\ne: x y\nf: \"2\"\ng: \"\"\nh: -c\ni: \"-1\"\nj: \".5\"\nk: \"0x1f\"\nl: 10-init.sh\nm: \"2001-12-14t21:59:43.10-05:00\"\n"
+        );
+    }
+
+    #[test]
+    fn nesting_and_blocks() {
+        let v = json!({"l": [{"a": 1, "b": [1, 2]}, "s"], "t": "x\ny\n", "e": {}});
+        let text = super::to_string(&v);
+        assert_eq!(
+            text,
+            "e: {}\nl:\n- a: 1\n  b:\n  - 1\n  - 2\n- s\nt: |\n  x\n  y\n"
+        );
+        let back: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(back, v);
+    }
+}
