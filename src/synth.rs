@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {
-    /// kubernetes + helm + compose: repmgr clusters with primary/replica PgBouncer pools.
+    /// kubernetes + helm + compose: clusters as CloudNativePG expresses them (every standby in the
+    /// synchronous set, no PDB) with primary/replica PgBouncer pools.
     Containers,
     /// haproxy + keepalived (+ hosts): Patroni clusters on VMs with local PgBouncers and a VIP.
     Vms,
@@ -27,13 +28,19 @@ pub fn topology(flavor: Flavor, clusters: usize, nodes: usize, envs: usize) -> S
     let mut port = 20000usize;
     for c in 0..clusters {
         let _ = writeln!(s, "cluster \"c{c}\" {{");
-        let _ = writeln!(s, "    postgres version=16 image=\"postgres:16.4\"");
         match flavor {
             Flavor::Containers => {
-                let _ = writeln!(s, "    namespace \"ns-{c}\"\n    credentials secret=\"c{c}-credentials\" env-file=\".env\"");
-                let _ = writeln!(s, "    failover \"repmgr\"");
+                let _ = writeln!(
+                    s,
+                    "    postgres version=16 image=\"ghcr.io/cloudnative-pg/postgresql:16.4\""
+                );
+                let _ = writeln!(
+                    s,
+                    "    namespace \"ns-{c}\"\n    helm chart=\"cnpg\"\n    failover \"none\""
+                );
             }
             Flavor::Vms => {
+                let _ = writeln!(s, "    postgres version=16 image=\"postgres:16.4\"");
                 let _ = writeln!(s, "    credentials env-file=\"/etc/pgtopo/c{c}.env\"");
                 let _ = writeln!(
                     s,
@@ -52,15 +59,16 @@ pub fn topology(flavor: Flavor, clusters: usize, nodes: usize, envs: usize) -> S
             nodes + 2
         );
         for n in 0..nodes {
-            let role = match n {
-                0 => "primary",
-                1 => "sync",
+            let role = match (n, flavor) {
+                (0, _) => "primary",
+                (1, _) | (_, Flavor::Containers) => "sync",
                 _ => "async",
             };
             match flavor {
+                // One port for every pod (a StatefulSet has one template, PT121); Compose then
+                // publishes no node port, only the poolers'.
                 Flavor::Containers => {
-                    let _ = writeln!(s, "    node \"c{c}-n{n}\" role=\"{role}\" port={port}");
-                    port += 1;
+                    let _ = writeln!(s, "    node \"c{c}-n{n}\" role=\"{role}\"");
                 }
                 Flavor::Vms => {
                     let _ = writeln!(
@@ -74,11 +82,14 @@ pub fn topology(flavor: Flavor, clusters: usize, nodes: usize, envs: usize) -> S
             }
         }
         let _ = writeln!(s, "    resources {{\n        requests cpu=\"250m\" memory=\"512Mi\"\n        limits cpu=\"1\" memory=\"1Gi\"\n    }}");
-        let _ = writeln!(s, "    storage size=\"10Gi\"\n    pdb min-available=1");
+        let _ = writeln!(s, "    storage size=\"10Gi\"");
+        if flavor == Flavor::Vms {
+            let _ = writeln!(s, "    pdb min-available=1");
+        }
         match flavor {
             Flavor::Containers => {
-                let _ = writeln!(s, "    pooler \"rw\" kind=\"pgbouncer\" target=\"primary\" port={port} {{\n        pool size=20 reserve=5\n    }}");
-                let _ = writeln!(s, "    pooler \"ro\" kind=\"pgbouncer\" target=\"replicas\" port={} {{\n        pool size=20 reserve=5\n    }}", port + 1);
+                let _ = writeln!(s, "    pooler \"c{c}-rw\" kind=\"pgbouncer\" target=\"primary\" port={port} {{\n        pool size=20 reserve=5\n    }}");
+                let _ = writeln!(s, "    pooler \"c{c}-ro\" kind=\"pgbouncer\" target=\"replicas\" port={} {{\n        pool size=20 reserve=5\n    }}", port + 1);
                 port += 2;
             }
             Flavor::Vms => {
@@ -104,7 +115,10 @@ pub fn topology(flavor: Flavor, clusters: usize, nodes: usize, envs: usize) -> S
                 let _ = writeln!(s, "        nodes {}", keep.join(" "));
             }
             if flavor == Flavor::Containers {
-                let _ = writeln!(s, "        pooler \"rw\" replicas=2");
+                let _ = writeln!(
+                    s,
+                    "        pooler \"c{c}-rw\" {{\n            pool size=30\n        }}"
+                );
             }
             let _ = writeln!(s, "    }}");
         }

@@ -1,13 +1,17 @@
 //! PostgreSQL parameter catalog, for PT113 (parameter unknown in the declared major version) and
 //! for the restart-needed risk notes of `diff`.
 //!
-//! `PG15` is generated from `postgres --describe-config` of PostgreSQL 15 (name and context; a
-//! `postmaster` context means a restart is needed to change it). The other major versions are
+//! `PG15` is generated from `pg_settings` of a PostgreSQL 15 server (name and context, without the
+//! read-only `internal` ones; a `postmaster` context means a restart is needed to change it).
+//! `postgres --describe-config` is not enough: it leaves out settings such as `application_name`. The other major versions are
 //! described by the deltas below, kept by hand from the release notes' lists of added and removed
 //! settings.
 
 /// (name, context) of every settable PostgreSQL 15 parameter.
 pub const PG15: &[(&str, &str)] = &[
+    ("allow_in_place_tablespaces", "superuser"),
+    ("allow_system_table_mods", "superuser"),
+    ("application_name", "user"),
     ("archive_cleanup_command", "sighup"),
     ("archive_command", "sighup"),
     ("archive_library", "sighup"),
@@ -31,6 +35,7 @@ pub const PG15: &[(&str, &str)] = &[
     ("autovacuum_work_mem", "sighup"),
     ("backend_flush_after", "user"),
     ("backslash_quote", "user"),
+    ("backtrace_functions", "superuser"),
     ("bgwriter_delay", "sighup"),
     ("bgwriter_flush_after", "sighup"),
     ("bgwriter_lru_maxpages", "sighup"),
@@ -50,6 +55,7 @@ pub const PG15: &[(&str, &str)] = &[
     ("commit_delay", "superuser"),
     ("commit_siblings", "user"),
     ("compute_query_id", "superuser"),
+    ("config_file", "postmaster"),
     ("constraint_exclusion", "user"),
     ("cpu_index_tuple_cost", "user"),
     ("cpu_operator_cost", "user"),
@@ -57,9 +63,9 @@ pub const PG15: &[(&str, &str)] = &[
     ("cursor_tuple_fraction", "user"),
     ("data_directory", "postmaster"),
     ("data_sync_retry", "postmaster"),
-    ("DateStyle", "user"),
     ("db_user_namespace", "sighup"),
     ("deadlock_timeout", "superuser"),
+    ("debug_discard_caches", "superuser"),
     ("debug_pretty_print", "user"),
     ("debug_print_parse", "user"),
     ("debug_print_plan", "user"),
@@ -102,6 +108,7 @@ pub const PG15: &[(&str, &str)] = &[
     ("extension_destdir", "superuser"),
     ("external_pid_file", "postmaster"),
     ("extra_float_digits", "user"),
+    ("force_parallel_mode", "user"),
     ("from_collapse_limit", "user"),
     ("fsync", "sighup"),
     ("full_page_writes", "sighup"),
@@ -123,12 +130,19 @@ pub const PG15: &[(&str, &str)] = &[
     ("ident_file", "postmaster"),
     ("idle_in_transaction_session_timeout", "user"),
     ("idle_session_timeout", "user"),
-    ("IntervalStyle", "user"),
+    ("ignore_checksum_failure", "superuser"),
+    ("ignore_invalid_pages", "postmaster"),
+    ("ignore_system_indexes", "backend"),
     ("jit", "user"),
     ("jit_above_cost", "user"),
+    ("jit_debugging_support", "superuser-backend"),
+    ("jit_dump_bitcode", "superuser"),
+    ("jit_expressions", "user"),
     ("jit_inline_above_cost", "user"),
     ("jit_optimize_above_cost", "user"),
+    ("jit_profiling_support", "superuser-backend"),
     ("jit_provider", "postmaster"),
+    ("jit_tuple_deforming", "user"),
     ("join_collapse_limit", "user"),
     ("krb_caseins_users", "sighup"),
     ("krb_server_keyfile", "sighup"),
@@ -209,6 +223,8 @@ pub const PG15: &[(&str, &str)] = &[
     ("password_encryption", "user"),
     ("plan_cache_mode", "user"),
     ("port", "postmaster"),
+    ("post_auth_delay", "backend"),
+    ("pre_auth_delay", "sighup"),
     ("primary_conninfo", "sighup"),
     ("primary_slot_name", "sighup"),
     ("promote_trigger_file", "sighup"),
@@ -227,8 +243,10 @@ pub const PG15: &[(&str, &str)] = &[
     ("recovery_target_timeline", "postmaster"),
     ("recovery_target_xid", "postmaster"),
     ("recursive_worktable_factor", "user"),
+    ("remove_temp_files_after_crash", "sighup"),
     ("restart_after_crash", "sighup"),
     ("restore_command", "sighup"),
+    ("restrict_nonsystem_relation_kind", "user"),
     ("row_security", "user"),
     ("search_path", "user"),
     ("seq_page_cost", "user"),
@@ -269,8 +287,10 @@ pub const PG15: &[(&str, &str)] = &[
     ("temp_buffers", "user"),
     ("temp_file_limit", "superuser"),
     ("temp_tablespaces", "user"),
-    ("TimeZone", "user"),
     ("timezone_abbreviations", "user"),
+    ("trace_notify", "user"),
+    ("trace_recovery_messages", "sighup"),
+    ("trace_sort", "user"),
     ("track_activities", "superuser"),
     ("track_activity_query_size", "postmaster"),
     ("track_commit_timestamp", "postmaster"),
@@ -278,6 +298,9 @@ pub const PG15: &[(&str, &str)] = &[
     ("track_functions", "superuser"),
     ("track_io_timing", "superuser"),
     ("track_wal_io_timing", "superuser"),
+    ("transaction_deferrable", "user"),
+    ("transaction_isolation", "user"),
+    ("transaction_read_only", "user"),
     ("transform_null_equals", "user"),
     ("unix_socket_directories", "postmaster"),
     ("unix_socket_group", "postmaster"),
@@ -297,6 +320,7 @@ pub const PG15: &[(&str, &str)] = &[
     ("vacuum_multixact_freeze_table_age", "user"),
     ("wal_buffers", "postmaster"),
     ("wal_compression", "superuser"),
+    ("wal_consistency_checking", "superuser"),
     ("wal_decode_buffer_size", "postmaster"),
     ("wal_init_zero", "superuser"),
     ("wal_keep_size", "sighup"),
@@ -315,6 +339,7 @@ pub const PG15: &[(&str, &str)] = &[
     ("work_mem", "user"),
     ("xmlbinary", "user"),
     ("xmloption", "user"),
+    ("zero_damaged_pages", "superuser"),
 ];
 
 /// Parameters of the PG15 list that first appeared in a later major than 10: (name, first major).

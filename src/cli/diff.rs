@@ -157,8 +157,13 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             FileChange::Modified { .. } => {}
         }
     }
+    let listed = changes
+        .iter()
+        .any(|c| !matches!(c, FileChange::Modified { .. }));
     if !changes.is_empty() {
-        text.push('\n');
+        if listed {
+            text.push('\n');
+        }
         if args.stat {
             text.push_str(&stat(&changes));
         } else {

@@ -117,10 +117,17 @@ fn cluster(o: &Cluster, n: &Cluster, out: &mut Vec<Change>) {
     let (os, ns) = (o.synchronous_standby_names(), n.synchronous_standby_names());
     if os != ns {
         let show = |x: &Option<String>| x.clone().unwrap_or_else(|| "asynchronous".to_owned());
-        let risk = if ns.is_some() {
-            Some("commits now wait for the synchronous set: if fewer standbys than `count` are up, writes block")
-        } else {
-            Some("commits no longer wait for a standby: a failover can lose acknowledged transactions")
+        let count = |c: &Cluster| {
+            c.replication
+                .synchronous
+                .as_ref()
+                .map_or(0, |x| x.count.value)
+        };
+        let risk = match (&os, &ns) {
+            (_, None) => Some("commits no longer wait for a standby: a failover can lose acknowledged transactions"),
+            (None, Some(_)) => Some("commits now wait for the synchronous set: if fewer standbys than `count` are up, writes block"),
+            _ if count(n) > count(o) => Some("commits wait for more standbys: if fewer than `count` are up, writes block"),
+            _ => Some("commits wait for a different set of standbys: check every new member is streaming and caught up first"),
         };
         out.push(change(
             s,

@@ -57,13 +57,13 @@ fn bitnami_ha(c: &Cluster, out: &mut Vec<Diagnostic>) {
         out.push(warn(p.kind.span, format!(
             "bitnami/postgresql-ha deploys Pgpool-II, not PgBouncer; pooler \"{}\" is rendered as Pgpool-II (max_pool {}, num_init_children {})",
             p.name, p.pool.size.value, p.pool.max_client_conn.value
-        )));
+        )).with_help("declare the pooler as kind=\"pgpool\" for this chart, or use `helm chart=\"cnpg\"` for PgBouncer"));
     }
     if p.target.value == PoolerTarget::Replicas {
         out.push(warn(p.target.span, format!(
             "Pgpool-II sends writes to the primary and balances reads over every node including the primary; pooler \"{}\" targets replicas only",
             p.name
-        )));
+        )).with_help("use target=\"any\" for a Pgpool-II pooler, or `helm chart=\"cnpg\"` for a replicas-only pooler"));
     }
     if p.mode.value != PoolMode::Session {
         out.push(warn(
@@ -72,7 +72,7 @@ fn bitnami_ha(c: &Cluster, out: &mut Vec<Diagnostic>) {
                 "Pgpool-II pools whole sessions; pooler \"{}\" asks for {} pooling",
                 p.name, p.mode.value
             ),
-        ));
+        ).with_help("use mode=\"session\" for Pgpool-II, or `helm chart=\"cnpg\"` for PgBouncer transaction pooling"));
     }
 }
 
