@@ -122,13 +122,13 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
 
     let envs: Vec<String> = program.envs.iter().filter_map(|t| t.env.clone()).collect();
     let keep = |path: &str| {
-        let target_ok = args.target.map_or(true, |t| {
-            path.starts_with(&format!("{}/", Target::from(t).as_str()))
-        });
+        let target_ok = args
+            .target
+            .is_none_or(|t| path.starts_with(&format!("{}/", Target::from(t).as_str())));
         let env_ok = args
             .env
             .as_deref()
-            .map_or(true, |e| !belongs_to_other_env(path, e, &envs));
+            .is_none_or(|e| !belongs_to_other_env(path, e, &envs));
         target_ok && env_ok
     };
     let filter = |b: &Bundle| {

@@ -3,7 +3,7 @@
 
 use crate::check::pg_params::needs_restart;
 use crate::model::quantity::parse_quantity;
-use crate::model::{Cluster, Resources, Role, Topology};
+use crate::model::{Cluster, Resources, Topology};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
@@ -72,19 +72,15 @@ fn cluster(o: &Cluster, n: &Cluster, out: &mut Vec<Change>) {
                 format!("node {} added as {}", node.name, node.role.value),
                 None,
             )),
+            // What a role change risks depends on the synchronous set as a whole (see below).
             Some(prev) if prev.role.value != node.role.value => {
-                let risk = match (prev.role.value, node.role.value) {
-                    (_, Role::Sync) => Some("a new synchronous standby must acknowledge commits: if it lags or is down, commits wait"),
-                    (Role::Primary, _) | (_, Role::Primary) => None,
-                    _ => None,
-                };
                 out.push(change(
                     s,
                     format!(
                         "node {}: {} → {}",
                         node.name, prev.role.value, node.role.value
                     ),
-                    risk,
+                    None,
                 ));
             }
             Some(_) => {}

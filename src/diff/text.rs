@@ -79,7 +79,7 @@ pub fn mask_secrets(line: &str) -> String {
     };
     let rest = &line[pos..];
     // The value starts after the separator that follows the keyword (`=`, `:` or whitespace).
-    let Some(sep) = rest.find(|c: char| c == '=' || c == ':' || c == ' ') else {
+    let Some(sep) = rest.find(['=', ':', ' ']) else {
         return line.to_owned();
     };
     let after = &rest[sep + 1..];

@@ -625,7 +625,7 @@ fn lower_replication(
             span: s.span,
         }
     });
-    let slots = rr.child(d, "slots").map_or(false, |s| {
+    let slots = rr.child(d, "slots").is_some_and(|s| {
         let mut sr = Reader::new(s);
         let v = match sr.arg(0) {
             None => true,
@@ -698,7 +698,7 @@ fn lower_resources(n: Option<&SNode>, d: &mut Vec<Diagnostic>) -> Resources {
     let mut list = |r: &mut Reader, name: &'static str| {
         r.child(d, name).map_or_else(ResourceList::default, |c| {
             let mut cr = Reader::new(c);
-            let cpu = cr.string(d, "cpu").or_else(|| None);
+            let cpu = cr.string(d, "cpu").or(None);
             let memory = cr.string(d, "memory");
             cr.finish(d);
             for q in [&cpu, &memory].into_iter().flatten() {

@@ -39,7 +39,7 @@ fn scan<'a>(src: &'a str) -> Vec<Vec<Piece<'a>>> {
                 }
                 Some(j + 1)
             }
-            b'#' if rest.iter().skip_while(|c| **c == b'#').next() == Some(&b'"') => {
+            b'#' if rest.iter().find(|c| **c != b'#') == Some(&b'"') => {
                 let hashes = rest.iter().take_while(|c| **c == b'#').count();
                 let mut close = vec![b'"'];
                 close.extend(std::iter::repeat_n(b'#', hashes));

@@ -18,7 +18,8 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(out: &mut Vec<Diagnostic>, owner: &str, r: &Resources) {
-    let pairs: [(&str, &Option<Spanned<String>>, &Option<Spanned<String>>); 2] = [
+    type Quantity<'a> = &'a Option<Spanned<String>>;
+    let pairs: [(&str, Quantity, Quantity); 2] = [
         ("cpu", &r.requests.cpu, &r.limits.cpu),
         ("memory", &r.requests.memory, &r.limits.memory),
     ];
