@@ -59,6 +59,42 @@ fn graphs_match_their_snapshots_and_docs() {
 }
 
 #[test]
+fn explain_matches_its_snapshots() {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(common::repo().join("golden/explain"));
+    s.set_prepend_module_to_snapshot(false);
+    s.set_omit_expression(true);
+    let _g = s.bind_to_scope();
+    for (name, path) in common::topologies() {
+        let p = common::program(&path);
+        for t in p.all() {
+            let text = pgtopo::views::explain::explain(t, &name);
+            assert!(
+                text.contains("endpoints:") && text.contains("guarantees:"),
+                "{name}"
+            );
+            insta::assert_snapshot!(
+                format!("{name}__{}", t.env.as_deref().unwrap_or("base")),
+                text
+            );
+        }
+    }
+    let o = pgtopo()
+        .args(["-f", "topologies/mirror-db.kdl", "explain", "prod"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("a commit waits for any 1 of: postgres-1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("mirror-db-primary.db-production.svc:5432"),
+        "{out}"
+    );
+}
+
+#[test]
 fn dot_output_is_accepted_by_graphviz() {
     if !common::have_tool("dot") {
         return;

@@ -6,6 +6,7 @@
 
 mod build;
 mod diff;
+mod explain;
 mod fmt;
 mod graph;
 mod init;
@@ -69,6 +70,11 @@ enum Command {
         after_help = "Examples:\n  pgtopo diff prod                    against the committed out/\n  pgtopo diff prod --against git:HEAD~1\n  pgtopo diff --stat --target kubernetes\n\nExit: 0 no change, 1 changes (0 with --exit-zero), 2 error."
     )]
     Diff(diff::Args),
+    /// Explain how to connect (endpoints per target, read-write or read-only) and what survives which failure.
+    #[command(
+        after_help = "Examples:\n  pgtopo explain prod\n  pgtopo -f topologies/haproxy-keepalived.kdl explain staging"
+    )]
+    Explain(explain::Args),
     /// Draw the topology: clients, VIP, balancers, poolers, primary and standbys, monitors.
     #[command(
         after_help = "Examples:\n  pgtopo graph > topology.mmd               Mermaid, renders on GitHub\n  pgtopo graph prod --format dot | dot -Tsvg > prod.svg"
@@ -119,6 +125,7 @@ pub fn main() -> i32 {
         Command::Build(a) => build::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
         Command::Graph(a) => graph::run(&ctx, a),
+        Command::Explain(a) => explain::run(&ctx, a),
         Command::Fmt(a) => fmt::run(&ctx, a),
         Command::Init(a) => init::run(&ctx, a),
         Command::Completions { shell } => {

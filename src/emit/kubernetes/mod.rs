@@ -6,7 +6,7 @@
 //! (overlay.rs), using kustomize's own transformers where they express the change exactly.
 
 mod config;
-mod names;
+pub mod names;
 mod objects;
 mod overlay;
 mod yaml;
