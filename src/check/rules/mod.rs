@@ -28,6 +28,7 @@ mod pt123_kubernetes_standby_manager;
 mod pt131_balancer_node_without_host;
 mod pt132_patroni_without_dcs;
 mod pt133_patroni_port_collision;
+mod pt134_vm_local_pgpool;
 mod pt140_compose_cannot_express;
 mod pt141_compose_service_name;
 mod pt150_helm_sync_replication;
@@ -64,6 +65,7 @@ pub const RULES: &[Rule] = &[
     pt131_balancer_node_without_host::RULE,
     pt132_patroni_without_dcs::RULE,
     pt133_patroni_port_collision::RULE,
+    pt134_vm_local_pgpool::RULE,
     pt140_compose_cannot_express::RULE,
     pt141_compose_service_name::RULE,
     pt150_helm_sync_replication::RULE,

@@ -1,0 +1,50 @@
+//! PT134 vm-local-pgpool
+//!
+//! What: on the VM targets (haproxy, keepalived, hosts), a `target="local"` pooler is PgBouncer.
+//! Why: the hosts target writes a pgbouncer.ini beside every database; it has no Pgpool-II
+//! configuration to write, and dropping the pooler silently would deploy hosts without the pooler
+//! the balancer sends traffic to.
+//! Example: `pooler "pool" kind="pgpool" target="local"` with `targets "haproxy"`.
+
+use crate::check::{Context, Rule};
+use crate::diag::Diagnostic;
+use crate::model::{PoolerKind, PoolerTarget, Target};
+
+pub const RULE: Rule = Rule {
+    code: "PT134",
+    name: "vm-local-pgpool",
+    summary: "a pooler beside every database host must be PgBouncer on the VM targets",
+    run,
+};
+
+fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
+    let t = cx.topo;
+    let Some(target) = t.targets.iter().find(|x| {
+        matches!(
+            x.value,
+            Target::Haproxy | Target::Keepalived | Target::Hosts
+        )
+    }) else {
+        return;
+    };
+    for c in &t.clusters {
+        for p in c
+            .poolers
+            .iter()
+            .filter(|p| p.target.value == PoolerTarget::Local && p.kind.value == PoolerKind::Pgpool)
+        {
+            out.push(
+                Diagnostic::error(
+                    "PT134",
+                    format!(
+                        "the {} target cannot express pooler \"{}\": a Pgpool-II beside every host",
+                        target.value, p.name
+                    ),
+                )
+                .with_span(p.kind.span, "no Pgpool-II host config")
+                .with_related(target.span, "target declared here")
+                .with_help("use kind=\"pgbouncer\" for a pooler beside every database host"),
+            );
+        }
+    }
+}
