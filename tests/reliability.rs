@@ -286,3 +286,106 @@ fn adversarial_sizes_compile_or_are_rejected_with_a_code() {
         }
     }
 }
+
+/// The security review: checkov over every built overlay of every topology must report no failed
+/// check; deliberate exceptions are `checkov.io/skipN` annotations with their reasons on the objects.
+#[test]
+fn checkov_finds_no_failed_check_in_any_overlay() {
+    if !common::have_tool("checkov") || !common::have_tool("kubectl") {
+        return;
+    }
+    let dir = common::temp_dir("checkov");
+    let built = dir.join("built");
+    std::fs::create_dir_all(&built).unwrap();
+    let mut overlays = 0;
+    for (name, path) in common::topologies() {
+        let p = common::program(&path);
+        if !p
+            .build_targets()
+            .contains(&pgtopo::model::Target::Kubernetes)
+        {
+            continue;
+        }
+        let o = pgtopo(&dir)
+            .arg("-f")
+            .arg(&path)
+            .args(["build", "--out", "out"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let root = dir.join("out").join(&name).join("kubernetes");
+        let mut trees = vec![root.join("base")];
+        trees.extend(
+            std::fs::read_dir(root.join("overlays"))
+                .unwrap()
+                .map(|e| e.unwrap().path()),
+        );
+        for t in trees {
+            let (ok, yaml) = common::run(Command::new("kubectl").arg("kustomize").arg(&t));
+            assert!(ok, "kubectl kustomize {}: {yaml}", t.display());
+            std::fs::write(
+                built.join(format!(
+                    "{name}-{}.yaml",
+                    t.file_name().unwrap().to_string_lossy()
+                )),
+                yaml,
+            )
+            .unwrap();
+            overlays += 1;
+        }
+    }
+    assert!(overlays > 0);
+    let out = Command::new("checkov")
+        .args([
+            "--framework",
+            "kubernetes",
+            "--skip-download",
+            "--quiet",
+            "--compact",
+            "-o",
+            "json",
+            "-d",
+        ])
+        .arg(&built)
+        .env("BC_SKIP_MAPPING", "TRUE")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "checkov output: {e}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let reports = if v.is_array() {
+        v.as_array().unwrap().clone()
+    } else {
+        vec![v]
+    };
+    let mut failed = Vec::new();
+    for r in &reports {
+        let s = &r["summary"];
+        eprintln!(
+            "checkov: {} overlays, passed {}, failed {}, skipped {}",
+            overlays, s["passed"], s["failed"], s["skipped"]
+        );
+        assert!(
+            s["passed"].as_u64().unwrap_or(0) > 0,
+            "checkov checked nothing"
+        );
+        for f in r["results"]["failed_checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            failed.push(format!(
+                "{} {} ({})",
+                f["check_id"], f["resource"], f["check_name"]
+            ));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "checkov failed checks:\n{}",
+        failed.join("\n")
+    );
+}

@@ -9,6 +9,7 @@ mod config;
 pub mod names;
 mod objects;
 mod overlay;
+mod security;
 mod yaml;
 
 use serde_json::Value;

@@ -85,6 +85,7 @@ pub fn build(topo: &Topology, part_of: &str) -> Vec<Obj> {
     for c in &topo.clusters {
         cluster(&mut cx, c);
     }
+    super::security::annotate(&mut cx.out);
     cx.out
 }
 

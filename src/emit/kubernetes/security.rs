@@ -1,0 +1,91 @@
+//! Deliberate exceptions to the security review (checkov), written as `checkov.io/skipN`
+//! annotations on the workload objects, each with its one-line reason.
+//!
+//! The exceptions are derived from each object's actual pod spec, so an annotation appears only
+//! where the finding really applies, and a change that removes the cause removes the annotation.
+
+use serde_json::{json, Value};
+
+/// The exceptions that apply to one object, as (check id, reason).
+fn exceptions(obj: &Value) -> Vec<(&'static str, String)> {
+    let Some(pod) = obj.pointer("/spec/template/spec") else {
+        return Vec::new();
+    };
+    let containers: Vec<&Value> = pod["containers"].as_array().into_iter().flatten().collect();
+    let all: Vec<&Value> = containers
+        .iter()
+        .copied()
+        .chain(pod["initContainers"].as_array().into_iter().flatten())
+        .collect();
+    let mut out = Vec::new();
+    out.push(("CKV_K8S_43", "images are pinned by tag in the topology; resolving digests needs registry access at build time".to_owned()));
+    out.push((
+        "CKV_K8S_15",
+        "pinned tags with IfNotPresent avoid a registry round trip on every database pod restart"
+            .to_owned(),
+    ));
+    let secret_env = all.iter().any(|c| {
+        c["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e.pointer("/valueFrom/secretKeyRef").is_some())
+            || c["envFrom"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|e| e.get("secretRef").is_some())
+    });
+    if secret_env {
+        out.push(("CKV_K8S_35", "the PostgreSQL, Pgpool-II and PgBouncer images read their credentials from environment variables".to_owned()));
+    }
+    if let Some(uid) = pod
+        .pointer("/securityContext/runAsUser")
+        .and_then(Value::as_i64)
+    {
+        if uid < 10000 {
+            out.push(("CKV_K8S_40", format!("runs as the image's own non-root user (uid {uid}); another uid breaks the file ownership the image expects")));
+        }
+    }
+    // Kubernetes mounts the token unless the pod spec says otherwise.
+    if pod["automountServiceAccountToken"] != json!(false) {
+        out.push(("CKV_K8S_38", "the role-labeler sidecar patches its own pod's role label through the API (Role limited to its namespace)".to_owned()));
+    }
+    let unprobed: Vec<&str> = containers
+        .iter()
+        .filter(|c| c.get("livenessProbe").is_none() || c.get("readinessProbe").is_none())
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    if !unprobed.is_empty() {
+        let reason = format!(
+            "sidecar(s) {} serve no port; a failure shows as a container restart",
+            unprobed.join(", ")
+        );
+        out.push(("CKV_K8S_8", reason.clone()));
+        out.push(("CKV_K8S_9", reason));
+    }
+    out
+}
+
+/// Adds the annotations to every Deployment, StatefulSet and Job in `objs`.
+pub fn annotate(objs: &mut [super::objects::Obj]) {
+    for o in objs.iter_mut() {
+        if !matches!(
+            o.value["kind"].as_str(),
+            Some("Deployment" | "StatefulSet" | "Job")
+        ) {
+            continue;
+        }
+        let ex = exceptions(&o.value);
+        if ex.is_empty() {
+            continue;
+        }
+        let meta = o.value["metadata"]
+            .as_object_mut()
+            .expect("objects have metadata");
+        let ann = meta.entry("annotations").or_insert_with(|| json!({}));
+        for (i, (id, reason)) in ex.into_iter().enumerate() {
+            ann[format!("checkov.io/skip{}", i + 1)] = json!(format!("{id}={reason}"));
+        }
+    }
+}
