@@ -282,3 +282,95 @@ fn against_a_git_revision() {
     ]));
     assert_eq!(code, 2, "{err}");
 }
+
+fn snapshot_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((
+                    p.strip_prefix(root).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_failed_or_killed_build_leaves_the_previous_tree_intact() {
+    let dir = common::temp_dir("diff-atomic");
+    let src = std::fs::read_to_string(common::repo().join("topologies/mirror-db.kdl")).unwrap();
+    std::fs::write(dir.join("mirror-db.kdl"), &src).unwrap();
+    let (code, _, err) = run(pgtopo(&dir).args(["-f", "mirror-db.kdl", "build", "--out", "out"]));
+    assert_eq!(code, 0, "{err}");
+    let before = snapshot_tree(&dir.join("out"));
+    // A changed topology whose write fails half way.
+    std::fs::write(
+        dir.join("mirror-db.kdl"),
+        src.replacen("storage size=\"200Gi\"", "storage size=\"300Gi\"", 1),
+    )
+    .unwrap();
+    let (code, _, err) = run(pgtopo(&dir)
+        .args(["-f", "mirror-db.kdl", "build", "--out", "out"])
+        .env("PGTOPO_FAULT_AFTER_FILES", "5"));
+    assert_eq!(code, 2, "an injected write failure is an IO error: {err}");
+    assert!(err.contains("injected fault"), "{err}");
+    assert_eq!(
+        snapshot_tree(&dir.join("out")),
+        before,
+        "the previous tree is intact and no temporary folder is left"
+    );
+    // A build killed while writing leaves the live tree intact; the next build cleans up after it.
+    let mut child = pgtopo(&dir)
+        .args(["-f", "mirror-db.kdl", "build", "--out", "out"])
+        .env("PGTOPO_FAULT_AFTER_FILES", "5")
+        .env("PGTOPO_FAULT_HANG", "1")
+        .spawn()
+        .unwrap();
+    let tmp_prefix = ".mirror-db.pgtopo-new-";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::fs::read_dir(dir.join("out")).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(tmp_prefix)
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the build never started writing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let live: Vec<_> = snapshot_tree(&dir.join("out/mirror-db"));
+    let before_live: Vec<_> = before
+        .iter()
+        .filter_map(|(p, b)| {
+            p.strip_prefix("mirror-db/")
+                .map(|p| (p.to_owned(), b.clone()))
+        })
+        .collect();
+    assert_eq!(
+        live, before_live,
+        "a killed build does not touch the live tree"
+    );
+    let (code, _, err) = run(pgtopo(&dir).args(["-f", "mirror-db.kdl", "build", "--out", "out"]));
+    assert_eq!(code, 0, "{err}");
+    let names: Vec<String> = std::fs::read_dir(dir.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["mirror-db"],
+        "the killed build's temporary folder is gone"
+    );
+}

@@ -7,7 +7,10 @@
 //! that would overwrite such a file is refused.
 //!
 //! Writes are atomic: the new tree is assembled in a temporary folder beside the old one and swapped
-//! in by two renames, so a failure at any point leaves the previous tree intact.
+//! in by two renames, so a failure at any point leaves the previous tree intact. A build that was
+//! killed leaves only its temporary folder, which the next build removes.
+//! `PGTOPO_FAULT_AFTER_FILES=N` (with `PGTOPO_FAULT_HANG=1` to hang instead) injects a failure after
+//! N files; it exists for the atomicity tests.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -86,6 +89,7 @@ pub fn write(dir: &Path, name: &str, bundle: &Bundle, source: &str) -> io::Resul
     std::fs::create_dir_all(dir)?;
     let pid = std::process::id();
     let target = dir.join(name);
+    remove_stale_temporaries(dir, name);
     let tmp = dir.join(format!(".{name}.pgtopo-new-{pid}"));
     let old = dir.join(format!(".{name}.pgtopo-old-{pid}"));
     let result = assemble(&target, &tmp, bundle, source).and_then(|()| {
@@ -105,6 +109,28 @@ pub fn write(dir: &Path, name: &str, bundle: &Bundle, source: &str) -> io::Resul
         let _ = std::fs::remove_dir_all(&tmp);
     }
     result
+}
+
+/// Removes temporary folders of earlier builds of `name` that were killed before they could clean
+/// up (their process no longer exists). They never hold the only copy of anything: the live tree is
+/// only ever replaced by a rename.
+fn remove_stale_temporaries(dir: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file
+            .strip_prefix(&format!(".{name}.pgtopo-new-"))
+            .or_else(|| file.strip_prefix(&format!(".{name}.pgtopo-old-")))
+        else {
+            continue;
+        };
+        let alive = Path::new("/proc").join(pid).exists();
+        if !alive && pid.chars().all(|c| c.is_ascii_digit()) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 fn assemble(target: &Path, tmp: &Path, bundle: &Bundle, source: &str) -> io::Result<()> {
@@ -132,7 +158,20 @@ fn assemble(target: &Path, tmp: &Path, bundle: &Bundle, source: &str) -> io::Res
             std::fs::copy(target.join(&rel), dest)?;
         }
     }
-    for (rel, contents) in bundle.iter() {
+    // Fault injection for the atomicity tests: fail (or hang, to be killed) after N files.
+    let fault = std::env::var("PGTOPO_FAULT_AFTER_FILES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok());
+    let hang = std::env::var_os("PGTOPO_FAULT_HANG").is_some();
+    for (i, (rel, contents)) in bundle.iter().enumerate() {
+        if fault == Some(i) {
+            if hang {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+            }
+            return Err(io::Error::other(
+                "injected fault (PGTOPO_FAULT_AFTER_FILES)",
+            ));
+        }
         let p = tmp.join(rel);
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent)?;
