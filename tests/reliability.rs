@@ -256,13 +256,18 @@ fn visit(v: &serde_yaml::Value, f: &mut dyn FnMut(&str, &serde_yaml::Value)) {
 fn adversarial_sizes_compile_or_are_rejected_with_a_code() {
     // 10,000 nodes in one cluster; 1,000 envs; a 1 MB string; unicode and invalid names.
     let cases: Vec<(&str, String)> = vec![
-        ("10k-nodes", topology(Flavor::Containers, 1, 10_000, 1)),
+        // 10,000 nodes as 40 clusters of 250 (each target, all the way to files), and as one
+        // cluster, which PT161 rejects.
+        ("10k-nodes-containers", topology(Flavor::Containers, 40, 250, 1)),
+        ("10k-nodes-vms", topology(Flavor::Vms, 40, 250, 1)),
+        ("10k-nodes-one-cluster", topology(Flavor::Vms, 1, 10_000, 1)),
         ("1k-envs", topology(Flavor::Vms, 2, 3, 1_000)),
         ("1mb-string", format!("targets \"kubernetes\"\ncluster \"db\" {{\n    parameters {{\n        application_name \"{}\"\n    }}\n    node \"db-0\" role=\"primary\"\n}}\n", "x".repeat(1 << 20))),
         ("unicode-names", "targets \"kubernetes\"\ncluster \"données\" {\n    node \"節点\" role=\"primary\"\n}\n".to_owned()),
         ("haproxy-hostile-names", "targets \"haproxy\"\ncluster \"db\" {\n    node \"db-0\" role=\"primary\" host=\"10.0.0.1\"\n    balancer \"haproxy\" {\n        host \"lb 1\" address=\"10.0.0.2\"\n        listen \"rw#x\" port=5000 target=\"primary\"\n    }\n}\n".to_owned()),
     ];
     for (name, src) in cases {
+        let started = std::time::Instant::now();
         let c = compile(&src);
         if c.has_errors() {
             assert!(
@@ -270,20 +275,54 @@ fn adversarial_sizes_compile_or_are_rejected_with_a_code() {
                 "{name}"
             );
             assert!(
-                !matches!(name, "10k-nodes" | "1k-envs" | "1mb-string"),
+                !matches!(
+                    name,
+                    "10k-nodes-containers" | "10k-nodes-vms" | "1k-envs" | "1mb-string"
+                ),
                 "{name} should compile: {:?}",
-                c.diagnostics.iter().take(3).collect::<Vec<_>>()
+                c.diagnostics
+                    .iter()
+                    .filter(|d| d.is_error())
+                    .take(3)
+                    .collect::<Vec<_>>()
             );
+            if name == "10k-nodes-one-cluster" {
+                assert!(
+                    c.diagnostics.iter().any(|d| d.code == "PT161"),
+                    "{name} is rejected by PT161"
+                );
+            }
             continue;
         }
         assert!(
-            !matches!(name, "unicode-names" | "haproxy-hostile-names"),
+            !matches!(
+                name,
+                "unicode-names" | "haproxy-hostile-names" | "10k-nodes-one-cluster"
+            ),
             "{name} must be rejected"
         );
         let p = c.program(name).unwrap();
-        if name != "10k-nodes" {
-            build_all(&p).unwrap_or_else(|d| panic!("{name}: {d:?}"));
-        }
+        let bundle = build_all(&p).unwrap_or_else(|d| panic!("{name}: {d:?}"));
+        assert!(!bundle.is_empty());
+        eprintln!(
+            "adversarial: {name}: {} files in {:.1}s",
+            bundle.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    // Memory stays bounded: the peak resident size of this test process after all of the above.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let peak_kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+    if let Some(kb) = peak_kb {
+        eprintln!("adversarial: peak RSS {} MiB", kb / 1024);
+        assert!(
+            kb < 2 * 1024 * 1024,
+            "peak RSS {} MiB is not bounded",
+            kb / 1024
+        );
     }
 }
 

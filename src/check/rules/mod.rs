@@ -37,6 +37,7 @@ mod pt152_helm_pooler;
 mod pt153_helm_node_settings;
 mod pt154_helm_chart_shape;
 mod pt160_invalid_name;
+mod pt161_cluster_too_large;
 
 pub const RULES: &[Rule] = &[
     pt101_one_primary::RULE,
@@ -74,4 +75,5 @@ pub const RULES: &[Rule] = &[
     pt153_helm_node_settings::RULE,
     pt154_helm_chart_shape::RULE,
     pt160_invalid_name::RULE,
+    pt161_cluster_too_large::RULE,
 ];
