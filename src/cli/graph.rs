@@ -4,7 +4,7 @@ use clap::ValueEnum;
 
 use pgtopo::views::graph;
 
-use super::{load, render, write_stdout, Ctx};
+use super::{load_env, write_stdout, Ctx};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,24 +22,13 @@ enum Format {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> i32 {
-    let loaded = match load(&ctx.topology_path()) {
-        Ok(l) => l,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return 2;
-        }
+    let (program, env) = match load_env(ctx, args.env.as_deref()) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
-    let Some(program) = loaded.compilation.program(&loaded.name()) else {
-        eprint!("{}", render(ctx, &loaded, &loaded.compilation.diagnostics));
-        return 1;
-    };
-    let Some(topo) = program.get(args.env.as_deref()) else {
-        eprintln!(
-            "error[PT008]: the topology has no env \"{}\"",
-            args.env.unwrap_or_default()
-        );
-        return 1;
-    };
+    let topo = program
+        .get(env.as_deref())
+        .expect("load_env checked the env");
     let text = match args.format {
         Format::Mermaid => graph::mermaid(topo),
         Format::Dot => graph::dot(topo),

@@ -206,6 +206,30 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
     })
 }
 
+/// The resolved program and the model of one env (or the base), for commands that show a single
+/// model; problems are printed here and come back as the exit code.
+pub fn load_env(
+    ctx: &Ctx,
+    env: Option<&str>,
+) -> Result<(pgtopo::emit::Program, Option<String>), i32> {
+    let loaded = load(&ctx.topology_path()).map_err(|msg| {
+        eprintln!("{msg}");
+        2
+    })?;
+    let Some(program) = loaded.compilation.program(&loaded.name()) else {
+        eprint!("{}", render(ctx, &loaded, &loaded.compilation.diagnostics));
+        return Err(1);
+    };
+    if program.get(env).is_none() {
+        eprintln!(
+            "error[PT008]: the topology has no env \"{}\"",
+            env.unwrap_or_default()
+        );
+        return Err(1);
+    }
+    Ok((program, env.map(str::to_owned)))
+}
+
 pub fn render(ctx: &Ctx, l: &Loaded, diags: &[Diagnostic]) -> String {
     render_human(diags, &l.display, &l.source, ctx.color)
 }
