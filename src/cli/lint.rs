@@ -112,7 +112,7 @@ fn sarif(records: &[serde_json::Value]) -> serde_json::Value {
         .map(|(code, text)| json!({"id": code, "name": code, "shortDescription": {"text": text}}))
         .chain(RULES.iter().map(|r| {
             json!({"id": r.code, "name": r.name, "shortDescription": {"text": r.summary},
-                   "helpUri": "https://github.com/pgtopo/pgtopo/blob/main/docs/language.md#lint-codes"})
+                   "help": {"text": "see docs/language.md, section \"Lint codes\""}})
         }))
         .collect();
     let results: Vec<serde_json::Value> = records
@@ -148,7 +148,6 @@ fn sarif(records: &[serde_json::Value]) -> serde_json::Value {
             "tool": {"driver": {
                 "name": "pgtopo",
                 "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/pgtopo/pgtopo",
                 "rules": rules,
             }},
             "results": results,
