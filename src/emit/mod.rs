@@ -15,6 +15,7 @@ pub mod hosts;
 pub mod keepalived;
 pub mod kubernetes;
 pub mod vm_common;
+pub mod workload;
 
 use crate::bundle::Bundle;
 use crate::diag::Diagnostic;
