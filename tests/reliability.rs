@@ -359,12 +359,18 @@ fn checkov_finds_no_failed_check_in_any_overlay() {
                 .unwrap()
                 .map(|e| e.unwrap().path()),
         );
+        // The workload Jobs are applied on their own (`workloads/<base|env>/`) but reviewed too.
+        if let Ok(w) = std::fs::read_dir(root.join("workloads")) {
+            trees.extend(w.map(|e| e.unwrap().path()));
+        }
         for t in trees {
             let (ok, yaml) = common::run(Command::new("kubectl").arg("kustomize").arg(&t));
             assert!(ok, "kubectl kustomize {}: {yaml}", t.display());
+            // workloads/<x> is named apart from base/ and overlays/<x>, which share its last part.
+            let kind = t.parent().unwrap().file_name().unwrap().to_string_lossy();
             std::fs::write(
                 built.join(format!(
-                    "{name}-{}.yaml",
+                    "{name}-{kind}-{}.yaml",
                     t.file_name().unwrap().to_string_lossy()
                 )),
                 yaml,

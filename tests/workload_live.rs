@@ -99,6 +99,11 @@ fn emitted_load_and_verify_scripts_run_against_a_primary_and_a_standby() {
     let dir = common::temp_dir("workload-live");
     std::fs::write(dir.join("load.sql"), workload::load_sql(&w)).unwrap();
     std::fs::write(dir.join("verify.sh"), workload::verify_sh(&w)).unwrap();
+    std::fs::write(
+        dir.join("run.sh"),
+        workload::run_sh(&w, &dir.display().to_string()),
+    )
+    .unwrap();
     std::fs::write(dir.join("pw"), "su-test\n").unwrap();
     let (ok, out) = common::run(Command::new("chmod").arg("-R").arg("a+rwX").arg(&dir));
     assert!(ok, "chmod: {out}");
@@ -146,21 +151,6 @@ fn emitted_load_and_verify_scripts_run_against_a_primary_and_a_standby() {
     assert!(ok, "pg_basebackup: {out}");
     start(&dir, "db2", p2, &mut servers);
 
-    let (ok, out) = as_nobody(
-        &[],
-        &[
-            "psql",
-            "-X",
-            "-q",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &p1.to_string(),
-            "-f",
-            &d("load.sql"),
-        ],
-    );
-    assert!(ok, "load.sql failed: {out}");
     let primary = format!("127.0.0.1:{p1}");
     let standby = format!("127.0.0.1:{p2}");
     let verify = |timeout: &str| {
@@ -172,8 +162,16 @@ fn emitted_load_and_verify_scripts_run_against_a_primary_and_a_standby() {
             &["sh", &d("verify.sh"), &primary, &standby],
         )
     };
-    let (ok, out) = verify("30");
-    assert!(ok, "verify.sh failed on a healthy pair: {out}");
+    // run.sh, as the Job and the Compose service run it: load through WRITE, then verify.
+    let (ok, out) = as_nobody(
+        &[
+            ("PRIMARY", primary.clone()),
+            ("WRITE", primary.clone()),
+            ("TIMEOUT", "30".to_owned()),
+        ],
+        &["sh", &d("run.sh"), &primary, &standby],
+    );
+    assert!(ok, "run.sh (load + verify) failed on a healthy pair: {out}");
     assert!(
         out.contains("primary 127.0.0.1") && out.contains(": 2000 rows"),
         "the primary's count is printed: {out}"

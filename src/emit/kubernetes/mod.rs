@@ -33,6 +33,51 @@ pub fn objects(p: &Program, env: Option<&str>) -> Result<Vec<Obj>, Vec<Diagnosti
     Ok(objs)
 }
 
+/// The workload Jobs (and their script ConfigMaps) of one model, sorted like [`objects`].
+pub fn workload_objects(p: &Program, env: Option<&str>) -> Result<Vec<Obj>, Vec<Diagnostic>> {
+    let topo = p.get(env).ok_or_else(|| {
+        vec![Diagnostic::error(
+            "PT008",
+            format!("the topology has no env \"{}\"", env.unwrap_or_default()),
+        )]
+    })?;
+    let mut objs = objects::workloads::build(topo, &p.name);
+    sort_like_kustomize(&mut objs);
+    Ok(objs)
+}
+
+/// `workloads/<base|env>/`: a kustomization of its own per model, referenced by no other one, so
+/// that applying `base/` or an overlay never starts a data load; `kubectl apply -k
+/// workloads/<env>` does, on purpose.
+fn workload_files(b: &mut Bundle, p: &Program) -> Result<(), Vec<Diagnostic>> {
+    let mut models: Vec<(String, Option<&str>)> = vec![("base".to_owned(), None)];
+    for env in &p.envs {
+        let name = env.env.as_deref().unwrap_or_default();
+        models.push((name.to_owned(), Some(name)));
+    }
+    for (dir, env) in models {
+        let objs = workload_objects(p, env)?;
+        if objs.is_empty() {
+            continue;
+        }
+        let mut by_file: std::collections::BTreeMap<&str, Vec<&Value>> = Default::default();
+        for o in &objs {
+            by_file.entry(o.file.as_str()).or_default().push(&o.value);
+        }
+        for (file, docs) in &by_file {
+            b.add(
+                format!("workloads/{dir}/{file}"),
+                to_yaml_docs(docs.iter().copied()),
+            );
+        }
+        b.add(
+            format!("workloads/{dir}/kustomization.yaml"),
+            overlay::kustomization_base(by_file.keys().copied()),
+        );
+    }
+    Ok(())
+}
+
 pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
     let mut b = Bundle::new();
     let base = objects(p, None)?;
@@ -52,11 +97,16 @@ pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
             b.add(format!("overlays/{name}/{path}"), text);
         }
     }
+    workload_files(&mut b, p)?;
     Ok(b)
 }
 
-pub fn stdout(p: &Program, env: Option<&str>, _opts: &Options) -> Result<String, Vec<Diagnostic>> {
-    let objs = objects(p, env)?;
+pub fn stdout(p: &Program, env: Option<&str>, opts: &Options) -> Result<String, Vec<Diagnostic>> {
+    let mut objs = objects(p, env)?;
+    if opts.with_workloads {
+        objs.extend(workload_objects(p, env)?);
+        sort_like_kustomize(&mut objs);
+    }
     Ok(to_yaml_docs(objs.iter().map(|o| &o.value)))
 }
 

@@ -32,6 +32,9 @@ use crate::model::{
 use super::config;
 use super::names::{self, Family};
 
+#[path = "workloads.rs"]
+pub(super) mod workloads;
+
 /// One object and the base file it is written to.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Obj {
@@ -1194,6 +1197,30 @@ fn network_policies(cx: &mut Ctx, c: &Cluster) {
                     ..Default::default()
                 });
             }
+            from.push(p);
+        }
+    }
+    // Workload Jobs check every node directly: those of this cluster, and those of the cluster
+    // a standby cluster follows.
+    for w in &cx.topo.workloads {
+        let Some(wc) = cx.topo.cluster(&w.cluster.value) else {
+            continue;
+        };
+        let follows = c.replica_of.as_ref().is_some_and(|r| r.value == wc.name);
+        if wc.name != c.name && !follows {
+            continue;
+        }
+        let mut p = peer(selector(wc, "workload"));
+        if wc.namespace.value != c.namespace.value {
+            p.namespace_selector = Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([(
+                    "kubernetes.io/metadata.name".to_owned(),
+                    wc.namespace.value.clone(),
+                )])),
+                ..Default::default()
+            });
+        }
+        if !from.contains(&p) {
             from.push(p);
         }
     }

@@ -54,7 +54,8 @@ fn exceptions(obj: &Value) -> Vec<(&'static str, String)> {
         .filter(|c| c.get("livenessProbe").is_none() || c.get("readinessProbe").is_none())
         .filter_map(|c| c["name"].as_str())
         .collect();
-    if !unprobed.is_empty() {
+    // A Job's container runs to completion and serves nothing, so probes do not apply to it.
+    if !unprobed.is_empty() && obj["kind"] != json!("Job") {
         let reason = format!("sidecar {} serves no port", unprobed.join(" "));
         out.push(("CKV_K8S_8", reason.clone()));
         out.push(("CKV_K8S_9", reason));
