@@ -12,6 +12,7 @@ mod poolers;
 mod postgres;
 mod spec;
 mod vars;
+mod workloads;
 
 use indexmap::IndexMap;
 
@@ -77,6 +78,7 @@ fn render(p: &Program, t: &Topology) -> Project {
         poolers::cluster(c, &mut compose, &mut files, &mut vars);
         monitoring::cluster(c, &mut compose, &mut files, &mut vars);
     }
+    workloads::topology(t, &mut compose, &mut files, &mut vars);
     compose.networks.insert(
         NETWORK.to_owned(),
         Network {

@@ -338,6 +338,7 @@ fn plain(
         let svc = Service {
             image: c.postgres.image.value.clone(),
             restart: RESTART.to_owned(),
+            profiles: Vec::new(),
             entrypoint: Some(vec![
                 "bash".to_owned(),
                 "/usr/local/bin/pgtopo-entrypoint.sh".to_owned(),

@@ -22,7 +22,13 @@ pub struct ComposeFile {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Service {
     pub image: String,
+    /// Empty leaves Compose's default, `"no"` (written out, a bare `no` is a boolean to YAML 1.1
+    /// readers).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub restart: String,
+    /// Compose profiles: a service with a profile starts only when that profile is enabled.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
