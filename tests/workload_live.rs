@@ -213,6 +213,37 @@ fn emitted_load_and_verify_scripts_run_against_a_primary_and_a_standby() {
     assert!(ok, "{out}");
     assert_eq!(out.trim(), "2000|2000|1|2000");
 
+    // The continuous mode writes through WRITE, reads through READ (the standby) and re-checks
+    // every node each INTERVAL; it runs until stopped, here by `timeout` after a few rounds.
+    let (_, out) = as_nobody(
+        &[
+            ("PRIMARY", primary.clone()),
+            ("WRITE", primary.clone()),
+            ("READ", standby.clone()),
+            ("INTERVAL", "1".to_owned()),
+            ("TIMEOUT", "10".to_owned()),
+        ],
+        &[
+            "timeout",
+            "6",
+            "sh",
+            &d("verify.sh"),
+            "--loop",
+            &primary,
+            &standby,
+        ],
+    );
+    assert!(
+        out.contains(&format!(
+            "loop: row 2001 written through {primary}, read through {standby}"
+        )),
+        "the continuous mode writes and reads back: {out}"
+    );
+    assert!(
+        !out.contains("FAILED") && !out.contains("not readable"),
+        "no check failed: {out}"
+    );
+
     // The standby stops: verify must fail and name it.
     let (ok, out) = as_nobody(&[], &["pg_ctl", "stop", "-m", "fast", "-D", &d("db2")]);
     assert!(ok, "stopping the standby: {out}");
