@@ -174,3 +174,23 @@ fn environments_merge_by_the_documented_rule() {
         Some("ANY 1 (\"postgres-1\")")
     );
 }
+
+/// The language contract: every example in `shared/design/examples/` compiles as written (with
+/// at most the warnings its copy in `topologies/` is allowed). `topologies/tiered.kdl` adds seed
+/// 003's continuous workload to its copy; the others are identical.
+#[test]
+fn design_examples_compile_as_written() {
+    let dir = common::reference("").join("../design/examples");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let p = e.unwrap().path();
+        let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+        let c = compile(&std::fs::read_to_string(&p).unwrap());
+        for d in &c.diagnostics {
+            let allowed = d.severity == Severity::Warning && EXPECTED_WARNINGS.contains(&(name.as_str(), d.code));
+            assert!(allowed, "design example {name}: {} {}", d.code, d.message);
+        }
+        n += 1;
+    }
+    assert_eq!(n, 5, "five design examples");
+}
