@@ -8,7 +8,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
 echo "== (a) build prod vs kubectl kustomize of the same overlay"
-$B build --out "$T/out" -f topologies/mirror-db.kdl >/dev/null
+$B build --out "$T/out" -f topologies/mirror-db.kdl >/dev/null 2>&1
 hyperfine -N --warmup 5 --runs 50 \
   "$B build prod -f topologies/mirror-db.kdl" \
   "kubectl kustomize $T/out/mirror-db/kubernetes/overlays/prod"

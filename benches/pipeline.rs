@@ -13,8 +13,8 @@ use pgtopo::check;
 use pgtopo::driver;
 use pgtopo::emit;
 use pgtopo::model;
-use pgtopo::synth::{topology, Flavor};
 use pgtopo::syntax;
+use pgtopo::synth::{topology, Flavor};
 
 /// The time spent on one measurement before it stops adding runs.
 const BUDGET: Duration = Duration::from_millis(300);
@@ -49,7 +49,9 @@ fn bench(name: &str, src: &str) {
         .collect();
     let c = driver::compile(src);
     assert!(!c.has_errors(), "{name} has errors: {:?}", c.diagnostics);
-    let program = c.program(name).expect("an error-free compilation has a program");
+    let program = c
+        .program(name)
+        .expect("an error-free compilation has a program");
     let nodes: usize = program.base.clusters.iter().map(|c| c.nodes.len()).sum();
     let mut row: Vec<(String, Duration, usize)> = Vec::new();
 
@@ -97,11 +99,9 @@ fn bench(name: &str, src: &str) {
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter given on the command line is honoured too.
-    let filter = std::env::var("PGTOPO_BENCH_FILTER").ok().or_else(|| {
-        std::env::args()
-            .skip(1)
-            .find(|a| !a.starts_with('-'))
-    });
+    let filter = std::env::var("PGTOPO_BENCH_FILTER")
+        .ok()
+        .or_else(|| std::env::args().skip(1).find(|a| !a.starts_with('-')));
     let keep = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
     let huge = std::env::var_os("PGTOPO_BENCH_HUGE").is_some();
     println!("median of n runs per phase; resolve and check cover the base and every env");
