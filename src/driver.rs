@@ -1,6 +1,8 @@
 //! Runs the pure phases in order — parse, resolve the base and every env, check — and collects
 //! every diagnostic. No IO: the CLI reads the file and hands over its bytes.
 
+use std::collections::HashSet;
+
 use crate::check;
 use crate::diag::{Diagnostic, Span};
 use crate::emit::Program;
@@ -81,11 +83,11 @@ pub fn compile(source: &str) -> Compilation {
             return c;
         }
     };
-    let mut seen: Vec<(&'static str, Option<Span>, String)> = Vec::new();
+    // Sets, not lists: a large topology repeats a finding in every env, and scanning a list of
+    // every earlier finding costs the square of their number.
+    let mut seen: HashSet<(&'static str, Option<Span>, String)> = HashSet::new();
     let mut push = |c: &mut Compilation, d: Diagnostic| {
-        let key = (d.code, d.span, d.message.clone());
-        if !seen.contains(&key) {
-            seen.push(key);
+        if seen.insert((d.code, d.span, d.message.clone())) {
             c.diagnostics.push(d);
         }
     };
@@ -118,12 +120,10 @@ pub fn compile(source: &str) -> Compilation {
     }
     // A problem found in the base and again in an env is one problem; keep the base's report.
     let mut out: Vec<Diagnostic> = Vec::new();
+    let mut kept: HashSet<(&'static str, Option<Span>, String)> = HashSet::new();
     for d in std::mem::take(&mut c.diagnostics) {
-        if d.env.is_some()
-            && out
-                .iter()
-                .any(|x| x.code == d.code && x.span == d.span && x.message == d.message)
-        {
+        let fresh = kept.insert((d.code, d.span, d.message.clone()));
+        if d.env.is_some() && !fresh {
             continue;
         }
         out.push(d);

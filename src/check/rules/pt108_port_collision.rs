@@ -7,6 +7,8 @@
 //! Why: the second process fails to bind and the service is down while the config looks fine.
 //! Example: `listen "rw" port=5000` and `listen "ro" port=5000` on one balancer.
 
+use std::collections::HashMap;
+
 use crate::check::{Context, Rule};
 use crate::diag::{Diagnostic, Span};
 use crate::model::{PoolerTarget, Target};
@@ -113,11 +115,13 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         }
     }
     let mut reported: Vec<Span> = Vec::new();
+    // The first binding of each (machine, port): a map, because scanning the earlier bindings for
+    // every binding costs the square of the node count on large topologies.
+    let mut firsts: HashMap<(&str, u16), usize> = HashMap::new();
     for (i, x) in b.iter().enumerate() {
-        if let Some(first) = b[..i]
-            .iter()
-            .find(|y| y.machine == x.machine && y.port == x.port)
-        {
+        let first = *firsts.entry((x.machine.as_str(), x.port)).or_insert(i);
+        if first != i {
+            let first = &b[first];
             // One binding declared once but replicated on several machines would repeat the finding.
             if first.span == x.span || reported.contains(&x.span) {
                 continue;

@@ -7,6 +7,8 @@
 //! Example: `node "a" host="127.0.0.1" port=5432` and `node "b" host="127.0.0.1" port=5433`, both
 //! with the default Patroni port 8008.
 
+use std::collections::HashMap;
+
 use crate::check::{Context, Rule};
 use crate::diag::{Diagnostic, Span};
 use crate::model::{FailoverManager, PoolerTarget};
@@ -42,6 +44,13 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+    // The first entry of each (host, port) in `taken` and `rest`: maps, because scanning the lists
+    // for every node costs the square of the node count on large topologies.
+    let mut taken_first: HashMap<(String, u16), usize> = HashMap::new();
+    for (i, (h, p, _)) in taken.iter().enumerate() {
+        taken_first.entry((h.clone(), *p)).or_insert(i);
+    }
+    let mut rest_first: HashMap<(String, u16), usize> = HashMap::new();
     let mut rest: Vec<(String, u16, String, Span)> = Vec::new();
     for c in cx
         .topo
@@ -52,16 +61,12 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         for n in &c.nodes {
             let Some(h) = &n.host else { continue };
             let port = n.patroni_port.value;
-            let clash = rest
-                .iter()
-                .find(|(rh, rp, _, _)| *rh == h.value && *rp == port)
-                .map(|x| format!("the Patroni REST API of {}", x.2))
-                .or_else(|| {
-                    taken
-                        .iter()
-                        .find(|(th, tp, _)| *th == h.value && *tp == port)
-                        .map(|x| x.2.clone())
-                });
+            let key = (h.value.clone(), port);
+            let clash = rest_first
+                .get(&key)
+                .map(|&i| format!("the Patroni REST API of {}", rest[i].2))
+                .or_else(|| taken_first.get(&key).map(|&i| taken[i].2.clone()));
+            rest_first.entry(key).or_insert(rest.len());
             if let Some(other) = clash {
                 out.push(
                     Diagnostic::error(

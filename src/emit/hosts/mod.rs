@@ -9,6 +9,8 @@
 mod patroni;
 mod pgbouncer;
 
+use std::collections::{HashMap, HashSet};
+
 use crate::bundle::Bundle;
 use crate::diag::Diagnostic;
 use crate::emit::vm_common::{per_model_files, single_host_cidr, stdout_for};
@@ -23,14 +25,31 @@ pub fn stdout(p: &Program, env: Option<&str>, opts: &Options) -> Result<String, 
     stdout_for(p, env, opts, "database node", render, |_, _| None)
 }
 
+/// The names of the hosted nodes that more than one cluster uses: those nodes' folders are
+/// `<cluster>-<node>`, every other node's folder is its name. Computed once per model because
+/// asking it per node costs the square of the node count.
+fn clashing_names(t: &Topology) -> HashSet<&str> {
+    let mut owner: HashMap<&str, &str> = HashMap::new();
+    let mut clash = HashSet::new();
+    for c in &t.clusters {
+        for n in c.nodes.iter().filter(|n| n.host.is_some()) {
+            match owner.get(n.name.as_str()) {
+                Some(first) if *first != c.name.as_str() => {
+                    clash.insert(n.name.as_str());
+                }
+                Some(_) => {}
+                None => {
+                    owner.insert(n.name.as_str(), c.name.as_str());
+                }
+            }
+        }
+    }
+    clash
+}
+
 /// The folder of a node: its name, or `<cluster>-<node>` when two clusters use the node name.
-fn node_dir(t: &Topology, c: &Cluster, n: &Node) -> String {
-    let clashes = t
-        .clusters
-        .iter()
-        .filter(|o| o.name != c.name)
-        .any(|o| o.nodes.iter().any(|x| x.name == n.name && x.host.is_some()));
-    if clashes {
+fn node_dir(clashes: &HashSet<&str>, c: &Cluster, n: &Node) -> String {
+    if clashes.contains(n.name.as_str()) {
         format!("{}-{}", c.name, n.name)
     } else {
         n.name.clone()
@@ -39,9 +58,10 @@ fn node_dir(t: &Topology, c: &Cluster, n: &Node) -> String {
 
 fn render(t: &Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>> {
     let mut files = Vec::new();
+    let clashes = clashing_names(t);
     for c in &t.clusters {
         for n in c.nodes.iter().filter(|n| n.host.is_some()) {
-            let dir = node_dir(t, c, n);
+            let dir = node_dir(&clashes, c, n);
             if c.failover.manager.value == FailoverManager::Patroni {
                 files.push((dir.clone(), "patroni.yml".to_owned(), patroni::yml(t, c, n)));
                 files.push((
@@ -211,7 +231,8 @@ pub(crate) fn hba_rows(t: &Topology, c: &Cluster) -> Vec<[String; 5]> {
         row("local", "all", "postgres", "", "peer"),
         row("local", "all", "all", "", "scram-sha-256"),
     ];
-    let mut seen: Vec<String> = Vec::new();
+    // A set, not a list: only membership is asked, and a list makes this the square of the peers.
+    let mut seen: HashSet<String> = HashSet::new();
     for n in streaming_peers(t, c) {
         if let Some(h) = &n.host {
             let cidr = single_host_cidr(&h.value);
@@ -223,7 +244,7 @@ pub(crate) fn hba_rows(t: &Topology, c: &Cluster) -> Vec<[String; 5]> {
                     &cidr,
                     "scram-sha-256",
                 ));
-                seen.push(cidr);
+                seen.insert(cidr);
             }
         }
     }
