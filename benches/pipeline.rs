@@ -98,6 +98,16 @@ fn bench(name: &str, src: &str) {
 }
 
 fn main() {
+    // `cargo test --all-targets` (the test command) runs this binary without `--bench`, in a debug
+    // build: there it is a smoke test of the harness on one small topology, not a measurement.
+    if !std::env::args().any(|a| a == "--bench") {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/topologies/tiered.kdl");
+        bench(
+            "tiered (smoke test; run `cargo bench --bench pipeline` to measure)",
+            &std::fs::read_to_string(path).unwrap(),
+        );
+        return;
+    }
     // `cargo bench` passes `--bench`; a filter given on the command line is honoured too.
     let filter = std::env::var("PGTOPO_BENCH_FILTER")
         .ok()

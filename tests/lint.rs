@@ -187,7 +187,8 @@ fn design_examples_compile_as_written() {
         let name = p.file_stem().unwrap().to_string_lossy().into_owned();
         let c = compile(&std::fs::read_to_string(&p).unwrap());
         for d in &c.diagnostics {
-            let allowed = d.severity == Severity::Warning && EXPECTED_WARNINGS.contains(&(name.as_str(), d.code));
+            let allowed = d.severity == Severity::Warning
+                && EXPECTED_WARNINGS.contains(&(name.as_str(), d.code));
             assert!(allowed, "design example {name}: {} {}", d.code, d.message);
         }
         n += 1;
