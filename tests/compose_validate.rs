@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::{free_port, Servers, PG_BIN};
+
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -167,14 +169,6 @@ fn every_postgresql_conf_is_accepted_by_postgres() {
             }
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The emitted ini with only what ties it to the container changed: the listen address and port,
@@ -356,26 +350,6 @@ fn stdout_is_the_env_compose_file() {
         }
     }
     let _ = std::io::stderr().flush();
-}
-
-/// PostgreSQL 15's client and server programs (Debian's packages), first on PATH for the
-/// end-to-end test.
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
-
-/// Stops every server the end-to-end test started, even when an assertion fails.
-struct Servers(Vec<PathBuf>);
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for d in &self.0 {
-            let _ = Command::new("runuser")
-                .args(["-u", "nobody", "--"])
-                .arg(format!("{PG_BIN}/pg_ctl"))
-                .args(["stop", "-m", "immediate", "-D"])
-                .arg(d)
-                .output();
-        }
-    }
 }
 
 /// The emitted postgresql.conf, made to run on this machine: loopback, a free port, sockets in the

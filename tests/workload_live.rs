@@ -5,36 +5,12 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use pgtopo::emit::workload;
 
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
-
-/// Stops every server the test started, even when an assertion fails.
-struct Servers(Vec<PathBuf>);
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for d in &self.0 {
-            let _ = Command::new("runuser")
-                .args(["-u", "nobody", "--"])
-                .arg(format!("{PG_BIN}/pg_ctl"))
-                .args(["stop", "-m", "immediate", "-D"])
-                .arg(d)
-                .output();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{free_port, Servers, PG_BIN};
 
 /// Runs a command as `nobody` (PostgreSQL refuses root) with the test's password in the env.
 fn as_nobody(env: &[(&str, String)], args: &[&str]) -> (bool, String) {

@@ -106,3 +106,32 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// PostgreSQL 15's server and client programs (Debian's packages) for the live tests.
+pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// Stops every PostgreSQL server a live test started (by data directory, as `nobody`), even when an
+/// assertion fails or the test panics.
+pub struct Servers(pub Vec<PathBuf>);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for d in &self.0 {
+            let _ = Command::new("runuser")
+                .args(["-u", "nobody", "--"])
+                .arg(format!("{PG_BIN}/pg_ctl"))
+                .args(["stop", "-m", "immediate", "-D"])
+                .arg(d)
+                .output();
+        }
+    }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
