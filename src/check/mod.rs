@@ -29,6 +29,24 @@ pub struct Rule {
 
 pub use rules::RULES;
 
+/// A finding that a declared target cannot render part of the topology: "the T target cannot
+/// express WHAT", pointing at that part and, as related, at the `targets` line. Every target rule
+/// words it this way, so a reader learns the pattern once.
+pub fn cannot_express(
+    code: &'static str,
+    target: &crate::model::Spanned<crate::model::Target>,
+    what: impl std::fmt::Display,
+    span: crate::diag::Span,
+    label: impl Into<String>,
+) -> Diagnostic {
+    Diagnostic::error(
+        code,
+        format!("the {} target cannot express {what}", target.value),
+    )
+    .with_span(span, label)
+    .with_related(target.span, "target declared here")
+}
+
 /// Runs every rule on one resolved model.
 pub fn run(ctx: &Context) -> Vec<Diagnostic> {
     let mut out = Vec::new();

@@ -122,6 +122,11 @@ impl Topology {
         self.clusters.iter().find(|c| c.name == name)
     }
 
+    /// The `targets` entry for `t`, with its span, when the topology declares it.
+    pub fn target(&self, t: Target) -> Option<&Spanned<Target>> {
+        self.targets.iter().find(|x| x.value == t)
+    }
+
     pub fn has_target(&self, t: Target) -> bool {
         self.targets.iter().any(|x| x.value == t)
     }

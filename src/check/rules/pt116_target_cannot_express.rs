@@ -8,9 +8,9 @@
 //! what was reviewed.
 //! Example: `targets "compose"` with `failover "patroni"`.
 
-use crate::check::{Context, Rule};
+use crate::check::{cannot_express, Context, Rule};
 use crate::diag::{Diagnostic, Span};
-use crate::model::{Cluster, FailoverManager, PoolerTarget, Target};
+use crate::model::{Cluster, FailoverManager, PoolerTarget, Spanned, Target};
 
 pub const RULE: Rule = Rule {
     code: "PT116",
@@ -35,19 +35,23 @@ fn container_target(t: Target) -> bool {
     matches!(t, Target::Kubernetes | Target::Helm | Target::Compose)
 }
 
-fn err(target: Target, target_span: Span, span: Span, msg: String, help: &str) -> Diagnostic {
-    Diagnostic::error("PT116", format!("the {target} target cannot express {msg}"))
-        .with_span(span, format!("not expressible on {target}"))
-        .with_related(target_span, "target declared here")
-        .with_help(help.to_owned())
+fn err(target: &Spanned<Target>, span: Span, msg: String, help: &str) -> Diagnostic {
+    cannot_express(
+        "PT116",
+        target,
+        msg,
+        span,
+        format!("not expressible on {}", target.value),
+    )
+    .with_help(help.to_owned())
 }
 
-fn check_cluster(t: Target, ts: Span, c: &Cluster, out: &mut Vec<Diagnostic>) {
+fn check_cluster(target: &Spanned<Target>, c: &Cluster, out: &mut Vec<Diagnostic>) {
+    let t = target.value;
     let m = c.failover.manager.value;
     if !supports_manager(t, m) {
         out.push(err(
-            t,
-            ts,
+            target,
             c.failover.manager.span,
             format!("failover \"{m}\" (cluster \"{}\")", c.name),
             "compose runs failover \"none\" or \"repmgr\"; choose one of those or drop the target",
@@ -59,11 +63,11 @@ fn check_cluster(t: Target, ts: Span, c: &Cluster, out: &mut Vec<Diagnostic>) {
             .iter()
             .filter(|p| p.target.value == PoolerTarget::Local)
         {
-            out.push(err(t, ts, p.target.span, format!("pooler \"{}\" with target=\"local\"", p.name),
+            out.push(err(target, p.target.span, format!("pooler \"{}\" with target=\"local\"", p.name),
                 "containers have no database host to sit beside; use target=\"primary\", \"replicas\" or \"any\""));
         }
         for b in &c.balancers {
-            out.push(err(t, ts, b.span, format!("balancer \"{}\" (cluster \"{}\")", b.name, c.name),
+            out.push(err(target, b.span, format!("balancer \"{}\" (cluster \"{}\")", b.name, c.name),
                 "balancers and VIPs are for VM targets; on containers clients reach Services or poolers"));
         }
     }
@@ -73,7 +77,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
     let topo = cx.topo;
     for t in &topo.targets {
         for c in &topo.clusters {
-            check_cluster(t.value, t.span, c, out);
+            check_cluster(t, c, out);
         }
         let balancers = topo.clusters.iter().flat_map(|c| &c.balancers);
         match t.value {

@@ -20,12 +20,7 @@ pub const RULE: Rule = Rule {
 };
 
 fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
-    let Some(t) = cx
-        .topo
-        .targets
-        .iter()
-        .find(|t| t.value == Target::Kubernetes)
-    else {
+    let Some(t) = cx.topo.target(Target::Kubernetes) else {
         return;
     };
     for c in &cx.topo.clusters {

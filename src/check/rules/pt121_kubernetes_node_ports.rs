@@ -6,7 +6,7 @@
 //! Example: `node "a" role="primary"` and `node "b" role="async" port=5433` with
 //! `targets "kubernetes"`.
 
-use crate::check::{Context, Rule};
+use crate::check::{cannot_express, Context, Rule};
 use crate::diag::Diagnostic;
 use crate::model::Target;
 
@@ -18,12 +18,7 @@ pub const RULE: Rule = Rule {
 };
 
 fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
-    let Some(t) = cx
-        .topo
-        .targets
-        .iter()
-        .find(|t| t.value == Target::Kubernetes)
-    else {
+    let Some(t) = cx.topo.target(Target::Kubernetes) else {
         return;
     };
     for c in &cx.topo.clusters {
@@ -33,15 +28,16 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         for n in &c.nodes {
             if n.port.value != first.port.value {
                 out.push(
-                    Diagnostic::error(
+                    cannot_express(
                         "PT121",
-                        format!(
-                            "the kubernetes target cannot express node \"{}\" on port {} while \"{}\" uses {} (cluster \"{}\")",
+                        t,
+                        format_args!(
+                            "node \"{}\" on port {} while \"{}\" uses {} (cluster \"{}\")",
                             n.name, n.port.value, first.name, first.port.value, c.name
                         ),
+                        n.port.span,
+                        "differs from the primary's port",
                     )
-                    .with_span(n.port.span, "differs from the primary's port")
-                    .with_related(t.span, "target declared here")
                     .with_help("every pod of a StatefulSet listens on the same port; drop the per-node `port`"),
                 );
             }

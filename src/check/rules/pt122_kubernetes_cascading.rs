@@ -7,7 +7,7 @@
 //! Example: `failover "repmgr"` with `node "c" role="async" upstream="b"` and
 //! `targets "kubernetes"`.
 
-use crate::check::{Context, Rule};
+use crate::check::{cannot_express, Context, Rule};
 use crate::diag::Diagnostic;
 use crate::model::{FailoverManager, Target};
 
@@ -19,12 +19,7 @@ pub const RULE: Rule = Rule {
 };
 
 fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
-    let Some(t) = cx
-        .topo
-        .targets
-        .iter()
-        .find(|t| t.value == Target::Kubernetes)
-    else {
+    let Some(t) = cx.topo.target(Target::Kubernetes) else {
         return;
     };
     for c in &cx.topo.clusters {
@@ -35,15 +30,16 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         for n in &c.nodes {
             if let Some(u) = &n.upstream {
                 out.push(
-                    Diagnostic::error(
+                    cannot_express(
                         "PT122",
-                        format!(
-                            "the kubernetes target cannot express upstream=\"{}\" of node \"{}\" with failover \"{m}\"",
+                        t,
+                        format_args!(
+                            "upstream=\"{}\" of node \"{}\" with failover \"{m}\"",
                             u.value, n.name
                         ),
+                        u.span,
+                        "cascading replication",
                     )
-                    .with_span(u.span, "cascading replication")
-                    .with_related(t.span, "target declared here")
                     .with_help("drop `upstream` (the node streams from the primary), or use failover \"none\" or \"patroni\""),
                 );
             }

@@ -7,7 +7,7 @@
 //! the repmgr image would initialise a new, independent primary instead of following the source.
 //! Example: `cluster "dr" replica-of="main" { failover "repmgr" … }` with `targets "kubernetes"`.
 
-use crate::check::{Context, Rule};
+use crate::check::{cannot_express, Context, Rule};
 use crate::diag::Diagnostic;
 use crate::model::{FailoverManager, Target};
 
@@ -19,12 +19,7 @@ pub const RULE: Rule = Rule {
 };
 
 fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
-    let Some(t) = cx
-        .topo
-        .targets
-        .iter()
-        .find(|t| t.value == Target::Kubernetes)
-    else {
+    let Some(t) = cx.topo.target(Target::Kubernetes) else {
         return;
     };
     for c in &cx.topo.clusters {
@@ -32,15 +27,16 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         let m = c.failover.manager.value;
         if matches!(m, FailoverManager::PgAutoFailover | FailoverManager::Repmgr) {
             out.push(
-                Diagnostic::error(
+                cannot_express(
                     "PT123",
-                    format!(
-                        "the kubernetes target cannot express standby cluster \"{}\" (replica-of \"{}\") with failover \"{m}\"",
+                    t,
+                    format_args!(
+                        "standby cluster \"{}\" (replica-of \"{}\") with failover \"{m}\"",
                         c.name, src.value
                     ),
+                    c.failover.manager.span,
+                    "would start an independent primary",
                 )
-                .with_span(c.failover.manager.span, "would start an independent primary")
-                .with_related(t.span, "target declared here")
                 .with_help("use failover \"none\" (one streaming leader) or \"patroni\" (standby_cluster) for a standby cluster"),
             );
         }

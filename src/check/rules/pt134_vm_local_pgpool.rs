@@ -6,7 +6,7 @@
 //! the balancer sends traffic to.
 //! Example: `pooler "pool" kind="pgpool" target="local"` with `targets "haproxy"`.
 
-use crate::check::{Context, Rule};
+use crate::check::{cannot_express, Context, Rule};
 use crate::diag::Diagnostic;
 use crate::model::{PoolerKind, PoolerTarget, Target};
 
@@ -34,15 +34,13 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             .filter(|p| p.target.value == PoolerTarget::Local && p.kind.value == PoolerKind::Pgpool)
         {
             out.push(
-                Diagnostic::error(
+                cannot_express(
                     "PT134",
-                    format!(
-                        "the {} target cannot express pooler \"{}\": a Pgpool-II beside every host",
-                        target.value, p.name
-                    ),
+                    target,
+                    format_args!("pooler \"{}\": a Pgpool-II beside every host", p.name),
+                    p.kind.span,
+                    "no Pgpool-II host config",
                 )
-                .with_span(p.kind.span, "no Pgpool-II host config")
-                .with_related(target.span, "target declared here")
                 .with_help("use kind=\"pgbouncer\" for a pooler beside every database host"),
             );
         }

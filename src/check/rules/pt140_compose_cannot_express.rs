@@ -11,9 +11,9 @@
 //! was reviewed.
 //! Example: `targets "compose"` with `failover "repmgr"` and `node "c" role="async" upstream="b"`.
 
-use crate::check::{Context, Rule};
+use crate::check::{cannot_express, Context, Rule};
 use crate::diag::{Diagnostic, Span};
-use crate::model::{FailoverManager, Target};
+use crate::model::{FailoverManager, Spanned, Target};
 
 pub const RULE: Rule = Rule {
     code: "PT140",
@@ -22,19 +22,16 @@ pub const RULE: Rule = Rule {
     run,
 };
 
-fn err(target_span: Span, span: Span, what: String, help: &str) -> Diagnostic {
-    Diagnostic::error("PT140", format!("the compose target cannot express {what}"))
-        .with_span(span, "not expressible on compose")
-        .with_related(target_span, "target declared here")
+fn err(target: &Spanned<Target>, span: Span, what: String, help: &str) -> Diagnostic {
+    cannot_express("PT140", target, what, span, "not expressible on compose")
         .with_help(help.to_owned())
 }
 
 fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
     let t = cx.topo;
-    let Some(ts) = t.targets.iter().find(|x| x.value == Target::Compose) else {
+    let Some(ts) = t.target(Target::Compose) else {
         return;
     };
-    let ts = ts.span;
     for c in &t.clusters {
         if let Some(r) = &c.replica_of {
             out.push(err(
