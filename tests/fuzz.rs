@@ -218,3 +218,81 @@ fn mutated_topologies_never_panic() {
         crashes.join("\n")
     );
 }
+
+/// Whenever the parser's fast path accepts a text, the `kdl` crate must accept it too and build
+/// the identical tree (values, spans, property order); otherwise the fast path would change what
+/// a topology means. Runs over the corpus and the same kind of mutations as the crash hunt.
+#[test]
+fn fast_parser_agrees_with_the_kdl_crate() {
+    let corpus = corpus();
+    let mut rng = Rng(0x0fa5_7da7_a5ee_d001);
+    let (mut fast, mut total) = (0usize, 0usize);
+    let mut check = |input: &[u8]| {
+        let Ok(text) = std::str::from_utf8(input) else {
+            return;
+        };
+        total += 1;
+        if let Some(doc) = pgtopo::syntax::fast::parse(text) {
+            fast += 1;
+            match pgtopo::syntax::parse_with_kdl(text) {
+                Ok(slow) => assert_eq!(
+                    doc, slow,
+                    "the fast path builds a different tree for:\n{text}"
+                ),
+                Err(e) => {
+                    panic!("the fast path accepts text the kdl crate rejects ({e:?}):\n{text}")
+                }
+            }
+        }
+    };
+    for input in &corpus {
+        check(input);
+    }
+    // Corners of the grammar near the fast path's edges, whichever way each one goes.
+    for text in [
+        "a 1 \"b\" c=#true d=#null e=-2 f=+3 g=0.25 h=1.0 i=x-y.z:w;k; l",
+        "a{b;c}\nd { }  /* x */ ;",
+        "a \"x\"{ b }",
+        "a \"q\\\"\\\\\\n\\t\\r\\s\"",
+        "a \"tab\tinside\"",
+        "a /* nested /* block */ comment */ 1 // tail\r\nb 2\r\n",
+        "a /* spans\nlines */ 1",
+        "a 1.5e3 0x1f 1_000 .5 1. #inf #-inf #nan",
+        "a true; b null",
+        "a x = 1",
+        "\"quoted name\" \"k\"=\"v\" k=1 k=2",
+        "a { b { c { d 1 } } } e",
+        "a \"\" \"\"\"\nmulti\n\"\"\"",
+        "a #\"raw\"#",
+        "/- a 1\nb",
+        "a \\\n  1",
+        "(t)a (u)1",
+        "a 99999999999999999999999999999999999999999",
+        "a 1}",
+        "}",
+        "a {",
+        "a { b } c",
+        "a { b } { c }",
+        "a\rb",
+    ] {
+        check(text.as_bytes());
+    }
+    for _ in 0..20_000 {
+        let base = &corpus[rng.below(corpus.len())];
+        check(&mutate(&mut rng, base, &corpus));
+    }
+    eprintln!("fast path took {fast} of {total} inputs");
+    // The fast path exists for the files people write: every example topology must take it.
+    for (name, path) in common::topologies() {
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(
+            pgtopo::syntax::fast::parse(&text).is_some(),
+            "{name} falls back to the slow parser"
+        );
+    }
+    // Most mutations break the syntax on purpose; this only guards against a vacuous test.
+    assert!(
+        fast > 1_000,
+        "the fast path took only {fast} of {total} inputs"
+    );
+}
