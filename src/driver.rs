@@ -14,6 +14,8 @@ pub struct Compilation {
     pub base: Option<Topology>,
     /// One resolved model per env, in declaration order.
     pub envs: Vec<Topology>,
+    /// Every env the file declares, also those left out by [`compile_env`].
+    pub env_names: Vec<String>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -35,10 +37,23 @@ impl Compilation {
     }
 }
 
+/// Which envs to resolve besides the base.
+#[derive(Clone, Copy, Debug)]
+pub enum Envs<'a> {
+    All,
+    /// Only this one (none when it is `None` or not declared): what `pgtopo build ENV` needs.
+    Only(Option<&'a str>),
+}
+
 /// Decodes the file's bytes; non-UTF-8 input is reported at the first bad byte.
 pub fn compile_bytes(bytes: &[u8]) -> (String, Compilation) {
+    compile_bytes_for(bytes, Envs::All)
+}
+
+/// [`compile_bytes`] for a selection of envs.
+pub fn compile_bytes_for(bytes: &[u8], envs: Envs) -> (String, Compilation) {
     match std::str::from_utf8(bytes) {
-        Ok(s) => (s.to_owned(), compile(s)),
+        Ok(s) => (s.to_owned(), compile_for(s, envs)),
         Err(e) => {
             let at = e.valid_up_to();
             let text = String::from_utf8_lossy(bytes).into_owned();
@@ -54,6 +69,7 @@ pub fn compile_bytes(bytes: &[u8]) -> (String, Compilation) {
                     doc: None,
                     base: None,
                     envs: Vec::new(),
+                    env_names: Vec::new(),
                     diagnostics: vec![d],
                 },
             )
@@ -61,11 +77,19 @@ pub fn compile_bytes(bytes: &[u8]) -> (String, Compilation) {
     }
 }
 
+/// Parses, resolves the base and every env, and checks each model.
 pub fn compile(source: &str) -> Compilation {
+    compile_for(source, Envs::All)
+}
+
+/// Resolves and checks the base and the selected envs only. Printing one env of a file with fifty
+/// does not pay for the other forty-nine; their own problems are `pgtopo lint`'s to report.
+pub fn compile_for(source: &str, selected: Envs) -> Compilation {
     let mut c = Compilation {
         doc: None,
         base: None,
         envs: Vec::new(),
+        env_names: Vec::new(),
         diagnostics: Vec::new(),
     };
     if source.trim().is_empty() {
@@ -93,7 +117,16 @@ pub fn compile(source: &str) -> Compilation {
     };
     let mut names = Vec::new();
     let env_names = model::env_names(&doc, &mut names);
-    for env in std::iter::once(None).chain(env_names.iter().map(|e| Some(e.value.as_str()))) {
+    c.env_names = env_names.iter().map(|e| e.value.clone()).collect();
+    let wanted = |name: &str| match selected {
+        Envs::All => true,
+        Envs::Only(only) => only == Some(name),
+    };
+    let chosen = env_names
+        .iter()
+        .filter(|e| wanted(&e.value))
+        .map(|e| Some(e.value.as_str()));
+    for env in std::iter::once(None).chain(chosen) {
         let (topo, lowering) = match model::resolve(&doc, env) {
             Ok(x) => x,
             Err(ds) => {

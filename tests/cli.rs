@@ -264,3 +264,53 @@ fn github_format_prints_escaped_workflow_commands() {
     assert!(first.contains("%0Ahelp: "), "newlines are escaped: {first}");
     assert_eq!(stdout.lines().count(), 2);
 }
+
+/// Printing one target shows that target's warnings and the core ones, and counts the rest;
+/// `--target` brings another target's warnings back.
+#[test]
+fn build_shows_the_warnings_of_the_printed_target() {
+    let (code, stdout, stderr) =
+        out(pgtopo().args(["-f", "topologies/mirror-db.kdl", "build", "prod"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("kind: StatefulSet"), "{stdout}");
+    assert!(
+        !stderr.contains("PT15"),
+        "Helm warnings on a Kubernetes build:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("warning(s) about other targets not shown"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = out(pgtopo().args([
+        "-f",
+        "topologies/mirror-db.kdl",
+        "build",
+        "prod",
+        "--target",
+        "helm",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("PT152"), "{stderr}");
+}
+
+/// `build ENV` resolves the base and that env only: a broken sibling env is `lint`'s business,
+/// not a reason to refuse printing a healthy one.
+#[test]
+fn build_of_one_env_ignores_the_other_envs() {
+    let dir = common::temp_dir("build-one-env");
+    let f = dir.join("t.kdl");
+    std::fs::write(
+        &f,
+        "targets \"kubernetes\"\ncluster \"c\" {\n    node \"a\" role=\"primary\"\n    node \"b\" role=\"async\"\n}\nenv \"good\" {\n    cluster \"c\" { storage size=\"5Gi\" }\n}\nenv \"broken\" {\n    cluster \"c\" { node \"b\" role=\"primary\" }\n}\n",
+    )
+    .unwrap();
+    let f = f.display().to_string();
+    let (code, stdout, stderr) = out(pgtopo().args(["-f", &f, "build", "good"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("storage: 5Gi"), "{stdout}");
+    let (code, _, stderr) = out(pgtopo().args(["-f", &f, "build", "broken"]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("PT101"), "{stderr}");
+    let (code, _, stderr) = out(pgtopo().args(["-f", &f, "lint"]));
+    assert_eq!(code, 1, "{stderr}");
+}

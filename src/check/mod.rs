@@ -55,3 +55,19 @@ pub fn run(ctx: &Context) -> Vec<Diagnostic> {
     }
     out
 }
+
+/// The targets a finding is about, read from its code's range (the ranges are fixed in
+/// docs/language.md): PT120–PT129 kubernetes, PT130–PT139 the VM targets, PT140–PT149 compose,
+/// PT150–PT159 helm. `None` means every target (core rules, syntax, names). `pgtopo build` uses it
+/// to keep, say, Helm warnings out of the way of someone printing Kubernetes manifests.
+pub fn code_targets(code: &str) -> Option<&'static [crate::model::Target]> {
+    use crate::model::Target::*;
+    let n: u32 = code.strip_prefix("PT")?.parse().ok()?;
+    match n {
+        120..=129 => Some(&[Kubernetes]),
+        130..=139 => Some(&[Haproxy, Keepalived, Hosts]),
+        140..=149 => Some(&[Compose]),
+        150..=159 => Some(&[Helm]),
+        _ => None,
+    }
+}

@@ -8,7 +8,9 @@ use pgtopo::diag::{did_you_mean, Diagnostic};
 use pgtopo::emit::{self, Options};
 use pgtopo::model::Target;
 
-use super::{load, render, write_stdout, Ctx};
+use pgtopo::driver::Envs;
+
+use super::{load_for, render, write_stdout, Ctx};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -52,7 +54,12 @@ impl From<TargetArg> for Target {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> i32 {
-    let loaded = match load(&ctx.topology_path()) {
+    // Printing one env resolves only the base and that env; `--out` needs them all.
+    let envs = match args.out {
+        Some(_) => Envs::All,
+        None => Envs::Only(args.env.as_deref()),
+    };
+    let loaded = match load_for(&ctx.topology_path(), envs) {
         Ok(l) => l,
         Err(msg) => {
             eprintln!("{msg}");
@@ -60,10 +67,8 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         }
     };
     let diags = &loaded.compilation.diagnostics;
-    if !diags.is_empty() {
-        eprint!("{}", render(ctx, &loaded, diags));
-    }
     let Some(program) = loaded.compilation.program(&loaded.name()) else {
+        eprint!("{}", render(ctx, &loaded, diags));
         eprintln!(
             "pgtopo: {} does not compile; nothing was built",
             loaded.display
@@ -74,6 +79,46 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         eprint!("{}", render(ctx, &loaded, &ds));
         1
     };
+    if let (None, Some(env)) = (&args.out, &args.env) {
+        if program.get(Some(env)).is_none() {
+            let names: Vec<&str> = loaded
+                .compilation
+                .env_names
+                .iter()
+                .map(String::as_str)
+                .collect();
+            let mut d = Diagnostic::error("PT008", format!("the topology has no env \"{env}\""));
+            d = match did_you_mean(env, names.iter().copied()) {
+                Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+                None => d.with_help(format!("declared envs: {}", names.join(", "))),
+            };
+            return fail(vec![d]);
+        }
+    }
+    // Warnings only from here on. Printing one target's output shows the warnings about that
+    // target and the core ones; `--out` builds every target and shows them all.
+    let printed = match (&args.out, args.target) {
+        (Some(_), _) => None,
+        (None, Some(t)) => Some(Target::from(t)),
+        (None, None) => program.base.targets.first().map(|t| t.value),
+    };
+    let (shown, hidden): (Vec<&Diagnostic>, Vec<&Diagnostic>) =
+        diags
+            .iter()
+            .partition(|d| match (printed, pgtopo::check::code_targets(d.code)) {
+                (Some(t), Some(about)) => about.contains(&t),
+                _ => true,
+            });
+    if !shown.is_empty() {
+        let shown: Vec<Diagnostic> = shown.into_iter().cloned().collect();
+        eprint!("{}", render(ctx, &loaded, &shown));
+    }
+    if !hidden.is_empty() {
+        eprintln!(
+            "pgtopo: {} warning(s) about other targets not shown; `pgtopo lint` lists them",
+            hidden.len()
+        );
+    }
 
     if let Some(dir) = &args.out {
         if args.env.is_some() {
@@ -100,21 +145,6 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         };
     }
 
-    if let Some(env) = &args.env {
-        if program.get(Some(env)).is_none() {
-            let names: Vec<&str> = program
-                .envs
-                .iter()
-                .filter_map(|t| t.env.as_deref())
-                .collect();
-            let mut d = Diagnostic::error("PT008", format!("the topology has no env \"{env}\""));
-            d = match did_you_mean(env, names.iter().copied()) {
-                Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
-                None => d.with_help(format!("declared envs: {}", names.join(", "))),
-            };
-            return fail(vec![d]);
-        }
-    }
     let target = match args.target {
         Some(t) => Target::from(t),
         None => match program.base.targets.first() {

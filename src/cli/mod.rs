@@ -20,7 +20,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use pgtopo::diag::{render_human, Diagnostic};
-use pgtopo::driver::{compile_bytes, Compilation};
+use pgtopo::driver::{compile_bytes_for, Compilation, Envs};
 
 /// Largest topology file pgtopo reads; far above any real topology, low enough to fail fast on a
 /// wrong file.
@@ -177,6 +177,11 @@ impl Loaded {
 
 /// Reads and compiles a topology; IO problems are returned as the message to print (exit 2).
 pub fn load(path: &Path) -> Result<Loaded, String> {
+    load_for(path, Envs::All)
+}
+
+/// [`load`], resolving only the selected envs (for commands that show one model).
+pub fn load_for(path: &Path, envs: Envs) -> Result<Loaded, String> {
     let display = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => format!(
@@ -197,7 +202,7 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
     }
     let bytes =
         std::fs::read(path).map_err(|e| format!("error[PT010]: cannot read {display}: {e}"))?;
-    let (source, compilation) = compile_bytes(&bytes);
+    let (source, compilation) = compile_bytes_for(&bytes, envs);
     Ok(Loaded {
         path: path.to_owned(),
         display,
@@ -212,7 +217,7 @@ pub fn load_env(
     ctx: &Ctx,
     env: Option<&str>,
 ) -> Result<(pgtopo::emit::Program, Option<String>), i32> {
-    let loaded = load(&ctx.topology_path()).map_err(|msg| {
+    let loaded = load_for(&ctx.topology_path(), Envs::Only(env)).map_err(|msg| {
         eprintln!("{msg}");
         2
     })?;
