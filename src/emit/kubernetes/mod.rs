@@ -112,8 +112,14 @@ pub fn stdout(p: &Program, env: Option<&str>, opts: &Options) -> Result<String, 
 
 /// Multi-document YAML, `---` between documents, as kustomize prints it.
 pub(crate) fn to_yaml_docs<'a>(docs: impl Iterator<Item = &'a Value>) -> String {
-    let parts: Vec<String> = docs.map(to_yaml).collect();
-    parts.join("---\n")
+    let mut out = String::new();
+    for (i, d) in docs.enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        yaml::write(d, &mut out);
+    }
+    out
 }
 
 pub(crate) fn to_yaml<T: serde::Serialize + ?Sized>(v: &T) -> String {

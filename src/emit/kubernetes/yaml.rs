@@ -6,31 +6,45 @@
 
 use serde_json::Value;
 
+// Everything writes into one output buffer: a manifest is thousands of small scalars, and a
+// temporary String per key, scalar and indent was most of this writer's time.
+
 pub fn to_string(v: &Value) -> String {
     let mut out = String::new();
-    match v {
-        Value::Object(m) if !m.is_empty() => object(m, 0, &mut out),
-        Value::Array(a) if !a.is_empty() => array(a, 0, &mut out),
-        other => {
-            out.push_str(&scalar(other, 0));
-            out.push('\n');
-        }
-    }
+    write(v, &mut out);
     out
 }
 
-fn pad(n: usize) -> String {
-    " ".repeat(n)
+/// Appends the YAML document for `v` to `out`.
+pub fn write(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) if !m.is_empty() => object(m, 0, out),
+        Value::Array(a) if !a.is_empty() => array(a, 0, out),
+        other => {
+            scalar(other, 0, out);
+            out.push('\n');
+        }
+    }
+}
+
+fn pad(n: usize, out: &mut String) {
+    const SPACES: &str = "                                                                ";
+    let mut n = n;
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
+        n -= k;
+    }
 }
 
 fn object(m: &serde_json::Map<String, Value>, indent: usize, out: &mut String) {
     let mut first = true;
     for (k, v) in m {
         if !first || !out.ends_with("- ") {
-            out.push_str(&pad(indent));
+            pad(indent, out);
         }
         first = false;
-        out.push_str(&key(k));
+        key(k, out);
         out.push(':');
         value(v, indent, out);
     }
@@ -38,7 +52,7 @@ fn object(m: &serde_json::Map<String, Value>, indent: usize, out: &mut String) {
 
 fn array(a: &[Value], indent: usize, out: &mut String) {
     for v in a {
-        out.push_str(&pad(indent));
+        pad(indent, out);
         out.push_str("- ");
         match v {
             Value::Object(m) if !m.is_empty() => object(m, indent + 2, out),
@@ -47,7 +61,7 @@ fn array(a: &[Value], indent: usize, out: &mut String) {
                 array(x, indent + 2, out);
             }
             other => {
-                out.push_str(&scalar(other, indent + 2));
+                scalar(other, indent + 2, out);
                 out.push('\n');
             }
         }
@@ -68,75 +82,76 @@ fn value(v: &Value, indent: usize, out: &mut String) {
         }
         other => {
             out.push(' ');
-            out.push_str(&scalar(other, indent + 2));
+            scalar(other, indent + 2, out);
             out.push('\n');
         }
     }
 }
 
-fn key(k: &str) -> String {
+fn key(k: &str, out: &mut String) {
     if plain_ok(k) {
-        k.to_owned()
+        out.push_str(k);
     } else {
-        quoted(k)
+        quoted(k, out);
     }
 }
 
-fn scalar(v: &Value, indent: usize) -> String {
+fn scalar(v: &Value, indent: usize, out: &mut String) {
     match v {
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => string(s, indent),
-        Value::Array(_) => "[]".to_owned(),
-        Value::Object(_) => "{}".to_owned(),
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => string(s, indent, out),
+        Value::Array(_) => out.push_str("[]"),
+        Value::Object(_) => out.push_str("{}"),
     }
 }
 
-fn string(s: &str, indent: usize) -> String {
+fn string(s: &str, indent: usize, out: &mut String) {
     if s.contains('\n') {
-        if let Some(block) = literal_block(s, indent) {
-            return block;
+        if !literal_block(s, indent, out) {
+            quoted(s, out);
         }
-        return quoted(s);
-    }
-    if plain_ok(s) {
-        s.to_owned()
+    } else if plain_ok(s) {
+        out.push_str(s);
     } else {
-        quoted(s)
+        quoted(s, out);
     }
 }
 
 /// `|` (one trailing newline) or `|-` (none); anything else, or text a block cannot hold
-/// exactly, is double-quoted instead.
-fn literal_block(s: &str, indent: usize) -> Option<String> {
+/// exactly, is double-quoted instead (and this returns false, having written nothing).
+fn literal_block(s: &str, indent: usize, out: &mut String) -> bool {
     let (body, chomp) = if let Some(b) = s.strip_suffix('\n') {
         if b.ends_with('\n') {
-            return None;
+            return false;
         }
         (b, "|")
     } else {
         (s, "|-")
     };
     if body.starts_with(' ') || body.starts_with('\t') || body.contains('\r') {
-        return None;
+        return false;
     }
     if body.lines().any(|l| l.ends_with(' ') || l.ends_with('\t')) {
-        return None;
+        return false;
     }
-    let mut out = String::from(chomp);
+    out.push_str(chomp);
     for line in body.split('\n') {
         out.push('\n');
         if !line.is_empty() {
-            out.push_str(&pad(indent));
+            pad(indent, out);
             out.push_str(line);
         }
     }
-    Some(out)
+    true
 }
 
-fn quoted(s: &str) -> String {
-    serde_json::to_string(s).expect("strings serialize")
+fn quoted(s: &str, out: &mut String) {
+    out.push_str(&serde_json::to_string(s).expect("strings serialize"));
 }
 
 /// Whether `s` can be written unquoted and read back as the same string by YAML 1.1 and 1.2.
