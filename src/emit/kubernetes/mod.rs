@@ -191,5 +191,6 @@ fn sort_key(v: &Value) -> (usize, String, String, String) {
 }
 
 fn sort_like_kustomize(objs: &mut [Obj]) {
-    objs.sort_by_key(|o| sort_key(&o.value));
+    // The key allocates; compute it once per object, not once per comparison.
+    objs.sort_by_cached_key(|o| sort_key(&o.value));
 }

@@ -163,43 +163,49 @@ fn plain_ok(s: &str) -> bool {
         "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
         "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
     ];
-    if RESERVED.contains(&s) {
+    // Only short words can be reserved; most strings skip the comparisons.
+    if s.len() <= 5 && RESERVED.contains(&s) {
         return false;
     }
     if is_quantity(s) {
         return true;
     }
-    let first = s.chars().next().unwrap();
+    let b = s.as_bytes();
+    let first = b[0];
     // Anything that starts like a number (or a sign, dot or digit) is quoted: YAML 1.1 reads
     // forms such as 1_000, 0x1f, 1:20 or .5 as numbers.
     // A leading digit is harmless when a letter that no number, hex/octal/binary literal or
     // timestamp can contain follows (g–n, p–s, u–w, y), as in `10-init.sh`.
     let digit_word = first.is_ascii_digit()
-        && s.chars()
-            .any(|c| matches!(c.to_ascii_lowercase(), 'g'..='n' | 'p'..='s' | 'u'..='w' | 'y'));
-    let second = s.chars().nth(1);
+        && b.iter()
+            .any(|c| matches!(c.to_ascii_lowercase(), b'g'..=b'n' | b'p'..=b's' | b'u'..=b'w' | b'y'));
+    let second = b.get(1).copied();
     let option_or_path = match first {
         // `-c`, `--flag`: a dash before a letter or a dash is no number and no sequence entry.
-        '-' => second.is_some_and(|c| c.is_ascii_alphabetic() || c == '-'),
+        b'-' => second.is_some_and(|c| c.is_ascii_alphabetic() || c == b'-'),
         // `../base`, `./x`.
-        '.' => second.is_some_and(|c| c == '.' || c == '/'),
+        b'.' => second.is_some_and(|c| c == b'.' || c == b'/'),
         _ => digit_word,
     };
-    if !option_or_path && (first.is_ascii_digit() || matches!(first, '-' | '+' | '.')) {
+    if !option_or_path && (first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
         return false;
     }
-    if !(option_or_path || first.is_ascii_alphabetic() || first == '_' || first == '/') {
+    if !(option_or_path || first.is_ascii_alphabetic() || first == b'_' || first == b'/') {
         return false;
     }
     if s.ends_with(' ') || s.ends_with(':') {
         return false;
     }
-    if s.contains(": ") || s.contains(" #") {
-        return false;
+    // One pass: only safe characters, and no `: ` or ` #` (a mapping or a comment to YAML).
+    let mut prev = 0u8;
+    for &c in b {
+        let safe = c.is_ascii_alphanumeric() || b" _-./:=@,()*$<>!%?".contains(&c);
+        if !safe || (prev == b':' && c == b' ') || (prev == b' ' && c == b'#') {
+            return false;
+        }
+        prev = c;
     }
-    s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || " _-./:=@,()'\"*$<>!%?".contains(c))
-        && !s.contains(['"', '\''])
+    true
 }
 
 /// Kubernetes quantities such as `500m` or `10Gi`: digits and a unit suffix, which neither YAML
