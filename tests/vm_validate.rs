@@ -79,13 +79,9 @@ fn open_up(dir: &Path) {
     }
 }
 
-fn is_root() -> bool {
-    common::run(Command::new("id").arg("-u")).1.trim() == "0"
-}
-
 /// Runs `cmd` as an unprivileged user when we are root (postgres and pgbouncer refuse root).
 fn unprivileged(program: &str) -> Command {
-    if is_root() {
+    if common::is_root() {
         let mut c = Command::new("runuser");
         c.args(["-u", "nobody", "--", program]);
         c
@@ -164,7 +160,7 @@ fn every_keepalived_conf_passes_keepalived_t() {
     if !common::have_tool("keepalived") || !common::have_tool("unshare") {
         return;
     }
-    if !is_root() {
+    if !common::is_root() {
         if common::tools_required() {
             panic!("keepalived -t needs root here (it runs in a private network namespace)");
         }
@@ -179,35 +175,21 @@ fn every_keepalived_conf_passes_keepalived_t() {
     );
     let dir = common::temp_dir("vm-keepalived");
     // The test, not pgtopo, provides the separately provisioned authentication block.
-    let auth = write(
-        &dir,
-        "auth.conf",
-        "authentication {\n    auth_type PASS\n    auth_pass testonly\n}\n",
-    );
+    let auth = write(&dir, "auth.conf", common::KEEPALIVED_TEST_AUTH);
     for (i, (label, conf)) in files.iter().enumerate() {
         // Only the include path changes in the copy; the interface keeps its name and is created
         // (as a bridge: this kernel has no dummy module) inside a private network namespace that
         // disappears with the command.
-        let mut copy = String::new();
+        let copy = common::keepalived_with_auth(conf, &auth, label);
         let mut interfaces: Vec<String> = Vec::new();
         for line in conf.lines() {
             let t = line.trim_start();
-            if let Some(path) = t.strip_prefix("include ") {
-                assert!(
-                    path.starts_with("/etc/keepalived/") && path.ends_with(".auth.conf"),
-                    "{label}: unexpected include {path}"
-                );
-                copy.push_str(&format!("    include {}\n", auth.display()));
-                continue;
-            }
             if let Some(ifname) = t.strip_prefix("interface ") {
                 if !interfaces.contains(&ifname.to_owned()) {
                     interfaces.push(ifname.to_owned());
                 }
             }
             assert!(!t.starts_with("auth_pass"), "{label}: a password is inline");
-            copy.push_str(line);
-            copy.push('\n');
         }
         let path = write(&dir, &format!("{i}.conf"), &copy);
         let mut script = String::from("set -e; ip link set lo up; ");

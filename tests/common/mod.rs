@@ -135,3 +135,34 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// True when the tests run as root (network namespaces and the VRRP tests need it).
+pub fn is_root() -> bool {
+    run(Command::new("id").arg("-u")).1.trim() == "0"
+}
+
+/// The VRRP authentication block that a real deployment provisions separately (pgtopo only emits
+/// an `include` of it). The password is a test-only value.
+pub const KEEPALIVED_TEST_AUTH: &str =
+    "authentication {\n    auth_type PASS\n    auth_pass testonly\n}\n";
+
+/// A copy of an emitted keepalived.conf whose `include /etc/keepalived/<cluster>.auth.conf` line
+/// names `auth` instead. That path is the only change: the tests must not write into /etc.
+pub fn keepalived_with_auth(conf: &str, auth: &Path, label: &str) -> String {
+    let mut copy = String::new();
+    for line in conf.lines() {
+        let t = line.trim_start();
+        if let Some(path) = t.strip_prefix("include ") {
+            assert!(
+                path.starts_with("/etc/keepalived/") && path.ends_with(".auth.conf"),
+                "{label}: unexpected include {path}"
+            );
+            let indent = &line[..line.len() - t.len()];
+            copy.push_str(&format!("{indent}include {}\n", auth.display()));
+            continue;
+        }
+        copy.push_str(line);
+        copy.push('\n');
+    }
+    copy
+}
