@@ -71,8 +71,13 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         return;
     }
     let all = services(t);
+    // The first service of each name, in a map: scanning every earlier service for each one
+    // cost the square of the services (a third of `lint` at 1,000 nodes × 50 envs).
+    let mut first_of: std::collections::HashMap<&str, usize> = Default::default();
     for (i, (name, what, span)) in all.iter().enumerate() {
-        if let Some((_, first, first_span)) = all[..i].iter().find(|(n, _, _)| n == name) {
+        let f = *first_of.entry(name.as_str()).or_insert(i);
+        if f != i {
+            let (_, first, first_span) = &all[f];
             out.push(
                 Diagnostic::error(
                     "PT141",
