@@ -24,6 +24,19 @@ impl Compilation {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
+    /// [`Compilation::program`] without the copy: moves the models out (diagnostics stay). A
+    /// large topology's models are tens of megabytes; `build --out` should not hold them twice.
+    pub fn take_program(&mut self, name: &str) -> Option<Program> {
+        if self.has_errors() {
+            return None;
+        }
+        Some(Program {
+            name: name.to_owned(),
+            base: self.base.take()?,
+            envs: std::mem::take(&mut self.envs),
+        })
+    }
+
     /// The resolved program, only when nothing is wrong with it: emitters never see a broken model.
     pub fn program(&self, name: &str) -> Option<Program> {
         if self.has_errors() {

@@ -59,16 +59,16 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         Some(_) => Envs::All,
         None => Envs::Only(args.env.as_deref()),
     };
-    let loaded = match load_for(&ctx.topology_path(), envs) {
+    let mut loaded = match load_for(&ctx.topology_path(), envs) {
         Ok(l) => l,
         Err(msg) => {
             eprintln!("{msg}");
             return 2;
         }
     };
-    let diags = &loaded.compilation.diagnostics;
-    let Some(program) = loaded.compilation.program(&loaded.name()) else {
-        eprint!("{}", render(ctx, &loaded, diags));
+    let name = loaded.name();
+    let Some(program) = loaded.compilation.take_program(&name) else {
+        eprint!("{}", render(ctx, &loaded, &loaded.compilation.diagnostics));
         eprintln!(
             "pgtopo: {} does not compile; nothing was built",
             loaded.display
@@ -95,6 +95,7 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             return fail(vec![d]);
         }
     }
+    let diags = &loaded.compilation.diagnostics;
     // Warnings only from here on. Printing one target's output shows the warnings about that
     // target and the core ones; `--out` builds every target and shows them all.
     let printed = match (&args.out, args.target) {

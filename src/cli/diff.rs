@@ -52,14 +52,15 @@ fn belongs_to_other_env(path: &str, env: &str, all: &[String]) -> bool {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> i32 {
-    let loaded = match load(&ctx.topology_path()) {
+    let mut loaded = match load(&ctx.topology_path()) {
         Ok(l) => l,
         Err(msg) => {
             eprintln!("{msg}");
             return 2;
         }
     };
-    let Some(program) = loaded.compilation.program(&loaded.name()) else {
+    let name = loaded.name();
+    let Some(program) = loaded.compilation.take_program(&name) else {
         eprint!("{}", render(ctx, &loaded, &loaded.compilation.diagnostics));
         eprintln!(
             "pgtopo: {} does not compile; nothing to compare",

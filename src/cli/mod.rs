@@ -217,11 +217,12 @@ pub fn load_env(
     ctx: &Ctx,
     env: Option<&str>,
 ) -> Result<(pgtopo::emit::Program, Option<String>), i32> {
-    let loaded = load_for(&ctx.topology_path(), Envs::Only(env)).map_err(|msg| {
+    let mut loaded = load_for(&ctx.topology_path(), Envs::Only(env)).map_err(|msg| {
         eprintln!("{msg}");
         2
     })?;
-    let Some(program) = loaded.compilation.program(&loaded.name()) else {
+    let name = loaded.name();
+    let Some(program) = loaded.compilation.take_program(&name) else {
         eprint!("{}", render(ctx, &loaded, &loaded.compilation.diagnostics));
         return Err(1);
     };

@@ -177,8 +177,9 @@ fn plain_ok(s: &str) -> bool {
     // A leading digit is harmless when a letter that no number, hex/octal/binary literal or
     // timestamp can contain follows (g–n, p–s, u–w, y), as in `10-init.sh`.
     let digit_word = first.is_ascii_digit()
-        && b.iter()
-            .any(|c| matches!(c.to_ascii_lowercase(), b'g'..=b'n' | b'p'..=b's' | b'u'..=b'w' | b'y'));
+        && b.iter().any(
+            |c| matches!(c.to_ascii_lowercase(), b'g'..=b'n' | b'p'..=b's' | b'u'..=b'w' | b'y'),
+        );
     let second = b.get(1).copied();
     let option_or_path = match first {
         // `-c`, `--flag`: a dash before a letter or a dash is no number and no sequence entry.
