@@ -1,6 +1,7 @@
 #!/bin/sh
 # Reproduces the figures of docs/performance.md (run from the repository root after
 # `cargo build --release --example synth`; needs hyperfine, kubectl and GNU time).
+# Times are "seconds peak-RSS-KB" from GNU time, one process each.
 set -eu
 B=./target/release/pgtopo
 S=./target/release/examples/synth
@@ -19,17 +20,26 @@ for f in topologies/*.kdl; do
   python3 -c "import json,sys; r=json.load(open('$T/l.json'))['results'][0]; print('%-32s median %.2f ms' % (sys.argv[1], r['median']*1000))" "$f"
 done
 
-echo "== (c) scaling: in-memory build of every target (build --out to tmpfs), time and peak RSS"
+echo "== (c) scaling: time and peak RSS of lint, build ENV (each target) and build --out (everything, to tmpfs)"
+# GNU time: wall seconds and peak RSS in KB of one process.
+measure() { /usr/bin/time -f "%e %M" -o "$T/t" "$@" >/dev/null 2>&1 || true; cat "$T/t"; }
 for flavor in containers vms; do
+  [ $flavor = containers ] && targets="kubernetes helm compose" || targets="haproxy keepalived hosts"
   for size in "10 10" "10 100" "40 250"; do
     for envs in 5 50; do
       set -- $size
       [ "$1" -eq 40 ] && [ "$envs" -eq 50 ] && [ -z "${PGTOPO_BENCH_HUGE:-}" ] && continue
       $S $flavor $1 $2 $envs > "$T/s.kdl"
+      last="e$((envs - 1))"
+      lint=$(measure $B lint "$T/s.kdl")
+      one=""
+      for t in $targets; do one="$one $t=$(measure $B build "$last" --target $t -f "$T/s.kdl" | tr ' ' /)"; done
       rm -rf /dev/shm/pgtopo-fig
-      /usr/bin/time -f "%e %M" -o "$T/t" $B build -f "$T/s.kdl" --out /dev/shm/pgtopo-fig >/dev/null 2>&1
+      all=$(measure $B build -f "$T/s.kdl" --out /dev/shm/pgtopo-fig)
       files=$(find /dev/shm/pgtopo-fig -type f | wc -l)
-      printf '%-10s %6d nodes %3d envs: %s s, %s KB peak RSS, %d files\n' $flavor $(($1*$2)) $envs $(cut -d' ' -f1 "$T/t") $(cut -d' ' -f2 "$T/t") $files
+      mb=$(du -sm --apparent-size /dev/shm/pgtopo-fig | cut -f1)
+      printf '%-10s %6d nodes %3d envs | lint %s | build %s:%s | build --out %s, %d files, %d MB\n' \
+        $flavor $(($1*$2)) $envs "$lint" "$last" "$one" "$all" $files $mb
     done
   done
 done

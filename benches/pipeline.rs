@@ -1,4 +1,7 @@
-//! Times every phase of the pipeline: `cargo bench --bench pipeline` prints one table.
+//! Times every phase of the pipeline: `cargo bench --bench pipeline` prints one table. Besides
+//! the phases: `lint` (parse, resolve and check the base and every env), `build_env` (what
+//! `pgtopo build ENV --target T` computes, for the last env, summed over every target) and
+//! `build_all` (every file of every target: `build --out` without the writing).
 //!
 //! No benchmark framework: each measurement runs adaptively (at least 3 runs, more while the
 //! total stays under the time budget, at most 101) and reports the median, which is robust to
@@ -78,8 +81,24 @@ fn bench(name: &str, src: &str) {
         row.push((target.as_str().to_owned(), t, n));
     }
     let (t, n) = median(|| {
-        let c = driver::compile(src);
-        let p = c.program(name).unwrap();
+        std::hint::black_box(driver::compile(src));
+    });
+    row.push(("lint".into(), t, n));
+    // What `pgtopo build ENV --target T` does, for the last env and every target in turn.
+    let last = envs.last().map(String::as_str);
+    let (t, n) = median(|| {
+        let mut c = driver::compile_for(src, driver::Envs::Only(last));
+        let p = c.take_program(name).unwrap();
+        for target in p.build_targets() {
+            std::hint::black_box(
+                emit::stdout(target, &p, last, &emit::Options::default()).unwrap(),
+            );
+        }
+    });
+    row.push(("build_env".into(), t, n));
+    let (t, n) = median(|| {
+        let mut c = driver::compile(src);
+        let p = c.take_program(name).unwrap();
         std::hint::black_box(emit::build_all(&p).unwrap());
     });
     row.push(("build_all".into(), t, n));
