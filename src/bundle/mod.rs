@@ -33,6 +33,13 @@ impl Bundle {
         }
     }
 
+    /// Adds every file of `other` (paths unchanged).
+    pub fn extend(&mut self, other: Bundle) {
+        for (p, c) in other.files {
+            self.add(p, c);
+        }
+    }
+
     pub fn get(&self, path: &str) -> Option<&str> {
         self.files.get(path).map(String::as_str)
     }

@@ -126,15 +126,38 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             eprintln!("pgtopo: --out writes the base and every env; leave ENV out");
             return 2;
         }
-        let bundle = match emit::build_all(&program) {
-            Ok(b) => b,
-            Err(ds) => return fail(ds),
-        };
-        return match super::tree::write(dir, &program.name, &bundle, &loaded.source) {
-            Ok(()) => {
+        // Each piece of the tree is written as soon as it is rendered (emit::build_pieces), so a
+        // large topology never sits in memory whole. A build error found late still leaves the
+        // previous tree untouched: the staging folder is discarded.
+        let mut build_errors = None;
+        let written = super::tree::write_with(dir, &program.name, &loaded.source, |staging| {
+            let mut io_error = None;
+            let built = emit::build_pieces(&program, &mut |piece| {
+                if io_error.is_some() {
+                    return;
+                }
+                for (rel, contents) in piece.iter() {
+                    if let Err(e) = staging.put(rel, contents) {
+                        io_error = Some(e);
+                        return;
+                    }
+                }
+            });
+            if let Some(e) = io_error {
+                return Err(e);
+            }
+            built.map_err(|ds| {
+                build_errors = Some(ds);
+                std::io::Error::other("the topology does not build")
+            })
+        });
+        if let Some(ds) = build_errors {
+            return fail(ds);
+        }
+        return match written {
+            Ok(count) => {
                 eprintln!(
-                    "wrote {} file(s) to {}",
-                    bundle.len(),
+                    "wrote {count} file(s) to {}",
                     dir.join(&program.name).display()
                 );
                 0

@@ -84,15 +84,23 @@ pub fn read(tree: &Path) -> io::Result<OldTree> {
     Ok(OldTree { files, source })
 }
 
-/// Writes `bundle` (and the topology `source`) to `dir/name/`, atomically and owning only its files.
-pub fn write(dir: &Path, name: &str, bundle: &Bundle, source: &str) -> io::Result<()> {
+/// Writes the files `fill` hands to [`Staging::put`] (and the topology `source`) to `dir/name/`,
+/// atomically and owning only its files. Files are written as they are produced, so the tree never
+/// has to be in memory at once. Returns the number of files written.
+/// Whatever `fill` returns as an error aborts the build and leaves the previous tree untouched.
+pub fn write_with(
+    dir: &Path,
+    name: &str,
+    source: &str,
+    fill: impl FnOnce(&mut Staging) -> io::Result<()>,
+) -> io::Result<usize> {
     std::fs::create_dir_all(dir)?;
     let pid = std::process::id();
     let target = dir.join(name);
     remove_stale_temporaries(dir, name);
     let tmp = dir.join(format!(".{name}.pgtopo-new-{pid}"));
     let old = dir.join(format!(".{name}.pgtopo-old-{pid}"));
-    let result = assemble(&target, &tmp, bundle, source).and_then(|()| {
+    let result = assemble(&target, &tmp, source, fill).and_then(|count| {
         if target.exists() {
             std::fs::rename(&target, &old)?;
             if let Err(e) = std::fs::rename(&tmp, &target) {
@@ -100,15 +108,62 @@ pub fn write(dir: &Path, name: &str, bundle: &Bundle, source: &str) -> io::Resul
                 let _ = std::fs::rename(&old, &target);
                 return Err(e);
             }
-            std::fs::remove_dir_all(&old)
+            std::fs::remove_dir_all(&old)?;
         } else {
-            std::fs::rename(&tmp, &target)
+            std::fs::rename(&tmp, &target)?;
         }
+        Ok(count)
     });
     if tmp.exists() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     result
+}
+
+/// The temporary tree being filled: refuses to overwrite the user's files, remembers what it wrote
+/// (for the manifest) and which folders exist (one `mkdir` per folder, not per file).
+pub struct Staging {
+    tmp: PathBuf,
+    target: PathBuf,
+    /// Files in the old tree that pgtopo did not write.
+    foreign: BTreeSet<String>,
+    written: Vec<String>,
+    dirs: BTreeSet<PathBuf>,
+    /// Fault injection for the atomicity tests: fail (or hang, to be killed) after N files.
+    fault: Option<usize>,
+    hang: bool,
+}
+
+impl Staging {
+    pub fn put(&mut self, rel: &str, contents: &str) -> io::Result<()> {
+        if self.fault == Some(self.written.len()) {
+            if self.hang {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+            }
+            return Err(io::Error::other(
+                "injected fault (PGTOPO_FAULT_AFTER_FILES)",
+            ));
+        }
+        if self.foreign.contains(rel) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "refusing to overwrite {} (not written by pgtopo: move it away or delete it)",
+                    self.target.join(rel).display()
+                ),
+            ));
+        }
+        let p = self.tmp.join(rel);
+        if let Some(parent) = p.parent() {
+            if !self.dirs.contains(parent) {
+                std::fs::create_dir_all(parent)?;
+                self.dirs.insert(parent.to_owned());
+            }
+        }
+        std::fs::write(&p, contents)?;
+        self.written.push(rel.to_owned());
+        Ok(())
+    }
 }
 
 /// Removes temporary folders of earlier builds of `name` that were killed before they could clean
@@ -133,57 +188,55 @@ fn remove_stale_temporaries(dir: &Path, name: &str) {
     }
 }
 
-fn assemble(target: &Path, tmp: &Path, bundle: &Bundle, source: &str) -> io::Result<()> {
+fn assemble(
+    target: &Path,
+    tmp: &Path,
+    source: &str,
+    fill: impl FnOnce(&mut Staging) -> io::Result<()>,
+) -> io::Result<usize> {
     if tmp.exists() {
         std::fs::remove_dir_all(tmp)?;
     }
     std::fs::create_dir_all(tmp.join(META_DIR))?;
-    // Files in the old tree that pgtopo did not write are the user's: keep them, never overwrite.
+    // Files in the old tree that pgtopo did not write are the user's: keep them, never overwrite
+    // them (`Staging::put` refuses).
+    let mut foreign = BTreeSet::new();
     if target.exists() {
         let owned = read_manifest(target).unwrap_or_default();
         for rel in walk(target)? {
             if owned.contains(&rel) {
                 continue;
             }
-            if bundle.get(&rel).is_some() {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!("refusing to overwrite {} (not written by pgtopo: move it away or delete it)", target.join(&rel).display()),
-                ));
-            }
             let dest = tmp.join(&rel);
             if let Some(parent) = dest.parent() {
                 std::fs::create_dir_all(parent)?;
             }
             std::fs::copy(target.join(&rel), dest)?;
+            foreign.insert(rel);
         }
     }
-    // Fault injection for the atomicity tests: fail (or hang, to be killed) after N files.
-    let fault = std::env::var("PGTOPO_FAULT_AFTER_FILES")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok());
-    let hang = std::env::var_os("PGTOPO_FAULT_HANG").is_some();
-    for (i, (rel, contents)) in bundle.iter().enumerate() {
-        if fault == Some(i) {
-            if hang {
-                std::thread::sleep(std::time::Duration::from_secs(60));
-            }
-            return Err(io::Error::other(
-                "injected fault (PGTOPO_FAULT_AFTER_FILES)",
-            ));
-        }
-        let p = tmp.join(rel);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&p, contents)?;
-    }
+    let mut staging = Staging {
+        tmp: tmp.to_owned(),
+        target: target.to_owned(),
+        foreign,
+        written: Vec::new(),
+        dirs: BTreeSet::new(),
+        fault: std::env::var("PGTOPO_FAULT_AFTER_FILES")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok()),
+        hang: std::env::var_os("PGTOPO_FAULT_HANG").is_some(),
+    };
+    fill(&mut staging)?;
     std::fs::write(tmp.join(SOURCE), source)?;
+    // Pieces arrive target by target; the manifest lists paths sorted, as the bundle did.
+    let mut written = staging.written;
+    written.sort();
     let mut manifest = String::from(MANIFEST_HEADER);
     manifest.push('\n');
-    for (rel, _) in bundle.iter() {
+    for rel in &written {
         manifest.push_str(rel);
         manifest.push('\n');
     }
-    std::fs::write(tmp.join(MANIFEST), manifest)
+    std::fs::write(tmp.join(MANIFEST), manifest)?;
+    Ok(written.len())
 }

@@ -100,15 +100,36 @@ pub fn stdout(
 /// Every file of every build target, under `<target>/`.
 pub fn build_all(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
     let mut out = Bundle::new();
+    build_pieces(p, &mut |b| out.extend(b))?;
+    Ok(out)
+}
+
+/// [`build_all`] in pieces, each handed to `piece` as soon as it is rendered: one env of a
+/// per-env target (compose, haproxy, keepalived, hosts) or one whole target (kubernetes, whose
+/// overlays are derived from the base, and helm). `build --out` writes each piece and drops it,
+/// so its memory stays that of one piece instead of the whole tree. On errors, pieces of the
+/// healthy targets may already have been handed over: the caller discards them.
+pub fn build_pieces(p: &Program, piece: &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> {
     let mut errors = Vec::new();
     for t in p.build_targets() {
-        match files(t, p) {
-            Ok(b) => out.nest(t.as_str(), b),
-            Err(d) => errors.extend(d),
+        let mut under = |b: Bundle| {
+            let mut nested = Bundle::new();
+            nested.nest(t.as_str(), b);
+            piece(nested);
+        };
+        let result = match t {
+            Target::Compose => compose::pieces(p, &mut under),
+            Target::Haproxy => haproxy::pieces(p, &mut under),
+            Target::Keepalived => keepalived::pieces(p, &mut under),
+            Target::Hosts => hosts::pieces(p, &mut under),
+            Target::Kubernetes | Target::Helm => files(t, p).map(&mut under),
+        };
+        if let Err(d) = result {
+            errors.extend(d);
         }
     }
     if errors.is_empty() {
-        Ok(out)
+        Ok(())
     } else {
         Err(errors)
     }

@@ -61,14 +61,28 @@ pub fn per_model_files(
     p: &Program,
     render: impl Fn(&Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>>,
 ) -> Result<Bundle, Vec<Diagnostic>> {
-    let mut b = Bundle::new();
+    let mut all = Bundle::new();
+    per_model_pieces(p, render, &mut |b| all.extend(b))?;
+    Ok(all)
+}
+
+/// [`per_model_files`] one model at a time: `piece` receives each model's files as soon as they
+/// are rendered, so that `build --out` never holds every env of every machine at once (at 1,000
+/// nodes × 50 envs that is over half a gigabyte of configs).
+pub fn per_model_pieces(
+    p: &Program,
+    render: impl Fn(&Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>>,
+    piece: &mut dyn FnMut(Bundle),
+) -> Result<(), Vec<Diagnostic>> {
     let mut errors = Vec::new();
     for t in p.all() {
         match render(t) {
             Ok(files) => {
+                let mut b = Bundle::new();
                 for (machine, file, contents) in files {
                     b.add(format!("{}/{machine}/{file}", env_dir(t)), contents);
                 }
+                piece(b);
             }
             Err(mut d) => {
                 for x in &mut d {
@@ -79,7 +93,7 @@ pub fn per_model_files(
         }
     }
     if errors.is_empty() {
-        Ok(b)
+        Ok(())
     } else {
         Err(errors)
     }

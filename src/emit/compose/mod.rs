@@ -97,8 +97,15 @@ fn render(p: &Program, t: &Topology) -> Project {
 }
 
 pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
-    let mut b = Bundle::new();
+    let mut all = Bundle::new();
+    pieces(p, &mut |b| all.extend(b))?;
+    Ok(all)
+}
+
+/// [`files`], one project (base or env) at a time.
+pub fn pieces(p: &Program, piece: &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> {
     for t in p.all() {
+        let mut b = Bundle::new();
         let dir = folder(t);
         let project = render(p, t);
         b.add(
@@ -108,8 +115,9 @@ pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
         for (path, text) in project.files {
             b.add(format!("{dir}/{path}"), text);
         }
+        piece(b);
     }
-    Ok(b)
+    Ok(())
 }
 
 pub fn stdout(p: &Program, env: Option<&str>, _opts: &Options) -> Result<String, Vec<Diagnostic>> {

@@ -9,7 +9,9 @@ mod check_script;
 
 use crate::bundle::Bundle;
 use crate::diag::Diagnostic;
-use crate::emit::vm_common::{client_port, host_port, node_address, per_model_files, stdout_for};
+use crate::emit::vm_common::{
+    client_port, host_port, node_address, per_model_files, per_model_pieces, stdout_for,
+};
 use crate::emit::{Options, Program};
 use crate::model::{
     Balancer, BalancerHost, Cluster, FailoverManager, Listen, ListenTarget, Node, Role, Topology,
@@ -24,6 +26,11 @@ pub const TIMEOUT_IDLE: &str = "30m";
 
 pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
     per_model_files(p, render)
+}
+
+/// [`files`], one model (base or env) at a time.
+pub fn pieces(p: &Program, piece: &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> {
+    per_model_pieces(p, render, piece)
 }
 
 pub fn stdout(p: &Program, env: Option<&str>, opts: &Options) -> Result<String, Vec<Diagnostic>> {

@@ -10,7 +10,7 @@
 use crate::bundle::Bundle;
 use crate::diag::Diagnostic;
 use crate::emit::haproxy::{host_by_address, hosts_of};
-use crate::emit::vm_common::{per_model_files, stdout_for};
+use crate::emit::vm_common::{per_model_files, per_model_pieces, stdout_for};
 use crate::emit::{Options, Program};
 use crate::model::{Balancer, BalancerHost, Cluster, Topology};
 
@@ -21,6 +21,11 @@ pub fn auth_file(cluster: &str) -> String {
 
 pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
     per_model_files(p, render)
+}
+
+/// [`files`], one model (base or env) at a time.
+pub fn pieces(p: &Program, piece: &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> {
+    per_model_pieces(p, render, piece)
 }
 
 pub fn stdout(p: &Program, env: Option<&str>, opts: &Options) -> Result<String, Vec<Diagnostic>> {
