@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
+use pgtopo::bundle::Bundle;
 use pgtopo::diag::{did_you_mean, Diagnostic};
 use pgtopo::emit::{self, Options};
 use pgtopo::model::Target;
@@ -131,24 +132,38 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         // previous tree untouched: the staging folder is discarded.
         let mut build_errors = None;
         let written = super::tree::write_with(dir, &program.name, &loaded.source, |staging| {
-            let mut io_error = None;
-            let built = emit::build_pieces(&program, &mut |piece| {
-                if io_error.is_some() {
-                    return;
-                }
-                for (rel, contents) in piece.iter() {
-                    if let Err(e) = staging.put(rel, contents) {
-                        io_error = Some(e);
-                        return;
+            // Rendering and writing overlap: the emitters run on a second thread and hand pieces
+            // over a short queue (at most two pieces wait), while this thread writes them. If
+            // writing fails, the queue closes and the emitters stop handing over.
+            let (send, receive) = std::sync::mpsc::sync_channel::<Bundle>(2);
+            let program = &program;
+            std::thread::scope(|scope| {
+                // `move`: the sender must end with the emitters, which is what ends the loop below.
+                let emitting = scope.spawn(move || {
+                    let mut open = true;
+                    emit::build_pieces(program, &mut |piece| {
+                        open = open && send.send(piece).is_ok();
+                    })
+                });
+                let mut io_result = Ok(());
+                for piece in receive.iter() {
+                    if let Some(e) = piece
+                        .iter()
+                        .find_map(|(rel, contents)| staging.put(rel, contents).err())
+                    {
+                        io_result = Err(e);
+                        break;
                     }
                 }
-            });
-            if let Some(e) = io_error {
-                return Err(e);
-            }
-            built.map_err(|ds| {
-                build_errors = Some(ds);
-                std::io::Error::other("the topology does not build")
+                drop(receive);
+                let built = emitting
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                io_result?;
+                built.map_err(|ds| {
+                    build_errors = Some(ds);
+                    std::io::Error::other("the topology does not build")
+                })
             })
         });
         if let Some(ds) = build_errors {
