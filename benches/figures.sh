@@ -25,10 +25,11 @@ echo "== (c) scaling: time and peak RSS of lint, build ENV (each target) and bui
 measure() { /usr/bin/time -f "%e %M" -o "$T/t" "$@" >/dev/null 2>&1 || true; cat "$T/t"; }
 for flavor in containers vms; do
   [ $flavor = containers ] && targets="kubernetes helm compose" || targets="haproxy keepalived hosts"
-  for size in "10 10" "10 100" "40 250"; do
+  # Clusters of ten (100, 1,000, 10,000 nodes), then wide clusters (10 × 100, 40 × 250).
+  for size in "10 10" "100 10" "1000 10" "10 100" "40 250"; do
     for envs in 5 50; do
       set -- $size
-      [ "$1" -eq 40 ] && [ "$envs" -eq 50 ] && [ -z "${PGTOPO_BENCH_HUGE:-}" ] && continue
+      [ $(($1 * $2)) -ge 10000 ] && [ "$envs" -eq 50 ] && [ -z "${PGTOPO_BENCH_HUGE:-}" ] && continue
       $S $flavor $1 $2 $envs > "$T/s.kdl"
       last="e$((envs - 1))"
       lint=$(measure $B lint "$T/s.kdl")

@@ -149,8 +149,10 @@ fn main() {
         }
     }
 
-    // Nodes as clusters × nodes per cluster: PT161 caps a cluster at 256 nodes.
-    let sizes = [(10, 10), (10, 100), (40, 250)];
+    // Nodes as clusters × nodes per cluster. The first three grow the number of clusters of ten
+    // nodes (linear growth); the last two grow the clusters themselves, where per-node VM configs
+    // list every peer and so grow with the square of a cluster (PT161 caps a cluster at 256).
+    let sizes = [(10, 10), (100, 10), (1000, 10), (10, 100), (40, 250)];
     for (flavor, tag) in [(Flavor::Containers, "containers"), (Flavor::Vms, "vms")] {
         for (clusters, per) in sizes {
             for envs in [5, 50] {

@@ -15,7 +15,21 @@ pub enum Flavor {
     Vms,
 }
 
-/// A lint-clean topology with `clusters` × `nodes` database nodes and `envs` environments, each env
+/// The database host of node `n` of cluster `c`, in 10.0.0.0/8: 250 hosts per /24, the second
+/// octet for the cluster and the third for blocks of 250 nodes, so that clusters never share an
+/// address (up to 1,536 clusters of up to 10,000 nodes).
+fn node_address(c: usize, n: usize) -> String {
+    format!("10.{}.{}.{}", c % 256, c / 256 * 41 + n / 250, n % 250 + 1)
+}
+
+/// The /24 (as its first three octets) of cluster `c`'s balancers, VIP and etcd: 172.16.0.0/12.
+fn infra(c: usize) -> String {
+    format!("172.{}.{}", 16 + c / 256 % 16, c % 256)
+}
+
+/// A topology without errors with `clusters` × `nodes` database nodes and `envs` environments (the
+/// `vms` flavor is lint-clean; `containers` has two PT152 warnings per cluster, because CloudNativePG
+/// poolers always listen on 5432 while Compose needs a distinct published port per pooler), each env
 /// patching every cluster (labels, storage, one pooler, and on every fifth env a narrower node list).
 pub fn topology(flavor: Flavor, clusters: usize, nodes: usize, envs: usize) -> String {
     let nodes = nodes.max(2);
@@ -44,9 +58,8 @@ pub fn topology(flavor: Flavor, clusters: usize, nodes: usize, envs: usize) -> S
                 let _ = writeln!(s, "    credentials env-file=\"/etc/pgtopo/c{c}.env\"");
                 let _ = writeln!(
                     s,
-                    "    failover \"patroni\" {{\n        dcs \"etcd\" {{\n            endpoint \"10.{}.250.1:2379\"\n            endpoint \"10.{}.250.2:2379\"\n        }}\n    }}",
-                    c % 250,
-                    c % 250
+                    "    failover \"patroni\" {{\n        dcs \"etcd\" {{\n            endpoint \"{infra}.11:2379\"\n            endpoint \"{infra}.12:2379\"\n        }}\n    }}",
+                    infra = infra(c)
                 );
             }
         }
@@ -73,10 +86,8 @@ pub fn topology(flavor: Flavor, clusters: usize, nodes: usize, envs: usize) -> S
                 Flavor::Vms => {
                     let _ = writeln!(
                         s,
-                        "    node \"c{c}-n{n}\" role=\"{role}\" host=\"10.{}.{}.{}\"",
-                        c % 250,
-                        n / 250,
-                        n % 250 + 1
+                        "    node \"c{c}-n{n}\" role=\"{role}\" host=\"{}\"",
+                        node_address(c, n)
                     );
                 }
             }
@@ -96,8 +107,8 @@ pub fn topology(flavor: Flavor, clusters: usize, nodes: usize, envs: usize) -> S
                 let _ = writeln!(s, "    pooler \"pgbouncer\" kind=\"pgbouncer\" target=\"local\" port=6432 {{\n        pool size=20 reserve=5\n    }}");
                 let _ = writeln!(
                     s,
-                    "    balancer \"haproxy\" {{\n        host \"lb1\" address=\"10.{0}.251.1\" priority=150\n        host \"lb2\" address=\"10.{0}.251.2\" priority=100\n        listen \"rw\" port=5000 target=\"primary\"\n        listen \"ro\" port=5001 target=\"replicas\" fallback=\"primary\"\n        stats port=7000\n        vip \"10.{0}.251.100/16\" interface=\"eth0\" router-id={1}\n    }}",
-                    c % 250,
+                    "    balancer \"haproxy\" {{\n        host \"lb1\" address=\"{0}.1\" priority=150\n        host \"lb2\" address=\"{0}.2\" priority=100\n        listen \"rw\" port=5000 target=\"primary\"\n        listen \"ro\" port=5001 target=\"replicas\" fallback=\"primary\"\n        stats port=7000\n        vip \"{0}.100/24\" interface=\"eth0\" router-id={1}\n    }}",
+                    infra(c),
                     c % 255 + 1
                 );
             }
