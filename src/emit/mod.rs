@@ -104,9 +104,8 @@ pub fn build_all(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
     Ok(out)
 }
 
-/// [`build_all`] in pieces, each handed to `piece` as soon as it is rendered: one env of a
-/// per-env target (compose, haproxy, keepalived, hosts) or one whole target (kubernetes, whose
-/// overlays are derived from the base, and helm). `build --out` writes each piece and drops it,
+/// [`build_all`] in pieces, each handed to `piece` as soon as it is rendered: the base or one env
+/// of a target (helm, whose files are small, comes whole). `build --out` writes each piece and drops it,
 /// so its memory stays that of one piece instead of the whole tree. On errors, pieces of the
 /// healthy targets may already have been handed over: the caller discards them.
 pub fn build_pieces(p: &Program, piece: &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> {
@@ -118,11 +117,12 @@ pub fn build_pieces(p: &Program, piece: &mut dyn FnMut(Bundle)) -> Result<(), Ve
             piece(nested);
         };
         let result = match t {
+            Target::Kubernetes => kubernetes::pieces(p, &mut under),
             Target::Compose => compose::pieces(p, &mut under),
             Target::Haproxy => haproxy::pieces(p, &mut under),
             Target::Keepalived => keepalived::pieces(p, &mut under),
             Target::Hosts => hosts::pieces(p, &mut under),
-            Target::Kubernetes | Target::Helm => files(t, p).map(&mut under),
+            Target::Helm => files(t, p).map(&mut under),
         };
         if let Err(d) = result {
             errors.extend(d);

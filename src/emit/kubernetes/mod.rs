@@ -79,6 +79,14 @@ fn workload_files(b: &mut Bundle, p: &Program) -> Result<(), Vec<Diagnostic>> {
 }
 
 pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
+    let mut all = Bundle::new();
+    pieces(p, &mut |b| all.extend(b))?;
+    Ok(all)
+}
+
+/// [`files`] in pieces: the base, then each env's overlay as soon as it is derived (the base
+/// objects stay in memory for that), then the workloads.
+pub fn pieces(p: &Program, piece: &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> {
     let mut b = Bundle::new();
     let base = objects(p, None)?;
     let mut by_file: std::collections::BTreeMap<&str, Vec<&Value>> = Default::default();
@@ -90,15 +98,20 @@ pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
     }
     let k = overlay::kustomization_base(by_file.keys().copied());
     b.add("base/kustomization.yaml", k);
+    piece(b);
     for env in &p.envs {
         let name = env.env.as_deref().unwrap_or_default();
         let env_objs = objects(p, Some(name))?;
+        let mut b = Bundle::new();
         for (path, text) in overlay::derive(&base, &env_objs) {
             b.add(format!("overlays/{name}/{path}"), text);
         }
+        piece(b);
     }
+    let mut b = Bundle::new();
     workload_files(&mut b, p)?;
-    Ok(b)
+    piece(b);
+    Ok(())
 }
 
 pub fn stdout(p: &Program, env: Option<&str>, opts: &Options) -> Result<String, Vec<Diagnostic>> {

@@ -116,10 +116,13 @@ fn diff(a: &Value, b: &Value, path: &str, ops: &mut Vec<Value>) {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             for (k, va) in x {
-                let p = format!("{path}/{}", escape(k));
                 match y.get(k) {
-                    None => ops.push(json!({"op": "remove", "path": p})),
-                    Some(vb) => diff(va, vb, &p, ops),
+                    // Most of an env's object equals the base's: compare before building paths.
+                    Some(vb) if va == vb => {}
+                    None => {
+                        ops.push(json!({"op": "remove", "path": format!("{path}/{}", escape(k))}))
+                    }
+                    Some(vb) => diff(va, vb, &format!("{path}/{}", escape(k)), ops),
                 }
             }
             for (k, vb) in y {
@@ -131,7 +134,9 @@ fn diff(a: &Value, b: &Value, path: &str, ops: &mut Vec<Value>) {
         }
         (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
             for (i, (va, vb)) in x.iter().zip(y).enumerate() {
-                diff(va, vb, &format!("{path}/{i}"), ops);
+                if va != vb {
+                    diff(va, vb, &format!("{path}/{i}"), ops);
+                }
             }
         }
         _ if a == b => {}
@@ -212,18 +217,22 @@ pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
     let base_by_key: BTreeMap<Key, &Value> =
         base.iter().map(|o| (key(&o.value), &o.value)).collect();
     // Env objects keyed as they would be in the base (before the namespace transformer).
-    let env_unns: Vec<Value> = env
+    // Copied only when there is a namespace change to undo.
+    let env_unns: Vec<std::borrow::Cow<Value>> = env
         .iter()
         .map(|o| {
+            if ns_change.is_none() {
+                return std::borrow::Cow::Borrowed(&o.value);
+            }
             let mut v = o.value.clone();
             un_ns(&mut v);
-            v
+            std::borrow::Cow::Owned(v)
         })
         .collect();
     let pairs: Vec<(&Value, &Value, &Value)> = env_unns
         .iter()
         .zip(env)
-        .filter_map(|(u, e)| base_by_key.get(&key(u)).map(|b| (*b, u, &e.value)))
+        .filter_map(|(u, e)| base_by_key.get(&key(u)).map(|b| (*b, u.as_ref(), &e.value)))
         .collect();
 
     // Labels: the pairs that every env object gained (same key, same value) go to the labels
@@ -271,17 +280,19 @@ pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
     }
     let mut image_entries = Vec::new();
     let mut image_rewrite: BTreeMap<String, String> = BTreeMap::new();
+    // Every image the base uses, once: asking every base object again for each image name was
+    // most of an overlay's time on topologies with many clusters.
+    let base_images: Vec<(String, String)> = base.iter().flat_map(|o| images(&o.value)).collect();
     for (name, news) in &image_map {
         if news.len() != 1 {
             continue;
         }
         let new = news.iter().next().unwrap();
         let (nn, tag) = split_image(new);
-        let unchanged = base
+        let unchanged = base_images
             .iter()
-            .flat_map(|o| images(&o.value))
             .filter(|(_, i)| split_image(i).0 == name)
-            .all(|(_, i)| &i == new);
+            .all(|(_, i)| i == new);
         if unchanged || new.is_empty() {
             continue;
         }
@@ -341,7 +352,7 @@ pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
     }
 
     // Objects that only the base has are deleted; objects that only the env has are added.
-    let env_keys: BTreeSet<Key> = env_unns.iter().map(key).collect();
+    let env_keys: BTreeSet<Key> = env_unns.iter().map(|u| key(u)).collect();
     for o in base {
         if !env_keys.contains(&key(&o.value)) {
             let mut m = Map::new();
