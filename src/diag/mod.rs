@@ -80,7 +80,62 @@ impl Diagnostic {
 #[derive(Debug)]
 struct Report<'a> {
     diag: &'a Diagnostic,
-    source: NamedSource<Arc<String>>,
+    source: NamedSource<Indexed>,
+}
+
+/// The topology text with the start of every line, so that drawing a snippet costs a binary search
+/// instead of a scan from the top of the file. miette's own `SourceCode` for strings counts lines
+/// from the first byte for every span it draws, which made printing a few hundred warnings of a
+/// large topology slower than finding them.
+#[derive(Clone, Debug)]
+struct Indexed {
+    text: Arc<String>,
+    /// Offsets where a line starts, as miette counts lines: after `\n`, after `\r\n`, and after a
+    /// lone `\r`. The first entry is 0.
+    starts: Arc<Vec<usize>>,
+}
+
+impl Indexed {
+    fn new(text: Arc<String>) -> Self {
+        let b = text.as_bytes();
+        let mut starts = vec![0];
+        for (i, &c) in b.iter().enumerate() {
+            if c == b'\n' || (c == b'\r' && b.get(i + 1) != Some(&b'\n')) {
+                starts.push(i + 1);
+            }
+        }
+        Indexed {
+            text,
+            starts: Arc::new(starts),
+        }
+    }
+}
+
+impl miette::SourceCode for Indexed {
+    /// miette's reading of the text from a line a little before the span, with the window's
+    /// offsets and line numbers shifted back: the same contents, found without the scan.
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let line = self.starts.partition_point(|&s| s <= span.offset()) - 1;
+        // Two lines more than the context miette asks for, so the window holds everything its
+        // reading looks at before the span.
+        let first = line.saturating_sub(context_lines_before + 2);
+        let shift = self.starts[first];
+        let window = &self.text.as_bytes()[shift..];
+        let inner = (span.offset() - shift, span.len()).into();
+        let c = window.read_span(&inner, context_lines_before, context_lines_after)?;
+        Ok(Box::new(miette::MietteSpanContents::new(
+            c.data(),
+            (c.span().offset() + shift, c.span().len()).into(),
+            c.line() + first,
+            c.column(),
+            c.line_count() + first,
+        )))
+    }
 }
 
 impl std::fmt::Display for Report<'_> {
@@ -139,11 +194,12 @@ pub fn render_human(diags: &[Diagnostic], file: &str, source: &Arc<String>, colo
         GraphicalTheme::unicode_nocolor()
     };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+    let indexed = Indexed::new(source.clone());
     let mut out = String::new();
     for d in diags {
         let report = Report {
             diag: d,
-            source: NamedSource::new(file, source.clone()),
+            source: NamedSource::new(file, indexed.clone()),
         };
         // Writing into a String cannot fail.
         let _ = handler.render_report(&mut out, &report);
@@ -256,3 +312,45 @@ pub const FORM_CODES: &[(&str, &str)] = &[
     ("PT010", "the file cannot be read or written"),
     ("PT199", "the target is not implemented in this build"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use miette::SourceCode;
+
+    /// The indexed source must read every span exactly as miette's own reading of the whole text:
+    /// same contents, offsets, line, column and line count, for every context size.
+    #[test]
+    fn indexed_source_reads_like_miette() {
+        let text = "a 1\nbb {\r\n    c \"x\"\r  d\n\n}\nlast line\nend";
+        let indexed = super::Indexed::new(Arc::new(text.to_owned()));
+        for offset in 0..=text.len() {
+            for len in 0..=(text.len() - offset).min(12) {
+                for before in 0..4 {
+                    for after in 0..4 {
+                        let span = (offset, len).into();
+                        let want = text.as_bytes().read_span(&span, before, after);
+                        let got = indexed.read_span(&span, before, after);
+                        match (want, got) {
+                            (Ok(w), Ok(g)) => {
+                                let at = format!("span {offset}+{len}, context {before}/{after}");
+                                assert_eq!(w.data(), g.data(), "{at}");
+                                assert_eq!(w.span(), g.span(), "{at}");
+                                assert_eq!(w.line(), g.line(), "{at}");
+                                assert_eq!(w.column(), g.column(), "{at}");
+                                assert_eq!(w.line_count(), g.line_count(), "{at}");
+                            }
+                            (Err(_), Err(_)) => {}
+                            (w, g) => panic!(
+                                "span {offset}+{len}: miette {:?}, indexed {:?}",
+                                w.is_ok(),
+                                g.is_ok()
+                            ),
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
