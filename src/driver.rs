@@ -54,6 +54,9 @@ impl Compilation {
 #[derive(Clone, Copy, Debug)]
 pub enum Envs<'a> {
     All,
+    /// Every env, checked and then dropped: `lint` needs the findings, not the models, and a
+    /// large topology's fifty models are most of its memory.
+    CheckOnly,
     /// Only this one (none when it is `None` or not declared): what `pgtopo build ENV` needs.
     Only(Option<&'a str>),
 }
@@ -132,7 +135,7 @@ pub fn compile_for(source: &str, selected: Envs) -> Compilation {
     let env_names = model::env_names(&doc, &mut names);
     c.env_names = env_names.iter().map(|e| e.value.clone()).collect();
     let wanted = |name: &str| match selected {
-        Envs::All => true,
+        Envs::All | Envs::CheckOnly => true,
         Envs::Only(only) => only == Some(name),
     };
     let chosen = env_names
@@ -161,6 +164,7 @@ pub fn compile_for(source: &str, selected: Envs) -> Compilation {
         }
         match env {
             None => c.base = Some(topo),
+            Some(_) if matches!(selected, Envs::CheckOnly) => {}
             Some(_) => c.envs.push(topo),
         }
     }

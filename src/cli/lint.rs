@@ -7,7 +7,9 @@ use clap::ValueEnum;
 use pgtopo::check::RULES;
 use pgtopo::diag::{to_json, Severity, FORM_CODES};
 
-use super::{load, render, write_stdout, Ctx};
+use pgtopo::driver::Envs;
+
+use super::{load_for, render, write_stdout, Ctx};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -45,7 +47,7 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
     let mut human = String::new();
     let mut json: Vec<serde_json::Value> = Vec::new();
     for path in &files {
-        let loaded = match load(path) {
+        let loaded = match load_for(path, Envs::CheckOnly) {
             Ok(l) => l,
             Err(msg) => {
                 eprintln!("{msg}");
