@@ -101,6 +101,13 @@ pub fn compile(source: &str) -> Compilation {
 /// Resolves and checks the base and the selected envs only. Printing one env of a file with fifty
 /// does not pay for the other forty-nine; their own problems are `pgtopo lint`'s to report.
 pub fn compile_for(source: &str, selected: Envs) -> Compilation {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    compile_with_threads(source, selected, threads)
+}
+
+/// [`compile_for`] on at most `threads` threads (public so that a test can hold every thread count
+/// to the same result).
+pub fn compile_with_threads(source: &str, selected: Envs, threads: usize) -> Compilation {
     let mut c = Compilation {
         doc: None,
         base: None,
@@ -142,30 +149,50 @@ pub fn compile_for(source: &str, selected: Envs) -> Compilation {
         .iter()
         .filter(|e| wanted(&e.value))
         .map(|e| Some(e.value.as_str()));
-    for env in std::iter::once(None).chain(chosen) {
-        let (topo, lowering) = match model::resolve(&doc, env) {
+    let list: Vec<Option<&str>> = std::iter::once(None).chain(chosen).collect();
+    let keep_model = |env: Option<&str>| env.is_none() || !matches!(selected, Envs::CheckOnly);
+    // Resolves and checks one model; `None` when it cannot be resolved at all.
+    let one = |env: Option<&str>| -> (Option<Topology>, Vec<Diagnostic>) {
+        let (topo, mut diags) = match model::resolve(&doc, env) {
             Ok(x) => x,
-            Err(ds) => {
-                ds.into_iter().for_each(|d| push(&mut c, d));
-                continue;
-            }
+            Err(ds) => return (None, ds),
         };
-        let lowering_failed = lowering.iter().any(Diagnostic::is_error);
-        lowering.into_iter().for_each(|d| push(&mut c, d));
         // Checks reason about a complete model; on a partial one they would only add noise.
-        if !lowering_failed {
+        if !diags.iter().any(Diagnostic::is_error) {
             for mut d in check::run(&check::Context {
                 topo: &topo,
                 doc: &doc,
             }) {
                 d.env = env.map(str::to_owned);
-                push(&mut c, d);
+                diags.push(d);
             }
         }
-        match env {
-            None => c.base = Some(topo),
-            Some(_) if matches!(selected, Envs::CheckOnly) => {}
-            Some(_) => c.envs.push(topo),
+        (keep_model(env).then_some(topo), diags)
+    };
+    // Models are independent, so a large topology resolves them on every core. The results are
+    // merged below in declaration order, exactly as one thread would: same findings, same order.
+    let results: Vec<(Option<Topology>, Vec<Diagnostic>)> =
+        if threads > 1 && list.len() >= 4 && source.len() >= 16 * 1024 {
+            let chunk = list.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let running: Vec<_> = list
+                    .chunks(chunk)
+                    .map(|envs| scope.spawn(|| envs.iter().map(|&e| one(e)).collect::<Vec<_>>()))
+                    .collect();
+                running
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            })
+        } else {
+            list.iter().map(|&e| one(e)).collect()
+        };
+    for (env, (topo, diags)) in list.iter().zip(results) {
+        diags.into_iter().for_each(|d| push(&mut c, d));
+        match (env, topo) {
+            (_, None) => {}
+            (None, Some(t)) => c.base = Some(t),
+            (Some(_), Some(t)) => c.envs.push(t),
         }
     }
     // A problem found in the base and again in an env is one problem; keep the base's report.

@@ -434,3 +434,24 @@ fn checkov_finds_no_failed_check_in_any_overlay() {
         failed.join("\n")
     );
 }
+
+/// A large topology is resolved on several threads; findings, their order and the models must
+/// be exactly those of one thread.
+#[test]
+fn threads_do_not_change_a_compilation() {
+    // 30 envs of 20 clusters, with a port collision in every env so there are findings to order.
+    let mut src = topology(Flavor::Vms, 20, 4, 30);
+    src = src.replace("stats port=7000", "stats port=5000");
+    assert!(
+        src.len() >= 16 * 1024,
+        "big enough to take the threaded path"
+    );
+    let one = pgtopo::driver::compile_with_threads(&src, pgtopo::driver::Envs::All, 1);
+    assert!(!one.diagnostics.is_empty(), "the collision is found");
+    for threads in [2, 3, 8] {
+        let many = pgtopo::driver::compile_with_threads(&src, pgtopo::driver::Envs::All, threads);
+        assert_eq!(one.diagnostics, many.diagnostics, "{threads} threads");
+        assert_eq!(one.base, many.base, "{threads} threads");
+        assert_eq!(one.envs, many.envs, "{threads} threads");
+    }
+}
