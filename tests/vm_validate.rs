@@ -349,7 +349,13 @@ fn every_pgbouncer_ini_runs() {
         }
         let path = write(&dir, &format!("{i}.ini"), &copy);
         open_up(&dir);
-        let child = unprivileged("pgbouncer")
+        // `pgbouncer -u nobody` drops root itself, so the child is PgBouncer and the Reaper kills
+        // it (`runuser` forks, and killing runuser would leave PgBouncer running).
+        let mut cmd = Command::new("pgbouncer");
+        if is_root() {
+            cmd.args(["-u", "nobody"]);
+        }
+        let child = cmd
             .arg(&path)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -669,6 +669,7 @@ fn lower_node(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Node> {
     let host = r.string(d, "host");
     let port = r.int::<u16>(d, "port");
     let patroni_port = r.int::<u16>(d, "patroni-port");
+    let pooler_port = r.int::<u16>(d, "pooler-port");
     let failover = r.bool(d, "failover").unwrap_or(true);
     let upstream = r.string(d, "upstream");
     let zone = r.string(d, "zone");
@@ -681,6 +682,7 @@ fn lower_node(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Node> {
         port_declared: port.is_some(),
         port: port.unwrap_or(Spanned::new(5432, name.span)),
         patroni_port: patroni_port.unwrap_or(Spanned::new(DEFAULT_PATRONI_PORT, name.span)),
+        pooler_port,
         failover,
         upstream,
         zone,

@@ -360,6 +360,9 @@ pub struct Node {
     /// Patroni REST API port (`patroni-port=`, default 8008). Nodes that share one VM host need
     /// distinct ports; the haproxy target health-checks this port.
     pub patroni_port: Spanned<u16>,
+    /// `pooler-port=`: the port of the `target="local"` pooler beside this node, instead of the
+    /// pooler's own `port`. Nodes that share one VM host need distinct ones (PT108).
+    pub pooler_port: Option<Spanned<u16>>,
     /// `failover=#false`: never promoted (a read-only tier).
     pub failover: bool,
     /// Cascading replication: stream from this node instead of the primary.

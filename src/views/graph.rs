@@ -161,7 +161,11 @@ fn build(t: &Topology) -> Graph {
                 for n in &c.nodes {
                     let label = vec![
                         format!("{} on {}", p.name, n.name),
-                        format!("{} · :{}", p.kind.value, p.port.value),
+                        format!(
+                            "{} · :{}",
+                            p.kind.value,
+                            crate::emit::vm_common::local_pooler_port(p, n)
+                        ),
                     ];
                     let pid = g.node(
                         id(&[&c.name, "pooler", &p.name, &n.name]),

@@ -1,9 +1,9 @@
 //! PT108 port-collision
 //!
 //! What: no two things listen on the same port of the same machine: database nodes and the
-//! `target="local"` poolers beside them on a VM `host`, a balancer host's listens and stats page,
-//! and, for the Compose target, every port published on the Docker host (node ports as written,
-//! pooler, Prometheus and Grafana ports).
+//! `target="local"` poolers beside them on a VM `host` (at the node's `pooler-port=` when
+//! written), a balancer host's listens and stats page, and, for the Compose target, every port
+//! published on the Docker host (node ports as written, pooler, Prometheus and Grafana ports).
 //! Why: the second process fails to bind and the service is down while the config looks fine.
 //! Example: `listen "rw" port=5000` and `listen "ro" port=5000` on one balancer.
 
@@ -44,11 +44,13 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                     .iter()
                     .filter(|p| p.target.value == PoolerTarget::Local)
                 {
+                    // A node's `pooler-port=` replaces the pooler's port on that node only.
+                    let port = n.pooler_port.as_ref().unwrap_or(&p.port);
                     b.push(Binding {
                         machine: h.value.clone(),
-                        port: p.port.value,
+                        port: port.value,
                         what: format!("pooler \"{}\" beside node \"{}\"", p.name, n.name),
-                        span: p.port.span,
+                        span: port.span,
                     });
                 }
             }
@@ -123,7 +125,9 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         if first != i {
             let first = &b[first];
             // One binding declared once but replicated on several machines would repeat the finding.
-            if first.span == x.span || reported.contains(&x.span) {
+            // A local pooler beside two nodes of one host is one declaration too, but two
+            // processes on one port: `what` (which names the node) tells them apart.
+            if (first.span == x.span && first.what == x.what) || reported.contains(&x.span) {
                 continue;
             }
             reported.push(x.span);
@@ -137,7 +141,11 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 )
                 .with_span(x.span, format!("port {} already taken", x.port))
                 .with_related(first.span, "taken here")
-                .with_help("give each service on one machine its own port"),
+                .with_help(if first.span == x.span {
+                    "give each node on one host its own `pooler-port=`"
+                } else {
+                    "give each service on one machine its own port"
+                }),
             );
         }
     }

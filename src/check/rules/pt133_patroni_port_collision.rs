@@ -1,7 +1,8 @@
 //! PT133 patroni-port-collision
 //!
 //! What: on one VM host, a node's Patroni REST port (`patroni-port=`, default 8008) differs from
-//! every other Patroni REST port, PostgreSQL port and local pooler port on that host.
+//! every other Patroni REST port, PostgreSQL port and local pooler port (the pooler's `port`, or
+//! the node's `pooler-port=`) on that host.
 //! Why: the second Patroni cannot bind its REST API and exits, and haproxy's role checks (which ask
 //! that port) would read another node's answer.
 //! Example: `node "a" host="127.0.0.1" port=5432` and `node "b" host="127.0.0.1" port=5433`, both
@@ -38,7 +39,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             {
                 taken.push((
                     h.value.clone(),
-                    p.port.value,
+                    n.pooler_port.as_ref().map_or(p.port.value, |x| x.value),
                     format!("pooler \"{}\"", p.name),
                 ));
             }

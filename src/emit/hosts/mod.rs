@@ -65,10 +65,24 @@ fn render(t: &Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>
     let mut files = Vec::new();
     let clashes = clashing_names(t);
     for c in &t.clusters {
+        // How many of this cluster's nodes run on each host: nodes sharing one need their own
+        // data directories.
+        let mut per_host: HashMap<&str, usize> = HashMap::new();
+        for h in c.nodes.iter().filter_map(|n| n.host.as_ref()) {
+            *per_host.entry(h.value.as_str()).or_default() += 1;
+        }
         for n in c.nodes.iter().filter(|n| n.host.is_some()) {
             let dir = node_dir(&clashes, c, n);
             if c.failover.manager.value == FailoverManager::Patroni {
-                files.push((dir.clone(), "patroni.yml".to_owned(), patroni::yml(t, c, n)));
+                let shared = n
+                    .host
+                    .as_ref()
+                    .is_some_and(|h| per_host.get(h.value.as_str()).copied().unwrap_or(0) > 1);
+                files.push((
+                    dir.clone(),
+                    "patroni.yml".to_owned(),
+                    patroni::yml(t, c, n, shared),
+                ));
                 files.push((
                     dir.clone(),
                     "patroni-run.sh".to_owned(),
