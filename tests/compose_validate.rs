@@ -205,8 +205,10 @@ fn every_pgbouncer_ini_starts_pgbouncer() {
             std::fs::write(&ini, local_copy(text, port, &dir)).unwrap();
             std::fs::write(dir.join("userlist.txt"), "\"postgres\" \"test-only\"\n").unwrap();
             open_up(&dir);
-            let mut child = Command::new("runuser")
-                .args(["-u", "nobody", "--", "pgbouncer"])
+            // `pgbouncer -u nobody` drops root itself, so the child is PgBouncer and `kill` below
+            // stops it (killing a `runuser` parent would leave PgBouncer running).
+            let mut child = Command::new("pgbouncer")
+                .args(["-u", "nobody"])
                 .arg(&ini)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
