@@ -20,10 +20,33 @@ pub const RULE: Rule = Rule {
     run,
 };
 
-struct Binding {
-    machine: String,
+/// What holds a port, described only when a finding needs the words: a large topology has
+/// hundreds of thousands of bindings and almost never a collision.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum What<'a> {
+    Node(&'a str),
+    PoolerBeside(&'a str, &'a str),
+    Pooler(&'a str),
+    Listen(&'a str),
+    Named(&'static str),
+}
+
+impl std::fmt::Display for What<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            What::Node(n) => write!(f, "node \"{n}\""),
+            What::PoolerBeside(p, n) => write!(f, "pooler \"{p}\" beside node \"{n}\""),
+            What::Pooler(p) => write!(f, "pooler \"{p}\""),
+            What::Listen(l) => write!(f, "listen \"{l}\""),
+            What::Named(w) => f.write_str(w),
+        }
+    }
+}
+
+struct Binding<'a> {
+    machine: &'a str,
     port: u16,
-    what: String,
+    what: What<'a>,
     span: Span,
 }
 
@@ -34,9 +57,9 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         for n in &c.nodes {
             if let Some(h) = &n.host {
                 b.push(Binding {
-                    machine: h.value.clone(),
+                    machine: &h.value,
                     port: n.port.value,
-                    what: format!("node \"{}\"", n.name),
+                    what: What::Node(&n.name),
                     span: n.port.span,
                 });
                 for p in c
@@ -47,9 +70,9 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                     // A node's `pooler-port=` replaces the pooler's port on that node only.
                     let port = n.pooler_port.as_ref().unwrap_or(&p.port);
                     b.push(Binding {
-                        machine: h.value.clone(),
+                        machine: &h.value,
                         port: port.value,
-                        what: format!("pooler \"{}\" beside node \"{}\"", p.name, n.name),
+                        what: What::PoolerBeside(&p.name, &n.name),
                         span: port.span,
                     });
                 }
@@ -59,17 +82,17 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             for h in &bal.hosts {
                 for l in &bal.listens {
                     b.push(Binding {
-                        machine: h.address.value.clone(),
+                        machine: &h.address.value,
                         port: l.port.value,
-                        what: format!("listen \"{}\"", l.name),
+                        what: What::Listen(&l.name),
                         span: l.port.span,
                     });
                 }
                 if let Some(s) = &bal.stats {
                     b.push(Binding {
-                        machine: h.address.value.clone(),
+                        machine: &h.address.value,
                         port: s.port.value,
-                        what: "the stats page".to_owned(),
+                        what: What::Named("the stats page"),
                         span: s.port.span,
                     });
                 }
@@ -77,13 +100,13 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         }
     }
     if t.has_target(Target::Compose) {
-        let docker = "the Docker host".to_owned();
+        let docker = "the Docker host";
         for c in &t.clusters {
             for n in c.nodes.iter().filter(|n| n.port_declared) {
                 b.push(Binding {
-                    machine: docker.clone(),
+                    machine: docker,
                     port: n.port.value,
-                    what: format!("node \"{}\"", n.name),
+                    what: What::Node(&n.name),
                     span: n.port.span,
                 });
             }
@@ -93,9 +116,9 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 .filter(|p| p.target.value != PoolerTarget::Local)
             {
                 b.push(Binding {
-                    machine: docker.clone(),
+                    machine: docker,
                     port: p.port.value,
-                    what: format!("pooler \"{}\"", p.name),
+                    what: What::Pooler(&p.name),
                     span: p.port.span,
                 });
             }
@@ -106,9 +129,9 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 ] {
                     if let Some(p) = port {
                         b.push(Binding {
-                            machine: docker.clone(),
+                            machine: docker,
                             port: p.value,
-                            what: what.to_owned(),
+                            what: What::Named(what),
                             span: p.span,
                         });
                     }
@@ -116,21 +139,20 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             }
         }
     }
-    let mut reported: Vec<Span> = Vec::new();
+    let mut reported: std::collections::HashSet<Span> = Default::default();
     // The first binding of each (machine, port): a map, because scanning the earlier bindings for
     // every binding costs the square of the node count on large topologies.
     let mut firsts: HashMap<(&str, u16), usize> = HashMap::new();
     for (i, x) in b.iter().enumerate() {
-        let first = *firsts.entry((x.machine.as_str(), x.port)).or_insert(i);
+        let first = *firsts.entry((x.machine, x.port)).or_insert(i);
         if first != i {
             let first = &b[first];
             // One binding declared once but replicated on several machines would repeat the finding.
             // A local pooler beside two nodes of one host is one declaration too, but two
             // processes on one port: `what` (which names the node) tells them apart.
-            if (first.span == x.span && first.what == x.what) || reported.contains(&x.span) {
+            if (first.span == x.span && first.what == x.what) || !reported.insert(x.span) {
                 continue;
             }
-            reported.push(x.span);
             out.push(
                 Diagnostic::error(
                     "PT108",

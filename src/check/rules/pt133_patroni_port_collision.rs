@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use crate::check::{Context, Rule};
-use crate::diag::{Diagnostic, Span};
+use crate::diag::Diagnostic;
 use crate::model::{FailoverManager, PoolerTarget};
 
 pub const RULE: Rule = Rule {
@@ -21,38 +21,46 @@ pub const RULE: Rule = Rule {
     run,
 };
 
+/// What holds a port: a node's PostgreSQL or a local pooler; described only for a finding.
+#[derive(Clone, Copy)]
+enum What<'a> {
+    Node(&'a str),
+    Pooler(&'a str),
+}
+
+impl std::fmt::Display for What<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            What::Node(n) => write!(f, "node \"{n}\""),
+            What::Pooler(p) => write!(f, "pooler \"{p}\""),
+        }
+    }
+}
+
 fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
-    // (host, port, what) of every other binding on the VM hosts.
-    let mut taken: Vec<(String, u16, String)> = Vec::new();
+    // The first other binding of each (host, port) on the VM hosts: a map, because scanning a list
+    // for every node costs the square of the node count on large topologies.
+    let mut taken: HashMap<(&str, u16), What> = HashMap::new();
     for c in &cx.topo.clusters {
         for n in &c.nodes {
             let Some(h) = &n.host else { continue };
-            taken.push((
-                h.value.clone(),
-                n.port.value,
-                format!("node \"{}\"", n.name),
-            ));
+            taken
+                .entry((h.value.as_str(), n.port.value))
+                .or_insert(What::Node(&n.name));
             for p in c
                 .poolers
                 .iter()
                 .filter(|p| p.target.value == PoolerTarget::Local)
             {
-                taken.push((
-                    h.value.clone(),
-                    n.pooler_port.as_ref().map_or(p.port.value, |x| x.value),
-                    format!("pooler \"{}\"", p.name),
-                ));
+                let port = n.pooler_port.as_ref().map_or(p.port.value, |x| x.value);
+                taken
+                    .entry((h.value.as_str(), port))
+                    .or_insert(What::Pooler(&p.name));
             }
         }
     }
-    // The first entry of each (host, port) in `taken` and `rest`: maps, because scanning the lists
-    // for every node costs the square of the node count on large topologies.
-    let mut taken_first: HashMap<(String, u16), usize> = HashMap::new();
-    for (i, (h, p, _)) in taken.iter().enumerate() {
-        taken_first.entry((h.clone(), *p)).or_insert(i);
-    }
-    let mut rest_first: HashMap<(String, u16), usize> = HashMap::new();
-    let mut rest: Vec<(String, u16, String, Span)> = Vec::new();
+    // The first Patroni REST API on each (host, port).
+    let mut rest: HashMap<(&str, u16), &str> = HashMap::new();
     for c in cx
         .topo
         .clusters
@@ -62,12 +70,12 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         for n in &c.nodes {
             let Some(h) = &n.host else { continue };
             let port = n.patroni_port.value;
-            let key = (h.value.clone(), port);
-            let clash = rest_first
+            let key = (h.value.as_str(), port);
+            let clash = rest
                 .get(&key)
-                .map(|&i| format!("the Patroni REST API of {}", rest[i].2))
-                .or_else(|| taken_first.get(&key).map(|&i| taken[i].2.clone()));
-            rest_first.entry(key).or_insert(rest.len());
+                .map(|first| format!("the Patroni REST API of node \"{first}\""))
+                .or_else(|| taken.get(&key).map(ToString::to_string));
+            rest.entry(key).or_insert(&n.name);
             if let Some(other) = clash {
                 out.push(
                     Diagnostic::error(
@@ -81,12 +89,6 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                     .with_help("give each node on one host its own `patroni-port=`"),
                 );
             }
-            rest.push((
-                h.value.clone(),
-                port,
-                format!("node \"{}\"", n.name),
-                n.patroni_port.span,
-            ));
         }
     }
 }
