@@ -352,7 +352,7 @@ fn every_pgbouncer_ini_runs() {
         // `pgbouncer -u nobody` drops root itself, so the child is PgBouncer and the Reaper kills
         // it (`runuser` forks, and killing runuser would leave PgBouncer running).
         let mut cmd = Command::new("pgbouncer");
-        if is_root() {
+        if common::is_root() {
             cmd.args(["-u", "nobody"]);
         }
         let child = cmd
