@@ -274,6 +274,13 @@ fn fast_parser_agrees_with_the_kdl_crate() {
         "a { b } c",
         "a { b } { c }",
         "a\rb",
+        "a \"données\" b=\"é\" // ünïcode × comment\n/* ☃ */ c \"節点\"",
+        "a \"x\u{2028}y\"",
+        "a\u{a0}1",
+        "é 1",
+        "\u{feff}a 1",
+        "a \"\u{202e}\"",
+        "a \"\u{7f}\"",
     ] {
         check(text.as_bytes());
     }

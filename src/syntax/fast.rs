@@ -7,7 +7,7 @@
 //! the crate's output converts to — spans included.
 //!
 //! It is a *fast path*, not a second implementation of KDL: whenever it meets anything outside
-//! that part (non-ASCII text, raw or multi-line strings, escapes other than the simple ones,
+//! that part (non-ASCII identifiers or whitespace, raw or multi-line strings, escapes other than the simple ones,
 //! slashdash, type annotations, line continuations, hex/octal/binary numbers, exponents, digit
 //! separators, whitespace around `=`, #inf/#nan) or any error at all, it gives up with `None` and
 //! [`super::parse`] hands the file to the `kdl` crate, which stays the authority on what KDL means
@@ -20,11 +20,15 @@ use super::{Document, Entry, Node, Value};
 
 /// Parses `source` when it stays inside the supported part of KDL; `None` means "ask the crate".
 pub fn parse(source: &str) -> Option<Document> {
-    // Everything the fast path accepts is printable ASCII plus tab and newlines, which rules out
-    // at once KDL's Unicode whitespace, newlines and disallowed code points (and the BOM).
+    // Outside strings and comments the fast path reads printable ASCII only (identifiers with
+    // other letters go to the crate). Control characters other than tab and newlines, and the
+    // code points KDL treats as whitespace or newlines or forbids (which would change where a
+    // token ends), send the whole file to the crate.
     if !source
         .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\t' || b == b'\r')
+        .all(|b| b >= 0x20 || b == b'\n' || b == b'\t' || b == b'\r')
+        || source.bytes().any(|b| b == 0x7f)
+        || (!source.is_ascii() && source.chars().any(special))
     {
         return None;
     }
@@ -34,6 +38,23 @@ pub fn parse(source: &str) -> Option<Document> {
     };
     let nodes = p.nodes(false)?;
     Some(Document { nodes })
+}
+
+/// Non-ASCII code points with a meaning in KDL 2.0: Unicode whitespace and newlines, and the
+/// disallowed ones (direction marks and overrides, the BOM).
+fn special(c: char) -> bool {
+    matches!(
+        c,
+        '\u{85}'
+            | '\u{a0}'
+            | '\u{1680}'
+            | '\u{2000}'..='\u{200f}'
+            | '\u{2028}'..='\u{202f}'
+            | '\u{205f}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{3000}'
+            | '\u{feff}'
+    )
 }
 
 struct Parser<'a> {
@@ -326,6 +347,13 @@ impl Parser<'_> {
         self.i += 1;
         let mut out = String::new();
         loop {
+            // Copy the run up to the next quote, backslash or newline in one piece: the bytes in
+            // between may be any UTF-8, and every byte that ends the run is ASCII.
+            let run = self.i;
+            while !matches!(self.peek(), None | Some(b'"' | b'\\' | b'\n' | b'\r')) {
+                self.i += 1;
+            }
+            out.push_str(std::str::from_utf8(&self.s[run..self.i]).ok()?);
             match self.peek()? {
                 b'"' => {
                     self.i += 1;
@@ -343,11 +371,7 @@ impl Parser<'_> {
                     });
                     self.i += 2;
                 }
-                b'\n' | b'\r' => return None,
-                b => {
-                    out.push(b as char);
-                    self.i += 1;
-                }
+                _ => return None,
             }
         }
     }
