@@ -10,9 +10,11 @@ trap 'rm -rf "$T"' EXIT
 
 echo "== (a) build prod vs kubectl kustomize of the same overlay"
 $B build --out "$T/out" -f topologies/mirror-db.kdl >/dev/null 2>&1
+# `pgtopo --version` is the floor: starting the process and printing a line.
 hyperfine -N --warmup 5 --runs 50 \
   "$B build prod -f topologies/mirror-db.kdl" \
-  "kubectl kustomize $T/out/mirror-db/kubernetes/overlays/prod"
+  "kubectl kustomize $T/out/mirror-db/kubernetes/overlays/prod" \
+  "$B --version"
 
 echo "== (b) lint, cold process"
 for f in topologies/*.kdl; do
@@ -39,8 +41,12 @@ for flavor in containers vms; do
       all=$(measure $B build -f "$T/s.kdl" --out /dev/shm/pgtopo-fig)
       files=$(find /dev/shm/pgtopo-fig -type f | wc -l)
       mb=$(du -sm --apparent-size /dev/shm/pgtopo-fig | cut -f1)
-      printf '%-10s %6d nodes %3d envs | lint %s | build %s:%s | build --out %s, %d files, %d MB\n' \
-        $flavor $(($1*$2)) $envs "$lint" "$last" "$one" "$all" $files $mb
+      # The floor for writing that tree at all: copying it, tmpfs to tmpfs.
+      rm -rf /dev/shm/pgtopo-copy
+      copy=$(measure cp -r /dev/shm/pgtopo-fig /dev/shm/pgtopo-copy | cut -d' ' -f1)
+      rm -rf /dev/shm/pgtopo-copy
+      printf '%-10s %4dx%-3d %3d envs | lint %s | build %s:%s | build --out %s, %d files, %d MB (cp -r %s s)\n' \
+        $flavor $1 $2 $envs "$lint" "$last" "$one" "$all" $files $mb "$copy"
     done
   done
 done
