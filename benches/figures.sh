@@ -11,10 +11,15 @@ trap 'rm -rf "$T"' EXIT
 echo "== (a) build prod vs kubectl kustomize of the same overlay"
 $B build --out "$T/out" -f topologies/mirror-db.kdl >/dev/null 2>&1
 # `pgtopo --version` is the floor: starting the process and printing a line.
-hyperfine -N --warmup 5 --runs 50 \
+hyperfine -N --warmup 5 --runs 100 --export-json "$T/a.json" \
   "$B build prod -f topologies/mirror-db.kdl" \
   "kubectl kustomize $T/out/mirror-db/kubernetes/overlays/prod" \
   "$B --version"
+# Medians too: on a shared machine a few slow runs move the means.
+python3 -c "
+import json; r = json.load(open('$T/a.json'))['results']
+m = [x['median'] * 1000 for x in r]
+print('medians: build prod %.2f ms, kustomize %.1f ms, --version %.2f ms; kustomize / build prod = %.1fx' % (m[0], m[1], m[2], m[1] / m[0]))"
 
 echo "== (b) lint, cold process"
 for f in topologies/*.kdl; do

@@ -101,9 +101,18 @@ pub fn compile(source: &str) -> Compilation {
 /// Resolves and checks the base and the selected envs only. Printing one env of a file with fifty
 /// does not pay for the other forty-nine; their own problems are `pgtopo lint`'s to report.
 pub fn compile_for(source: &str, selected: Envs) -> Compilation {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Asking for the core count reads cgroup files (a dozen system calls, a third of a small
+    // `build`); only a file large enough to be split across threads asks.
+    let threads = if source.len() >= PARALLEL_FROM_BYTES {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        1
+    };
     compile_with_threads(source, selected, threads)
 }
+
+/// Smaller files resolve on one thread: starting threads would cost more than it saves.
+const PARALLEL_FROM_BYTES: usize = 16 * 1024;
 
 /// [`compile_for`] on at most `threads` threads (public so that a test can hold every thread count
 /// to the same result).
@@ -172,7 +181,7 @@ pub fn compile_with_threads(source: &str, selected: Envs, threads: usize) -> Com
     // Models are independent, so a large topology resolves them on every core. The results are
     // merged below in declaration order, exactly as one thread would: same findings, same order.
     let results: Vec<(Option<Topology>, Vec<Diagnostic>)> =
-        if threads > 1 && list.len() >= 4 && source.len() >= 16 * 1024 {
+        if threads > 1 && list.len() >= 4 && source.len() >= PARALLEL_FROM_BYTES {
             let chunk = list.len().div_ceil(threads);
             std::thread::scope(|scope| {
                 let running: Vec<_> = list
