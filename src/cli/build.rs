@@ -6,10 +6,9 @@ use clap::ValueEnum;
 
 use pgtopo::bundle::Bundle;
 use pgtopo::diag::{did_you_mean, Diagnostic};
+use pgtopo::driver::Envs;
 use pgtopo::emit::{self, Options};
 use pgtopo::model::Target;
-
-use pgtopo::driver::Envs;
 
 use super::{load_for, render, write_stdout, Ctx};
 

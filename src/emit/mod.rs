@@ -105,9 +105,9 @@ pub fn build_all(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
 }
 
 /// [`build_all`] in pieces, each handed to `piece` as soon as it is rendered: the base or one env
-/// of a target (helm, whose files are small, comes whole). `build --out` writes each piece and drops it,
-/// so its memory stays that of one piece instead of the whole tree. On errors, pieces of the
-/// healthy targets may already have been handed over: the caller discards them.
+/// of a target (helm, whose files are small, comes whole). `build --out` writes each piece and
+/// drops it, so its memory stays that of one piece instead of the whole tree. On errors, pieces of
+/// the healthy targets may already have been handed over: the caller discards them.
 pub fn build_pieces(p: &Program, piece: &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> {
     let mut errors = Vec::new();
     for t in p.build_targets() {
