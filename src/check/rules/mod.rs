@@ -29,6 +29,7 @@ mod pt131_balancer_node_without_host;
 mod pt132_patroni_without_dcs;
 mod pt133_patroni_port_collision;
 mod pt134_vm_local_pgpool;
+mod pt135_patroni_quorum;
 mod pt140_compose_cannot_express;
 mod pt141_compose_service_name;
 mod pt150_helm_sync_replication;
@@ -67,6 +68,7 @@ pub const RULES: &[Rule] = &[
     pt132_patroni_without_dcs::RULE,
     pt133_patroni_port_collision::RULE,
     pt134_vm_local_pgpool::RULE,
+    pt135_patroni_quorum::RULE,
     pt140_compose_cannot_express::RULE,
     pt141_compose_service_name::RULE,
     pt150_helm_sync_replication::RULE,
