@@ -142,10 +142,6 @@ fn as_pg_user(program: &str) -> Command {
     c
 }
 
-fn is_root() -> bool {
-    common::run(Command::new("id").arg("-u")).1.trim() == "0"
-}
-
 /// What the test needs; a missing piece is a loud skip, or a failure under PGTOPO_REQUIRE_TOOLS=1.
 fn prerequisites() -> bool {
     for tool in ["etcd", "patroni", "pgbouncer", "haproxy", "setpriv"] {
@@ -157,7 +153,7 @@ fn prerequisites() -> bool {
     if !Path::new(PG_BIN).join("postgres").exists() {
         missing.push(format!("{PG_BIN} (Debian postgresql-15)"));
     }
-    if !is_root() {
+    if !common::is_root() {
         missing.push("root (to run PostgreSQL, Patroni and PgBouncer as the postgres user)".into());
     }
     if Command::new("id")
