@@ -6,7 +6,9 @@
 //!   env, with paths relative to the target's folder (`build --out DIR` writes them under
 //!   `DIR/<topology>/<target>/`);
 //! - `stdout(&Program, env, &Options) -> Result<String, Vec<Diagnostic>>`: what `pgtopo build ENV
-//!   --target T` prints for one env.
+//!   --target T` prints for one env;
+//! - except helm (whose files are small): `pieces(&Program, &mut dyn FnMut(Bundle))`, the same
+//!   tree as `files` handed over one model (base or env) at a time, which `build --out` streams.
 
 pub mod compose;
 pub mod haproxy;
