@@ -7,12 +7,12 @@
 //! the crate's output converts to — spans included.
 //!
 //! It is a *fast path*, not a second implementation of KDL: whenever it meets anything outside
-//! that part (non-ASCII identifiers or whitespace, raw or multi-line strings, escapes other than the simple ones,
-//! slashdash, type annotations, line continuations, hex/octal/binary numbers, exponents, digit
-//! separators, whitespace around `=`, #inf/#nan) or any error at all, it gives up with `None` and
-//! [`super::parse`] hands the file to the `kdl` crate, which stays the authority on what KDL means
-//! and writes every syntax diagnostic. The fuzz test checks the contract: whenever this returns a
-//! document, the crate parses the same text to an identical one.
+//! that part (non-ASCII identifiers or whitespace, raw or multi-line strings, escapes other than
+//! the simple ones, slashdash, type annotations, line continuations, hex/octal/binary numbers,
+//! exponents, digit separators, whitespace around `=`, #inf/#nan) or any error at all, it gives
+//! up with `None` and [`super::parse`] hands the file to the `kdl` crate, which stays the
+//! authority on what KDL means and writes every syntax diagnostic. The fuzz test checks the
+//! contract: whenever this returns a document, the crate parses the same text to an identical one.
 
 use indexmap::IndexMap;
 
