@@ -470,28 +470,12 @@ fn failover_none_scripts_build_a_replicating_cluster() {
         let conf = dir.join(format!("{node}.conf"));
         std::fs::write(&conf, local_conf(&f("postgresql.conf"), port, &dir)).unwrap();
         open_up(&conf);
-        servers.0.push(dir.join(node));
         let opts = format!(
             "-c config_file={} -c hba_file={}",
             conf.display(),
             d("pg_hba.conf")
         );
-        let (ok, out) = as_nobody(
-            &dir,
-            &[],
-            &[
-                "pg_ctl",
-                "start",
-                "-w",
-                "-D",
-                &d(node),
-                "-l",
-                &d(&format!("{node}.log")),
-                "-o",
-                &opts,
-            ],
-        );
-        assert!(ok, "{node} does not start: {out}");
+        servers.start(|args| as_nobody(&dir, &[], args), &dir, node, &opts);
     };
 
     // The primary: initdb as the image would, then the emitted init script.

@@ -33,27 +33,11 @@ fn as_nobody(env: &[(&str, String)], args: &[&str]) -> (bool, String) {
 }
 
 fn start(dir: &Path, node: &str, port: u16, servers: &mut Servers) {
-    servers.0.push(dir.join(node));
     let opts = format!(
         "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={}",
         dir.display()
     );
-    let d = |s: &str| dir.join(s).display().to_string();
-    let (ok, out) = as_nobody(
-        &[],
-        &[
-            "pg_ctl",
-            "start",
-            "-w",
-            "-D",
-            &d(node),
-            "-l",
-            &d(&format!("{node}.log")),
-            "-o",
-            &opts,
-        ],
-    );
-    assert!(ok, "{node} does not start: {out}");
+    servers.start(|args| as_nobody(&[], args), dir, node, &opts);
 }
 
 #[test]

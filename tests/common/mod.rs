@@ -114,6 +114,34 @@ pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 /// assertion fails or the test panics.
 pub struct Servers(pub Vec<PathBuf>);
 
+impl Servers {
+    /// Starts the data directory `dir/node` with `pg_ctl start -w`, server options `opts` and its
+    /// log at `dir/<node>.log`, through `run_as` (which runs a command line as a non-root user with
+    /// the test's environment), and records it so it is stopped when the test ends.
+    pub fn start(
+        &mut self,
+        run_as: impl Fn(&[&str]) -> (bool, String),
+        dir: &Path,
+        node: &str,
+        opts: &str,
+    ) {
+        self.0.push(dir.join(node));
+        let d = |s: &str| dir.join(s).display().to_string();
+        let (ok, out) = run_as(&[
+            "pg_ctl",
+            "start",
+            "-w",
+            "-D",
+            &d(node),
+            "-l",
+            &d(&format!("{node}.log")),
+            "-o",
+            opts,
+        ]);
+        assert!(ok, "{node} does not start: {out}");
+    }
+}
+
 impl Drop for Servers {
     fn drop(&mut self) {
         for d in &self.0 {
