@@ -29,16 +29,10 @@ pub fn node_address(n: &Node) -> Option<&str> {
     n.host.as_ref().map(|h| h.value.as_str())
 }
 
-/// The port of the `target="local"` pooler `p` beside node `n`: the node's `pooler-port=` when
-/// written (nodes sharing one host need distinct ones), else the pooler's `port`.
-pub fn local_pooler_port(p: &Pooler, n: &Node) -> u16 {
-    n.pooler_port.as_ref().map_or(p.port.value, |x| x.value)
-}
-
 /// The port haproxy sends a node's traffic to: the local PgBouncer when there is one (seed 004's
 /// chain clients → VIP → haproxy → PgBouncer → PostgreSQL), else PostgreSQL itself.
 pub fn client_port(c: &Cluster, n: &Node) -> u16 {
-    local_pgbouncer(c).map_or(n.port.value, |p| local_pooler_port(p, n))
+    local_pgbouncer(c).map_or(n.port.value, |p| n.local_pooler_port(p).value)
 }
 
 /// Formats `host:port`, bracketing IPv6 addresses.

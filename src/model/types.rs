@@ -372,6 +372,14 @@ pub struct Node {
     pub name_span: Span,
 }
 
+impl Node {
+    /// The port of the `target="local"` pooler `p` beside this node: the node's `pooler-port=` when
+    /// written (nodes sharing one host need distinct ones), else the pooler's `port`.
+    pub fn local_pooler_port<'a>(&'a self, p: &'a Pooler) -> &'a Spanned<u16> {
+        self.pooler_port.as_ref().unwrap_or(&p.port)
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResourceList {
     pub cpu: Option<Spanned<String>>,

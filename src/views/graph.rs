@@ -161,11 +161,7 @@ fn build(t: &Topology) -> Graph {
                 for n in &c.nodes {
                     let label = vec![
                         format!("{} on {}", p.name, n.name),
-                        format!(
-                            "{} · :{}",
-                            p.kind.value,
-                            crate::emit::vm_common::local_pooler_port(p, n)
-                        ),
+                        format!("{} · :{}", p.kind.value, n.local_pooler_port(p).value),
                     ];
                     let pid = g.node(
                         id(&[&c.name, "pooler", &p.name, &n.name]),

@@ -68,7 +68,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                     .filter(|p| p.target.value == PoolerTarget::Local)
                 {
                     // A node's `pooler-port=` replaces the pooler's port on that node only.
-                    let port = n.pooler_port.as_ref().unwrap_or(&p.port);
+                    let port = n.local_pooler_port(p);
                     b.push(Binding {
                         machine: &h.value,
                         port: port.value,

@@ -52,7 +52,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 .iter()
                 .filter(|p| p.target.value == PoolerTarget::Local)
             {
-                let port = n.pooler_port.as_ref().map_or(p.port.value, |x| x.value);
+                let port = n.local_pooler_port(p).value;
                 taken
                     .entry((h.value.as_str(), port))
                     .or_insert(What::Pooler(&p.name));

@@ -1,6 +1,6 @@
 //! `pgbouncer.ini` for a `target="local"` PgBouncer beside a database node.
 
-use crate::emit::vm_common::{local_pgbouncer, local_pooler_port};
+use crate::emit::vm_common::local_pgbouncer;
 use crate::model::{Cluster, Node};
 
 /// Where the PgBouncer user list (SCRAM secrets, never plain passwords) is provisioned.
@@ -20,7 +20,7 @@ pub fn ini(c: &Cluster, n: &Node) -> Option<String> {
     s.push_str(&format!("* = host={host} port={}\n\n", n.port.value));
     s.push_str("[pgbouncer]\n");
     s.push_str(&format!("listen_addr = {host}\n"));
-    s.push_str(&format!("listen_port = {}\n", local_pooler_port(p, n)));
+    s.push_str(&format!("listen_port = {}\n", n.local_pooler_port(p).value));
     s.push_str("; TCP only: several PgBouncers may share one machine, and clients arrive through haproxy.\n");
     s.push_str("unix_socket_dir =\n");
     s.push_str("auth_type = scram-sha-256\n");
