@@ -64,13 +64,8 @@ fn write_tree(tag: &str, b: &Bundle) -> PathBuf {
         std::fs::create_dir_all(f.parent().unwrap()).unwrap();
         std::fs::write(&f, text).unwrap();
     }
-    open_up(&dir);
+    common::open_up(&dir);
     dir
-}
-
-fn open_up(dir: &Path) {
-    let (ok, out) = common::run(Command::new("chmod").arg("-R").arg("a+rwX").arg(dir));
-    assert!(ok, "chmod: {out}");
 }
 
 fn compose_schema() -> PathBuf {
@@ -204,7 +199,7 @@ fn every_pgbouncer_ini_starts_pgbouncer() {
             let ini = dir.join("pgbouncer.ini");
             std::fs::write(&ini, local_copy(text, port, &dir)).unwrap();
             std::fs::write(dir.join("userlist.txt"), "\"postgres\" \"test-only\"\n").unwrap();
-            open_up(&dir);
+            common::open_up(&dir);
             // `pgbouncer -u nobody` drops root itself, so the child is PgBouncer and `kill` below
             // stops it (killing a `runuser` parent would leave PgBouncer running).
             let mut child = Command::new("pgbouncer")
@@ -463,13 +458,13 @@ fn failover_none_scripts_build_a_replicating_cluster() {
         std::fs::write(dir.join(name), src).unwrap();
     }
     std::fs::write(dir.join("pw"), "su-test\n").unwrap();
-    open_up(&dir);
+    common::open_up(&dir);
     let d = |s: &str| dir.join(s).display().to_string();
     let mut servers = Servers(Vec::new());
     let start = |node: &str, port: u16, servers: &mut Servers| {
         let conf = dir.join(format!("{node}.conf"));
         std::fs::write(&conf, local_conf(&f("postgresql.conf"), port, &dir)).unwrap();
-        open_up(&conf);
+        common::open_up(&conf);
         let opts = format!(
             "-c config_file={} -c hba_file={}",
             conf.display(),

@@ -64,21 +64,6 @@ fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
     p
 }
 
-/// Lets the non-root user that postgres and pgbouncer need read (and write) a test directory.
-fn open_up(dir: &Path) {
-    let (ok, out) = common::run(Command::new("chmod").arg("-R").arg("a+rwX").arg(dir));
-    assert!(ok, "chmod {}: {out}", dir.display());
-    // The parents up to the target dir must be traversable too.
-    let mut p = dir.parent();
-    while let Some(x) = p {
-        let _ = Command::new("chmod").arg("a+x").arg(x).status();
-        if x == Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap() {
-            break;
-        }
-        p = x.parent();
-    }
-}
-
 /// Runs `cmd` as an unprivileged user when we are root (postgres and pgbouncer refuse root).
 fn unprivileged(program: &str) -> Command {
     if common::is_root() {
@@ -216,7 +201,7 @@ fn every_keepalived_conf_passes_keepalived_t() {
 fn postgres_c(dir: &Path, conf: &str, param: &str, label: &str) -> String {
     std::fs::create_dir_all(dir).unwrap();
     write(dir, "postgresql.conf", conf);
-    open_up(dir);
+    common::open_up(dir);
     let (ok, out) = common::run(
         unprivileged("postgres")
             .arg("-C")
@@ -348,7 +333,7 @@ fn every_pgbouncer_ini_runs() {
             copy.push('\n');
         }
         let path = write(&dir, &format!("{i}.ini"), &copy);
-        open_up(&dir);
+        common::open_up(&dir);
         // `pgbouncer -u nobody` drops root itself, so the child is PgBouncer and the Reaper kills
         // it (`runuser` forks, and killing runuser would leave PgBouncer running).
         let mut cmd = Command::new("pgbouncer");

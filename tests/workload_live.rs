@@ -65,8 +65,7 @@ fn emitted_load_and_verify_scripts_run_against_a_primary_and_a_standby() {
     )
     .unwrap();
     std::fs::write(dir.join("pw"), "su-test\n").unwrap();
-    let (ok, out) = common::run(Command::new("chmod").arg("-R").arg("a+rwX").arg(&dir));
-    assert!(ok, "chmod: {out}");
+    common::open_up(&dir);
     std::fs::set_permissions(
         dir.join("verify.sh"),
         std::fs::Permissions::from_mode(0o755),

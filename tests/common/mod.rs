@@ -91,9 +91,11 @@ pub fn run(cmd: &mut Command) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// A fresh temporary directory under the target dir, removed by the caller if it cares.
+/// A fresh temporary directory, removed by the caller if it cares. It lives under the system's
+/// temp dir, not the target dir: the live tests run PostgreSQL and PgBouncer as `nobody`, who
+/// cannot enter a checkout inside a private folder (such as one made by `mktemp -d`).
 pub fn temp_dir(tag: &str) -> PathBuf {
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let base = std::env::temp_dir().join("pgtopo-tests");
     let dir = base.join(
         format!(
             "{tag}-{}-{:?}",
@@ -104,7 +106,17 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     );
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    // Traversable by every user whatever the umask, so that `open_up` of a test folder is enough.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
+}
+
+/// Lets the non-root user that postgres and pgbouncer run as read and write a test directory made
+/// by [`temp_dir`].
+pub fn open_up(dir: &Path) {
+    let (ok, out) = run(Command::new("chmod").arg("-R").arg("a+rwX").arg(dir));
+    assert!(ok, "chmod {}: {out}", dir.display());
 }
 
 /// PostgreSQL 15's server and client programs (Debian's packages) for the live tests.
