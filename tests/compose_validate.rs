@@ -147,8 +147,8 @@ fn every_postgresql_conf_is_accepted_by_postgres() {
                 ),
                 ("synchronous_standby_names", None),
             ] {
-                let out = Command::new("runuser")
-                    .args(["-u", "nobody", "--", "postgres", "-C", param, "-D"])
+                let out = common::runuser_nobody()
+                    .args(["postgres", "-C", param, "-D"])
                     .arg(&data)
                     .output()
                     .expect("runuser runs");
@@ -376,8 +376,8 @@ fn as_nobody(dir: &Path, env: &[(&str, String)], args: &[&str]) -> (bool, String
         "{}:{PG_BIN}:/usr/bin:/bin",
         dir.join("fake-image").display()
     );
-    let mut cmd = Command::new("runuser");
-    cmd.args(["-u", "nobody", "--", "env", &format!("PATH={path}")]);
+    let mut cmd = common::runuser_nobody();
+    cmd.args(["env", &format!("PATH={path}")]);
     for (k, v) in env {
         cmd.arg(format!("{k}={v}"));
     }

@@ -139,6 +139,8 @@ fn as_pg_user(program: &str) -> Command {
         "--",
         program,
     ]);
+    // The checkout may sit in a folder the PostgreSQL user cannot enter (`mktemp -d`).
+    c.current_dir("/");
     c
 }
 

@@ -67,8 +67,8 @@ fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
 /// Runs `cmd` as an unprivileged user when we are root (postgres and pgbouncer refuse root).
 fn unprivileged(program: &str) -> Command {
     if common::is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "nobody", "--", program]);
+        let mut c = common::runuser_nobody();
+        c.arg(program);
         c
     } else {
         Command::new(program)

@@ -14,11 +14,8 @@ use common::{free_port, Servers, PG_BIN};
 
 /// Runs a command as `nobody` (PostgreSQL refuses root) with the test's password in the env.
 fn as_nobody(env: &[(&str, String)], args: &[&str]) -> (bool, String) {
-    let mut cmd = Command::new("runuser");
+    let mut cmd = common::runuser_nobody();
     cmd.args([
-        "-u",
-        "nobody",
-        "--",
         "env",
         &format!("PATH={PG_BIN}:/usr/bin:/bin"),
         "PGPASSWORD=su-test",

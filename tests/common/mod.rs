@@ -119,6 +119,15 @@ pub fn open_up(dir: &Path) {
     assert!(ok, "chmod {}: {out}", dir.display());
 }
 
+/// `runuser -u nobody --`, ready for a program and its arguments, started in `/`: PostgreSQL's
+/// programs refuse root, and they fail when they cannot enter the working directory, which a
+/// checkout inside a private folder (`mktemp -d`) does not let `nobody` do.
+pub fn runuser_nobody() -> Command {
+    let mut c = Command::new("runuser");
+    c.args(["-u", "nobody", "--"]).current_dir("/");
+    c
+}
+
 /// PostgreSQL 15's server and client programs (Debian's packages) for the live tests.
 pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
@@ -157,8 +166,7 @@ impl Servers {
 impl Drop for Servers {
     fn drop(&mut self) {
         for d in &self.0 {
-            let _ = Command::new("runuser")
-                .args(["-u", "nobody", "--"])
+            let _ = runuser_nobody()
                 .arg(format!("{PG_BIN}/pg_ctl"))
                 .args(["stop", "-m", "immediate", "-D"])
                 .arg(d)
