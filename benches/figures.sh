@@ -3,8 +3,11 @@
 # `cargo build --release --example synth`; needs hyperfine, kubectl and GNU time).
 # Times are "seconds peak-RSS-KB" from GNU time, one process each.
 set -eu
-B=./target/release/pgtopo
-S=./target/release/examples/synth
+# .cargo/config.toml builds for the host tuple explicitly (static linking), so the binaries are
+# under target/<host tuple>/release/.
+R=./target/$(rustc -vV | sed -n 's/^host: //p')/release
+B=$R/pgtopo
+S=$R/examples/synth
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 

@@ -6,7 +6,6 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
 use pgtopo::emit::workload;
 
