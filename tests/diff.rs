@@ -163,6 +163,42 @@ fn committed_out_is_fresh() {
     }
 }
 
+/// `diff ENV` renders only the base and ENV: for every env of every topology (and of both synthetic
+/// flavors, which use every target) that must give exactly the files the full build wrote.
+#[test]
+fn diff_of_one_env_renders_what_the_full_build_wrote() {
+    let dir = common::temp_dir("diff-one-env");
+    let mut cases: Vec<(String, String)> = common::topologies()
+        .into_iter()
+        .map(|(name, path)| (name, std::fs::read_to_string(path).unwrap()))
+        .collect();
+    for flavor in [
+        pgtopo::synth::Flavor::Containers,
+        pgtopo::synth::Flavor::Vms,
+    ] {
+        cases.push((
+            format!("synth-{flavor:?}").to_lowercase(),
+            pgtopo::synth::topology(flavor, 2, 3, 6),
+        ));
+    }
+    for (name, source) in cases {
+        let file = format!("{name}.kdl");
+        std::fs::write(dir.join(&file), &source).unwrap();
+        let (code, _, err) = run(pgtopo(&dir).args(["-f", &file, "build", "--out", "out"]));
+        assert_eq!(code, 0, "{name}: {err}");
+        let envs = pgtopo::driver::compile(&source).env_names;
+        assert!(!envs.is_empty() || !name.starts_with("synth"), "{name}");
+        for env in envs {
+            let (code, out, err) = run(pgtopo(&dir).args(["-f", &file, "diff", &env, "--stat"]));
+            assert_eq!(
+                code, 0,
+                "{name} env {env}: the one-env build differs\n{out}{err}"
+            );
+            assert!(err.contains("0 file(s) differ"), "{name} env {env}: {err}");
+        }
+    }
+}
+
 #[test]
 fn build_out_keeps_foreign_files_and_prunes_its_own() {
     let dir = common::temp_dir("diff-owned");

@@ -6,6 +6,7 @@
 //! resolved models, then the list of new/removed files and unified diffs. Exit: 0 no change,
 //! 1 changes, 2 error (`--exit-zero` turns 1 into 0).
 
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,12 +14,12 @@ use std::process::Command;
 use pgtopo::bundle::Bundle;
 use pgtopo::diff::semantic::semantic;
 use pgtopo::diff::text::{compare, stat, unified, FileChange};
-use pgtopo::driver::compile;
+use pgtopo::driver::{compile_for, Envs};
 use pgtopo::emit::{self, Program};
 use pgtopo::model::Target;
 
 use super::build::TargetArg;
-use super::{load, render, tree, write_stdout, Color, Ctx};
+use super::{load_for, render, tree, write_stdout, Color, Ctx};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -38,21 +39,40 @@ pub struct Args {
     exit_zero: bool,
 }
 
-/// True when `path` belongs to an env other than `env`: a path segment named after that env, or a
-/// `…-<env>.yaml` file (Helm's per-env values).
-fn belongs_to_other_env(path: &str, env: &str, all: &[String]) -> bool {
-    all.iter().filter(|e| e.as_str() != env).any(|other| {
+/// Decides which paths of a tree belong to one env's review: everything except what belongs to
+/// another env, which is a path segment named after that env, or a `…-<env>.yaml` file (Helm's
+/// per-env values). Built once per diff: a 1,000-node tree has tens of thousands of paths.
+struct OtherEnvs<'a>(HashSet<&'a str>);
+
+impl<'a> OtherEnvs<'a> {
+    fn new(env: &str, all: &'a [String]) -> Self {
+        OtherEnvs(
+            all.iter()
+                .map(String::as_str)
+                .filter(|e| *e != env)
+                .collect(),
+        )
+    }
+
+    fn claim(&self, path: &str) -> bool {
         path.split('/').any(|seg| {
-            seg == other
-                || seg
-                    .strip_suffix(".yaml")
-                    .is_some_and(|s| s.ends_with(&format!("-{other}")))
+            self.0.contains(seg)
+                || seg.strip_suffix(".yaml").is_some_and(|stem| {
+                    stem.match_indices('-')
+                        .any(|(i, _)| self.0.contains(&stem[i + 1..]))
+                })
         })
-    })
+    }
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> i32 {
-    let mut loaded = match load(&ctx.topology_path()) {
+    // Reviewing one env resolves and renders only the base and that env: the other envs' files are
+    // filtered out of the comparison anyway, and on a large topology they are nearly all the work.
+    let selected = match args.env.as_deref() {
+        Some(e) => Envs::Only(Some(e)),
+        None => Envs::All,
+    };
+    let mut loaded = match load_for(&ctx.topology_path(), selected) {
         Ok(l) => l,
         Err(msg) => {
             eprintln!("{msg}");
@@ -60,6 +80,7 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         }
     };
     let name = loaded.name();
+    let all_envs = loaded.compilation.env_names.clone();
     let Some(program) = loaded.compilation.take_program(&name) else {
         eprint!("{}", render(ctx, &loaded, &loaded.compilation.diagnostics));
         eprintln!(
@@ -74,73 +95,65 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             return 2;
         }
     }
-    let new_files = match emit::build_all(&program) {
+    let only = args.target.map(Target::from);
+    let targets = |p: &Program| -> Vec<Target> {
+        p.build_targets()
+            .into_iter()
+            .filter(|t| only.is_none_or(|o| o == *t))
+            .collect()
+    };
+    let other_envs = args.env.as_deref().map(|e| OtherEnvs::new(e, &all_envs));
+    let keep = |path: &str| {
+        let target_ok = only.is_none_or(|t| {
+            path.strip_prefix(t.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+        });
+        target_ok
+            && other_envs
+                .as_ref()
+                .is_none_or(|o| !o.claim(path) && !emit::lists_every_env(path))
+    };
+
+    // The new files are rendered while another thread reads (or, for `git:REV`, builds) the old
+    // side: on a large topology each is a good part of the time.
+    let (new_files, old_side) = std::thread::scope(|s| {
+        let old = s.spawn(|| {
+            old_side(
+                &args,
+                &loaded.path,
+                &program.name,
+                selected,
+                &targets,
+                &keep,
+            )
+        });
+        let new_files = emit::build_targets(&program, &targets(&program));
+        let old_side = old
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (new_files, old_side)
+    });
+    let mut new_files = match new_files {
         Ok(b) => b,
         Err(ds) => {
             eprint!("{}", render(ctx, &loaded, &ds));
             return 2;
         }
     };
-
-    // The old side: files and, when recorded, the topology they were built from.
-    let (old_files, old_source, label) = match args.against.as_deref() {
-        Some(spec) if spec.starts_with("git:") => match git_show(&loaded.path, &spec[4..]) {
-            Ok(src) => match compile(&src).program(&program.name) {
-                Some(old) => match emit::build_all(&old) {
-                    Ok(b) => (b, Some(src), spec.to_owned()),
-                    Err(_) => {
-                        eprintln!("pgtopo: the topology at {spec} does not build");
-                        return 2;
-                    }
-                },
-                None => {
-                    eprintln!("pgtopo: the topology at {spec} does not compile");
-                    return 2;
-                }
-            },
-            Err(msg) => {
-                eprintln!("pgtopo: {msg}");
-                return 2;
-            }
-        },
-        other => {
-            let dir = PathBuf::from(other.unwrap_or("out"));
-            let tree_dir = dir.join(&program.name);
-            match tree::read(&tree_dir) {
-                Ok(t) => {
-                    if t.files.is_empty() {
-                        eprintln!("pgtopo: {} holds no build; every file shows as new (write one with `pgtopo build --out {}`)", tree_dir.display(), dir.display());
-                    }
-                    (t.files, t.source, tree_dir.display().to_string())
-                }
-                Err(e) => {
-                    eprintln!("error[PT010]: cannot read {}: {e}", tree_dir.display());
-                    return 2;
-                }
-            }
+    let Old {
+        mut files,
+        model,
+        label,
+    } = match old_side {
+        Ok(old) => old,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return 2;
         }
     };
-
-    let envs: Vec<String> = program.envs.iter().filter_map(|t| t.env.clone()).collect();
-    let keep = |path: &str| {
-        let target_ok = args
-            .target
-            .is_none_or(|t| path.starts_with(&format!("{}/", Target::from(t).as_str())));
-        let env_ok = args
-            .env
-            .as_deref()
-            .is_none_or(|e| !belongs_to_other_env(path, e, &envs));
-        target_ok && env_ok
-    };
-    let filter = |b: &Bundle| {
-        let mut out = Bundle::new();
-        for (p, c) in b.iter().filter(|(p, _)| keep(p)) {
-            out.add(p, c);
-        }
-        out
-    };
-    let (old_f, new_f) = (filter(&old_files), filter(&new_files));
-    let changes = compare(&old_f, &new_f);
+    files.retain(keep);
+    new_files.retain(keep);
+    let changes = compare(&files, &new_files);
 
     let color = match ctx.color_choice {
         Color::Always => true,
@@ -148,7 +161,7 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         Color::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
     };
     let mut text = String::new();
-    let summary = semantic_summary(&program, old_source.as_deref(), args.env.as_deref(), &label);
+    let summary = semantic_summary(&program, &model, args.env.as_deref(), &label);
     let semantic_changes = summary.1;
     text.push_str(&summary.0);
     for c in &changes {
@@ -191,18 +204,21 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
 /// The semantic summary text and the number of changes in it.
 fn semantic_summary(
     program: &Program,
-    old_source: Option<&str>,
+    old: &OldModel,
     env: Option<&str>,
     label: &str,
 ) -> (String, usize) {
-    let Some(src) = old_source else {
-        return (
-            format!("(no topology recorded in {label}: semantic summary unavailable)\n\n"),
-            0,
-        );
-    };
-    let Some(old) = compile(src).program(&program.name) else {
-        return (format!("(the topology recorded in {label} does not compile: semantic summary unavailable)\n\n"), 0);
+    let old = match old {
+        OldModel::NotRecorded => {
+            return (
+                format!("(no topology recorded in {label}: semantic summary unavailable)\n\n"),
+                0,
+            )
+        }
+        OldModel::Broken => {
+            return (format!("(the topology recorded in {label} does not compile: semantic summary unavailable)\n\n"), 0)
+        }
+        OldModel::Program(p) => p,
     };
     let mut text = String::new();
     let mut n = 0;
@@ -238,6 +254,66 @@ fn semantic_summary(
         n += changes.len();
     }
     (text, n)
+}
+
+/// The side a diff compares with: its files and the label to print.
+struct Old {
+    files: Bundle,
+    model: OldModel,
+    label: String,
+}
+
+/// The resolved topology the old side was built from, for the semantic summary.
+enum OldModel {
+    NotRecorded,
+    Broken,
+    Program(Program),
+}
+
+/// Reads the `build --out` tree named by `--against` (only the files `keep` accepts) or builds the
+/// topology as it was at `git:REV`; an error is the message to print (exit 2).
+fn old_side(
+    args: &Args,
+    path: &Path,
+    name: &str,
+    selected: Envs,
+    targets: &dyn Fn(&Program) -> Vec<Target>,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Old, String> {
+    if let Some(rev) = args.against.as_deref().and_then(|a| a.strip_prefix("git:")) {
+        let spec = format!("git:{rev}");
+        let src = git_show(path, rev).map_err(|msg| format!("pgtopo: {msg}"))?;
+        let old = compile_for(&src, selected)
+            .take_program(name)
+            .ok_or_else(|| format!("pgtopo: the topology at {spec} does not compile"))?;
+        let files = emit::build_targets(&old, &targets(&old))
+            .map_err(|_| format!("pgtopo: the topology at {spec} does not build"))?;
+        return Ok(Old {
+            files,
+            model: OldModel::Program(old),
+            label: spec,
+        });
+    }
+    let dir = PathBuf::from(args.against.as_deref().unwrap_or("out"));
+    let tree_dir = dir.join(name);
+    // Only the files under review are read: one env of a large tree is a few percent of it.
+    let tree = tree::read(&tree_dir, keep)
+        .map_err(|e| format!("error[PT010]: cannot read {}: {e}", tree_dir.display()))?;
+    if tree.files.is_empty() {
+        eprintln!("pgtopo: {} holds no build; every file shows as new (write one with `pgtopo build --out {}`)", tree_dir.display(), dir.display());
+    }
+    let model = match tree.source {
+        None => OldModel::NotRecorded,
+        Some(src) => match compile_for(&src, selected).take_program(name) {
+            Some(p) => OldModel::Program(p),
+            None => OldModel::Broken,
+        },
+    };
+    Ok(Old {
+        files: tree.files,
+        model,
+        label: tree_dir.display().to_string(),
+    })
 }
 
 /// The topology file's text at a git revision, read with `git show` (no checkout).

@@ -175,12 +175,8 @@ impl Loaded {
     }
 }
 
-/// Reads and compiles a topology; IO problems are returned as the message to print (exit 2).
-pub fn load(path: &Path) -> Result<Loaded, String> {
-    load_for(path, Envs::All)
-}
-
-/// [`load`], resolving only the selected envs (for commands that show one model).
+/// Reads a topology and compiles the base and the selected envs; IO problems are returned as the
+/// message to print (exit 2).
 pub fn load_for(path: &Path, envs: Envs) -> Result<Loaded, String> {
     let display = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {

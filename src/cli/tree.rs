@@ -62,8 +62,9 @@ pub struct OldTree {
     pub source: Option<String>,
 }
 
-/// Reads `tree`; a missing tree reads as empty (everything will show as new).
-pub fn read(tree: &Path) -> io::Result<OldTree> {
+/// Reads the files of `tree` whose paths `wanted` accepts; a missing tree reads as empty
+/// (everything will show as new).
+pub fn read(tree: &Path, wanted: &dyn Fn(&str) -> bool) -> io::Result<OldTree> {
     let mut files = Bundle::new();
     if !tree.exists() {
         return Ok(OldTree {
@@ -75,7 +76,7 @@ pub fn read(tree: &Path) -> io::Result<OldTree> {
         Some(m) => m.into_iter().collect::<Vec<_>>(),
         None => walk(tree)?,
     };
-    for rel in owned {
+    for rel in owned.into_iter().filter(|r| wanted(r)) {
         if let Ok(text) = std::fs::read_to_string(tree.join(&rel)) {
             files.add(rel, text);
         }

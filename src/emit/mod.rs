@@ -101,8 +101,13 @@ pub fn stdout(
 
 /// Every file of every build target, under `<target>/`.
 pub fn build_all(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
+    build_targets(p, &p.build_targets())
+}
+
+/// Every file of the given targets, under `<target>/` (`diff --target` needs only one).
+pub fn build_targets(p: &Program, targets: &[Target]) -> Result<Bundle, Vec<Diagnostic>> {
     let mut out = Bundle::new();
-    build_pieces(p, &mut |b| out.extend(b))?;
+    build_pieces_of(p, targets, &mut |b| out.extend(b))?;
     Ok(out)
 }
 
@@ -111,8 +116,17 @@ pub fn build_all(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
 /// drops it, so its memory stays that of one piece instead of the whole tree. On errors, pieces of
 /// the healthy targets may already have been handed over: the caller discards them.
 pub fn build_pieces(p: &Program, piece: &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> {
+    build_pieces_of(p, &p.build_targets(), piece)
+}
+
+/// [`build_pieces`] of the given targets only.
+pub fn build_pieces_of(
+    p: &Program,
+    targets: &[Target],
+    piece: &mut dyn FnMut(Bundle),
+) -> Result<(), Vec<Diagnostic>> {
     let mut errors = Vec::new();
-    for t in p.build_targets() {
+    for &t in targets {
         let mut under = |b: Bundle| {
             let mut nested = Bundle::new();
             nested.nest(t.as_str(), b);
@@ -135,6 +149,13 @@ pub fn build_pieces(p: &Program, piece: &mut dyn FnMut(Bundle)) -> Result<(), Ve
     } else {
         Err(errors)
     }
+}
+
+/// Whether a file of the tree describes every env at once: Helm's per-release README lists one
+/// `helm upgrade` line per env. A build of the base and one env cannot render it as the full build
+/// does, so `diff ENV` leaves it out of the comparison; `diff` without an env compares it.
+pub fn lists_every_env(path: &str) -> bool {
+    path.starts_with("helm/") && path.ends_with("/README.md")
 }
 
 /// The error an emitter returns for something it does not render yet.
