@@ -24,13 +24,14 @@ pub fn kustomization_base<'a>(files: impl Iterator<Item = &'a str>) -> String {
     }))
 }
 
-type Key = (String, String, String);
+/// An object's identity: apiVersion, kind and name, borrowed from the object.
+type Key<'a> = (&'a str, &'a str, &'a str);
 
-fn key(v: &Value) -> Key {
+fn key(v: &Value) -> Key<'_> {
     (
-        str_at(v, &["apiVersion"]).to_owned(),
-        str_at(v, &["kind"]).to_owned(),
-        str_at(v, &["metadata", "name"]).to_owned(),
+        str_at(v, &["apiVersion"]),
+        str_at(v, &["kind"]),
+        str_at(v, &["metadata", "name"]),
     )
 }
 
@@ -229,10 +230,14 @@ pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
             std::borrow::Cow::Owned(v)
         })
         .collect();
-    let pairs: Vec<(&Value, &Value, &Value)> = env_unns
+    // Each pair carries the env object's images, read once: they are asked for twice below.
+    let pairs: Vec<(&Value, &Value, Vec<(String, String)>)> = env_unns
         .iter()
-        .zip(env)
-        .filter_map(|(u, e)| base_by_key.get(&key(u)).map(|b| (*b, u.as_ref(), &e.value)))
+        .filter_map(|u| {
+            base_by_key
+                .get(&key(u))
+                .map(|b| (*b, u.as_ref(), images(u)))
+        })
         .collect();
 
     // Labels: the pairs that every env object gained (same key, same value) go to the labels
@@ -269,12 +274,14 @@ pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
 
     // Images: an image name whose every use changes to the same new reference.
     let mut image_map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (b, u, _) in &pairs {
-        let bi = images(b);
-        let ui: BTreeMap<String, String> = images(u).into_iter().collect();
-        for (path, img) in bi {
+    for (b, _, ui) in &pairs {
+        for (path, img) in images(b) {
             let (name, _) = split_image(&img);
-            let new = ui.get(&path).cloned().unwrap_or_default();
+            let new = ui
+                .iter()
+                .find(|(p, _)| *p == path)
+                .map(|(_, i)| i.clone())
+                .unwrap_or_default();
             image_map.entry(name.to_owned()).or_default().insert(new);
         }
     }
@@ -315,7 +322,7 @@ pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
     // replica changes on the way.
     let mut replicas = Vec::new();
     let mut patches = Vec::new();
-    for (b, u, _) in &pairs {
+    for (b, u, ui) in &pairs {
         let mut x = (*u).clone();
         for p in label_paths(&x) {
             for (kk, _) in &delta {
@@ -325,10 +332,11 @@ pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
                 }
             }
         }
-        for (path, img) in images(&x) {
-            if image_rewrite.contains_key(split_image(&img).0) {
-                if let Some(orig) = b.pointer(&path) {
-                    set_ptr(&mut x, &path, Some(orig.clone()));
+        // Reverting labels leaves the images alone: `ui` are still x's.
+        for (path, img) in ui {
+            if image_rewrite.contains_key(split_image(img).0) {
+                if let Some(orig) = b.pointer(path) {
+                    set_ptr(&mut x, path, Some(orig.clone()));
                 }
             }
         }
