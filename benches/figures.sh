@@ -30,7 +30,7 @@ for f in topologies/*.kdl; do
   python3 -c "import json,sys; r=json.load(open('$T/l.json'))['results'][0]; print('%-32s median %.2f ms' % (sys.argv[1], r['median']*1000))" "$f"
 done
 
-echo "== (c) scaling: time and peak RSS of lint, build ENV (each target) and build --out (everything, to tmpfs)"
+echo "== (c) scaling: time and peak RSS of lint, build ENV (each target), diff ENV (every target) and build --out (everything, to tmpfs)"
 # GNU time: wall seconds and peak RSS in KB of one process.
 measure() { /usr/bin/time -f "%e %M" -o "$T/t" "$@" >/dev/null 2>&1 || true; cat "$T/t"; }
 for flavor in containers vms; do
@@ -47,14 +47,17 @@ for flavor in containers vms; do
       for t in $targets; do one="$one $t=$(measure $B build "$last" --target $t -f "$T/s.kdl" | tr ' ' /)"; done
       rm -rf /dev/shm/pgtopo-fig
       all=$(measure $B build -f "$T/s.kdl" --out /dev/shm/pgtopo-fig)
+      # `diff ENV` of every target against that tree: what a review runs (nothing changed here,
+      # so it renders, reads and compares the base and the last env).
+      review=$(measure $B diff "$last" -f "$T/s.kdl" --against /dev/shm/pgtopo-fig --stat)
       files=$(find /dev/shm/pgtopo-fig -type f | wc -l)
       mb=$(du -sm --apparent-size /dev/shm/pgtopo-fig | cut -f1)
       # The floor for writing that tree at all: copying it, tmpfs to tmpfs.
       rm -rf /dev/shm/pgtopo-copy
       copy=$(measure cp -r /dev/shm/pgtopo-fig /dev/shm/pgtopo-copy | cut -d' ' -f1)
       rm -rf /dev/shm/pgtopo-copy
-      printf '%-10s %4dx%-3d %3d envs | lint %s | build %s:%s | build --out %s, %d files, %d MB (cp -r %s s)\n' \
-        $flavor $1 $2 $envs "$lint" "$last" "$one" "$all" $files $mb "$copy"
+      printf '%-10s %4dx%-3d %3d envs | lint %s | build %s:%s | diff %s %s | build --out %s, %d files, %d MB (cp -r %s s)\n' \
+        $flavor $1 $2 $envs "$lint" "$last" "$one" "$last" "$review" "$all" $files $mb "$copy"
     done
   done
 done
