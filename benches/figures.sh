@@ -47,9 +47,12 @@ for flavor in containers vms; do
       for t in $targets; do one="$one $t=$(measure $B build "$last" --target $t -f "$T/s.kdl" | tr ' ' /)"; done
       rm -rf /dev/shm/pgtopo-fig
       all=$(measure $B build -f "$T/s.kdl" --out /dev/shm/pgtopo-fig)
-      # `diff ENV` of every target against that tree: what a review runs (nothing changed here,
-      # so it renders, reads and compares the base and the last env).
-      review=$(measure $B diff "$last" -f "$T/s.kdl" --against /dev/shm/pgtopo-fig --stat)
+      # `diff ENV` of every target against that tree, as a review runs it: after an edit (a base
+      # parameter, so every cluster's files change), rendering, reading and comparing the base and
+      # the last env.
+      mkdir -p "$T/edit"
+      sed 's/max_connections 500/max_connections 600/' "$T/s.kdl" > "$T/edit/s.kdl"
+      review=$(measure $B diff "$last" -f "$T/edit/s.kdl" --against /dev/shm/pgtopo-fig --stat)
       files=$(find /dev/shm/pgtopo-fig -type f | wc -l)
       mb=$(du -sm --apparent-size /dev/shm/pgtopo-fig | cut -f1)
       # The floor for writing that tree at all: copying it, tmpfs to tmpfs.

@@ -114,25 +114,60 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
                 .is_none_or(|o| !o.claim(path) && !emit::lists_every_env(path))
     };
 
-    // The new files are rendered while another thread reads (or, for `git:REV`, builds) the old
-    // side: on a large topology each is a good part of the time.
-    let (new_files, old_side) = std::thread::scope(|s| {
-        let old = s.spawn(|| {
-            old_side(
+    // Two threads share the work: reading (or, for `git:REV`, building) the old side, and rendering
+    // each target of the new one. Each takes the next job when it is done with one, so the heavy
+    // target (Kubernetes, or the hosts' files) runs beside the old side and the light ones fill in.
+    let target_list = targets(&program);
+    let jobs = target_list.len() + 1;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let old_slot = std::sync::Mutex::new(None);
+    let new_slots: Vec<std::sync::Mutex<Option<_>>> = (0..target_list.len())
+        .map(|_| std::sync::Mutex::new(None))
+        .collect();
+    let worker = || loop {
+        let job = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if job >= jobs {
+            break;
+        }
+        if job == 0 {
+            let old = old_side(
                 &args,
                 &loaded.path,
                 &program.name,
                 selected,
                 &targets,
                 &keep,
-            )
-        });
-        let new_files = emit::build_targets(&program, &targets(&program));
-        let old_side = old
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (new_files, old_side)
+            );
+            *old_slot.lock().unwrap() = Some(old);
+        } else {
+            let built = emit::build_targets(&program, &target_list[job - 1..job]);
+            *new_slots[job - 1].lock().unwrap() = Some(built);
+        }
+    };
+    std::thread::scope(|s| {
+        let helper = s.spawn(worker);
+        worker();
+        if let Err(panic) = helper.join() {
+            std::panic::resume_unwind(panic);
+        }
     });
+    let old_side = old_slot
+        .into_inner()
+        .unwrap()
+        .expect("the old side was read");
+    // Merged in target order, so files and diagnostics do not depend on which thread ran what.
+    let mut new_files: Result<Bundle, Vec<pgtopo::diag::Diagnostic>> = Ok(Bundle::new());
+    for slot in new_slots {
+        match (
+            slot.into_inner().unwrap().expect("every target was built"),
+            &mut new_files,
+        ) {
+            (Ok(b), Ok(all)) => all.extend(b),
+            (Err(d), Ok(_)) => new_files = Err(d),
+            (Err(d), Err(all)) => all.extend(d),
+            (Ok(_), Err(_)) => {}
+        }
+    }
     let mut new_files = match new_files {
         Ok(b) => b,
         Err(ds) => {

@@ -11,18 +11,22 @@ use crate::syntax::{Entry, Node, Value};
 
 /// Property names that would hold a secret; PT114 reports them, so lowering stays quiet about them.
 pub fn looks_like_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    [
-        "password",
-        "passwd",
-        "pwd",
-        "secret-value",
-        "token",
-        "api-key",
-        "apikey",
-    ]
-    .iter()
-    .any(|w| k.contains(w))
+    // Compared in place, ignoring ASCII case: PT114 asks this of every property of the file, and
+    // a lowercased copy per key was most of the rule's time on large topologies.
+    const WORDS: [&[u8]; 7] = [
+        b"password",
+        b"passwd",
+        b"pwd",
+        b"secret-value",
+        b"token",
+        b"api-key",
+        b"apikey",
+    ];
+    let k = key.as_bytes();
+    WORDS.iter().any(|w| {
+        k.windows(w.len())
+            .any(|window| window.eq_ignore_ascii_case(w))
+    })
 }
 
 pub struct Reader<'n> {
@@ -376,4 +380,26 @@ pub fn parse_seconds(s: &str) -> Option<u32> {
         (s, 1)
     };
     num.trim().parse::<u32>().ok()?.checked_mul(mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_secret_key;
+
+    #[test]
+    fn secret_keys_ignore_ascii_case() {
+        for key in [
+            "password",
+            "DB_PASSWORD",
+            "apiKey",
+            "Api-Key",
+            "pwd",
+            "x-token-y",
+        ] {
+            assert!(looks_like_secret_key(key), "{key}");
+        }
+        for key in ["", "pw", "user", "secret", "host", "pässword"] {
+            assert!(!looks_like_secret_key(key), "{key}");
+        }
+    }
 }

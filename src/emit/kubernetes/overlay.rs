@@ -24,6 +24,10 @@ pub fn kustomization_base<'a>(files: impl Iterator<Item = &'a str>) -> String {
     }))
 }
 
+/// A base object, the same object in the env (namespace change undone) and the env object's images
+/// (path, reference).
+type Pair<'a> = (&'a Value, &'a Value, Vec<(String, String)>);
+
 /// An object's identity: apiVersion, kind and name, borrowed from the object.
 type Key<'a> = (&'a str, &'a str, &'a str);
 
@@ -231,7 +235,7 @@ pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
         })
         .collect();
     // Each pair carries the env object's images, read once: they are asked for twice below.
-    let pairs: Vec<(&Value, &Value, Vec<(String, String)>)> = env_unns
+    let pairs: Vec<Pair> = env_unns
         .iter()
         .filter_map(|u| {
             base_by_key
