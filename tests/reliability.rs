@@ -73,6 +73,47 @@ fn two_processes_build_identical_bytes() {
     }
 }
 
+/// A large topology switches the binary to mimalloc once it has read the file (src/alloc.rs), with
+/// blocks from before the switch still freed by malloc. Its `build --out` must write exactly the
+/// files this test process renders, and `lint` and `diff ENV` must run to their usual ends.
+#[test]
+fn a_large_topology_builds_the_same_bytes_on_the_binarys_allocator() {
+    for flavor in [Flavor::Containers, Flavor::Vms] {
+        let src = topology(flavor, 10, 5, 6);
+        assert!(src.len() >= 16 * 1024, "large enough to switch allocators");
+        let dir = common::temp_dir(&format!("large-{flavor:?}"));
+        std::fs::write(dir.join("big.kdl"), &src).unwrap();
+        let run = |args: &[&str]| {
+            let o = pgtopo(&dir)
+                .args(["-f", "big.kdl"])
+                .args(args)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&o.stderr).into_owned();
+            assert!(!err.contains("panicked"), "{flavor:?} {args:?}: {err}");
+            (o.status.code(), err)
+        };
+        let (code, err) = run(&["build", "--out", "out"]);
+        assert_eq!(code, Some(0), "{flavor:?}: {err}");
+        let mut written = read_tree(&dir.join("out/big"));
+        written.retain(|path, _| !path.starts_with(".pgtopo"));
+        let expected = build_all(&compile(&src).program("big").unwrap()).unwrap();
+        let written_paths: Vec<&str> = written.keys().map(String::as_str).collect();
+        let expected_paths: Vec<&str> = expected.iter().map(|(p, _)| p).collect();
+        assert_eq!(written_paths, expected_paths, "{flavor:?}: the same files");
+        for (path, text) in expected.iter() {
+            assert!(
+                written[path] == text.as_bytes(),
+                "{flavor:?}: {path} differs"
+            );
+        }
+        let (code, err) = run(&["lint"]);
+        assert_eq!(code, Some(0), "{flavor:?}: {err}");
+        let (code, err) = run(&["diff", "e5", "--stat"]);
+        assert_eq!(code, Some(0), "{flavor:?}: {err}");
+    }
+}
+
 const CANARY: &str = "Canary-s3cr3t-7f3a9c";
 
 /// Credentials reach pgtopo's surroundings through every channel a user has: environment variables
