@@ -8,6 +8,9 @@
 //! `kubectl kustomize` by 50×. So every process starts on `malloc` and [`use_mimalloc`] switches
 //! new allocations over when the input is large.
 //!
+//! mimalloc is built without transparent huge pages (`no_thp`): they made it another tenth faster
+//! but counted whole 2 MiB pages as resident, 70 instead of 46 MiB for `lint` of 1,000 nodes.
+//!
 //! Blocks are freed and resized by the allocator that made them: mimalloc's page map answers
 //! whether a pointer is one of its own (`mi_is_in_heap_region`, one lookup), and nothing before
 //! the switch can be mimalloc's. A resized block stays with its allocator.

@@ -24,12 +24,14 @@ impl Compilation {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
-    /// [`Compilation::program`] without the copy: moves the models out (diagnostics stay). A
-    /// large topology's models are tens of megabytes; `build --out` should not hold them twice.
+    /// [`Compilation::program`] without the copy: moves the models out (diagnostics stay) and
+    /// drops the syntax tree, which nothing needs once the models exist. A large topology's tree
+    /// and models are tens of megabytes each; `build --out` and `diff` should not hold them twice.
     pub fn take_program(&mut self, name: &str) -> Option<Program> {
         if self.has_errors() {
             return None;
         }
+        self.doc = None;
         Some(Program {
             name: name.to_owned(),
             base: self.base.take()?,
