@@ -31,8 +31,9 @@ for f in topologies/*.kdl; do
 done
 
 echo "== (c) scaling: time and peak RSS of lint, build ENV (each target), diff ENV (every target) and build --out (everything, to tmpfs)"
-# GNU time: wall seconds and peak RSS in KB of one process.
-measure() { /usr/bin/time -f "%e %M" -o "$T/t" "$@" >/dev/null 2>&1 || true; cat "$T/t"; }
+# GNU time: wall seconds and peak RSS in KB of one process (its last line: a command that exits
+# non-zero, like a diff that finds changes, adds a line before it).
+measure() { /usr/bin/time -f "%e %M" -o "$T/t" "$@" >/dev/null 2>&1 || true; tail -n 1 "$T/t"; }
 for flavor in containers vms; do
   [ $flavor = containers ] && targets="kubernetes helm compose" || targets="haproxy keepalived hosts"
   # Clusters of ten (100, 1,000, 10,000 nodes), then wide clusters (10 × 100, 40 × 250).
