@@ -177,6 +177,115 @@ fn set_ptr(v: &mut Value, ptr: &str, new: Option<Value>) {
     }
 }
 
+/// What the overlay's transformers will do to an env object, to be taken out of its patch: the
+/// labels they add, the images they rewrite and whether the replicas transformer sets its count.
+struct Undo<'a> {
+    delta: &'a Map<String, Value>,
+    image_rewrite: &'a BTreeMap<String, String>,
+    /// The env object's images: (JSON pointer, reference).
+    images: &'a [(String, String)],
+    replicas: bool,
+}
+
+impl Undo<'_> {
+    /// The patch the exact way: a copy of the env object with the transformers' work undone,
+    /// compared with the base object.
+    fn ops_on_a_copy(&self, b: &Value, u: &Value) -> Vec<Value> {
+        let mut x = u.clone();
+        for p in label_paths(&x) {
+            for (kk, _) in self.delta {
+                let prev = b.pointer(&format!("{p}/{}", escape(kk))).cloned();
+                if x.pointer(&p).is_some() {
+                    set_ptr(&mut x, &format!("{p}/{}", escape(kk)), prev);
+                }
+            }
+        }
+        for (path, img) in self.images {
+            if self.image_rewrite.contains_key(split_image(img).0) {
+                if let Some(orig) = b.pointer(path) {
+                    set_ptr(&mut x, path, Some(orig.clone()));
+                }
+            }
+        }
+        if self.replicas {
+            set_ptr(
+                &mut x,
+                "/spec/replicas",
+                b.pointer("/spec/replicas").cloned(),
+            );
+        }
+        let mut ops = Vec::new();
+        diff(b, &x, "", &mut ops);
+        ops
+    }
+
+    /// The same patch without the copy: compares the env object as it is and drops the operations
+    /// at the paths the transformers write. Most env objects differ from the base only there, and
+    /// copying each one was most of an overlay's time. `None` when an operation touches a parent of
+    /// such a path, or a label map would be left empty: those take [`Undo::ops_on_a_copy`]. Debug
+    /// builds (the tests) compute both and require the same operations.
+    fn ops_in_place(&self, b: &Value, u: &Value) -> Option<Vec<Value>> {
+        let labels = label_paths(u);
+        for p in &labels {
+            if let Some(Value::Object(m)) = u.pointer(p) {
+                // Undoing would empty the env's map, which the copy then drops as a whole.
+                if b.pointer(p).is_some() && m.keys().all(|k| self.delta.contains_key(k)) {
+                    return None;
+                }
+            }
+        }
+        let images: Vec<&str> = self
+            .images
+            .iter()
+            .filter(|(path, img)| {
+                self.image_rewrite.contains_key(split_image(img).0) && b.pointer(path).is_some()
+            })
+            .map(|(path, _)| path.as_str())
+            .collect();
+        let mut guarded: Vec<&str> = labels.iter().map(String::as_str).collect();
+        guarded.extend(&images);
+        if self.replicas {
+            guarded.push("/spec/replicas");
+        }
+        let mut ops = Vec::new();
+        diff(b, u, "", &mut ops);
+        let mut kept = Vec::with_capacity(ops.len());
+        for mut op in ops {
+            let path = op["path"].as_str().unwrap_or_default().to_owned();
+            let under = |g: &str| {
+                g.len() > path.len() && g.starts_with(&path) && g[path.len()..].starts_with('/')
+            };
+            if guarded.iter().any(|g| under(g)) {
+                return None;
+            }
+            if labels.contains(&path) {
+                // The whole label map: keep what the transformer does not add.
+                let kind = op["op"].as_str().unwrap_or_default().to_owned();
+                match (kind.as_str(), op.get_mut("value")) {
+                    ("remove", _) => {}
+                    ("add", Some(Value::Object(m))) => {
+                        m.retain(|k, _| !self.delta.contains_key(k));
+                        if m.is_empty() {
+                            continue;
+                        }
+                    }
+                    _ => return None,
+                }
+            } else if let Some((parent, last)) = path.rsplit_once('/') {
+                let key = last.replace("~1", "/").replace("~0", "~");
+                if labels.iter().any(|p| p == parent) && self.delta.contains_key(&key) {
+                    continue;
+                }
+                if images.contains(&path.as_str()) || (self.replicas && path == "/spec/replicas") {
+                    continue;
+                }
+            }
+            kept.push(op);
+        }
+        Some(kept)
+    }
+}
+
 fn file_stem(v: &Value) -> String {
     let (_, kind, name) = key(v);
     format!("{}-{name}", kind.to_ascii_lowercase())
@@ -327,33 +436,25 @@ pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
     let mut replicas = Vec::new();
     let mut patches = Vec::new();
     for (b, u, ui) in &pairs {
-        let mut x = (*u).clone();
-        for p in label_paths(&x) {
-            for (kk, _) in &delta {
-                let prev = b.pointer(&format!("{p}/{}", escape(kk))).cloned();
-                if x.pointer(&p).is_some() {
-                    set_ptr(&mut x, &format!("{p}/{}", escape(kk)), prev);
-                }
+        let kind = str_at(u, &["kind"]);
+        let replicas_change = matches!(kind, "Deployment" | "StatefulSet")
+            && u.pointer("/spec/replicas") != b.pointer("/spec/replicas");
+        if replicas_change {
+            replicas.push(json!({"name": str_at(u, &["metadata", "name"]), "count": u.pointer("/spec/replicas")}));
+        }
+        let undo = Undo {
+            delta: &delta,
+            image_rewrite: &image_rewrite,
+            images: ui,
+            replicas: replicas_change,
+        };
+        let ops = match undo.ops_in_place(b, u) {
+            Some(ops) => {
+                debug_assert_eq!(ops, undo.ops_on_a_copy(b, u), "{}", file_stem(b));
+                ops
             }
-        }
-        // Reverting labels leaves the images alone: `ui` are still x's.
-        for (path, img) in ui {
-            if image_rewrite.contains_key(split_image(img).0) {
-                if let Some(orig) = b.pointer(path) {
-                    set_ptr(&mut x, path, Some(orig.clone()));
-                }
-            }
-        }
-        let kind = str_at(&x, &["kind"]);
-        if matches!(kind, "Deployment" | "StatefulSet")
-            && x.pointer("/spec/replicas") != b.pointer("/spec/replicas")
-        {
-            replicas.push(json!({"name": str_at(&x, &["metadata", "name"]), "count": x.pointer("/spec/replicas")}));
-            let orig = b.pointer("/spec/replicas").cloned();
-            set_ptr(&mut x, "/spec/replicas", orig);
-        }
-        let mut ops = Vec::new();
-        diff(b, &x, "", &mut ops);
+            None => undo.ops_on_a_copy(b, u),
+        };
         if ops.is_empty() {
             continue;
         }
@@ -453,5 +554,58 @@ mod tests {
                 json!({"op": "add", "path": "/f", "value": true}),
             ]
         );
+    }
+
+    #[test]
+    fn undo_in_place_agrees_with_the_copy_or_steps_aside() {
+        let delta: Map<String, Value> = [("environment".to_owned(), json!("e0"))]
+            .into_iter()
+            .collect();
+        let rewrite = BTreeMap::new();
+        let undo = Undo {
+            delta: &delta,
+            image_rewrite: &rewrite,
+            images: &[],
+            replicas: false,
+        };
+        let cm = |labels: Value, x: i64| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "c", "labels": labels}, "data": {"x": x}})
+        };
+        // Only the data differs once the label is taken out.
+        let (b, u) = (
+            cm(json!({"a": "1"}), 1),
+            cm(json!({"a": "1", "environment": "e0"}), 2),
+        );
+        let fast = undo.ops_in_place(&b, &u).expect("in place");
+        assert_eq!(fast, undo.ops_on_a_copy(&b, &u));
+        assert_eq!(
+            fast,
+            vec![json!({"op": "replace", "path": "/data/x", "value": 2})]
+        );
+        // Undoing the label would leave the env's map empty while the base has one: the copy.
+        let (b, u) = (
+            cm(json!({"a": "1"}), 1),
+            cm(json!({"environment": "e0"}), 1),
+        );
+        assert_eq!(undo.ops_in_place(&b, &u), None);
+        assert_eq!(
+            undo.ops_on_a_copy(&b, &u),
+            vec![json!({"op": "remove", "path": "/metadata/labels"})]
+        );
+        // The base has no label map: the env's is added without the transformer's label.
+        let mut b = cm(json!({}), 1);
+        b["metadata"].as_object_mut().unwrap().remove("labels");
+        let u = cm(json!({"b": "2", "environment": "e0"}), 1);
+        let fast = undo.ops_in_place(&b, &u).expect("in place");
+        assert_eq!(fast, undo.ops_on_a_copy(&b, &u));
+        assert_eq!(
+            fast,
+            vec![json!({"op": "add", "path": "/metadata/labels", "value": {"b": "2"}})]
+        );
+        // An operation on a parent of a label map (here the whole metadata) steps aside.
+        let mut b3 = b.clone();
+        b3.as_object_mut().unwrap().remove("metadata");
+        assert_eq!(undo.ops_in_place(&b3, &u), None);
     }
 }
