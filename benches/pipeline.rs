@@ -19,6 +19,12 @@ use pgtopo::model;
 use pgtopo::syntax;
 use pgtopo::synth::{topology, Flavor};
 
+/// mimalloc, as the pgtopo binary uses once it reads a topology of 16 KiB or more (src/alloc.rs):
+/// the synthetic cases are all that large, and the example topologies are too small for the
+/// allocator to matter.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The time spent on one measurement before it stops adding runs.
 const BUDGET: Duration = Duration::from_millis(300);
 
