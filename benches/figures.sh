@@ -1,6 +1,6 @@
 #!/bin/sh
 # Reproduces the figures of docs/performance.md (run from the repository root after
-# `cargo build --release --example synth`; needs hyperfine, kubectl and GNU time).
+# `cargo build --release --example synth`; needs python3, kubectl and GNU time).
 # Times are "seconds peak-RSS-KB" from GNU time, one process each.
 set -eu
 # .cargo/config.toml builds for the host tuple explicitly (static linking), so the binaries are
@@ -13,22 +13,18 @@ trap 'rm -rf "$T"' EXIT
 
 echo "== (a) build prod vs kubectl kustomize of the same overlay"
 $B build --out "$T/out" -f topologies/mirror-db.kdl >/dev/null 2>&1
-# `pgtopo --version` is the floor: starting the process and printing a line.
-hyperfine -N --warmup 5 --runs 100 --export-json "$T/a.json" \
-  "$B build prod -f topologies/mirror-db.kdl" \
-  "kubectl kustomize $T/out/mirror-db/kubernetes/overlays/prod" \
-  "$B --version"
-# Medians too: on a shared machine a few slow runs move the means.
-python3 -c "
-import json; r = json.load(open('$T/a.json'))['results']
-m = [x['median'] * 1000 for x in r]
-print('medians: build prod %.2f ms, kustomize %.1f ms, --version %.2f ms; kustomize / build prod = %.1fx' % (m[0], m[1], m[2], m[1] / m[0]))"
+# Interleaved rounds (benches/interleave.py). `pgtopo --version` is the floor: starting the
+# process and printing a line.
+python3 benches/interleave.py 200 \
+  "build-prod=$B build prod -f topologies/mirror-db.kdl" \
+  "kustomize=kubectl kustomize $T/out/mirror-db/kubernetes/overlays/prod" \
+  "version=$B --version" | tee "$T/a.txt"
+awk '/^build-prod/ {b = $3} /^kustomize/ {k = $3} END {printf "kustomize / build prod, by medians: %.1fx\n", k / b}' "$T/a.txt"
 
 echo "== (b) lint, cold process"
-for f in topologies/*.kdl; do
-  hyperfine -N --warmup 5 --runs 100 --export-json "$T/l.json" "$B lint $f" >/dev/null
-  python3 -c "import json,sys; r=json.load(open('$T/l.json'))['results'][0]; print('%-32s median %.2f ms' % (sys.argv[1], r['median']*1000))" "$f"
-done
+set --
+for f in topologies/*.kdl; do set -- "$@" "$(basename "$f" .kdl)=$B lint $f"; done
+python3 benches/interleave.py 300 "$@"
 
 echo "== (c) scaling: time and peak RSS of lint, build ENV (each target), diff ENV (every target) and build --out (everything, to tmpfs)"
 # GNU time: wall seconds and peak RSS in KB of one process (its last line: a command that exits
