@@ -1,6 +1,6 @@
 #!/bin/sh
 # Reproduces the figures of docs/performance.md (run from the repository root after
-# `cargo build --release --example synth`; needs python3, kubectl and GNU time).
+# `cargo build --release --example synth`; needs hyperfine, python3, kubectl and GNU time).
 # Times are "seconds peak-RSS-KB" from GNU time, one process each.
 set -eu
 # .cargo/config.toml builds for the host tuple explicitly (static linking), so the binaries are
@@ -13,9 +13,9 @@ trap 'rm -rf "$T"' EXIT
 
 echo "== (a) build prod vs kubectl kustomize of the same overlay"
 $B build --out "$T/out" -f topologies/mirror-db.kdl >/dev/null 2>&1
-# Interleaved rounds (benches/interleave.py). `pgtopo --version` is the floor: starting the
-# process and printing a line.
-python3 benches/interleave.py 200 \
+# Ten interleaved rounds of 20 runs each (benches/interleave.py). `pgtopo --version` is the
+# floor: starting the process and printing a line.
+python3 benches/interleave.py 10 20 \
   "build-prod=$B build prod -f topologies/mirror-db.kdl" \
   "kustomize=kubectl kustomize $T/out/mirror-db/kubernetes/overlays/prod" \
   "version=$B --version" | tee "$T/a.txt"
@@ -24,7 +24,7 @@ awk '/^build-prod/ {b = $3} /^kustomize/ {k = $3} END {printf "kustomize / build
 echo "== (b) lint, cold process"
 set --
 for f in topologies/*.kdl; do set -- "$@" "$(basename "$f" .kdl)=$B lint $f"; done
-python3 benches/interleave.py 300 "$@"
+python3 benches/interleave.py 5 40 "$@"
 
 echo "== (c) scaling: time and peak RSS of lint, build ENV (each target), diff ENV (every target) and build --out (everything, to tmpfs)"
 # GNU time: wall seconds and peak RSS in KB of one process (its last line: a command that exits
