@@ -2,8 +2,8 @@
 //! has read a large one.
 //!
 //! Why two: on a topology of a thousand nodes, allocation is about a third of the work and
-//! mimalloc does it in a little over half the time of glibc's `malloc` (`lint` 165 → 100 ms,
-//! `diff ENV` 280 → 190 ms; docs/performance.md). But starting mimalloc costs about 0.25 ms, a
+//! mimalloc makes the whole run a third faster than glibc's `malloc` does (`lint` 165 → 115 ms,
+//! `diff ENV` 290 → 200 ms; docs/performance.md). But starting mimalloc costs about 0.25 ms, a
 //! seventh of `pgtopo build prod` on an example topology, which is the command that has to beat
 //! `kubectl kustomize` by 50×. So every process starts on `malloc` and [`use_mimalloc`] switches
 //! new allocations over when the input is large.
