@@ -8,6 +8,7 @@ all runs of each command: every phase lands on both sides, so a ratio of medians
 hyperfine -N (no shell) times each run with less overhead than a script could.
 
 Usage: interleave.py ROUNDS RUNS LABEL=COMMAND [LABEL=COMMAND ...]
+Every command must exit 0, as hyperfine requires (`pgtopo diff` needs --exit-zero).
 Prints, per command: median, mean, 10th and 90th percentile, in milliseconds.
 """
 import json

