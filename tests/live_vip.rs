@@ -124,6 +124,27 @@ impl Lab {
             .any(|w| w.split('/').next() == Some(vip))
     }
 
+    /// True when every track script of `host`'s keepalived.conf (its `script "…"` lines) succeeds
+    /// when run in `host`'s namespace, as keepalived will run it.
+    fn checks_pass(&self, host: &str, keepalived_conf: &str) -> bool {
+        let scripts: Vec<&str> = keepalived_conf
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("script \"")?.strip_suffix('"'))
+            .collect();
+        assert!(
+            !scripts.is_empty(),
+            "{host}: keepalived.conf has no track script"
+        );
+        scripts.iter().all(|script| {
+            Command::new("ip")
+                .args(["netns", "exec", &self.ns(host), "sh", "-c", script])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+    }
+
     /// The MAC address of `host`'s `ifname`.
     fn mac(&self, host: &str, ifname: &str) -> String {
         let (ok, out) = common::run(Command::new("ip").args([
@@ -377,6 +398,17 @@ fn vip_moves_when_the_master_haproxy_dies() {
         .unwrap();
         lab.start(&h.name, "haproxy", &["-db", "-f", cfg.to_str().unwrap()]);
     }
+    // Starting is not listening: a keepalived whose first check fails goes to FAULT, and the other
+    // host (nopreempt) then keeps the VIP. Wait until every track script would pass.
+    let ready = wait_for(Duration::from_secs(10), || {
+        hosts
+            .iter()
+            .all(|h| lab.checks_pass(&h.name, &h.keepalived_conf))
+    });
+    assert!(
+        ready.is_some(),
+        "haproxy never listened where the track scripts look"
+    );
     for h in &hosts {
         let name = h.name.clone();
         let path = |x: &str| dir.join(format!("{name}-{x}")).display().to_string();
