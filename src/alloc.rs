@@ -3,25 +3,34 @@
 //!
 //! Why two: on a topology of a thousand nodes, allocation is about a third of the work and
 //! mimalloc makes the whole run a third faster than glibc's `malloc` does (`lint` 165 → 115 ms,
-//! `diff ENV` 290 → 200 ms; docs/performance.md). But starting mimalloc costs about 0.25 ms, a
-//! seventh of `pgtopo build prod` on an example topology, which is the command that has to beat
-//! `kubectl kustomize` by 50×. So every process starts on `malloc` and [`use_mimalloc`] switches
-//! new allocations over when the input is large.
+//! `diff ENV` 290 → 200 ms; docs/performance.md). On an example topology it is the other way
+//! round: mimalloc spreads a small run's blocks over more fresh pages than `malloc`, which packs
+//! them (263 page faults instead of 173 for `build prod`, about 2 µs each on the development VM),
+//! and that costs more than its cheaper allocations save. So every process starts on `malloc` and
+//! [`use_mimalloc`] switches new allocations over when the input is large.
 //!
-//! mimalloc is built without transparent huge pages (`no_thp`): they made it another tenth faster
-//! but counted whole 2 MiB pages as resident, 70 instead of 46 MiB for `lint` of 1,000 nodes.
+//! mimalloc is its version 2 (the `v2` feature): version 3 asks the CPU for its features with
+//! four `cpuid` instructions at process start, in every run, large or small, and each one traps
+//! to the hypervisor on a VM (12 µs apiece on the development VM, measured). It is built without
+//! transparent huge pages (`no_thp`): they made it another tenth faster but counted whole 2 MiB
+//! pages as resident, 70 instead of 46 MiB for `lint` of 1,000 nodes.
 //!
 //! Blocks are freed and resized by the allocator that made them: mimalloc's page map answers
 //! whether a pointer is one of its own (`mi_is_in_heap_region`, one lookup), and nothing before
 //! the switch can be mimalloc's. A resized block stays with its allocator.
+//!
+//! A build for musl (`--target x86_64-unknown-linux-musl`, see docs/performance.md) uses mimalloc
+//! from its first allocation ([`LARGE`]).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use mimalloc::MiMalloc;
 
-/// Set once, never cleared: from then on new blocks come from mimalloc.
-static LARGE: AtomicBool = AtomicBool::new(false);
+/// Set once, never cleared: from then on new blocks come from mimalloc. A musl build starts set:
+/// musl's own `malloc` is much slower than mimalloc at any size (`build prod` 2.4 against 1.8 ms,
+/// one interleaved measurement).
+static LARGE: AtomicBool = AtomicBool::new(cfg!(target_env = "musl"));
 
 pub struct Hybrid;
 
@@ -86,6 +95,8 @@ unsafe impl GlobalAlloc for Hybrid {
 mod tests {
     use super::*;
 
+    // A musl build has no "before the switch".
+    #[cfg(not(target_env = "musl"))]
     #[test]
     fn blocks_from_before_the_switch_are_freed_and_resized_by_malloc() {
         // The test drives the allocator directly; switching also switches this test process,
