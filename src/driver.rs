@@ -1,12 +1,14 @@
 //! Runs the pure phases in order — parse, resolve the base and every env, check — and collects
 //! every diagnostic. No IO: the CLI reads the file and hands over its bytes.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
+use crate::bundle::Bundle;
 use crate::check;
 use crate::diag::{Diagnostic, Span};
-use crate::emit::Program;
-use crate::model::{self, Topology};
+use crate::emit::{self, Program};
+use crate::model::{self, Target, Topology};
 use crate::syntax::{self, Document};
 
 pub struct Compilation {
@@ -39,6 +41,24 @@ impl Compilation {
         })
     }
 
+    /// The program of a compilation made with [`Envs::CheckOnly`] (every env checked, none kept),
+    /// whose envs are resolved again one at a time when they are rendered: what `build --out`
+    /// needs of a large topology. It keeps the syntax tree instead of fifty models.
+    pub fn take_lazy_program(&mut self, name: &str) -> Option<LazyProgram> {
+        if self.has_errors() {
+            return None;
+        }
+        Some(LazyProgram {
+            program: Program {
+                name: name.to_owned(),
+                base: self.base.take()?,
+                envs: Vec::new(),
+            },
+            doc: self.doc.take()?,
+            env_names: self.env_names.clone(),
+        })
+    }
+
     /// The resolved program, only when nothing is wrong with it: emitters never see a broken model.
     pub fn program(&self, name: &str) -> Option<Program> {
         if self.has_errors() {
@@ -49,6 +69,36 @@ impl Compilation {
             base: self.base.clone()?,
             envs: self.envs.clone(),
         })
+    }
+}
+
+/// A checked program whose env models are made only when asked for ([`Compilation::take_lazy_program`]).
+pub struct LazyProgram {
+    /// The base model; `envs` is empty.
+    pub program: Program,
+    doc: Document,
+    env_names: Vec<String>,
+}
+
+impl LazyProgram {
+    /// Every file of every build target, the tree [`crate::emit::build_all`] renders from the
+    /// whole program, in pieces (one model each); each env is resolved when its turn comes and
+    /// dropped after.
+    ///
+    /// The target list is the declared one plus `hosts`, which [`Program::build_targets`] adds only
+    /// when some model declares a node `host`: knowing that would mean resolving every env first,
+    /// and `hosts` renders no file at all for a model without one, so the tree is the same.
+    pub fn build_pieces(&self, piece: &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> {
+        let mut targets: Vec<Target> = self.program.base.targets.iter().map(|t| t.value).collect();
+        if !targets.contains(&Target::Hosts) {
+            targets.push(Target::Hosts);
+        }
+        // Every env resolved cleanly when it was checked, so this gives the same model again.
+        let envs = self
+            .env_names
+            .iter()
+            .map(|name| model::resolve(&self.doc, Some(name)).map(|(topo, _)| Cow::Owned(topo)));
+        emit::pieces_by_model(&self.program, &targets, envs, piece)
     }
 }
 

@@ -73,9 +73,37 @@ fn two_processes_build_identical_bytes() {
     }
 }
 
+/// `build --out` renders one model at a time, resolving each env again when its turn comes
+/// (`LazyProgram`); the tree must be the one the whole program renders, file for file.
+#[test]
+fn one_model_at_a_time_renders_the_whole_programs_tree() {
+    let mut cases: Vec<(String, String)> = common::topologies()
+        .into_iter()
+        .map(|(name, path)| (name, std::fs::read_to_string(path).unwrap()))
+        .collect();
+    for flavor in [Flavor::Containers, Flavor::Vms] {
+        cases.push((format!("{flavor:?}"), topology(flavor, 3, 3, 6)));
+    }
+    for (name, src) in cases {
+        let expected = build_all(&compile(&src).program(&name).unwrap()).unwrap();
+        let mut c = pgtopo::driver::compile_for(&src, pgtopo::driver::Envs::CheckOnly);
+        let lazy = c.take_lazy_program(&name).unwrap();
+        assert!(lazy.program.envs.is_empty(), "{name}: no env model is kept");
+        let mut got = pgtopo::bundle::Bundle::new();
+        lazy.build_pieces(&mut |piece| got.extend(piece)).unwrap();
+        let paths =
+            |b: &pgtopo::bundle::Bundle| b.iter().map(|(p, _)| p.to_owned()).collect::<Vec<_>>();
+        assert_eq!(paths(&got), paths(&expected), "{name}: the same files");
+        for (path, text) in expected.iter() {
+            assert!(got.get(path) == Some(text), "{name}: {path} differs");
+        }
+    }
+}
+
 /// A large topology switches the binary to mimalloc once it has read the file (src/alloc.rs), with
-/// blocks from before the switch still freed by malloc. Its `build --out` must write exactly the
-/// files this test process renders, and `lint` and `diff ENV` must run to their usual ends.
+/// blocks from before the switch still freed by malloc. Its `build --out` (which renders one model
+/// at a time) must write exactly the files this test process renders from the whole program, and
+/// `lint` and `diff ENV` must run to their usual ends.
 #[test]
 fn a_large_topology_builds_the_same_bytes_on_the_binarys_allocator() {
     for flavor in [Flavor::Containers, Flavor::Vms] {

@@ -33,6 +33,13 @@ impl Bundle {
         }
     }
 
+    /// The files of `other` under `prefix/`.
+    pub fn from_nested(prefix: &str, other: Bundle) -> Self {
+        let mut b = Bundle::new();
+        b.nest(prefix, other);
+        b
+    }
+
     /// Adds every file of `other` (paths unchanged).
     pub fn extend(&mut self, other: Bundle) {
         for (p, c) in other.files {

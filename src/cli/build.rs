@@ -54,9 +54,11 @@ impl From<TargetArg> for Target {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> i32 {
-    // Printing one env resolves only the base and that env; `--out` needs them all.
+    // Printing one env resolves only the base and that env. `--out` checks every env but keeps
+    // none: each is resolved again when its turn comes to be rendered and dropped after
+    // (`LazyProgram`), so a large topology's fifty models are never in memory at once.
     let envs = match args.out {
-        Some(_) => Envs::All,
+        Some(_) => Envs::CheckOnly,
         None => Envs::Only(args.env.as_deref()),
     };
     let mut loaded = match load_for(&ctx.topology_path(), envs) {
@@ -67,7 +69,11 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         }
     };
     let name = loaded.name();
-    let Some(program) = loaded.compilation.take_program(&name) else {
+    let (eager, lazy) = match args.out {
+        Some(_) => (None, loaded.compilation.take_lazy_program(&name)),
+        None => (loaded.compilation.take_program(&name), None),
+    };
+    let Some(program) = eager.as_ref().or(lazy.as_ref().map(|l| &l.program)) else {
         eprint!("{}", render(ctx, &loaded, &loaded.compilation.diagnostics));
         eprintln!(
             "pgtopo: {} does not compile; nothing was built",
@@ -126,21 +132,22 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             eprintln!("pgtopo: --out writes the base and every env; leave ENV out");
             return 2;
         }
-        // Each piece of the tree is written as soon as it is rendered (emit::build_pieces), so a
+        // Each piece of the tree is written as soon as it is rendered (LazyProgram::build_pieces), so a
         // large topology never sits in memory whole. A build error found late still leaves the
         // previous tree untouched: the staging folder is discarded.
         let mut build_errors = None;
         let written = super::tree::write_with(dir, &program.name, &loaded.source, |staging| {
             // Rendering and writing overlap: the emitters run on a second thread and hand pieces
-            // over a short queue (at most two pieces wait), while this thread writes them. If
-            // writing fails, the queue closes and the emitters stop handing over.
-            let (send, receive) = std::sync::mpsc::sync_channel::<Bundle>(2);
-            let program = &program;
+            // (every file of one model) over a queue where one piece may wait, while this thread
+            // writes the one before; a longer queue made no faster build but held more of the
+            // tree. If writing fails, the queue closes and the emitters stop handing over.
+            let (send, receive) = std::sync::mpsc::sync_channel::<Bundle>(1);
+            let lazy = lazy.as_ref().expect("--out takes the lazy program");
             std::thread::scope(|scope| {
                 // `move`: the sender must end with the emitters, which is what ends the loop below.
                 let emitting = scope.spawn(move || {
                     let mut open = true;
-                    emit::build_pieces(program, &mut |piece| {
+                    lazy.build_pieces(&mut |piece| {
                         open = open && send.send(piece).is_ok();
                     })
                 });
@@ -199,7 +206,7 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         host: args.host,
         with_workloads: args.with_workloads,
     };
-    match emit::stdout(target, &program, args.env.as_deref(), &opts) {
+    match emit::stdout(target, program, args.env.as_deref(), &opts) {
         Ok(text) => match write_stdout(&text) {
             Ok(()) => 0,
             Err(code) => code,

@@ -1,14 +1,17 @@
 //! Phase 4: the emitters, one module per target. Each is a pure function of the resolved
 //! [`Program`]: no IO, no clock, no environment variables, no hash-ordered iteration.
 //!
-//! Every target module exposes the same two functions:
+//! Every target module exposes:
 //! - `files(&Program) -> Result<Bundle, Vec<Diagnostic>>`: the whole tree for the base and every
 //!   env, with paths relative to the target's folder (`build --out DIR` writes them under
 //!   `DIR/<topology>/<target>/`);
 //! - `stdout(&Program, env, &Options) -> Result<String, Vec<Diagnostic>>`: what `pgtopo build ENV
 //!   --target T` prints for one env;
-//! - except helm (whose files are small): `pieces(&Program, &mut dyn FnMut(Bundle))`, the same
-//!   tree as `files` handed over one model (base or env) at a time, which `build --out` streams.
+//! - the same tree as `files`, one model (base or env) at a time, which [`pieces_by_model`] drives
+//!   for `build --out`: `model_piece(…, &Topology)` where a model's files depend on that model
+//!   alone (compose, haproxy, keepalived, hosts); `base_piece` and `env_piece` for kubernetes,
+//!   whose overlays are derived from the base's objects; and `helm::Build`, whose READMEs list
+//!   every env and so come last. `files` is built from these too, so there is one way to render.
 
 pub mod compose;
 pub mod haproxy;
@@ -18,6 +21,8 @@ pub mod keepalived;
 pub mod kubernetes;
 pub mod vm_common;
 pub mod workload;
+
+use std::borrow::Cow;
 
 use crate::bundle::Bundle;
 use crate::diag::Diagnostic;
@@ -107,47 +112,99 @@ pub fn build_all(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
 /// Every file of the given targets, under `<target>/` (`diff --target` needs only one).
 pub fn build_targets(p: &Program, targets: &[Target]) -> Result<Bundle, Vec<Diagnostic>> {
     let mut out = Bundle::new();
-    build_pieces_of(p, targets, &mut |b| out.extend(b))?;
+    let envs = p.envs.iter().map(|t| Ok(Cow::Borrowed(t)));
+    pieces_by_model(p, targets, envs, &mut |b| out.extend(b))?;
     Ok(out)
 }
 
-/// [`build_all`] in pieces, each handed to `piece` as soon as it is rendered: the base or one env
-/// of a target (helm, whose files are small, comes whole). `build --out` writes each piece and
-/// drops it, so its memory stays that of one piece instead of the whole tree. On errors, pieces of
-/// the healthy targets may already have been handed over: the caller discards them.
-pub fn build_pieces(p: &Program, piece: &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> {
-    build_pieces_of(p, &p.build_targets(), piece)
-}
-
-/// [`build_pieces`] of the given targets only.
-pub fn build_pieces_of(
+/// Renders `targets` one model at a time: every target's files of the base, then every target's
+/// files of each env in turn, and last what lists every env (Helm's READMEs). `envs` yields the
+/// env models in declaration order (`p.envs` is not read), so a caller may resolve each env only
+/// when its turn comes and drop it after; then the memory of a build is that of the base and one
+/// env, not of fifty. Each piece handed to `piece` is every target's files of one model, under
+/// `<target>/`. Errors come back in target order, as a build target by target would give them;
+/// on errors, pieces of the healthy targets may already have been handed over, and the caller
+/// discards them (`build --out` drops its staging tree).
+pub fn pieces_by_model<'m>(
     p: &Program,
     targets: &[Target],
+    envs: impl Iterator<Item = Result<Cow<'m, Topology>, Vec<Diagnostic>>>,
     piece: &mut dyn FnMut(Bundle),
 ) -> Result<(), Vec<Diagnostic>> {
-    let mut errors = Vec::new();
-    for &t in targets {
-        let mut under = |b: Bundle| {
-            let mut nested = Bundle::new();
-            nested.nest(t.as_str(), b);
-            piece(nested);
-        };
+    let mut errors: Vec<Vec<Diagnostic>> = vec![Vec::new(); targets.len()];
+    let mut model_errors = Vec::new();
+    // Every target's files of one model make one piece. Handing over each target's files on
+    // their own made the writer wait: two small pieces (haproxy, keepalived) filled the queue
+    // while it wrote a large one (hosts), so rendering the next large one could not start.
+    let mut current = Bundle::new();
+    // What the env pieces need from the base: its Kubernetes objects, and Helm's values so far.
+    let mut base_objects: Option<Vec<kubernetes::Obj>> = None;
+    let mut helm_build: Option<helm::Build> = None;
+    for (i, &t) in targets.iter().enumerate() {
         let result = match t {
-            Target::Kubernetes => kubernetes::pieces(p, &mut under),
-            Target::Compose => compose::pieces(p, &mut under),
-            Target::Haproxy => haproxy::pieces(p, &mut under),
-            Target::Keepalived => keepalived::pieces(p, &mut under),
-            Target::Hosts => hosts::pieces(p, &mut under),
-            Target::Helm => files(t, p).map(&mut under),
+            Target::Kubernetes => {
+                let (objs, b) = kubernetes::base_piece(p);
+                base_objects = Some(objs);
+                Ok(b)
+            }
+            Target::Helm => {
+                let mut b = Bundle::new();
+                helm_build = Some(helm::Build::new(p, &mut b));
+                Ok(b)
+            }
+            Target::Compose => Ok(compose::model_piece(p, &p.base)),
+            Target::Haproxy => haproxy::model_piece(&p.base),
+            Target::Keepalived => keepalived::model_piece(&p.base),
+            Target::Hosts => hosts::model_piece(&p.base),
         };
-        if let Err(d) = result {
-            errors.extend(d);
+        match result {
+            Ok(b) => current.nest(t.as_str(), b),
+            Err(d) => errors[i].extend(d),
         }
     }
-    if errors.is_empty() {
+    piece(std::mem::take(&mut current));
+    for env in envs {
+        let env = match env {
+            Ok(env) => env,
+            Err(d) => {
+                model_errors.extend(d);
+                continue;
+            }
+        };
+        for (i, &t) in targets.iter().enumerate() {
+            let result = match t {
+                Target::Kubernetes => Ok(kubernetes::env_piece(
+                    p,
+                    base_objects.as_deref().unwrap_or_default(),
+                    &env,
+                )),
+                Target::Helm => Ok(helm_build
+                    .as_mut()
+                    .map_or_else(Bundle::new, |h| h.add_env(&env))),
+                Target::Compose => Ok(compose::model_piece(p, &env)),
+                Target::Haproxy => haproxy::model_piece(&env),
+                Target::Keepalived => keepalived::model_piece(&env),
+                Target::Hosts => hosts::model_piece(&env),
+            };
+            match result {
+                Ok(b) => current.nest(t.as_str(), b),
+                Err(d) => errors[i].extend(d),
+            }
+        }
+        piece(std::mem::take(&mut current));
+    }
+    let helm_at = targets.iter().position(|&t| t == Target::Helm);
+    if let (Some(h), Some(i)) = (helm_build, helm_at) {
+        match h.finish() {
+            Ok(b) => piece(Bundle::from_nested(Target::Helm.as_str(), b)),
+            Err(d) => errors[i].extend(d),
+        }
+    }
+    model_errors.extend(errors.into_iter().flatten());
+    if model_errors.is_empty() {
         Ok(())
     } else {
-        Err(errors)
+        Err(model_errors)
     }
 }
 

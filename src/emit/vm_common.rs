@@ -56,46 +56,46 @@ pub fn single_host_cidr(host: &str) -> String {
 }
 
 /// Builds the bundle for every model (base and envs): `render` returns the files of one model as
-/// `(machine, file name, contents)`; this puts them under `<env-or-base>/<machine>/`.
+/// `(machine, file name, contents)`; this puts them under `<env-or-base>/<machine>/`. Every
+/// model's errors are collected, each naming its env.
 pub fn per_model_files(
     p: &Program,
     render: impl Fn(&Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>>,
 ) -> Result<Bundle, Vec<Diagnostic>> {
     let mut all = Bundle::new();
-    per_model_pieces(p, render, &mut |b| all.extend(b))?;
-    Ok(all)
-}
-
-/// [`per_model_files`] one model at a time: `piece` receives each model's files as soon as they
-/// are rendered, so that `build --out` never holds every env of every machine at once (at 1,000
-/// nodes × 50 envs that is over half a gigabyte of configs).
-pub fn per_model_pieces(
-    p: &Program,
-    render: impl Fn(&Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>>,
-    piece: &mut dyn FnMut(Bundle),
-) -> Result<(), Vec<Diagnostic>> {
     let mut errors = Vec::new();
     for t in p.all() {
-        match render(t) {
-            Ok(files) => {
-                let mut b = Bundle::new();
-                for (machine, file, contents) in files {
-                    b.add(format!("{}/{machine}/{file}", env_dir(t)), contents);
-                }
-                piece(b);
-            }
-            Err(mut d) => {
-                for x in &mut d {
-                    x.env = t.env.clone();
-                }
-                errors.extend(d);
-            }
+        match model_piece(t, &render) {
+            Ok(b) => all.extend(b),
+            Err(d) => errors.extend(d),
         }
     }
     if errors.is_empty() {
-        Ok(())
+        Ok(all)
     } else {
         Err(errors)
+    }
+}
+
+/// The files of one model under `<env-or-base>/<machine>/`; its errors name its env.
+pub fn model_piece(
+    t: &Topology,
+    render: impl Fn(&Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>>,
+) -> Result<Bundle, Vec<Diagnostic>> {
+    match render(t) {
+        Ok(files) => {
+            let mut b = Bundle::new();
+            for (machine, file, contents) in files {
+                b.add(format!("{}/{machine}/{file}", env_dir(t)), contents);
+            }
+            Ok(b)
+        }
+        Err(mut d) => {
+            for x in &mut d {
+                x.env = t.env.clone();
+            }
+            Err(d)
+        }
     }
 }
 

@@ -98,26 +98,25 @@ fn render(p: &Program, t: &Topology) -> Project {
 
 pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
     let mut all = Bundle::new();
-    pieces(p, &mut |b| all.extend(b))?;
+    for t in p.all() {
+        all.extend(model_piece(p, t));
+    }
     Ok(all)
 }
 
-/// [`files`], one project (base or env) at a time.
-pub fn pieces(p: &Program, piece: &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> {
-    for t in p.all() {
-        let mut b = Bundle::new();
-        let dir = folder(t);
-        let project = render(p, t);
-        b.add(
-            format!("{dir}/compose.yaml"),
-            spec::to_yaml(&project.compose),
-        );
-        for (path, text) in project.files {
-            b.add(format!("{dir}/{path}"), text);
-        }
-        piece(b);
+/// The project of one model `t` (the base or an env of `p`), under its folder.
+pub fn model_piece(p: &Program, t: &Topology) -> Bundle {
+    let mut b = Bundle::new();
+    let dir = folder(t);
+    let project = render(p, t);
+    b.add(
+        format!("{dir}/compose.yaml"),
+        spec::to_yaml(&project.compose),
+    );
+    for (path, text) in project.files {
+        b.add(format!("{dir}/{path}"), text);
     }
-    Ok(())
+    b
 }
 
 pub fn stdout(p: &Program, env: Option<&str>, _opts: &Options) -> Result<String, Vec<Diagnostic>> {

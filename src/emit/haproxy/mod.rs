@@ -9,9 +9,7 @@ mod check_script;
 
 use crate::bundle::Bundle;
 use crate::diag::Diagnostic;
-use crate::emit::vm_common::{
-    client_port, host_port, node_address, per_model_files, per_model_pieces, stdout_for,
-};
+use crate::emit::vm_common::{client_port, host_port, node_address, per_model_files, stdout_for};
 use crate::emit::{Options, Program};
 use crate::model::{
     Balancer, BalancerHost, Cluster, FailoverManager, Listen, ListenTarget, Node, Role, Topology,
@@ -28,9 +26,9 @@ pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
     per_model_files(p, render)
 }
 
-/// [`files`], one model (base or env) at a time.
-pub fn pieces(p: &Program, piece: &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> {
-    per_model_pieces(p, render, piece)
+/// The files of one model (the base or an env).
+pub fn model_piece(t: &Topology) -> Result<Bundle, Vec<Diagnostic>> {
+    crate::emit::vm_common::model_piece(t, render)
 }
 
 pub fn stdout(p: &Program, env: Option<&str>, opts: &Options) -> Result<String, Vec<Diagnostic>> {

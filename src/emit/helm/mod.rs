@@ -60,28 +60,7 @@ pub fn cluster_values(t: &Topology, c: &Cluster) -> Value {
 fn check(p: &Program) -> Result<(), Vec<Diagnostic>> {
     let mut errors = Vec::new();
     for t in p.all() {
-        for c in &t.clusters {
-            if let Some(msg) = unrenderable(c) {
-                errors.push(
-                    Diagnostic::error("PT154", msg)
-                        .with_span(c.helm.chart.span, "chart chosen here"),
-                );
-            }
-            if let Some(base) = p.base.cluster(&c.name) {
-                if base.helm.chart.value != c.helm.chart.value {
-                    errors.push(Diagnostic::error(
-                        "PT154",
-                        format!(
-                            "cluster \"{}\" uses chart {} in the base but {} in env \"{}\"; one release cannot change charts",
-                            c.name,
-                            base.helm.chart.value,
-                            c.helm.chart.value,
-                            t.env.as_deref().unwrap_or("")
-                        ),
-                    ));
-                }
-            }
-        }
+        check_model(p, t, &mut errors);
     }
     errors.dedup_by(|a, b| a.message == b.message);
     if errors.is_empty() {
@@ -91,22 +70,29 @@ fn check(p: &Program) -> Result<(), Vec<Diagnostic>> {
     }
 }
 
-/// Every release name, in declaration order: the base's clusters, then any an env adds.
-fn releases(p: &Program) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for t in p.all() {
-        for c in &t.clusters {
-            if !names.contains(&c.name) {
-                names.push(c.name.clone());
+/// The problems of one model `t` (the base or an env of `p`) that no chart can render.
+fn check_model(p: &Program, t: &Topology, errors: &mut Vec<Diagnostic>) {
+    for c in &t.clusters {
+        if let Some(msg) = unrenderable(c) {
+            errors.push(
+                Diagnostic::error("PT154", msg).with_span(c.helm.chart.span, "chart chosen here"),
+            );
+        }
+        if let Some(base) = p.base.cluster(&c.name) {
+            if base.helm.chart.value != c.helm.chart.value {
+                errors.push(Diagnostic::error(
+                    "PT154",
+                    format!(
+                        "cluster \"{}\" uses chart {} in the base but {} in env \"{}\"; one release cannot change charts",
+                        c.name,
+                        base.helm.chart.value,
+                        c.helm.chart.value,
+                        t.env.as_deref().unwrap_or("")
+                    ),
+                ));
             }
         }
     }
-    names
-}
-
-/// The cluster as the base (or, for a cluster only an env adds, the first env that has it) sees it.
-fn reference_cluster<'a>(p: &'a Program, name: &str) -> Option<&'a Cluster> {
-    p.all().find_map(|t| t.cluster(name))
 }
 
 fn header(c: &Cluster, what: &str, program: &str) -> String {
@@ -122,35 +108,126 @@ fn empty() -> Value {
 }
 
 pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
-    check(p)?;
-    let mut out = Bundle::new();
-    for name in releases(p) {
-        let reference = reference_cluster(p, &name).expect("every release comes from a cluster");
-        let base = p
-            .base
-            .cluster(&name)
-            .map_or_else(empty, |c| cluster_values(&p.base, c));
-        out.add(
-            format!("{name}/values.yaml"),
-            header(reference, "Base values", &p.name) + &values::to_yaml(&base),
-        );
-        for t in &p.envs {
-            let (Some(env), Some(c)) = (&t.env, t.cluster(&name)) else {
+    let mut all = Bundle::new();
+    let mut build = Build::new(p, &mut all);
+    for t in &p.envs {
+        let piece = build.add_env(t);
+        all.extend(piece);
+    }
+    all.extend(build.finish()?);
+    Ok(all)
+}
+
+/// The Helm files built one model at a time (what `build --out` of a large topology needs):
+/// [`Build::new`] renders the base's values, [`Build::add_env`] one env's, and [`Build::finish`]
+/// the READMEs, which list every env. Between the calls it keeps each release's base values and
+/// a few names per env, never an env's model.
+pub struct Build<'p> {
+    p: &'p Program,
+    /// Every release in declaration order: the base's clusters, then any an env adds.
+    releases: Vec<Release>,
+    errors: Vec<Diagnostic>,
+}
+
+struct Release {
+    name: String,
+    /// The base's values, or empty for a cluster that only envs declare.
+    base: Value,
+    /// The cluster as the base (or, for a cluster only an env adds, the first env that has it)
+    /// sees it: it names the chart and the release's Secret.
+    reference: Cluster,
+    /// `(env, namespace)` of every env that has the cluster, in declaration order.
+    envs: Vec<(String, String)>,
+}
+
+impl<'p> Build<'p> {
+    /// Starts with the base: writes `<release>/values.yaml` of each base cluster into `out`.
+    pub fn new(p: &'p Program, out: &mut Bundle) -> Self {
+        let mut errors = Vec::new();
+        check_model(p, &p.base, &mut errors);
+        let mut b = Build {
+            p,
+            releases: Vec::new(),
+            errors,
+        };
+        // A model with a problem renders nothing: its values may not exist (an unrenderable
+        // chart), and the build fails in `finish` anyway. Later models are still checked, so
+        // that every problem is reported.
+        if !b.errors.is_empty() {
+            return b;
+        }
+        for c in &p.base.clusters {
+            if b.releases.iter().any(|r| r.name == c.name) {
                 continue;
-            };
-            let d = values::diff(&base, &cluster_values(t, c));
+            }
+            let values = cluster_values(&p.base, c);
+            b.release_values(out, c, values);
+        }
+        b
+    }
+
+    fn release_values(&mut self, out: &mut Bundle, reference: &Cluster, base: Value) {
+        out.add(
+            format!("{}/values.yaml", reference.name),
+            header(reference, "Base values", &self.p.name) + &values::to_yaml(&base),
+        );
+        self.releases.push(Release {
+            name: reference.name.clone(),
+            base,
+            reference: reference.clone(),
+            envs: Vec::new(),
+        });
+    }
+
+    /// One env's `values-<env>.yaml` files (and `values.yaml` of a release it is the first to
+    /// declare).
+    pub fn add_env(&mut self, t: &Topology) -> Bundle {
+        check_model(self.p, t, &mut self.errors);
+        let mut out = Bundle::new();
+        let Some(env) = &t.env else {
+            return out;
+        };
+        if !self.errors.is_empty() {
+            return out;
+        }
+        for c in &t.clusters {
+            if !self.releases.iter().any(|r| r.name == c.name) {
+                self.release_values(&mut out, c, empty());
+            }
+            let r = self
+                .releases
+                .iter_mut()
+                .find(|r| r.name == c.name)
+                .expect("added above");
+            if r.envs.iter().any(|(e, _)| e == env) {
+                continue;
+            }
+            let d = values::diff(&r.base, &cluster_values(t, c));
             out.add(
-                format!("{name}/values-{env}.yaml"),
+                format!("{}/values-{env}.yaml", c.name),
                 header(
                     c,
                     &format!("Differences of env \"{env}\" from values.yaml"),
-                    &p.name,
+                    &self.p.name,
                 ) + &values::to_yaml(&d),
             );
+            r.envs.push((env.clone(), c.namespace.value.clone()));
         }
-        out.add(format!("{name}/README.md"), readme(p, &name, reference));
+        out
     }
-    Ok(out)
+
+    /// Each release's README, or every problem found on the way.
+    pub fn finish(mut self) -> Result<Bundle, Vec<Diagnostic>> {
+        self.errors.dedup_by(|a, b| a.message == b.message);
+        if !self.errors.is_empty() {
+            return Err(self.errors);
+        }
+        let mut out = Bundle::new();
+        for r in &self.releases {
+            out.add(format!("{}/README.md", r.name), readme(self.p, r));
+        }
+        Ok(out)
+    }
 }
 
 pub fn stdout(p: &Program, env: Option<&str>, _opts: &Options) -> Result<String, Vec<Diagnostic>> {
@@ -248,7 +325,8 @@ fn secret_keys(t: &Topology, c: &Cluster) -> Vec<(String, String)> {
     keys
 }
 
-fn readme(p: &Program, name: &str, c: &Cluster) -> String {
+fn readme(p: &Program, release: &Release) -> String {
+    let (name, c) = (&release.name, &release.reference);
     let i = info(c.helm.chart.value);
     let mut r = format!(
         "# Release `{name}`\n\nGenerated by pgtopo from `{}.kdl`; edit the topology and rebuild rather than these files.\n\nChart: `{}` version `{}`. `values.yaml` holds the base values; each `values-<env>.yaml` holds only\nwhat that env changes, so always pass `values.yaml` first.\n\n```sh\nhelm repo add {} {}\nhelm repo update\n",
@@ -270,10 +348,8 @@ fn readme(p: &Program, name: &str, c: &Cluster) -> String {
     if let Some(b) = p.base.cluster(name) {
         cmd(&b.namespace.value, None);
     }
-    for t in &p.envs {
-        if let (Some(e), Some(ec)) = (&t.env, t.cluster(name)) {
-            cmd(&ec.namespace.value, Some(e));
-        }
+    for (e, namespace) in &release.envs {
+        cmd(namespace, Some(e));
     }
     r.push_str("```\n\n`pgtopo build ENV --target helm` prints the merged values of every release for ENV.\n");
 

@@ -10,7 +10,7 @@
 use crate::bundle::Bundle;
 use crate::diag::Diagnostic;
 use crate::emit::haproxy::{host_by_address, hosts_of};
-use crate::emit::vm_common::{per_model_files, per_model_pieces, stdout_for};
+use crate::emit::vm_common::{per_model_files, stdout_for};
 use crate::emit::{Options, Program};
 use crate::model::{Balancer, BalancerHost, Cluster, Topology};
 
@@ -23,9 +23,9 @@ pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
     per_model_files(p, render)
 }
 
-/// [`files`], one model (base or env) at a time.
-pub fn pieces(p: &Program, piece: &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> {
-    per_model_pieces(p, render, piece)
+/// The files of one model (the base or an env).
+pub fn model_piece(t: &Topology) -> Result<Bundle, Vec<Diagnostic>> {
+    crate::emit::vm_common::model_piece(t, render)
 }
 
 pub fn stdout(p: &Program, env: Option<&str>, opts: &Options) -> Result<String, Vec<Diagnostic>> {

@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::bundle::Bundle;
 use crate::diag::Diagnostic;
 use crate::emit::{Options, Program};
+use crate::model::Topology;
 
 pub use objects::Obj;
 
@@ -46,49 +47,46 @@ pub fn workload_objects(p: &Program, env: Option<&str>) -> Result<Vec<Obj>, Vec<
     Ok(objs)
 }
 
-/// `workloads/<base|env>/`: a kustomization of its own per model, referenced by no other one, so
-/// that applying `base/` or an overlay never starts a data load; `kubectl apply -k
+/// `workloads/<base|env>/` of one model: a kustomization of its own, referenced by no other one,
+/// so that applying `base/` or an overlay never starts a data load; `kubectl apply -k
 /// workloads/<env>` does, on purpose.
-fn workload_files(b: &mut Bundle, p: &Program) -> Result<(), Vec<Diagnostic>> {
-    let mut models: Vec<(String, Option<&str>)> = vec![("base".to_owned(), None)];
-    for env in &p.envs {
-        let name = env.env.as_deref().unwrap_or_default();
-        models.push((name.to_owned(), Some(name)));
+fn workload_files(b: &mut Bundle, t: &Topology, program: &str) {
+    let dir = t.env.as_deref().unwrap_or("base");
+    let mut objs = objects::workloads::build(t, program);
+    if objs.is_empty() {
+        return;
     }
-    for (dir, env) in models {
-        let objs = workload_objects(p, env)?;
-        if objs.is_empty() {
-            continue;
-        }
-        let mut by_file: std::collections::BTreeMap<&str, Vec<&Value>> = Default::default();
-        for o in &objs {
-            by_file.entry(o.file.as_str()).or_default().push(&o.value);
-        }
-        for (file, docs) in &by_file {
-            b.add(
-                format!("workloads/{dir}/{file}"),
-                to_yaml_docs(docs.iter().copied()),
-            );
-        }
+    sort_like_kustomize(&mut objs);
+    let mut by_file: std::collections::BTreeMap<&str, Vec<&Value>> = Default::default();
+    for o in &objs {
+        by_file.entry(o.file.as_str()).or_default().push(&o.value);
+    }
+    for (file, docs) in &by_file {
         b.add(
-            format!("workloads/{dir}/kustomization.yaml"),
-            overlay::kustomization_base(by_file.keys().copied()),
+            format!("workloads/{dir}/{file}"),
+            to_yaml_docs(docs.iter().copied()),
         );
     }
-    Ok(())
+    b.add(
+        format!("workloads/{dir}/kustomization.yaml"),
+        overlay::kustomization_base(by_file.keys().copied()),
+    );
 }
 
 pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
-    let mut all = Bundle::new();
-    pieces(p, &mut |b| all.extend(b))?;
+    let (base, mut all) = base_piece(p);
+    for t in &p.envs {
+        all.extend(env_piece(p, &base, t));
+    }
     Ok(all)
 }
 
-/// [`files`] in pieces: the base, then each env's overlay as soon as it is derived (the base
-/// objects stay in memory for that), then the workloads.
-pub fn pieces(p: &Program, piece: &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> {
+/// The base's files (`base/` and its workloads), and its objects, from which every env's
+/// overlay is derived.
+pub fn base_piece(p: &Program) -> (Vec<Obj>, Bundle) {
     let mut b = Bundle::new();
-    let base = objects(p, None)?;
+    let mut base = objects::build(&p.base, &p.name);
+    sort_like_kustomize(&mut base);
     let mut by_file: std::collections::BTreeMap<&str, Vec<&Value>> = Default::default();
     for o in &base {
         by_file.entry(o.file.as_str()).or_default().push(&o.value);
@@ -98,20 +96,21 @@ pub fn pieces(p: &Program, piece: &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diag
     }
     let k = overlay::kustomization_base(by_file.keys().copied());
     b.add("base/kustomization.yaml", k);
-    piece(b);
-    for env in &p.envs {
-        let name = env.env.as_deref().unwrap_or_default();
-        let env_objs = objects(p, Some(name))?;
-        let mut b = Bundle::new();
-        for (path, text) in overlay::derive(&base, &env_objs) {
-            b.add(format!("overlays/{name}/{path}"), text);
-        }
-        piece(b);
-    }
+    workload_files(&mut b, &p.base, &p.name);
+    (base, b)
+}
+
+/// One env's files: `overlays/<env>/`, derived from the base's objects, and its workloads.
+pub fn env_piece(p: &Program, base: &[Obj], t: &Topology) -> Bundle {
+    let name = t.env.as_deref().unwrap_or_default();
+    let mut env_objs = objects::build(t, &p.name);
+    sort_like_kustomize(&mut env_objs);
     let mut b = Bundle::new();
-    workload_files(&mut b, p)?;
-    piece(b);
-    Ok(())
+    for (path, text) in overlay::derive(base, &env_objs) {
+        b.add(format!("overlays/{name}/{path}"), text);
+    }
+    workload_files(&mut b, t, &p.name);
+    b
 }
 
 pub fn stdout(p: &Program, env: Option<&str>, opts: &Options) -> Result<String, Vec<Diagnostic>> {
