@@ -1,6 +1,6 @@
 #!/bin/sh
 # Reproduces the figures of docs/performance.md (run from the repository root after
-# `cargo build --release --example synth`; needs hyperfine, python3, kubectl and GNU time).
+# `cargo build --release --example synth`; needs hyperfine, python3, kubectl, gcc and GNU time).
 # Times are "seconds peak-RSS-KB" from GNU time, one process each.
 set -eu
 # .cargo/config.toml builds for the host tuple explicitly (static linking), so the binaries are
@@ -13,13 +13,27 @@ trap 'rm -rf "$T"' EXIT
 
 echo "== (a) build prod vs kubectl kustomize of the same overlay"
 $B build --out "$T/out" -f topologies/mirror-db.kdl >/dev/null 2>&1
-# Ten interleaved rounds of 20 runs each (benches/interleave.py). `pgtopo --version` is the
-# floor: starting the process and printing a line.
-python3 benches/interleave.py 10 20 \
-  "build-prod=$B build prod -f topologies/mirror-db.kdl" \
+# The floors. `pgtopo --version`: starting pgtopo and printing a line. `c-empty`: a static C
+# program that returns at once, through glibc's start-up. `c-bare`: the same without any C
+# library (its own `_start` calls exit), so the difference is glibc's start-up alone.
+cat > "$T/empty.c" <<'C'
+int main(void) { return 0; }
+C
+cat > "$T/bare.c" <<'C'
+void _start(void) { __asm__ volatile("mov $60, %eax\n\txor %edi, %edi\n\tsyscall"); }
+C
+gcc -O2 -static -o "$T/c-empty" "$T/empty.c"
+gcc -O2 -static -nostdlib -o "$T/c-bare" "$T/bare.c"
+set -- "build-prod=$B build prod -f topologies/mirror-db.kdl" \
   "kustomize=kubectl kustomize $T/out/mirror-db/kubernetes/overlays/prod" \
-  "version=$B --version" | tee "$T/a.txt"
-awk '/^build-prod/ {b = $3} /^kustomize/ {k = $3} END {printf "kustomize / build prod, by medians: %.1fx\n", k / b}' "$T/a.txt"
+  "version=$B --version" "c-empty=$T/c-empty" "c-bare=$T/c-bare"
+# The musl build, when there is one (docs/performance.md says how to make it).
+M=./target/x86_64-unknown-linux-musl/release/pgtopo
+[ -x "$M" ] && set -- "$@" "build-prod-musl=$M build prod -f topologies/mirror-db.kdl" "version-musl=$M --version"
+# Ten interleaved rounds of 20 runs each (benches/interleave.py).
+python3 benches/interleave.py 10 20 "$@" | tee "$T/a.txt"
+awk '/^build-prod / {b = $3} /^build-prod-musl / {m = $3} /^kustomize / {k = $3}
+  END {printf "kustomize / build prod, by medians: %.1fx\n", k / b; if (m) printf "kustomize / build prod (musl), by medians: %.1fx\n", k / m}' "$T/a.txt"
 
 echo "== (b) lint, cold process"
 set --
