@@ -72,7 +72,8 @@ impl Compilation {
     }
 }
 
-/// A checked program whose env models are made only when asked for ([`Compilation::take_lazy_program`]).
+/// A checked program whose env models are made only when asked for
+/// ([`Compilation::take_lazy_program`]).
 pub struct LazyProgram {
     /// The base model; `envs` is empty.
     pub program: Program,

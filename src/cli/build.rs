@@ -132,9 +132,10 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             eprintln!("pgtopo: --out writes the base and every env; leave ENV out");
             return 2;
         }
-        // Each piece of the tree is written as soon as it is rendered (LazyProgram::build_pieces), so a
-        // large topology never sits in memory whole. A build error found late still leaves the
-        // previous tree untouched: the staging folder is discarded.
+        // Each piece of the tree is written as soon as it is rendered
+        // (`LazyProgram::build_pieces`), so a large topology never sits in memory whole. A build
+        // error found late still leaves the previous tree untouched: the staging folder is
+        // discarded.
         let mut build_errors = None;
         let written = super::tree::write_with(dir, &program.name, &loaded.source, |staging| {
             // Rendering and writing overlap: the emitters run on a second thread and hand pieces
