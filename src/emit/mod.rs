@@ -126,72 +126,57 @@ pub fn build_targets(p: &Program, targets: &[Target]) -> Result<Bundle, Vec<Diag
 /// on errors, pieces of the healthy targets may already have been handed over, and the caller
 /// discards them (`build --out` drops its staging tree).
 pub fn pieces_by_model<'m>(
-    p: &Program,
+    p: &'m Program,
     targets: &[Target],
     envs: impl Iterator<Item = Result<Cow<'m, Topology>, Vec<Diagnostic>>>,
     piece: &mut dyn FnMut(Bundle),
 ) -> Result<(), Vec<Diagnostic>> {
     let mut errors: Vec<Vec<Diagnostic>> = vec![Vec::new(); targets.len()];
     let mut model_errors = Vec::new();
-    // Every target's files of one model make one piece. Handing over each target's files on
-    // their own made the writer wait: two small pieces (haproxy, keepalived) filled the queue
-    // while it wrote a large one (hosts), so rendering the next large one could not start.
-    let mut current = Bundle::new();
     // What the env pieces need from the base: its Kubernetes objects, and Helm's values so far.
-    let mut base_objects: Option<Vec<kubernetes::Obj>> = None;
+    let mut base_objects: Vec<kubernetes::Obj> = Vec::new();
     let mut helm_build: Option<helm::Build> = None;
-    for (i, &t) in targets.iter().enumerate() {
-        let result = match t {
-            Target::Kubernetes => {
-                let (objs, b) = kubernetes::base_piece(p);
-                base_objects = Some(objs);
-                Ok(b)
-            }
-            Target::Helm => {
-                let mut b = Bundle::new();
-                helm_build = Some(helm::Build::new(p, &mut b));
-                Ok(b)
-            }
-            Target::Compose => Ok(compose::model_piece(p, &p.base)),
-            Target::Haproxy => haproxy::model_piece(&p.base),
-            Target::Keepalived => keepalived::model_piece(&p.base),
-            Target::Hosts => hosts::model_piece(&p.base),
-        };
-        match result {
-            Ok(b) => current.nest(t.as_str(), b),
-            Err(d) => errors[i].extend(d),
-        }
-    }
-    piece(std::mem::take(&mut current));
-    for env in envs {
-        let env = match env {
-            Ok(env) => env,
+    let models = std::iter::once(Ok(Cow::Borrowed(&p.base))).chain(envs);
+    for (n, model) in models.enumerate() {
+        let t = match model {
+            Ok(t) => t,
             Err(d) => {
                 model_errors.extend(d);
                 continue;
             }
         };
-        for (i, &t) in targets.iter().enumerate() {
-            let result = match t {
-                Target::Kubernetes => Ok(kubernetes::env_piece(
-                    p,
-                    base_objects.as_deref().unwrap_or_default(),
-                    &env,
-                )),
+        let is_base = n == 0;
+        // Every target's files of one model make one piece. Handing over each target's files on
+        // their own made the writer wait: two small pieces (haproxy, keepalived) filled the queue
+        // while it wrote a large one (hosts), so rendering the next large one could not start.
+        let mut current = Bundle::new();
+        for (i, &target) in targets.iter().enumerate() {
+            let result = match target {
+                Target::Kubernetes if is_base => {
+                    let (objs, b) = kubernetes::base_piece(p);
+                    base_objects = objs;
+                    Ok(b)
+                }
+                Target::Kubernetes => Ok(kubernetes::env_piece(p, &base_objects, &t)),
+                Target::Helm if is_base => {
+                    let mut b = Bundle::new();
+                    helm_build = Some(helm::Build::new(p, &mut b));
+                    Ok(b)
+                }
                 Target::Helm => Ok(helm_build
                     .as_mut()
-                    .map_or_else(Bundle::new, |h| h.add_env(&env))),
-                Target::Compose => Ok(compose::model_piece(p, &env)),
-                Target::Haproxy => haproxy::model_piece(&env),
-                Target::Keepalived => keepalived::model_piece(&env),
-                Target::Hosts => hosts::model_piece(&env),
+                    .map_or_else(Bundle::new, |h| h.add_env(&t))),
+                Target::Compose => Ok(compose::model_piece(p, &t)),
+                Target::Haproxy => haproxy::model_piece(&t),
+                Target::Keepalived => keepalived::model_piece(&t),
+                Target::Hosts => hosts::model_piece(&t),
             };
             match result {
-                Ok(b) => current.nest(t.as_str(), b),
+                Ok(b) => current.nest(target.as_str(), b),
                 Err(d) => errors[i].extend(d),
             }
         }
-        piece(std::mem::take(&mut current));
+        piece(current);
     }
     let helm_at = targets.iter().position(|&t| t == Target::Helm);
     if let (Some(h), Some(i)) = (helm_build, helm_at) {
