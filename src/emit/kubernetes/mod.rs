@@ -23,28 +23,27 @@ pub use objects::Obj;
 
 /// The objects of one model, sorted the way `kubectl kustomize` prints them.
 pub fn objects(p: &Program, env: Option<&str>) -> Result<Vec<Obj>, Vec<Diagnostic>> {
-    let topo = p.get(env).ok_or_else(|| {
-        vec![Diagnostic::error(
-            "PT008",
-            format!("the topology has no env \"{}\"", env.unwrap_or_default()),
-        )]
-    })?;
-    let mut objs = objects::build(topo, &p.name);
-    sort_like_kustomize(&mut objs);
-    Ok(objs)
+    Ok(sorted(objects::build(model(p, env)?, &p.name)))
 }
 
 /// The workload Jobs (and their script ConfigMaps) of one model, sorted like [`objects`].
 pub fn workload_objects(p: &Program, env: Option<&str>) -> Result<Vec<Obj>, Vec<Diagnostic>> {
-    let topo = p.get(env).ok_or_else(|| {
+    Ok(sorted(objects::workloads::build(model(p, env)?, &p.name)))
+}
+
+/// The model of `env` (the base for `None`), or PT008 when the topology has no such env.
+fn model<'p>(p: &'p Program, env: Option<&str>) -> Result<&'p Topology, Vec<Diagnostic>> {
+    p.get(env).ok_or_else(|| {
         vec![Diagnostic::error(
             "PT008",
             format!("the topology has no env \"{}\"", env.unwrap_or_default()),
         )]
-    })?;
-    let mut objs = objects::workloads::build(topo, &p.name);
+    })
+}
+
+fn sorted(mut objs: Vec<Obj>) -> Vec<Obj> {
     sort_like_kustomize(&mut objs);
-    Ok(objs)
+    objs
 }
 
 /// `workloads/<base|env>/` of one model: a kustomization of its own, referenced by no other one,
@@ -52,11 +51,10 @@ pub fn workload_objects(p: &Program, env: Option<&str>) -> Result<Vec<Obj>, Vec<
 /// workloads/<env>` does, on purpose.
 fn workload_files(b: &mut Bundle, t: &Topology, program: &str) {
     let dir = t.env.as_deref().unwrap_or("base");
-    let mut objs = objects::workloads::build(t, program);
+    let objs = sorted(objects::workloads::build(t, program));
     if objs.is_empty() {
         return;
     }
-    sort_like_kustomize(&mut objs);
     let mut by_file: std::collections::BTreeMap<&str, Vec<&Value>> = Default::default();
     for o in &objs {
         by_file.entry(o.file.as_str()).or_default().push(&o.value);
@@ -85,8 +83,7 @@ pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
 /// overlay is derived.
 pub fn base_piece(p: &Program) -> (Vec<Obj>, Bundle) {
     let mut b = Bundle::new();
-    let mut base = objects::build(&p.base, &p.name);
-    sort_like_kustomize(&mut base);
+    let base = sorted(objects::build(&p.base, &p.name));
     let mut by_file: std::collections::BTreeMap<&str, Vec<&Value>> = Default::default();
     for o in &base {
         by_file.entry(o.file.as_str()).or_default().push(&o.value);
@@ -103,8 +100,7 @@ pub fn base_piece(p: &Program) -> (Vec<Obj>, Bundle) {
 /// One env's files: `overlays/<env>/`, derived from the base's objects, and its workloads.
 pub fn env_piece(p: &Program, base: &[Obj], t: &Topology) -> Bundle {
     let name = t.env.as_deref().unwrap_or_default();
-    let mut env_objs = objects::build(t, &p.name);
-    sort_like_kustomize(&mut env_objs);
+    let env_objs = sorted(objects::build(t, &p.name));
     let mut b = Bundle::new();
     for (path, text) in overlay::derive(base, &env_objs) {
         b.add(format!("overlays/{name}/{path}"), text);
