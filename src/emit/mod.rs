@@ -21,6 +21,7 @@ pub mod keepalived;
 pub mod kubernetes;
 pub mod vm_common;
 pub mod workload;
+pub(crate) mod yaml;
 
 use std::borrow::Cow;
 

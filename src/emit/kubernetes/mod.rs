@@ -10,13 +10,12 @@ pub mod names;
 mod objects;
 mod overlay;
 mod security;
-mod yaml;
 
 use serde_json::Value;
 
 use crate::bundle::Bundle;
 use crate::diag::Diagnostic;
-use crate::emit::{Options, Program};
+use crate::emit::{yaml, Options, Program};
 use crate::model::Topology;
 
 pub use objects::Obj;

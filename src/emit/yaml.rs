@@ -1,8 +1,11 @@
-//! A small YAML writer for JSON values. serde_yaml writes YAML 1.2, where `yes`, `on` or `no` are
-//! plain strings; `kubectl apply` reads YAML 1.1, where they are booleans, so a string such as
-//! `PGPOOL_ENABLE_LOAD_BALANCING: yes` would be rejected. This writer quotes every string that
-//! either version could read as something else, and writes multi-line strings as literal blocks so
-//! that scripts stay readable.
+//! A small YAML writer, shared by the Kubernetes manifests (JSON values, written by [`write`])
+//! and the Compose files (typed, written field by field with [`str_field`] and friends).
+//! serde_yaml writes YAML 1.2, where `yes`, `on` or `no` are plain strings; `kubectl apply`
+//! reads YAML 1.1, where they are booleans, so a string such as `PGPOOL_ENABLE_LOAD_BALANCING:
+//! yes` would be rejected, and Docker's manual warns that Compose may read a port mapping such as
+//! `2222:22` as a base-60 number. This writer quotes every string that either version could read
+//! as something else, and writes multi-line strings as literal blocks so that scripts stay
+//! readable.
 
 use serde_json::Value;
 
@@ -24,6 +27,46 @@ pub fn write(v: &Value, out: &mut String) {
             scalar(other, 0, out);
             out.push('\n');
         }
+    }
+}
+
+/// `key: value` at `indent`, the value a string scalar.
+pub(crate) fn str_field(out: &mut String, indent: usize, k: &str, v: &str) {
+    pad(indent, out);
+    key(k, out);
+    out.push_str(": ");
+    string(v, indent + 2, out);
+    out.push('\n');
+}
+
+/// `key: text` at `indent`, `text` written as it is: for numbers and `null`.
+pub(crate) fn raw_field(out: &mut String, indent: usize, k: &str, text: &str) {
+    pad(indent, out);
+    key(k, out);
+    out.push_str(": ");
+    out.push_str(text);
+    out.push('\n');
+}
+
+/// `key:` at `indent`, opening a mapping or sequence written after it (sequences under a key are
+/// not indented further, as in [`write`]).
+pub(crate) fn key_line(out: &mut String, indent: usize, k: &str) {
+    pad(indent, out);
+    key(k, out);
+    out.push_str(":\n");
+}
+
+/// `- item` at `indent` for every string of a sequence.
+pub(crate) fn str_items<'a>(
+    out: &mut String,
+    indent: usize,
+    items: impl IntoIterator<Item = &'a String>,
+) {
+    for item in items {
+        pad(indent, out);
+        out.push_str("- ");
+        string(item, indent + 2, out);
+        out.push('\n');
     }
 }
 
