@@ -202,12 +202,36 @@ fn plain_ok(s: &str) -> bool {
     if s.is_empty() {
         return false;
     }
-    const RESERVED: &[&str] = &[
-        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
-        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
-    ];
-    // Only short words can be reserved; most strings skip the comparisons.
-    if s.len() <= 5 && RESERVED.contains(&s) {
+    // The words YAML 1.1 reads as booleans or null. A `match` tests the length first, so most
+    // keys and strings (short ones such as `name` or `image` included) cost one comparison.
+    if matches!(
+        s,
+        "y" | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "true"
+            | "True"
+            | "TRUE"
+            | "false"
+            | "False"
+            | "FALSE"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
+            | "null"
+            | "Null"
+            | "NULL"
+            | "~"
+    ) {
         return false;
     }
     if is_quantity(s) {
@@ -240,22 +264,20 @@ fn plain_ok(s: &str) -> bool {
     if s.ends_with(' ') || s.ends_with(':') {
         return false;
     }
-    // One pass: only safe characters, and no `: ` or ` #` (a mapping or a comment to YAML).
-    let mut prev = 0u8;
-    for &c in b {
-        let safe = SAFE.get(usize::from(c)).copied().unwrap_or(false);
-        if !safe || (prev == b':' && c == b' ') || (prev == b' ' && c == b'#') {
-            return false;
-        }
-        prev = c;
+    // Only safe characters, and no `: ` or ` #` (a mapping or a comment to YAML). Most strings
+    // hold no space, and then the pairs need no look: the table alone decides, in a loop the
+    // compiler unrolls.
+    if !b.iter().all(|&c| SAFE[usize::from(c)]) {
+        return false;
     }
-    true
+    !(b.contains(&b' ') && b.windows(2).any(|w| w == b": " || w == b" #"))
 }
 
-/// The bytes a plain scalar may hold: ASCII letters, digits and ` _-./:=@,()*$<>!%?`, as a table:
-/// the test runs on every character of every key and string of every manifest.
-const SAFE: [bool; 128] = {
-    let mut t = [false; 128];
+/// The bytes a plain scalar may hold: ASCII letters, digits and ` _-./:=@,()*$<>!%?`, as a table
+/// of every byte value (so no bounds check): the test runs on every character of every key and
+/// string of every manifest.
+const SAFE: [bool; 256] = {
+    let mut t = [false; 256];
     let mut c = 0;
     while c < 128 {
         t[c] = (c as u8).is_ascii_alphanumeric();
