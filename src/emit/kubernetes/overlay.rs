@@ -43,11 +43,9 @@ fn is_cluster_scoped(v: &Value) -> bool {
     str_at(v, &["kind"]) == "Namespace"
 }
 
-fn labels_of(v: &Value) -> Map<String, Value> {
-    v.pointer("/metadata/labels")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default()
+/// The value of one of an object's labels.
+fn label<'v>(v: &'v Value, k: &str) -> Option<&'v Value> {
+    v.get("metadata")?.get("labels")?.get(k)
 }
 
 /// The single namespace every namespaced object lives in, if there is one.
@@ -357,25 +355,28 @@ pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
     // transformer, provided every env object carries them.
     let mut delta: Option<Map<String, Value>> = None;
     for (b, u, _) in &pairs {
-        let (bl, ul) = (labels_of(b), labels_of(u));
-        let d: Map<String, Value> = ul
-            .into_iter()
-            .filter(|(kk, vv)| bl.get(kk) != Some(vv))
-            .collect();
-        delta = Some(match delta {
-            None => d,
-            Some(prev) => prev
-                .into_iter()
-                .filter(|(kk, vv)| d.get(kk) == Some(vv))
-                .collect(),
-        });
+        let gained = |k: &str, v: &Value| label(u, k) == Some(v) && label(b, k) != Some(v);
+        match &mut delta {
+            None => {
+                let ul = u.pointer("/metadata/labels").and_then(Value::as_object);
+                delta = Some(
+                    ul.into_iter()
+                        .flatten()
+                        .filter(|(k, v)| gained(k, v))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                );
+            }
+            // Borrowed lookups, not copies of both label maps: this runs for every object of
+            // every env.
+            Some(d) => d.retain(|k, v| gained(k, v)),
+        }
     }
     let mut delta = delta.unwrap_or_default();
-    if !env.iter().all(|o| {
-        delta
-            .iter()
-            .all(|(kk, vv)| labels_of(&o.value).get(kk) == Some(vv))
-    }) {
+    if !env
+        .iter()
+        .all(|o| delta.iter().all(|(k, v)| label(&o.value, k) == Some(v)))
+    {
         delta.clear();
     }
     if !delta.is_empty() {
