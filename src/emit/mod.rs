@@ -47,6 +47,18 @@ impl Program {
         }
     }
 
+    /// The model of `env` (the base for `None`), or PT008 when the topology has no such env: the
+    /// one diagnostic every target's `stdout` gives for it (the CLI checks the name first and
+    /// suggests a spelling; this is for callers of the library).
+    pub fn model(&self, env: Option<&str>) -> Result<&Topology, Vec<Diagnostic>> {
+        self.get(env).ok_or_else(|| {
+            vec![Diagnostic::error(
+                "PT008",
+                format!("the topology has no env \"{}\"", env.unwrap_or_default()),
+            )]
+        })
+    }
+
     /// The base followed by every env.
     pub fn all(&self) -> impl Iterator<Item = &Topology> {
         std::iter::once(&self.base).chain(self.envs.iter())
@@ -208,4 +220,26 @@ pub fn not_yet(target: Target) -> Vec<Diagnostic> {
         format!("the {target} target is not implemented yet"),
     )
     .with_help("see docs/targets/ for the targets this build renders")]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{topology, Flavor};
+
+    /// Every target answers a name that is not an env with the same stable code (it once took
+    /// three: PT008, PT010 and PT130).
+    #[test]
+    fn every_target_names_a_missing_env_pt008() {
+        for flavor in [Flavor::Containers, Flavor::Vms] {
+            let src = topology(flavor, 1, 3, 1);
+            let p = crate::driver::compile(&src).program("t").unwrap();
+            for target in p.build_targets() {
+                let err = stdout(target, &p, Some("nope"), &Options::default()).unwrap_err();
+                let codes: Vec<&str> = err.iter().map(|d| d.code).collect();
+                assert_eq!(codes, ["PT008"], "{target:?}");
+                assert!(err[0].message.contains("\"nope\""), "{target:?}");
+            }
+        }
+    }
 }

@@ -111,12 +111,7 @@ pub fn stdout_for(
     render: impl Fn(&Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>>,
     aliases: impl Fn(&Topology, &str) -> Option<String>,
 ) -> Result<String, Vec<Diagnostic>> {
-    let Some(t) = p.get(env) else {
-        return Err(vec![Diagnostic::error(
-            "PT130",
-            format!("no env named \"{}\"", env.unwrap_or("")),
-        )]);
-    };
+    let t = p.model(env)?;
     let files = render(t)?;
     let Some(first) = files.first().map(|f| f.0.clone()) else {
         return Err(vec![Diagnostic::error(

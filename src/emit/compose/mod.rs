@@ -120,14 +120,6 @@ pub fn model_piece(p: &Program, t: &Topology) -> Bundle {
 }
 
 pub fn stdout(p: &Program, env: Option<&str>, _opts: &Options) -> Result<String, Vec<Diagnostic>> {
-    let t = p.get(env).ok_or_else(|| {
-        vec![Diagnostic::error(
-            "PT008",
-            format!(
-                "the topology has no env \"{}\" in this topology",
-                env.unwrap_or_default()
-            ),
-        )]
-    })?;
+    let t = p.model(env)?;
     Ok(spec::to_yaml(&render(p, t).compose))
 }

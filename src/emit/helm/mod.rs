@@ -237,12 +237,7 @@ impl<'p> Build<'p> {
 
 pub fn stdout(p: &Program, env: Option<&str>, _opts: &Options) -> Result<String, Vec<Diagnostic>> {
     check(p)?;
-    let Some(t) = p.get(env) else {
-        return Err(vec![Diagnostic::error(
-            "PT010",
-            format!("no env named \"{}\"", env.unwrap_or("")),
-        )]);
-    };
+    let t = p.model(env)?;
     let mut docs = Vec::new();
     for c in &t.clusters {
         let i = info(c.helm.chart.value);

@@ -22,22 +22,12 @@ pub use objects::Obj;
 
 /// The objects of one model, sorted the way `kubectl kustomize` prints them.
 pub fn objects(p: &Program, env: Option<&str>) -> Result<Vec<Obj>, Vec<Diagnostic>> {
-    Ok(sorted(objects::build(model(p, env)?, &p.name)))
+    Ok(sorted(objects::build(p.model(env)?, &p.name)))
 }
 
 /// The workload Jobs (and their script ConfigMaps) of one model, sorted like [`objects`].
 pub fn workload_objects(p: &Program, env: Option<&str>) -> Result<Vec<Obj>, Vec<Diagnostic>> {
-    Ok(sorted(objects::workloads::build(model(p, env)?, &p.name)))
-}
-
-/// The model of `env` (the base for `None`), or PT008 when the topology has no such env.
-fn model<'p>(p: &'p Program, env: Option<&str>) -> Result<&'p Topology, Vec<Diagnostic>> {
-    p.get(env).ok_or_else(|| {
-        vec![Diagnostic::error(
-            "PT008",
-            format!("the topology has no env \"{}\"", env.unwrap_or_default()),
-        )]
-    })
+    Ok(sorted(objects::workloads::build(p.model(env)?, &p.name)))
 }
 
 fn sorted(mut objs: Vec<Obj>) -> Vec<Obj> {
