@@ -202,8 +202,7 @@ fn plain_ok(s: &str) -> bool {
     if s.is_empty() {
         return false;
     }
-    // The words YAML 1.1 reads as booleans or null. A `match` tests the length first, so most
-    // keys and strings (short ones such as `name` or `image` included) cost one comparison.
+    // The words YAML 1.1 reads as booleans or null.
     if matches!(
         s,
         "y" | "Y"
@@ -265,8 +264,8 @@ fn plain_ok(s: &str) -> bool {
         return false;
     }
     // Only safe characters, and no `: ` or ` #` (a mapping or a comment to YAML). Most strings
-    // hold no space, and then the pairs need no look: the table alone decides, in a loop the
-    // compiler unrolls.
+    // hold no space, and then the table alone decides: one lookup per byte, with no pair to
+    // track.
     if !b.iter().all(|&c| SAFE[usize::from(c)]) {
         return false;
     }

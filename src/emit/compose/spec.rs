@@ -104,11 +104,10 @@ pub struct Volume {
 }
 
 /// Renders the document, field by field in the types' order, skipping what is empty as the
-/// `skip_serializing_if` attributes say. Written directly rather than through serde_yaml: on a
-/// topology of 1,000 nodes and 50 envs, serde_yaml's emitter was 1.0 of the 1.1 s it took to
-/// render every Compose file (docs/performance.md).
+/// `skip_serializing_if` attributes say. Written directly rather than through serde_yaml, which
+/// made Compose the slowest part of rendering a large topology (docs/performance.md).
 pub fn to_yaml(f: &ComposeFile) -> String {
-    use super::super::yaml::{key_line, raw_field, str_field, str_items};
+    use crate::emit::yaml::{key_line, raw_field, str_field, str_items};
     let mut out = String::with_capacity(1024 * f.services.len().max(1));
     let o = &mut out;
     str_field(o, 0, "name", &f.name);
