@@ -47,7 +47,44 @@ fn same_key(a: &Node, b: &Node) -> bool {
     a.name == b.name && (!is_repeating(&a.name) || a.first_arg_str() == b.first_arg_str())
 }
 
+/// A node's identity among its siblings, as [`same_key`] compares it. Merging never changes it:
+/// a once-only node's arguments may be replaced, but they are not part of its key.
+fn key_of(n: &Node) -> (String, Option<String>) {
+    let arg = if is_repeating(&n.name) {
+        n.first_arg_str().map(str::to_owned)
+    } else {
+        None
+    };
+    (n.name.clone(), arg)
+}
+
 pub fn merge_children(base: &mut Vec<Node>, patch: &[Node]) {
+    // Beyond a handful of siblings on both sides (an env that patches every one of thousands of
+    // clusters), look the base up in an index: a search of the whole list per patched node made
+    // resolving quadratic in the number of clusters. The index answers what the search would:
+    // the first sibling with the same key. It is only looked up, never iterated.
+    if base.len() > 8 && patch.len() > 8 {
+        let mut index = std::collections::HashMap::with_capacity(base.len());
+        for (i, b) in base.iter().enumerate() {
+            index.entry(key_of(b)).or_insert(i);
+        }
+        for p in patch {
+            let key = key_of(p);
+            match index.get(&key) {
+                Some(&i) => merge_node(&mut base[i], p),
+                None => {
+                    index.insert(key, base.len());
+                    base.push(p.clone());
+                }
+            }
+        }
+        return;
+    }
+    merge_by_search(base, patch);
+}
+
+/// The merge for short lists: each patched node found by searching its siblings.
+fn merge_by_search(base: &mut Vec<Node>, patch: &[Node]) {
     for p in patch {
         match base.iter_mut().find(|b| same_key(b, p)) {
             Some(b) => merge_node(b, p),
@@ -64,4 +101,36 @@ fn merge_node(base: &mut Node, patch: &Node) {
         base.props.insert(k.clone(), v.clone());
     }
     merge_children(&mut base.children, &patch.children);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The index and the search merge alike: existing and new clusters, a key that the base holds
+    /// twice (the first one is patched), once-only nodes whose arguments change, and new nodes
+    /// added to the end in the patch's order.
+    #[test]
+    fn the_index_merges_as_the_search_does() {
+        let mut base_src = String::from("postgres \"x\"\nstorage size=\"1Gi\"\n");
+        for i in 0..12 {
+            base_src.push_str(&format!(
+                "cluster \"c{i}\" {{ node \"n\" role=\"primary\" }}\n"
+            ));
+        }
+        base_src.push_str("cluster \"c3\" { node \"dup\" }\n");
+        let mut patch_src = String::from("postgres \"y\"\n");
+        for i in (0..20).rev() {
+            patch_src.push_str(&format!("cluster \"c{i}\" {{ node \"n{i}\" }}\n"));
+        }
+        let base = crate::syntax::parse(&base_src).unwrap().nodes;
+        let patch = crate::syntax::parse(&patch_src).unwrap().nodes;
+        assert!(base.len() > 8 && patch.len() > 8, "the indexed path runs");
+        let mut indexed = base.clone();
+        merge_children(&mut indexed, &patch);
+        let mut searched = base;
+        merge_by_search(&mut searched, &patch);
+        assert_eq!(indexed, searched);
+        assert_eq!(indexed.len(), 15 + 8, "eight new clusters");
+    }
 }
