@@ -265,14 +265,25 @@ fn yaml_special_values_survive_a_round_trip() {
         .map(|(i, v)| format!("k{i}=\"{v}\""))
         .collect();
     let src = format!(
-        "targets \"kubernetes\" \"helm\" \"compose\"\ncluster \"db\" {{\n    labels {}\n    parameters {{\n        application_name \"~\"\n        search_path \".inf\"\n    }}\n    node \"db-0\" role=\"primary\"\n    node \"db-1\" role=\"async\"\n}}\n",
+        "targets \"kubernetes\" \"helm\" \"compose\"\ncluster \"db\" {{\n    labels {}\n    helm chart=\"cnpg\"\n    parameters {{\n        application_name \"~\"\n        search_path \".inf\"\n        synchronous_commit \"on\"\n    }}\n    node \"db-0\" role=\"primary\"\n    node \"db-1\" role=\"async\"\n}}\n",
         labels.join(" ")
     );
     let c = compile(&src);
     assert!(!c.has_errors(), "{:?}", c.diagnostics);
     let bundle = build_all(&c.program("yaml").unwrap()).unwrap();
     let mut checked = 0;
+    let mut helm_params = 0;
     for (file, text) in bundle.iter().filter(|(f, _)| f.ends_with(".yaml")) {
+        // serde_yaml reads YAML 1.2 and cannot see the words only YAML 1.1 makes booleans; Helm,
+        // kubectl and Prometheus read 1.1 (helm/helm#5497). No value may be such a word unquoted.
+        for line in text.lines() {
+            let item = line.trim_start().trim_start_matches("- ");
+            let value = item.split_once(": ").map_or(item, |(_, v)| v).trim_end();
+            assert!(
+                !YAML_1_1_BOOLEANS.contains(&value),
+                "{file}: YAML 1.1 reads `{value}` as a boolean: {line:?}"
+            );
+        }
         for doc in serde_yaml::Deserializer::from_str(text) {
             let v: serde_yaml::Value =
                 serde::Deserialize::deserialize(doc).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -280,8 +291,12 @@ fn yaml_special_values_survive_a_round_trip() {
                 let param = match key {
                     "application_name" => Some("~"),
                     "search_path" => Some(".inf"),
+                    "synchronous_commit" => Some("on"),
                     _ => None,
                 };
+                if key == "synchronous_commit" && file.starts_with("helm/") {
+                    helm_params += 1;
+                }
                 if let Some(want) = param {
                     assert_eq!(
                         value.as_str(),
@@ -304,7 +319,17 @@ fn yaml_special_values_survive_a_round_trip() {
         }
     }
     assert!(checked > 0, "no emitted YAML carried the labels");
+    assert!(
+        helm_params > 0,
+        "no Helm values file carried the parameters"
+    );
 }
+
+/// The plain words YAML 1.1 reads as booleans and YAML 1.2 as strings.
+const YAML_1_1_BOOLEANS: &[&str] = &[
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
+    "OFF",
+];
 
 fn visit(v: &serde_yaml::Value, f: &mut dyn FnMut(&str, &serde_yaml::Value)) {
     match v {

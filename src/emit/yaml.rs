@@ -7,26 +7,115 @@
 //! as something else, and writes multi-line strings as literal blocks so that scripts stay
 //! readable.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 // Everything writes into one output buffer: a manifest is thousands of small scalars, and a
 // temporary String per key, scalar and indent was most of this writer's time.
 
-pub fn to_string(v: &Value) -> String {
+/// A tree the writer can walk: JSON values (the Kubernetes manifests, keys sorted) and serde_yaml
+/// values (Helm's values files, keys in the order the emitter inserted them). Generic rather than
+/// converted, so that neither pays for a copy and both get the same quoting.
+pub(crate) trait Tree: Sized {
+    /// The entries of a mapping with at least one entry.
+    fn entries(&self) -> Option<impl Iterator<Item = (Cow<'_, str>, &Self)>>;
+    /// The items of a sequence with at least one item.
+    fn items(&self) -> Option<&[Self]>;
+    /// Writes anything else: a scalar, or `{}` / `[]` for an empty collection.
+    fn scalar(&self, indent: usize, out: &mut String);
+}
+
+impl Tree for Value {
+    fn entries(&self) -> Option<impl Iterator<Item = (Cow<'_, str>, &Self)>> {
+        match self {
+            Value::Object(m) if !m.is_empty() => {
+                Some(m.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), v)))
+            }
+            _ => None,
+        }
+    }
+
+    fn items(&self) -> Option<&[Self]> {
+        match self {
+            Value::Array(a) if !a.is_empty() => Some(a),
+            _ => None,
+        }
+    }
+
+    fn scalar(&self, indent: usize, out: &mut String) {
+        match self {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Value::String(s) => string(s, indent, out),
+            Value::Array(_) => out.push_str("[]"),
+            Value::Object(_) => out.push_str("{}"),
+        }
+    }
+}
+
+impl Tree for serde_yaml::Value {
+    fn entries(&self) -> Option<impl Iterator<Item = (Cow<'_, str>, &Self)>> {
+        match self {
+            serde_yaml::Value::Mapping(m) if !m.is_empty() => Some(m.iter().map(|(k, v)| {
+                let key = match k {
+                    serde_yaml::Value::String(s) => Cow::Borrowed(s.as_str()),
+                    // Helm's values only have string keys; anything else is written as its text
+                    // (and quoted by `key` if it needs to be).
+                    other => Cow::Owned(to_string(other).trim_end().to_owned()),
+                };
+                (key, v)
+            })),
+            _ => None,
+        }
+    }
+
+    fn items(&self) -> Option<&[Self]> {
+        match self {
+            serde_yaml::Value::Sequence(a) if !a.is_empty() => Some(a),
+            _ => None,
+        }
+    }
+
+    fn scalar(&self, indent: usize, out: &mut String) {
+        use serde_yaml::Value as Y;
+        match self {
+            Y::Null => out.push_str("null"),
+            Y::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Y::Number(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Y::String(s) => string(s, indent, out),
+            Y::Sequence(_) => out.push_str("[]"),
+            Y::Mapping(_) => out.push_str("{}"),
+            // No emitter builds tagged values; should one appear, its tag is kept before the value.
+            Y::Tagged(t) => {
+                let _ = write!(out, "{} ", t.tag);
+                t.value.scalar(indent, out);
+            }
+        }
+    }
+}
+
+pub fn to_string<T: Tree>(v: &T) -> String {
     let mut out = String::new();
     write(v, &mut out);
     out
 }
 
 /// Appends the YAML document for `v` to `out`.
-pub fn write(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(m) if !m.is_empty() => object(m, 0, out),
-        Value::Array(a) if !a.is_empty() => array(a, 0, out),
-        other => {
-            scalar(other, 0, out);
-            out.push('\n');
-        }
+pub fn write<T: Tree>(v: &T, out: &mut String) {
+    if let Some(m) = v.entries() {
+        object(m, 0, out);
+    } else if let Some(a) = v.items() {
+        array(a, 0, out);
+    } else {
+        v.scalar(0, out);
+        out.push('\n');
     }
 }
 
@@ -80,54 +169,52 @@ fn pad(n: usize, out: &mut String) {
     }
 }
 
-fn object(m: &serde_json::Map<String, Value>, indent: usize, out: &mut String) {
+fn object<'a, T: Tree + 'a>(
+    entries: impl Iterator<Item = (Cow<'a, str>, &'a T)>,
+    indent: usize,
+    out: &mut String,
+) {
     let mut first = true;
-    for (k, v) in m {
+    for (k, v) in entries {
         if !first || !out.ends_with("- ") {
             pad(indent, out);
         }
         first = false;
-        key(k, out);
+        key(&k, out);
         out.push(':');
         value(v, indent, out);
     }
 }
 
-fn array(a: &[Value], indent: usize, out: &mut String) {
+fn array<T: Tree>(a: &[T], indent: usize, out: &mut String) {
     for v in a {
         pad(indent, out);
         out.push_str("- ");
-        match v {
-            Value::Object(m) if !m.is_empty() => object(m, indent + 2, out),
-            Value::Array(x) if !x.is_empty() => {
-                out.push('\n');
-                array(x, indent + 2, out);
-            }
-            other => {
-                scalar(other, indent + 2, out);
-                out.push('\n');
-            }
+        if let Some(m) = v.entries() {
+            object(m, indent + 2, out);
+        } else if let Some(x) = v.items() {
+            out.push('\n');
+            array(x, indent + 2, out);
+        } else {
+            v.scalar(indent + 2, out);
+            out.push('\n');
         }
     }
 }
 
 /// Writes the value after `key:`.
-fn value(v: &Value, indent: usize, out: &mut String) {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            out.push('\n');
-            object(m, indent + 2, out);
-        }
+fn value<T: Tree>(v: &T, indent: usize, out: &mut String) {
+    if let Some(m) = v.entries() {
+        out.push('\n');
+        object(m, indent + 2, out);
+    } else if let Some(a) = v.items() {
         // Sequences under a key are not indented further, as kustomize writes them.
-        Value::Array(a) if !a.is_empty() => {
-            out.push('\n');
-            array(a, indent, out);
-        }
-        other => {
-            out.push(' ');
-            scalar(other, indent + 2, out);
-            out.push('\n');
-        }
+        out.push('\n');
+        array(a, indent, out);
+    } else {
+        out.push(' ');
+        v.scalar(indent + 2, out);
+        out.push('\n');
     }
 }
 
@@ -136,20 +223,6 @@ fn key(k: &str, out: &mut String) {
         out.push_str(k);
     } else {
         quoted(k, out);
-    }
-}
-
-fn scalar(v: &Value, indent: usize, out: &mut String) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            use std::fmt::Write as _;
-            let _ = write!(out, "{n}");
-        }
-        Value::String(s) => string(s, indent, out),
-        Value::Array(_) => out.push_str("[]"),
-        Value::Object(_) => out.push_str("{}"),
     }
 }
 
@@ -313,6 +386,16 @@ mod tests {
             super::to_string(&v),
             "a: \"yes\"\nb: 10Gi\nc: 1000m\nd: \"on\"\ne: x y\nf: \"2\"\ng: \"\"\nh: -c\ni: \"-1\"\nj: \".5\"\nk: \"0x1f\"\nl: 10-init.sh\nm: \"2001-12-14t21:59:43.10-05:00\"\n"
         );
+    }
+
+    /// serde_yaml trees (Helm's values) keep their key order and get the same quoting.
+    #[test]
+    fn yaml_trees_keep_their_order() {
+        let v: serde_yaml::Value =
+            serde_yaml::from_str("z: 'on'\na:\n  - 'yes'\n  - {}\nm: 5\n").unwrap();
+        let text = super::to_string(&v);
+        assert_eq!(text, "z: \"on\"\na:\n- \"yes\"\n- {}\nm: 5\n");
+        assert_eq!(serde_yaml::from_str::<serde_yaml::Value>(&text).unwrap(), v);
     }
 
     #[test]

@@ -108,10 +108,13 @@ pub fn merge(base: &Value, over: &Value) -> Value {
     }
 }
 
-/// The YAML text of a values tree, without serde_yaml's leading `---`.
+/// The YAML text of a values tree, written by the shared writer: Helm reads values files as
+/// YAML 1.1, where an unquoted `on`, `off`, `yes` or `y` is a boolean (helm/helm#5497), and
+/// serde_yaml, a YAML 1.2 writer, left them unquoted: a CloudNativePG parameter such as
+/// `synchronous_commit: on` reached the chart as the boolean `true`, not the string the
+/// chart's `parameters` map holds.
 pub fn to_yaml(v: &Value) -> String {
-    let text = serde_yaml::to_string(v).expect("a YAML tree always serializes");
-    text.strip_prefix("---\n").unwrap_or(&text).to_owned()
+    crate::emit::yaml::to_string(v)
 }
 
 #[cfg(test)]
