@@ -6,9 +6,12 @@
 //! Why: a reference to nothing would emit a config that connects nowhere.
 //! Example: `node "db3" role="async" upstream="db9"` where no node "db9" exists.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::check::{Context, Rule};
 use crate::diag::{did_you_mean, Diagnostic};
 use crate::model::{PoolerTarget, Spanned};
+use crate::syntax::Node;
 
 pub const RULE: Rule = Rule {
     code: "PT104",
@@ -39,6 +42,18 @@ fn missing<'a>(
 fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
     let t = cx.topo;
     let cluster_names = t.clusters.iter().map(|c| c.name.as_str());
+    // Looked up once per cluster, so kept in maps: scanning every cluster (or every top-level
+    // node) for each one made this rule quadratic in the number of clusters. Only looked up,
+    // never iterated, so their order cannot reach a diagnostic.
+    let known: HashSet<&str> = cluster_names.clone().collect();
+    let mut doc_clusters: HashMap<&str, Vec<&Node>> = HashMap::new();
+    if t.clusters.iter().any(|c| c.kept_nodes.is_some()) {
+        for n in cx.doc.nodes.iter().filter(|n| n.name == "cluster") {
+            if let Some(name) = n.first_arg_str() {
+                doc_clusters.entry(name).or_default().push(n);
+            }
+        }
+    }
     for c in &t.clusters {
         let node_names = c.nodes.iter().map(|n| n.name.as_str());
         for n in &c.nodes {
@@ -65,18 +80,17 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                     .with_span(r.span, "replica-of names this cluster")
                     .with_help("replica-of names the cluster this one follows"),
                 );
-            } else if t.cluster(&r.value).is_none() {
+            } else if !known.contains(r.value.as_str()) {
                 out.push(missing("cluster", r, cluster_names.clone()));
             }
         }
         if let Some(k) = &c.kept_nodes {
             // `nodes` was applied already; look the names up among the nodes as declared, which are
             // the ones a typo would have meant.
-            let declared: Vec<&str> = cx
-                .doc
-                .nodes
-                .iter()
-                .filter(|n| n.name == "cluster" && n.first_arg_str() == Some(&c.name))
+            let declared: Vec<&str> = doc_clusters
+                .get(c.name.as_str())
+                .into_iter()
+                .flatten()
                 .flat_map(|n| {
                     n.children
                         .iter()
@@ -108,7 +122,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         }
     }
     for w in &t.workloads {
-        if t.cluster(&w.cluster.value).is_none() {
+        if !known.contains(w.cluster.value.as_str()) {
             out.push(missing("cluster", &w.cluster, cluster_names.clone()));
         }
     }
