@@ -147,7 +147,7 @@ pub fn pieces_by_model<'m>(
     let mut errors: Vec<Vec<Diagnostic>> = vec![Vec::new(); targets.len()];
     let mut model_errors = Vec::new();
     // What the env pieces need from the base: its Kubernetes objects, and Helm's values so far.
-    let mut base_objects: Vec<kubernetes::Obj> = Vec::new();
+    let mut base_objects = kubernetes::BaseObjects::new(Vec::new());
     let mut helm_build: Option<helm::Build> = None;
     let models = std::iter::once(Ok(Cow::Borrowed(&p.base))).chain(envs);
     for (n, model) in models.enumerate() {

@@ -19,6 +19,7 @@ use crate::emit::{yaml, Options, Program};
 use crate::model::Topology;
 
 pub use objects::Obj;
+pub use overlay::BaseObjects;
 
 /// The objects of one model, sorted the way `kubectl kustomize` prints them.
 pub fn objects(p: &Program, env: Option<&str>) -> Result<Vec<Obj>, Vec<Diagnostic>> {
@@ -70,7 +71,7 @@ pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
 
 /// The base's files (`base/` and its workloads), and its objects, from which every env's
 /// overlay is derived.
-pub fn base_piece(p: &Program) -> (Vec<Obj>, Bundle) {
+pub fn base_piece(p: &Program) -> (BaseObjects, Bundle) {
     let mut b = Bundle::new();
     let base = sorted(objects::build(&p.base, &p.name));
     let mut by_file: std::collections::BTreeMap<&str, Vec<&Value>> = Default::default();
@@ -83,11 +84,11 @@ pub fn base_piece(p: &Program) -> (Vec<Obj>, Bundle) {
     let k = overlay::kustomization_base(by_file.keys().copied());
     b.add("base/kustomization.yaml", k);
     workload_files(&mut b, &p.base, &p.name);
-    (base, b)
+    (BaseObjects::new(base), b)
 }
 
 /// One env's files: `overlays/<env>/`, derived from the base's objects, and its workloads.
-pub fn env_piece(p: &Program, base: &[Obj], t: &Topology) -> Bundle {
+pub fn env_piece(p: &Program, base: &BaseObjects, t: &Topology) -> Bundle {
     let name = t.env.as_deref().unwrap_or_default();
     let env_objs = sorted(objects::build(t, &p.name));
     let mut b = Bundle::new();

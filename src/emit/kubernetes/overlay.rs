@@ -24,9 +24,34 @@ pub fn kustomization_base<'a>(files: impl Iterator<Item = &'a str>) -> String {
     }))
 }
 
-/// A base object, the same object in the env (namespace change undone) and the env object's images
-/// (path, reference).
-type Pair<'a> = (&'a Value, &'a Value, Vec<(String, String)>);
+/// A base object, the same object in the env (namespace change undone), the env object's images
+/// (path, reference) and the base object's.
+type Pair<'a> = (
+    &'a Value,
+    &'a Value,
+    Vec<(String, String)>,
+    &'a [(String, String)],
+);
+
+/// The base's objects with what every env's overlay asks of them, worked out once per build
+/// rather than once per env: their namespace and their images (with many clusters, reading
+/// every base object's images again for each env was a sixth of deriving the overlays).
+pub struct BaseObjects {
+    pub objs: Vec<Obj>,
+    namespace: Option<String>,
+    /// `images(o)` of every object, in order.
+    images: Vec<Vec<(String, String)>>,
+}
+
+impl BaseObjects {
+    pub fn new(objs: Vec<Obj>) -> Self {
+        BaseObjects {
+            namespace: only_namespace(&objs),
+            images: objs.iter().map(|o| images(&o.value)).collect(),
+            objs,
+        }
+    }
+}
 
 /// An object's identity: apiVersion, kind and name, borrowed from the object.
 type Key<'a> = (&'a str, &'a str, &'a str);
@@ -290,7 +315,8 @@ fn file_stem(v: &Value) -> String {
 }
 
 /// Every file of `overlays/<env>/`, relative to that folder.
-pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
+pub fn derive(prepared: &BaseObjects, env: &[Obj]) -> Vec<(String, String)> {
+    let base = &prepared.objs[..];
     let mut files = Vec::new();
     let mut k = Map::new();
     k.insert("apiVersion".into(), json!(KUSTOMIZE_API));
@@ -298,7 +324,7 @@ pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
     let mut resources = vec![json!("../../base")];
 
     // Namespace: one transformer when both sides live in a single namespace each.
-    let (bns, ens) = (only_namespace(base), only_namespace(env));
+    let (bns, ens) = (prepared.namespace.clone(), only_namespace(env));
     let ns_change = match (&bns, &ens) {
         (Some(b), Some(e)) if b != e => Some((b.clone(), e.clone())),
         _ => None,
@@ -326,8 +352,11 @@ pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
         }
     };
 
-    let base_by_key: BTreeMap<Key, &Value> =
-        base.iter().map(|o| (key(&o.value), &o.value)).collect();
+    let base_by_key: BTreeMap<Key, usize> = base
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (key(&o.value), i))
+        .collect();
     // Env objects keyed as they would be in the base (before the namespace transformer).
     // Copied only when there is a namespace change to undo.
     let env_unns: Vec<std::borrow::Cow<Value>> = env
@@ -345,16 +374,17 @@ pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
     let pairs: Vec<Pair> = env_unns
         .iter()
         .filter_map(|u| {
-            base_by_key
-                .get(&key(u))
-                .map(|b| (*b, u.as_ref(), images(u)))
+            base_by_key.get(&key(u)).map(|&i| {
+                let images_b = &prepared.images[i][..];
+                (&base[i].value, u.as_ref(), images(u), images_b)
+            })
         })
         .collect();
 
     // Labels: the pairs that every env object gained (same key, same value) go to the labels
     // transformer, provided every env object carries them.
     let mut delta: Option<Map<String, Value>> = None;
-    for (b, u, _) in &pairs {
+    for (b, u, _, _) in &pairs {
         let gained = |k: &str, v: &Value| label(u, k) == Some(v) && label(b, k) != Some(v);
         match &mut delta {
             None => {
@@ -388,12 +418,12 @@ pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
 
     // Images: an image name whose every use changes to the same new reference.
     let mut image_map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (b, _, ui) in &pairs {
-        for (path, img) in images(b) {
-            let (name, _) = split_image(&img);
+    for (_, _, ui, bi) in &pairs {
+        for (path, img) in *bi {
+            let (name, _) = split_image(img);
             let new = ui
                 .iter()
-                .find(|(p, _)| *p == path)
+                .find(|(p, _)| p == path)
                 .map(|(_, i)| i.clone())
                 .unwrap_or_default();
             image_map.entry(name.to_owned()).or_default().insert(new);
@@ -401,17 +431,16 @@ pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
     }
     let mut image_entries = Vec::new();
     let mut image_rewrite: BTreeMap<String, String> = BTreeMap::new();
-    // Every image the base uses, once: asking every base object again for each image name was
-    // most of an overlay's time on topologies with many clusters.
-    let base_images: Vec<(String, String)> = base.iter().flat_map(|o| images(&o.value)).collect();
+    // Every image the base uses, read once per build (`BaseObjects`): asking every base object
+    // again for each image name was most of an overlay's time on topologies with many clusters.
+    let base_images = || prepared.images.iter().flatten();
     for (name, news) in &image_map {
         if news.len() != 1 {
             continue;
         }
         let new = news.iter().next().unwrap();
         let (nn, tag) = split_image(new);
-        let unchanged = base_images
-            .iter()
+        let unchanged = base_images()
             .filter(|(_, i)| split_image(i).0 == name)
             .all(|(_, i)| i == new);
         if unchanged || new.is_empty() {
@@ -436,7 +465,7 @@ pub fn derive(base: &[Obj], env: &[Obj]) -> Vec<(String, String)> {
     // replica changes on the way.
     let mut replicas = Vec::new();
     let mut patches = Vec::new();
-    for (b, u, ui) in &pairs {
+    for (b, u, ui, _) in &pairs {
         let kind = str_at(u, &["kind"]);
         let replicas_change = matches!(kind, "Deployment" | "StatefulSet")
             && u.pointer("/spec/replicas") != b.pointer("/spec/replicas");
