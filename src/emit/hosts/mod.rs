@@ -64,7 +64,19 @@ fn node_dir(clashes: &HashSet<&str>, c: &Cluster, n: &Node) -> String {
 fn render(t: &Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>> {
     let mut files = Vec::new();
     let clashes = clashing_names(t);
+    let followers = followers_by_cluster(t);
     for c in &t.clusters {
+        // What every node of the cluster shares, worked out once for the cluster: its streaming
+        // peers and its pg_hba lines are as long as the cluster, so computing them again for each
+        // node made a wide cluster cost the square of its size in work, not only in bytes.
+        let peers = streaming_peers(c, &followers);
+        let patroni = c.failover.manager.value == FailoverManager::Patroni;
+        let rows = hba_rows(&peers);
+        let hba = if patroni {
+            patroni::hba_block(&rows)
+        } else {
+            hba_table(&rows)
+        };
         // How many of this cluster's nodes run on each host: nodes sharing one need their own
         // data directories.
         let mut per_host: HashMap<&str, usize> = HashMap::new();
@@ -73,7 +85,7 @@ fn render(t: &Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>
         }
         for n in c.nodes.iter().filter(|n| n.host.is_some()) {
             let dir = node_dir(&clashes, c, n);
-            if c.failover.manager.value == FailoverManager::Patroni {
+            if patroni {
                 let shared = n
                     .host
                     .as_ref()
@@ -81,7 +93,7 @@ fn render(t: &Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>
                 files.push((
                     dir.clone(),
                     "patroni.yml".to_owned(),
-                    patroni::yml(t, c, n, shared),
+                    patroni::yml(t, c, n, shared, peers.len(), &hba),
                 ));
                 files.push((
                     dir.clone(),
@@ -92,9 +104,13 @@ fn render(t: &Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>
                 files.push((
                     dir.clone(),
                     "postgresql.conf".to_owned(),
-                    postgresql_conf(t, c, n),
+                    postgresql_conf(c, n, peers.len()),
                 ));
-                files.push((dir.clone(), "pg_hba.conf".to_owned(), pg_hba_conf(t, c, n)));
+                files.push((
+                    dir.clone(),
+                    "pg_hba.conf".to_owned(),
+                    pg_hba_conf(c, n, &hba),
+                ));
             }
             if let Some(ini) = pgbouncer::ini(c, n) {
                 files.push((dir.clone(), "pgbouncer.ini".to_owned(), ini));
@@ -104,27 +120,41 @@ fn render(t: &Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>
     Ok(files)
 }
 
-/// Standbys that stream from this cluster: its own plus every node of its standby clusters.
-fn streaming_peers<'a>(t: &'a Topology, c: &'a Cluster) -> Vec<&'a Node> {
-    let mut v: Vec<&Node> = c.nodes.iter().collect();
+/// The standby clusters of each cluster, in declaration order: one pass over the clusters rather
+/// than one per cluster. Only looked up, never iterated.
+fn followers_by_cluster(t: &Topology) -> HashMap<&str, Vec<&Cluster>> {
+    let mut m: HashMap<&str, Vec<&Cluster>> = HashMap::new();
     for o in &t.clusters {
-        if o.replica_of.as_ref().is_some_and(|r| r.value == c.name) {
-            v.extend(o.nodes.iter());
+        if let Some(r) = &o.replica_of {
+            m.entry(r.value.as_str()).or_default().push(o);
         }
+    }
+    m
+}
+
+/// Standbys that stream from this cluster: its own plus every node of its standby clusters.
+fn streaming_peers<'a>(
+    c: &'a Cluster,
+    followers: &HashMap<&str, Vec<&'a Cluster>>,
+) -> Vec<&'a Node> {
+    let mut v: Vec<&Node> = c.nodes.iter().collect();
+    for o in followers.get(c.name.as_str()).into_iter().flatten() {
+        v.extend(o.nodes.iter());
     }
     v
 }
 
 /// The server parameters pgtopo derives for a node, followed by the user's `parameters` (which win
 /// over a derived value of the same name). With Patroni, the parameters Patroni owns
-/// (listen_addresses, port, synchronous_standby_names, primary_conninfo) are left out.
+/// (listen_addresses, port, synchronous_standby_names, primary_conninfo) are left out. `peers` is
+/// the number of [`streaming_peers`].
 pub(crate) fn server_params(
-    t: &Topology,
     c: &Cluster,
     n: &Node,
     patroni: bool,
+    peers: usize,
 ) -> Vec<(String, ParamValue)> {
-    let peers = streaming_peers(t, c).len() as i64;
+    let peers = peers as i64;
     // Every node may stream to all others after a failover; two spare senders leave room for
     // pg_basebackup and pg_rewind, and PostgreSQL's default of 10 is never lowered.
     let senders = (peers + 2).max(10);
@@ -214,7 +244,7 @@ fn conf_value(v: &ParamValue) -> String {
     .to_conf()
 }
 
-fn postgresql_conf(t: &Topology, c: &Cluster, n: &Node) -> String {
+fn postgresql_conf(c: &Cluster, n: &Node, peers: usize) -> String {
     let mut s = format!(
         "# postgresql.conf for node \"{}\" of cluster \"{}\" ({}), generated by pgtopo.\n\
          # Replication settings are derived from the topology's roles; the cluster's `parameters`\n\
@@ -227,7 +257,7 @@ fn postgresql_conf(t: &Topology, c: &Cluster, n: &Node) -> String {
         s.push_str("# A standby also needs an empty standby.signal in its data directory (pg_basebackup -R writes it).\n");
     }
     s.push('\n');
-    for (k, v) in server_params(t, c, n, false) {
+    for (k, v) in server_params(c, n, false, peers) {
         s.push_str(&format!("{k} = {}\n", conf_value(&v)));
     }
     s
@@ -236,7 +266,7 @@ fn postgresql_conf(t: &Topology, c: &Cluster, n: &Node) -> String {
 /// pg_hba.conf lines as (type, database, user, address, method): password logins use
 /// scram-sha-256 only, replication is accepted only from the cluster's (and its standby
 /// clusters') hosts, and the local `postgres` OS user keeps peer access for administration.
-pub(crate) fn hba_rows(t: &Topology, c: &Cluster) -> Vec<[String; 5]> {
+pub(crate) fn hba_rows(peers: &[&Node]) -> Vec<[String; 5]> {
     let row = |a: &str, b: &str, cc: &str, d: &str, e: &str| {
         [
             a.to_owned(),
@@ -252,7 +282,7 @@ pub(crate) fn hba_rows(t: &Topology, c: &Cluster) -> Vec<[String; 5]> {
     ];
     // A set, not a list: only membership is asked, and a list makes this the square of the peers.
     let mut seen: HashSet<String> = HashSet::new();
-    for n in streaming_peers(t, c) {
+    for n in peers {
         if let Some(h) = &n.host {
             let cidr = single_host_cidr(&h.value);
             if !seen.contains(&cidr) {
@@ -272,14 +302,21 @@ pub(crate) fn hba_rows(t: &Topology, c: &Cluster) -> Vec<[String; 5]> {
     rows
 }
 
-fn pg_hba_conf(t: &Topology, c: &Cluster, n: &Node) -> String {
+fn pg_hba_conf(c: &Cluster, n: &Node, table: &str) -> String {
     let mut s = format!(
         "# pg_hba.conf for node \"{}\" of cluster \"{}\", generated by pgtopo.\n\
          # scram-sha-256 for every password login, never trust; replication only from the cluster's hosts.\n\n",
         n.name, c.name
     );
-    s.push_str("# TYPE  DATABASE     USER         ADDRESS              METHOD\n");
-    for r in hba_rows(t, c) {
+    s.push_str(table);
+    s
+}
+
+/// The rows of [`hba_rows`] as pg_hba.conf's table, with its header line: the same for every
+/// node of a cluster.
+fn hba_table(rows: &[[String; 5]]) -> String {
+    let mut s = String::from("# TYPE  DATABASE     USER         ADDRESS              METHOD\n");
+    for r in rows {
         let line = format!(
             "{:<7} {:<12} {:<12} {:<20} {}",
             r[0], r[1], r[2], r[3], r[4]
