@@ -229,7 +229,7 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
 /// the queue freely (the queue keeps the writer busy), but a piece that would take the bytes in
 /// flight over this waits until the writer has finished the ones before it, so that a renderer
 /// faster than the disk never holds a third model's files (a synthetic 40 clusters × 250 nodes ×
-/// 5 envs writes 280 MB per model: 1.27 GB peak without the limit, 0.88 GB with it).
+/// 5 envs writes 280 MB per model: 1,238 MiB peak without the limit, 864 MiB with it).
 const IN_FLIGHT_BYTES: usize = 64 << 20;
 
 fn piece_bytes(piece: &Bundle) -> usize {
