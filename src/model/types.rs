@@ -122,6 +122,19 @@ impl Topology {
         self.clusters.iter().find(|c| c.name == name)
     }
 
+    /// The standby clusters (`replica-of`) of each cluster, by the name they follow, in
+    /// declaration order: one pass over the clusters, for callers that would otherwise scan every
+    /// cluster for each one. A map to look up, not to iterate (its order is a hash's).
+    pub fn standby_clusters(&self) -> std::collections::HashMap<&str, Vec<&Cluster>> {
+        let mut m: std::collections::HashMap<&str, Vec<&Cluster>> = Default::default();
+        for o in &self.clusters {
+            if let Some(r) = &o.replica_of {
+                m.entry(r.value.as_str()).or_default().push(o);
+            }
+        }
+        m
+    }
+
     /// The `targets` entry for `t`, with its span, when the topology declares it.
     pub fn target(&self, t: Target) -> Option<&Spanned<Target>> {
         self.targets.iter().find(|x| x.value == t)

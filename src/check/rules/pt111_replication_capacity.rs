@@ -19,16 +19,11 @@ pub const RULE: Rule = Rule {
 
 fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
     let t = cx.topo;
-    // The clusters that replicate from each cluster, counted in one pass: asking every cluster
+    // The clusters that replicate from each cluster, found in one pass: asking every cluster
     // about every other one made this rule quadratic in the number of clusters.
-    let mut followers_of: std::collections::HashMap<&str, i64> = Default::default();
-    for o in &t.clusters {
-        if let Some(r) = &o.replica_of {
-            *followers_of.entry(r.value.as_str()).or_default() += 1;
-        }
-    }
+    let standbys = t.standby_clusters();
     for c in &t.clusters {
-        let followers = followers_of.get(c.name.as_str()).copied().unwrap_or(0);
+        let followers = standbys.get(c.name.as_str()).map_or(0, Vec::len) as i64;
         let needed = c.standbys().count() as i64 + followers;
         if needed == 0 {
             continue;

@@ -64,7 +64,7 @@ fn node_dir(clashes: &HashSet<&str>, c: &Cluster, n: &Node) -> String {
 fn render(t: &Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>> {
     let mut files = Vec::new();
     let clashes = clashing_names(t);
-    let followers = followers_by_cluster(t);
+    let followers = t.standby_clusters();
     for c in &t.clusters {
         // What every node of the cluster shares, worked out once for the cluster: its streaming
         // peers and its pg_hba lines are as long as the cluster, so computing them again for each
@@ -120,19 +120,8 @@ fn render(t: &Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>
     Ok(files)
 }
 
-/// The standby clusters of each cluster, in declaration order: one pass over the clusters rather
-/// than one per cluster. Only looked up, never iterated.
-fn followers_by_cluster(t: &Topology) -> HashMap<&str, Vec<&Cluster>> {
-    let mut m: HashMap<&str, Vec<&Cluster>> = HashMap::new();
-    for o in &t.clusters {
-        if let Some(r) = &o.replica_of {
-            m.entry(r.value.as_str()).or_default().push(o);
-        }
-    }
-    m
-}
-
-/// Standbys that stream from this cluster: its own plus every node of its standby clusters.
+/// Standbys that stream from this cluster: its own plus every node of its standby clusters
+/// (`followers` is [`Topology::standby_clusters`]).
 fn streaming_peers<'a>(
     c: &'a Cluster,
     followers: &HashMap<&str, Vec<&'a Cluster>>,
