@@ -1,11 +1,13 @@
-//! A small YAML writer, shared by the Kubernetes manifests (JSON values, written by [`write`])
-//! and the Compose files (typed, written field by field with [`str_field`] and friends).
-//! serde_yaml writes YAML 1.2, where `yes`, `on` or `no` are plain strings; `kubectl apply`
-//! reads YAML 1.1, where they are booleans, so a string such as `PGPOOL_ENABLE_LOAD_BALANCING:
-//! yes` would be rejected, and Docker's manual warns that Compose may read a port mapping such as
-//! `2222:22` as a base-60 number. This writer quotes every string that either version could read
-//! as something else, and writes multi-line strings as literal blocks so that scripts stay
-//! readable.
+//! The YAML writer of every YAML file pgtopo emits: Kubernetes manifests and kustomizations
+//! (JSON values, keys sorted), Helm values and Prometheus/Grafana files (serde_yaml values, keys in
+//! insertion order), both through [`write`], and Compose files (typed, written field by field with
+//! [`str_field`] and friends). serde_yaml writes YAML 1.2, where `yes`, `on` or `no` are plain
+//! strings, but the programs that read these files read YAML 1.1, where they are booleans:
+//! `kubectl apply` would reject `PGPOOL_ENABLE_LOAD_BALANCING: yes` as an env value, Helm turns
+//! `synchronous_commit: on` into `true` (helm/helm#5497), and the Compose file reference warns
+//! that a port mapping such as `2222:22` may be read as a base-60 number. This writer quotes every
+//! string that either version could read as something else, and writes multi-line strings as
+//! literal blocks so that scripts stay readable.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
