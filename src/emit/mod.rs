@@ -9,9 +9,11 @@
 //!   --target T` prints for one env;
 //! - the same tree as `files`, one model (base or env) at a time, which [`pieces_by_model`] drives
 //!   for `build --out`: `model_piece(…, &Topology)` where a model's files depend on that model
-//!   alone (compose, haproxy, keepalived, hosts); `base_piece` and `env_piece` for kubernetes,
-//!   whose overlays are derived from the base's objects; and `helm::Build`, whose READMEs list
-//!   every env and so come last. `files` is built from these too, so there is one way to render.
+//!   alone (compose, haproxy, keepalived), and `hosts::model_pieces`, the same in pieces of whole
+//!   clusters (a model of wide clusters is hundreds of MB); `base_piece` and `env_piece` for
+//!   kubernetes, whose overlays are derived from the base's objects; and `helm::Build`, whose
+//!   READMEs list every env and so come last. `files` is built from the same rendering
+//!   functions, so there is one way to render.
 
 pub mod compose;
 pub mod haproxy;
@@ -182,7 +184,13 @@ pub fn pieces_by_model<'m>(
                 Target::Compose => Ok(compose::model_piece(p, &t)),
                 Target::Haproxy => haproxy::model_piece(&t),
                 Target::Keepalived => keepalived::model_piece(&t),
-                Target::Hosts => hosts::model_piece(&t),
+                // Hosts hands its files over a cluster at a time, each as a piece of its own.
+                Target::Hosts => {
+                    hosts::model_pieces(&t, &mut |b| {
+                        piece(Bundle::from_nested(Target::Hosts.as_str(), b))
+                    });
+                    Ok(Bundle::new())
+                }
             };
             match result {
                 Ok(b) => current.nest(target.as_str(), b),

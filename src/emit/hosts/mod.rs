@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::bundle::Bundle;
 use crate::diag::Diagnostic;
-use crate::emit::vm_common::{per_model_files, single_host_cidr, stdout_for};
+use crate::emit::vm_common::{env_dir, per_model_files, single_host_cidr, stdout_for};
 use crate::emit::{Options, Program};
 use crate::model::{credentials, Cluster, FailoverManager, Node, ParamValue, Role, Topology};
 
@@ -21,10 +21,32 @@ pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
     per_model_files(p, render)
 }
 
-/// The files of one model (the base or an env).
-pub fn model_piece(t: &Topology) -> Result<Bundle, Vec<Diagnostic>> {
-    crate::emit::vm_common::model_piece(t, render)
+/// The files of one model (the base or an env), handed over in pieces of whole clusters of about
+/// [`PIECE_BYTES`]: a model of wide clusters is hundreds of MB of files (every node's files list
+/// every peer), and `build --out` writes one piece while the next renders instead of holding the
+/// model whole. Smaller pieces (one per cluster) made a build of many small clusters a tenth
+/// slower: each hand-over wakes the writer's thread.
+pub fn model_pieces(t: &Topology, piece: &mut dyn FnMut(Bundle)) {
+    let dir = env_dir(t);
+    let mut b = Bundle::new();
+    let mut bytes = 0;
+    render_clusters(t, &mut |files| {
+        for (machine, file, contents) in files {
+            bytes += contents.len();
+            b.add(format!("{dir}/{machine}/{file}"), contents);
+        }
+        if bytes >= PIECE_BYTES {
+            piece(std::mem::take(&mut b));
+            bytes = 0;
+        }
+    });
+    if !b.is_empty() {
+        piece(b);
+    }
 }
+
+/// See [`model_pieces`].
+const PIECE_BYTES: usize = 4 << 20;
 
 pub fn stdout(p: &Program, env: Option<&str>, opts: &Options) -> Result<String, Vec<Diagnostic>> {
     stdout_for(p, env, opts, "database node", render, |_, _| None)
@@ -62,10 +84,17 @@ fn node_dir(clashes: &HashSet<&str>, c: &Cluster, n: &Node) -> String {
 }
 
 fn render(t: &Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>> {
-    let mut files = Vec::new();
+    let mut all = Vec::new();
+    render_clusters(t, &mut |files| all.extend(files));
+    Ok(all)
+}
+
+/// Every hosted node's files, one cluster at a time, as (machine, file, contents).
+fn render_clusters(t: &Topology, each: &mut dyn FnMut(Vec<(String, String, String)>)) {
     let clashes = clashing_names(t);
     let followers = t.standby_clusters();
     for c in &t.clusters {
+        let mut files = Vec::new();
         // What every node of the cluster shares, worked out once for the cluster: its streaming
         // peers and its pg_hba lines are as long as the cluster, so computing them again for each
         // node made a wide cluster cost the square of its size in work, not only in bytes.
@@ -116,8 +145,8 @@ fn render(t: &Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>
                 files.push((dir.clone(), "pgbouncer.ini".to_owned(), ini));
             }
         }
+        each(files);
     }
-    Ok(files)
 }
 
 /// Standbys that stream from this cluster: its own plus every node of its standby clusters
