@@ -84,22 +84,34 @@ pub struct LazyProgram {
 impl LazyProgram {
     /// Every file of every build target, the tree [`crate::emit::build_all`] renders from the
     /// whole program, in pieces (one model each); each env is resolved when its turn comes and
-    /// dropped after.
-    ///
-    /// The target list is the declared one plus `hosts`, which [`Program::build_targets`] adds only
-    /// when some model declares a node `host`: knowing that would mean resolving every env first,
-    /// and `hosts` renders no file at all for a model without one, so the tree is the same.
+    /// dropped after. `build --out` does the same on several threads with [`LazyProgram::targets`],
+    /// [`LazyProgram::env`] and [`crate::emit::TreeBuild`].
     pub fn build_pieces(&self, piece: &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> {
+        let envs = (0..self.env_count()).map(|i| self.env(i).map(Cow::Owned));
+        emit::pieces_by_model(&self.program, &self.targets(), envs, piece)
+    }
+
+    /// The targets of the tree: the declared ones plus `hosts`, which [`Program::build_targets`]
+    /// adds only when some model declares a node `host`. Knowing that would mean resolving every
+    /// env first, and `hosts` renders no file at all for a model without one, so the tree is the
+    /// same.
+    pub fn targets(&self) -> Vec<Target> {
         let mut targets: Vec<Target> = self.program.base.targets.iter().map(|t| t.value).collect();
         if !targets.contains(&Target::Hosts) {
             targets.push(Target::Hosts);
         }
-        // Every env resolved cleanly when it was checked, so this gives the same model again.
-        let envs = self
-            .env_names
-            .iter()
-            .map(|name| model::resolve(&self.doc, Some(name)).map(|(topo, _)| Cow::Owned(topo)));
-        emit::pieces_by_model(&self.program, &targets, envs, piece)
+        targets
+    }
+
+    /// How many envs the topology declares.
+    pub fn env_count(&self) -> usize {
+        self.env_names.len()
+    }
+
+    /// The model of the `i`-th env in declaration order. Every env resolved cleanly when it was
+    /// checked, so this gives the same model again.
+    pub fn env(&self, i: usize) -> Result<Topology, Vec<Diagnostic>> {
+        model::resolve(&self.doc, Some(&self.env_names[i])).map(|(topo, _)| topo)
     }
 }
 

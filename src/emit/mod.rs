@@ -12,8 +12,9 @@
 //!   alone (compose, haproxy, keepalived), and `hosts::model_pieces`, the same in pieces of whole
 //!   clusters (a model of wide clusters is hundreds of MB); `base_piece` and `env_piece` for
 //!   kubernetes, whose overlays are derived from the base's objects; and `helm::Build`, whose
-//!   READMEs list every env and so come last. `files` is built from the same rendering
-//!   functions, so there is one way to render.
+//!   READMEs list every env and so come last. [`TreeBuild`] renders the same pieces with the envs
+//!   in any order (`build --out` renders them on several threads). `files` is built from the same
+//!   rendering functions, so there is one way to render.
 
 pub mod compose;
 pub mod haproxy;
@@ -139,78 +140,164 @@ pub fn build_targets(p: &Program, targets: &[Target]) -> Result<Bundle, Vec<Diag
 /// env, not of fifty. Each piece handed to `piece` is every target's files of one model, under
 /// `<target>/`. Errors come back in target order, as a build target by target would give them;
 /// on errors, pieces of the healthy targets may already have been handed over, and the caller
-/// discards them (`build --out` drops its staging tree).
+/// discards them (`build --out` drops its staging tree). [`TreeBuild`] is the same on several
+/// threads.
 pub fn pieces_by_model<'m>(
     p: &'m Program,
     targets: &[Target],
     envs: impl Iterator<Item = Result<Cow<'m, Topology>, Vec<Diagnostic>>>,
     piece: &mut dyn FnMut(Bundle),
 ) -> Result<(), Vec<Diagnostic>> {
-    let mut errors: Vec<Vec<Diagnostic>> = vec![Vec::new(); targets.len()];
-    let mut model_errors = Vec::new();
-    // What the env pieces need from the base: its Kubernetes objects, and Helm's values so far.
-    let mut base_objects = kubernetes::BaseObjects::new(Vec::new());
-    let mut helm_build: Option<helm::Build> = None;
-    let models = std::iter::once(Ok(Cow::Borrowed(&p.base))).chain(envs);
-    for (n, model) in models.enumerate() {
-        let t = match model {
-            Ok(t) => t,
-            Err(d) => {
-                model_errors.extend(d);
-                continue;
-            }
+    let tree = TreeBuild::start(p, targets, piece);
+    let outcomes: Vec<_> = envs
+        .map(|model| model.map(|t| tree.env(&t, piece)))
+        .collect();
+    tree.finish(outcomes, piece)
+}
+
+/// A tree rendered as [`pieces_by_model`] renders it, but with the envs in any order or at once:
+/// [`TreeBuild::start`] renders the base, [`TreeBuild::env`] one env from the base's results
+/// alone (it takes `&self`, so threads can share it), and [`TreeBuild::finish`] what depends on
+/// every env, given each env's [`EnvOutcome`] in declaration order. The files, and the errors and
+/// their order, are the same whatever order the envs were rendered in.
+pub struct TreeBuild<'p> {
+    p: &'p Program,
+    targets: Vec<Target>,
+    /// The base's Kubernetes objects, from which each env's overlay is derived.
+    base_objects: kubernetes::BaseObjects,
+    /// Helm's base values, when Helm is a target.
+    helm: Option<helm::Build<'p>>,
+    /// The base's errors, per target.
+    errors: Vec<Vec<Diagnostic>>,
+}
+
+/// What [`TreeBuild::env`] leaves for [`TreeBuild::finish`]: the env's errors per target, and the
+/// releases it has (Helm's READMEs list them).
+pub struct EnvOutcome {
+    errors: Vec<Vec<Diagnostic>>,
+    helm: Option<helm::EnvReleases>,
+}
+
+impl<'p> TreeBuild<'p> {
+    /// Renders every target's files of the base.
+    pub fn start(p: &'p Program, targets: &[Target], piece: &mut dyn FnMut(Bundle)) -> Self {
+        let mut tree = TreeBuild {
+            p,
+            targets: targets.to_vec(),
+            base_objects: kubernetes::BaseObjects::new(Vec::new()),
+            helm: None,
+            errors: vec![Vec::new(); targets.len()],
         };
-        let is_base = n == 0;
+        let mut current = Bundle::new();
+        for (i, &target) in targets.iter().enumerate() {
+            let result = match target {
+                Target::Kubernetes => {
+                    let (objs, b) = kubernetes::base_piece(p);
+                    tree.base_objects = objs;
+                    Ok(b)
+                }
+                Target::Helm => {
+                    let mut b = Bundle::new();
+                    tree.helm = Some(helm::Build::new(p, &mut b));
+                    Ok(b)
+                }
+                _ => tree.model_piece(target, &p.base, piece),
+            };
+            match result {
+                Ok(b) => current.nest(target.as_str(), b),
+                Err(d) => tree.errors[i].extend(d),
+            }
+        }
+        piece(current);
+        tree
+    }
+
+    /// Renders every target's files of one env.
+    pub fn env(&self, t: &Topology, piece: &mut dyn FnMut(Bundle)) -> EnvOutcome {
+        let mut outcome = EnvOutcome {
+            errors: vec![Vec::new(); self.targets.len()],
+            helm: None,
+        };
         // Every target's files of one model make one piece. Handing over each target's files on
         // their own made the writer wait: two small pieces (haproxy, keepalived) filled the queue
         // while it wrote a large one (hosts), so rendering the next large one could not start.
         let mut current = Bundle::new();
-        for (i, &target) in targets.iter().enumerate() {
+        for (i, &target) in self.targets.iter().enumerate() {
             let result = match target {
-                Target::Kubernetes if is_base => {
-                    let (objs, b) = kubernetes::base_piece(p);
-                    base_objects = objs;
-                    Ok(b)
-                }
-                Target::Kubernetes => Ok(kubernetes::env_piece(p, &base_objects, &t)),
-                Target::Helm if is_base => {
-                    let mut b = Bundle::new();
-                    helm_build = Some(helm::Build::new(p, &mut b));
-                    Ok(b)
-                }
-                Target::Helm => Ok(helm_build
-                    .as_mut()
-                    .map_or_else(Bundle::new, |h| h.add_env(&t))),
-                Target::Compose => Ok(compose::model_piece(p, &t)),
-                Target::Haproxy => haproxy::model_piece(&t),
-                Target::Keepalived => keepalived::model_piece(&t),
-                // Hosts hands its files over a cluster at a time, each as a piece of its own.
-                Target::Hosts => {
-                    hosts::model_pieces(&t, &mut |b| {
-                        piece(Bundle::from_nested(Target::Hosts.as_str(), b))
-                    });
-                    Ok(Bundle::new())
-                }
+                Target::Kubernetes => Ok(kubernetes::env_piece(self.p, &self.base_objects, t)),
+                Target::Helm => Ok(self.helm.as_ref().map_or_else(Bundle::new, |h| {
+                    let (b, releases) = h.env(t);
+                    outcome.helm = Some(releases);
+                    b
+                })),
+                _ => self.model_piece(target, t, piece),
             };
             match result {
                 Ok(b) => current.nest(target.as_str(), b),
-                Err(d) => errors[i].extend(d),
+                Err(d) => outcome.errors[i].extend(d),
             }
         }
         piece(current);
+        outcome
     }
-    let helm_at = targets.iter().position(|&t| t == Target::Helm);
-    if let (Some(h), Some(i)) = (helm_build, helm_at) {
-        match h.finish() {
-            Ok(b) => piece(Bundle::from_nested(Target::Helm.as_str(), b)),
-            Err(d) => errors[i].extend(d),
+
+    /// The targets whose files of a model depend on that model alone.
+    fn model_piece(
+        &self,
+        target: Target,
+        t: &Topology,
+        piece: &mut dyn FnMut(Bundle),
+    ) -> Result<Bundle, Vec<Diagnostic>> {
+        match target {
+            Target::Compose => Ok(compose::model_piece(self.p, t)),
+            Target::Haproxy => haproxy::model_piece(t),
+            Target::Keepalived => keepalived::model_piece(t),
+            // Hosts hands its files over a few clusters at a time, each as a piece of its own.
+            Target::Hosts => {
+                hosts::model_pieces(t, &mut |b| {
+                    piece(Bundle::from_nested(Target::Hosts.as_str(), b))
+                });
+                Ok(Bundle::new())
+            }
+            Target::Kubernetes | Target::Helm => unreachable!("rendered from the base's results"),
         }
     }
-    model_errors.extend(errors.into_iter().flatten());
-    if model_errors.is_empty() {
-        Ok(())
-    } else {
-        Err(model_errors)
+
+    /// Renders what lists every env (Helm's READMEs), and gives every error: first those of envs
+    /// that did not resolve, then each target's, the base's first and then each env's. `envs` is
+    /// every env's outcome, or why its model could not be made, in declaration order.
+    pub fn finish(
+        self,
+        envs: Vec<Result<EnvOutcome, Vec<Diagnostic>>>,
+        piece: &mut dyn FnMut(Bundle),
+    ) -> Result<(), Vec<Diagnostic>> {
+        let mut model_errors = Vec::new();
+        let mut errors = self.errors;
+        let mut helm_envs = Vec::new();
+        for outcome in envs {
+            match outcome {
+                Ok(o) => {
+                    for (all, these) in errors.iter_mut().zip(o.errors) {
+                        all.extend(these);
+                    }
+                    helm_envs.extend(o.helm);
+                }
+                Err(d) => model_errors.extend(d),
+            }
+        }
+        let helm_at = self.targets.iter().position(|&t| t == Target::Helm);
+        if let (Some(h), Some(i)) = (self.helm, helm_at) {
+            match h.finish(helm_envs) {
+                Ok(b) => piece(Bundle::from_nested(Target::Helm.as_str(), b)),
+                Err(d) => errors[i].extend(d),
+            }
+        }
+        model_errors.extend(errors.into_iter().flatten());
+        if model_errors.is_empty() {
+            Ok(())
+        } else {
+            Err(model_errors)
+        }
     }
 }
 
@@ -249,5 +336,72 @@ mod tests {
                 assert!(err[0].message.contains("\"nope\""), "{target:?}");
             }
         }
+    }
+
+    /// `TreeBuild` renders envs in any order, as `build --out` does on several threads: the files
+    /// and the errors are those of the one-thread build. The last topology has a cluster that
+    /// only its envs declare, whose Helm `values.yaml` the first env (in declaration order) gives.
+    #[test]
+    fn envs_in_any_order_give_the_same_tree() {
+        let env_only = r#"targets "kubernetes" "helm"
+cluster "a" {
+    postgres version=16
+    namespace "db"
+    credentials secret="a-credentials"
+    node "a-0" role="primary"
+    storage size="10Gi"
+}
+env "dev" {
+    cluster "b" {
+        postgres version=16
+        namespace "dev"
+        credentials secret="b-credentials"
+        node "b-0" role="primary"
+        storage size="5Gi"
+    }
+}
+env "prod" {
+    cluster "b" {
+        postgres version=16
+        namespace "prod"
+        credentials secret="b-credentials"
+        node "b-0" role="primary"
+        node "b-1" role="sync"
+        storage size="7Gi"
+    }
+}
+"#;
+        let sources = [
+            topology(Flavor::Containers, 3, 3, 4),
+            topology(Flavor::Vms, 3, 3, 4),
+            env_only.to_owned(),
+        ];
+        for src in &sources {
+            let p = crate::driver::compile(src).program("t").unwrap();
+            let targets = p.build_targets();
+            let whole = build_targets(&p, &targets).unwrap();
+            let mut reversed = Bundle::new();
+            let tree = TreeBuild::start(&p, &targets, &mut |b| reversed.extend(b));
+            let mut outcomes: Vec<_> = p
+                .envs
+                .iter()
+                .rev()
+                .map(|t| Ok(tree.env(t, &mut |b| reversed.extend(b))))
+                .collect();
+            outcomes.reverse();
+            tree.finish(outcomes, &mut |b| reversed.extend(b)).unwrap();
+            assert_eq!(reversed, whole);
+        }
+        let b = build_targets(
+            &crate::driver::compile(env_only).program("t").unwrap(),
+            &[Target::Helm],
+        )
+        .unwrap();
+        assert!(b
+            .get("helm/b/values.yaml")
+            .is_some_and(|v| v.ends_with("{}\n")));
+        assert!(b
+            .get("helm/b/README.md")
+            .is_some_and(|r| r.contains("-f values-prod.yaml")));
     }
 }

@@ -110,19 +110,21 @@ fn empty() -> Value {
 
 pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
     let mut all = Bundle::new();
-    let mut build = Build::new(p, &mut all);
+    let build = Build::new(p, &mut all);
+    let mut envs = Vec::new();
     for t in &p.envs {
-        let piece = build.add_env(t);
+        let (piece, env) = build.env(t);
         all.extend(piece);
+        envs.push(env);
     }
-    all.extend(build.finish()?);
+    all.extend(build.finish(envs)?);
     Ok(all)
 }
 
 /// The Helm files built one model at a time (what `build --out` of a large topology needs):
-/// [`Build::new`] renders the base's values, [`Build::add_env`] one env's, and [`Build::finish`]
-/// the READMEs, which list every env. Between the calls it keeps each release's base values and
-/// a few names per env, never an env's model.
+/// [`Build::new`] renders the base's values, [`Build::env`] one env's (from the base's alone, so
+/// envs can render side by side), and [`Build::finish`] the READMEs, which list every env. It
+/// keeps each release's base values, and the caller a few names per env, never an env's model.
 pub struct Build<'p> {
     p: &'p Program,
     /// Every release by name, in declaration order: the base's clusters, then any an env adds.
@@ -185,54 +187,96 @@ impl<'p> Build<'p> {
             })
     }
 
-    /// One env's `values-<env>.yaml` files (and `values.yaml` of a release it is the first to
-    /// declare).
-    pub fn add_env(&mut self, t: &Topology) -> Bundle {
-        check_model(self.p, t, &mut self.errors);
+    /// One env's `values-<env>.yaml` files, and what [`Build::finish`] needs to know of the env.
+    /// It reads only the base's releases, so envs may be rendered in any order, or at once on
+    /// several threads; a release that only envs declare gets its `values.yaml` in `finish`,
+    /// from the first env (in declaration order) that has it.
+    pub fn env(&self, t: &Topology) -> (Bundle, EnvReleases) {
+        let mut seen = EnvReleases {
+            errors: Vec::new(),
+            env: t.env.clone(),
+            releases: Vec::new(),
+        };
+        check_model(self.p, t, &mut seen.errors);
         let mut out = Bundle::new();
         let Some(env) = &t.env else {
-            return out;
+            return (out, seen);
         };
-        if !self.errors.is_empty() {
-            return out;
+        // A model with a problem renders nothing (see `new`); `finish` reports it.
+        if !self.errors.is_empty() || !seen.errors.is_empty() {
+            return (out, seen);
         }
-        let program = self.p;
+        let empty = empty();
         for c in &t.clusters {
-            let r = match self.releases.get_index_of(&c.name) {
-                Some(i) => &mut self.releases[i],
-                None => self.release_values(&mut out, c, empty()),
-            };
             // Only the first cluster of a name counts, as `Topology::cluster` finds it (a second
             // one is an error, PT102, and never reaches an emitter).
-            if r.envs.last().is_some_and(|(e, _)| e == env) {
+            if seen.releases.iter().any(|r| r.name == c.name) {
                 continue;
             }
-            let d = values::diff(&r.base, &cluster_values(t, c));
+            let base = self.releases.get(&c.name);
+            let d = values::diff(base.map_or(&empty, |r| &r.base), &cluster_values(t, c));
             out.add(
                 format!("{}/values-{env}.yaml", c.name),
                 header(
                     c,
                     &format!("Differences of env \"{env}\" from values.yaml"),
-                    &program.name,
+                    &self.p.name,
                 ) + &values::to_yaml(&d),
             );
-            r.envs.push((env.clone(), c.namespace.value.clone()));
+            seen.releases.push(EnvRelease {
+                name: c.name.clone(),
+                namespace: c.namespace.value.clone(),
+                reference: base.is_none().then(|| c.clone()),
+            });
         }
-        out
+        (out, seen)
     }
 
-    /// Each release's README, or every problem found on the way.
-    pub fn finish(mut self) -> Result<Bundle, Vec<Diagnostic>> {
+    /// The `values.yaml` of every release that only envs declare, and each release's README; or
+    /// every problem found on the way. `envs` is what [`Build::env`] returned for each env, in
+    /// declaration order.
+    pub fn finish(
+        mut self,
+        envs: impl IntoIterator<Item = EnvReleases>,
+    ) -> Result<Bundle, Vec<Diagnostic>> {
+        let mut out = Bundle::new();
+        for seen in envs {
+            self.errors.extend(seen.errors);
+            let Some(env) = seen.env else { continue };
+            for r in seen.releases {
+                if let Some(reference) = &r.reference {
+                    if !self.releases.contains_key(&r.name) {
+                        self.release_values(&mut out, reference, empty());
+                    }
+                }
+                if let Some(release) = self.releases.get_mut(&r.name) {
+                    release.envs.push((env.clone(), r.namespace));
+                }
+            }
+        }
         self.errors.dedup_by(|a, b| a.message == b.message);
         if !self.errors.is_empty() {
             return Err(self.errors);
         }
-        let mut out = Bundle::new();
         for (name, r) in &self.releases {
             out.add(format!("{name}/README.md"), readme(self.p, name, r));
         }
         Ok(out)
     }
+}
+
+/// What one env adds to the releases (see [`Build::env`]): its problems, and the releases it has.
+pub struct EnvReleases {
+    errors: Vec<Diagnostic>,
+    env: Option<String>,
+    releases: Vec<EnvRelease>,
+}
+
+struct EnvRelease {
+    name: String,
+    namespace: String,
+    /// The env's cluster, when the base has no release of that name.
+    reference: Option<Cluster>,
 }
 
 pub fn stdout(p: &Program, env: Option<&str>, _opts: &Options) -> Result<String, Vec<Diagnostic>> {
