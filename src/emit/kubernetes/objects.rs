@@ -65,6 +65,15 @@ impl Ctx<'_> {
 
 /// Every object of `topo`, in a stable order (kustomize re-sorts them anyway).
 pub fn build(topo: &Topology, part_of: &str) -> Vec<Obj> {
+    let mut all = Vec::new();
+    build_chunks(topo, part_of, &mut |chunk| all.extend(chunk));
+    all
+}
+
+/// The objects of [`build`], in the same order, handed over in chunks: the Namespaces, then each
+/// cluster's objects. An env's overlay is derived a cluster at a time, so that an env of a
+/// thousand clusters never has every object in memory at once (overlay.rs).
+pub fn build_chunks(topo: &Topology, part_of: &str, chunk: &mut dyn FnMut(Vec<Obj>)) {
     let mut cx = Ctx {
         topo,
         part_of,
@@ -85,11 +94,13 @@ pub fn build(topo: &Topology, part_of: &str) -> Vec<Obj> {
             cx.push("namespace.yaml", &ns);
         }
     }
+    chunk(std::mem::take(&mut cx.out));
     for c in &topo.clusters {
         cluster(&mut cx, c);
+        // The annotations depend on each object alone.
+        super::security::annotate(&mut cx.out);
+        chunk(std::mem::take(&mut cx.out));
     }
-    super::security::annotate(&mut cx.out);
-    cx.out
 }
 
 /// A Namespace carries the user labels that every cluster in it shares, so that an env's

@@ -24,15 +24,6 @@ pub fn kustomization_base<'a>(files: impl Iterator<Item = &'a str>) -> String {
     }))
 }
 
-/// A base object, the same object in the env (namespace change undone), the env object's images
-/// (path, reference) and the base object's.
-type Pair<'a> = (
-    &'a Value,
-    &'a Value,
-    Vec<(String, String)>,
-    &'a [(String, String)],
-);
-
 /// The base's objects with what every env's overlay asks of them, worked out once per build
 /// rather than once per env: their namespace and their images (with many clusters, reading
 /// every base object's images again for each env was a sixth of deriving the overlays).
@@ -242,17 +233,26 @@ impl Undo<'_> {
         ops
     }
 
-    /// The same patch without the copy: compares the env object as it is and drops the operations
-    /// at the paths the transformers write. Most env objects differ from the base only there, and
-    /// copying each one was most of an overlay's time. `None` when an operation touches a parent of
-    /// such a path, or a label map would be left empty: those take [`Undo::ops_on_a_copy`]. Debug
-    /// builds (the tests) compute both and require the same operations.
+    /// [`Undo::keep_ops`] of an env object at hand (for the unit tests).
+    #[cfg(test)]
     fn ops_in_place(&self, b: &Value, u: &Value) -> Option<Vec<Value>> {
-        let labels = label_paths(u);
-        for p in &labels {
-            if let Some(Value::Object(m)) = u.pointer(p) {
+        let mut ops = Vec::new();
+        diff(b, u, "", &mut ops);
+        self.keep_ops(b, &label_maps(u), ops)
+    }
+
+    /// The same patch without the copy: takes the operations that turn the base object into the
+    /// env's (`diff`) and drops those at the paths the transformers write. Most env objects differ
+    /// from the base only there, and copying each one was most of an overlay's time. It needs of
+    /// the env object only its label maps ([`label_maps`]). `None` when an operation touches a
+    /// parent of such a path, or a label map would be left empty: those take
+    /// [`Undo::ops_on_a_copy`]. Debug builds (the tests) compute both and require the same
+    /// operations.
+    fn keep_ops(&self, b: &Value, labels: &LabelMaps, ops: Vec<Value>) -> Option<Vec<Value>> {
+        for (p, keys) in labels {
+            if let Some(keys) = keys {
                 // Undoing would empty the env's map, which the copy then drops as a whole.
-                if b.pointer(p).is_some() && m.keys().all(|k| self.delta.contains_key(k)) {
+                if b.pointer(p).is_some() && keys.iter().all(|k| self.delta.contains_key(k)) {
                     return None;
                 }
             }
@@ -265,13 +265,11 @@ impl Undo<'_> {
             })
             .map(|(path, _)| path.as_str())
             .collect();
-        let mut guarded: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let mut guarded: Vec<&str> = labels.iter().map(|(p, _)| p.as_str()).collect();
         guarded.extend(&images);
         if self.replicas {
             guarded.push("/spec/replicas");
         }
-        let mut ops = Vec::new();
-        diff(b, u, "", &mut ops);
         let mut kept = Vec::with_capacity(ops.len());
         for mut op in ops {
             let path = op["path"].as_str().unwrap_or_default().to_owned();
@@ -281,7 +279,7 @@ impl Undo<'_> {
             if guarded.iter().any(|g| under(g)) {
                 return None;
             }
-            if labels.contains(&path) {
+            if labels.iter().any(|(p, _)| *p == path) {
                 // The whole label map: keep what the transformer does not add.
                 let kind = op["op"].as_str().unwrap_or_default().to_owned();
                 match (kind.as_str(), op.get_mut("value")) {
@@ -296,7 +294,7 @@ impl Undo<'_> {
                 }
             } else if let Some((parent, last)) = path.rsplit_once('/') {
                 let key = last.replace("~1", "/").replace("~0", "~");
-                if labels.iter().any(|p| p == parent) && self.delta.contains_key(&key) {
+                if labels.iter().any(|(p, _)| p == parent) && self.delta.contains_key(&key) {
                     continue;
                 }
                 if images.contains(&path.as_str()) || (self.replicas && path == "/spec/replicas") {
@@ -309,29 +307,101 @@ impl Undo<'_> {
     }
 }
 
+/// Where an object's labels go ([`label_paths`]), each with the keys of the map the object has
+/// there, if it has one.
+type LabelMaps = Vec<(String, Option<Vec<String>>)>;
+
+fn label_maps(u: &Value) -> LabelMaps {
+    label_paths(u)
+        .into_iter()
+        .map(|p| {
+            let keys = u
+                .pointer(&p)
+                .and_then(Value::as_object)
+                .map(|m| m.keys().cloned().collect());
+            (p, keys)
+        })
+        .collect()
+}
+
+/// Applies operations made by `diff` (add and remove of object members, replace anywhere).
+fn apply(v: &mut Value, ops: &[Value]) {
+    for op in ops {
+        let path = op["path"].as_str().unwrap_or_default();
+        let value = op.get("value").cloned();
+        match (op["op"].as_str(), path) {
+            (Some("replace"), "") => *v = value.unwrap_or_default(),
+            (Some("replace"), _) => {
+                if let Some(x) = v.pointer_mut(path) {
+                    *x = value.unwrap_or_default();
+                }
+            }
+            _ => {
+                let (parent, last) = path.rsplit_once('/').expect("pointer has a parent");
+                let last = last.replace("~1", "/").replace("~0", "~");
+                if let Some(Value::Object(m)) = v.pointer_mut(parent) {
+                    match value {
+                        Some(n) => m.insert(last, n),
+                        None => m.remove(&last),
+                    };
+                }
+            }
+        }
+    }
+}
+
 fn file_stem(v: &Value) -> String {
     let (_, kind, name) = key(v);
     format!("{}-{name}", kind.to_ascii_lowercase())
 }
 
-/// Every file of `overlays/<env>/`, relative to that folder.
-pub fn derive(prepared: &BaseObjects, env: &[Obj]) -> Vec<(String, String)> {
-    let base = &prepared.objs[..];
-    let mut files = Vec::new();
-    let mut k = Map::new();
-    k.insert("apiVersion".into(), json!(KUSTOMIZE_API));
-    k.insert("kind".into(), json!("Kustomization"));
-    let mut resources = vec![json!("../../base")];
+/// What the overlay needs of one env object, once its namespace change is undone: enough to
+/// derive its patch without the object itself, so that an env's objects can be dropped a cluster
+/// at a time.
+struct EnvObj {
+    /// Where kustomize prints it ([`super::sort_key`]).
+    sort: (usize, String, String, String),
+    /// Its labels as the env has them (the labels transformer must find them on every object).
+    labels: Option<Map<String, Value>>,
+    /// The base object of the same identity, or none: then the object is added as it is.
+    base: Result<Paired, Value>,
+}
 
+/// An env object that the base has too.
+struct Paired {
+    /// Index into the base's objects.
+    base: usize,
+    /// The operations that turn the base object into this one.
+    ops: Vec<Value>,
+    labels: LabelMaps,
+    /// Its images: (JSON pointer, reference).
+    images: Vec<(String, String)>,
+    /// The replica count of a Deployment or StatefulSet whose count differs from the base's.
+    replicas: Option<(String, Value)>,
+}
+
+/// Hands an env's objects, chunk by chunk, to the function it is given (may be called twice).
+pub type Feed<'f> = dyn Fn(&mut dyn FnMut(Vec<Obj>)) + 'f;
+
+/// Every file of `overlays/<env>/`, relative to that folder, from the env's objects, which `feed`
+/// hands over in chunks (each chunk's objects are dropped before the next is built; only what
+/// [`EnvObj`] keeps stays).
+///
+/// kustomize's namespace transformer is undone on every object before it is compared, and
+/// whether there is one depends on every object: `namespace` is the env's namespace as the
+/// caller expects it (the one namespace of its clusters, if they share one). When the objects
+/// disagree, the answer is `Err` with the namespace they do have, for a second pass.
+pub fn derive(
+    prepared: &BaseObjects,
+    namespace: Option<&str>,
+    feed: &Feed,
+) -> Result<Vec<(String, String)>, Option<String>> {
+    let base = &prepared.objs[..];
     // Namespace: one transformer when both sides live in a single namespace each.
-    let (bns, ens) = (prepared.namespace.clone(), only_namespace(env));
-    let ns_change = match (&bns, &ens) {
-        (Some(b), Some(e)) if b != e => Some((b.clone(), e.clone())),
+    let ns_change = match (&prepared.namespace, namespace) {
+        (Some(b), Some(e)) if b != e => Some((b.clone(), e.to_owned())),
         _ => None,
     };
-    if let Some((_, e)) = &ns_change {
-        k.insert("namespace".into(), json!(e));
-    }
     // Undo the namespace transformer on an env object: it renames the Namespace object, moves every
     // namespaced object and rewrites ServiceAccount subjects of role bindings.
     let un_ns = |v: &mut Value| {
@@ -351,46 +421,103 @@ pub fn derive(prepared: &BaseObjects, env: &[Obj]) -> Vec<(String, String)> {
             }
         }
     };
-
     let base_by_key: BTreeMap<Key, usize> = base
         .iter()
         .enumerate()
         .map(|(i, o)| (key(&o.value), i))
         .collect();
+
+    let mut env = Vec::new();
     // Env objects keyed as they would be in the base (before the namespace transformer).
-    // Copied only when there is a namespace change to undo.
-    let env_unns: Vec<std::borrow::Cow<Value>> = env
-        .iter()
-        .map(|o| {
-            if ns_change.is_none() {
-                return std::borrow::Cow::Borrowed(&o.value);
+    let mut env_keys: BTreeSet<(String, String, String)> = BTreeSet::new();
+    let mut namespaces: BTreeSet<String> = BTreeSet::new();
+    feed(&mut |chunk| {
+        for o in chunk {
+            if !is_cluster_scoped(&o.value) {
+                namespaces.insert(str_at(&o.value, &["metadata", "namespace"]).to_owned());
             }
-            let mut v = o.value.clone();
-            un_ns(&mut v);
-            std::borrow::Cow::Owned(v)
-        })
-        .collect();
-    // Each pair carries the env object's images, read once: they are asked for twice below.
-    let pairs: Vec<Pair> = env_unns
+            let sort = super::sort_key(&o.value);
+            let labels = o
+                .value
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .cloned();
+            // Copied only when there is a namespace change to undo.
+            let mut copy = None;
+            if ns_change.is_some() {
+                let mut v = o.value.clone();
+                un_ns(&mut v);
+                copy = Some(v);
+            }
+            let u = copy.as_ref().unwrap_or(&o.value);
+            let (api, kind, name) = key(u);
+            env_keys.insert((api.to_owned(), kind.to_owned(), name.to_owned()));
+            let base = match base_by_key.get(&key(u)) {
+                Some(&i) => {
+                    let b = &base[i].value;
+                    let mut ops = Vec::new();
+                    diff(b, u, "", &mut ops);
+                    debug_assert!(
+                        {
+                            let mut x = b.clone();
+                            apply(&mut x, &ops);
+                            &x == u
+                        },
+                        "the operations rebuild {}",
+                        file_stem(u)
+                    );
+                    let replicas = (matches!(kind, "Deployment" | "StatefulSet")
+                        && u.pointer("/spec/replicas") != b.pointer("/spec/replicas"))
+                    .then(|| {
+                        let count = u.pointer("/spec/replicas").cloned().unwrap_or_default();
+                        (name.to_owned(), count)
+                    });
+                    Ok(Paired {
+                        base: i,
+                        ops,
+                        labels: label_maps(u),
+                        images: images(u),
+                        replicas,
+                    })
+                }
+                None => Err(o.value),
+            };
+            env.push(EnvObj { sort, labels, base });
+        }
+    });
+    let found = (namespaces.len() == 1).then(|| namespaces.into_iter().next().unwrap());
+    if found.as_deref() != namespace {
+        return Err(found);
+    }
+    env.sort_by(|a, b| a.sort.cmp(&b.sort));
+    let pairs: Vec<(&Value, &Paired)> = env
         .iter()
-        .filter_map(|u| {
-            base_by_key.get(&key(u)).map(|&i| {
-                let images_b = &prepared.images[i][..];
-                (&base[i].value, u.as_ref(), images(u), images_b)
-            })
-        })
+        .filter_map(|o| o.base.as_ref().ok())
+        .map(|p| (&base[p.base].value, p))
         .collect();
+
+    let mut files = Vec::new();
+    let mut k = Map::new();
+    k.insert("apiVersion".into(), json!(KUSTOMIZE_API));
+    k.insert("kind".into(), json!("Kustomization"));
+    let mut resources = vec![json!("../../base")];
+    if let Some((_, e)) = &ns_change {
+        k.insert("namespace".into(), json!(e));
+    }
 
     // Labels: the pairs that every env object gained (same key, same value) go to the labels
     // transformer, provided every env object carries them.
+    fn env_labels<'o>(o: &'o EnvObj, k: &str) -> Option<&'o Value> {
+        o.labels.as_ref().and_then(|m| m.get(k))
+    }
     let mut delta: Option<Map<String, Value>> = None;
-    for (b, u, _, _) in &pairs {
-        let gained = |k: &str, v: &Value| label(u, k) == Some(v) && label(b, k) != Some(v);
+    for (o, (b, _)) in env.iter().filter(|o| o.base.is_ok()).zip(&pairs) {
+        let gained = |k: &str, v: &Value| env_labels(o, k) == Some(v) && label(b, k) != Some(v);
         match &mut delta {
             None => {
-                let ul = u.pointer("/metadata/labels").and_then(Value::as_object);
                 delta = Some(
-                    ul.into_iter()
+                    o.labels
+                        .iter()
                         .flatten()
                         .filter(|(k, v)| gained(k, v))
                         .map(|(k, v)| (k.clone(), v.clone()))
@@ -405,7 +532,7 @@ pub fn derive(prepared: &BaseObjects, env: &[Obj]) -> Vec<(String, String)> {
     let mut delta = delta.unwrap_or_default();
     if !env
         .iter()
-        .all(|o| delta.iter().all(|(k, v)| label(&o.value, k) == Some(v)))
+        .all(|o| delta.iter().all(|(k, v)| env_labels(o, k) == Some(v)))
     {
         delta.clear();
     }
@@ -418,12 +545,13 @@ pub fn derive(prepared: &BaseObjects, env: &[Obj]) -> Vec<(String, String)> {
 
     // Images: an image name whose every use changes to the same new reference.
     let mut image_map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (_, _, ui, bi) in &pairs {
-        for (path, img) in *bi {
+    for (_, p) in &pairs {
+        for (path, img) in &prepared.images[p.base] {
             let (name, _) = split_image(img);
-            let new = ui
+            let new = p
+                .images
                 .iter()
-                .find(|(p, _)| p == path)
+                .find(|(q, _)| q == path)
                 .map(|(_, i)| i.clone())
                 .unwrap_or_default();
             image_map.entry(name.to_owned()).or_default().insert(new);
@@ -461,29 +589,32 @@ pub fn derive(prepared: &BaseObjects, env: &[Obj]) -> Vec<(String, String)> {
         k.insert("images".into(), json!(image_entries));
     }
 
-    // Build the patched base for every pair (env object minus the transformers), and collect
-    // replica changes on the way.
+    // The patch of every pair: its operations minus what the transformers do, and replica
+    // changes on the way.
     let mut replicas = Vec::new();
     let mut patches = Vec::new();
-    for (b, u, ui, _) in &pairs {
-        let kind = str_at(u, &["kind"]);
-        let replicas_change = matches!(kind, "Deployment" | "StatefulSet")
-            && u.pointer("/spec/replicas") != b.pointer("/spec/replicas");
-        if replicas_change {
-            replicas.push(json!({"name": str_at(u, &["metadata", "name"]), "count": u.pointer("/spec/replicas")}));
+    for (b, p) in &pairs {
+        if let Some((name, count)) = &p.replicas {
+            replicas.push(json!({"name": name, "count": count}));
         }
         let undo = Undo {
             delta: &delta,
             image_rewrite: &image_rewrite,
-            images: ui,
-            replicas: replicas_change,
+            images: &p.images,
+            replicas: p.replicas.is_some(),
         };
-        let ops = match undo.ops_in_place(b, u) {
+        // The exact way needs the env object: it is the base object with the operations applied.
+        let on_a_copy = || {
+            let mut u = (*b).clone();
+            apply(&mut u, &p.ops);
+            undo.ops_on_a_copy(b, &u)
+        };
+        let ops = match undo.keep_ops(b, &p.labels, p.ops.clone()) {
             Some(ops) => {
-                debug_assert_eq!(ops, undo.ops_on_a_copy(b, u), "{}", file_stem(b));
+                debug_assert_eq!(ops, on_a_copy(), "{}", file_stem(b));
                 ops
             }
-            None => undo.ops_on_a_copy(b, u),
+            None => on_a_copy(),
         };
         if ops.is_empty() {
             continue;
@@ -495,9 +626,9 @@ pub fn derive(prepared: &BaseObjects, env: &[Obj]) -> Vec<(String, String)> {
     }
 
     // Objects that only the base has are deleted; objects that only the env has are added.
-    let env_keys: BTreeSet<Key> = env_unns.iter().map(|u| key(u)).collect();
     for o in base {
-        if !env_keys.contains(&key(&o.value)) {
+        let (api, kind, name) = key(&o.value);
+        if !env_keys.contains(&(api.to_owned(), kind.to_owned(), name.to_owned())) {
             let mut m = Map::new();
             m.insert("apiVersion".into(), o.value["apiVersion"].clone());
             m.insert("kind".into(), o.value["kind"].clone());
@@ -513,12 +644,7 @@ pub fn derive(prepared: &BaseObjects, env: &[Obj]) -> Vec<(String, String)> {
             patches.push(json!({"path": path}));
         }
     }
-    let added: Vec<&Value> = env_unns
-        .iter()
-        .zip(env)
-        .filter(|(u, _)| !base_by_key.contains_key(&key(u)))
-        .map(|(_, e)| &e.value)
-        .collect();
+    let added: Vec<&Value> = env.iter().filter_map(|o| o.base.as_ref().err()).collect();
     if !added.is_empty() {
         files.push(("added.yaml".to_owned(), to_yaml_docs(added.into_iter())));
         resources.push(json!("added.yaml"));
@@ -531,7 +657,7 @@ pub fn derive(prepared: &BaseObjects, env: &[Obj]) -> Vec<(String, String)> {
         k.insert("patches".into(), Value::Array(patches));
     }
     files.push(("kustomization.yaml".to_owned(), to_yaml(&Value::Object(k))));
-    files
+    Ok(files)
 }
 
 /// The selector of a JSON6902 patch: the object as it is in the base (patches run before the
@@ -637,5 +763,22 @@ mod tests {
         let mut b3 = b.clone();
         b3.as_object_mut().unwrap().remove("metadata");
         assert_eq!(undo.ops_in_place(&b3, &u), None);
+    }
+
+    /// The namespace the caller expects is checked against the objects: a wrong guess is
+    /// answered with the namespace they live in, and a second pass with it is exact.
+    #[test]
+    fn derive_checks_the_expected_namespace() {
+        let cm = |ns: &str| Obj {
+            file: "c.yaml".into(),
+            value: json!({"apiVersion": "v1", "kind": "ConfigMap",
+                          "metadata": {"name": "c", "namespace": ns}, "data": {"x": "1"}}),
+        };
+        let base = BaseObjects::new(vec![cm("a")]);
+        let feed = |chunk: &mut dyn FnMut(Vec<Obj>)| chunk(vec![cm("b")]);
+        assert_eq!(derive(&base, None, &feed), Err(Some("b".to_owned())));
+        let files = derive(&base, Some("b"), &feed).expect("the objects' namespace");
+        assert_eq!(files.len(), 1, "no patch: only the namespace moves");
+        assert!(files[0].1.contains("namespace: b"), "{}", files[0].1);
     }
 }
