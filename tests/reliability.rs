@@ -101,9 +101,10 @@ fn one_model_at_a_time_renders_the_whole_programs_tree() {
 }
 
 /// A large topology switches the binary to mimalloc once it has read the file (src/alloc.rs), with
-/// blocks from before the switch still freed by malloc. Its `build --out` (which renders one model
-/// at a time) must write exactly the files this test process renders from the whole program, and
-/// `lint` and `diff ENV` must run to their usual ends.
+/// blocks from before the switch still freed by malloc. Its `build --out` (which renders and writes
+/// the envs on every core, each from a model resolved again) must write exactly the files this
+/// test process renders from the whole program, and `lint` and `diff ENV` must run to their usual
+/// ends.
 #[test]
 fn a_large_topology_builds_the_same_bytes_on_the_binarys_allocator() {
     for flavor in [Flavor::Containers, Flavor::Vms] {

@@ -1,15 +1,18 @@
 //! `pgtopo build [ENV] [--target T] [--out DIR]`.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use clap::ValueEnum;
 
 use pgtopo::bundle::Bundle;
 use pgtopo::diag::{did_you_mean, Diagnostic};
-use pgtopo::driver::Envs;
-use pgtopo::emit::{self, Options};
+use pgtopo::driver::{Envs, LazyProgram};
+use pgtopo::emit::{self, EnvOutcome, Options, TreeBuild};
 use pgtopo::model::Target;
 
+use super::tree::Staging;
 use super::{load_for, render, write_stdout, Ctx};
 
 #[derive(clap::Args)]
@@ -132,54 +135,18 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             eprintln!("pgtopo: --out writes the base and every env; leave ENV out");
             return 2;
         }
-        // Each piece of the tree is written as soon as it is rendered
-        // (`LazyProgram::build_pieces`), so a large topology never sits in memory whole. A build
-        // error found late still leaves the previous tree untouched: the staging folder is
-        // discarded.
+        // Each piece of the tree is written as soon as it is rendered, so a large topology never
+        // sits in memory whole. A build error found late still leaves the previous tree
+        // untouched: the staging folder is discarded.
         let mut build_errors = None;
+        let lazy = lazy.as_ref().expect("--out takes the lazy program");
         let written = super::tree::write_with(dir, &program.name, &loaded.source, |staging| {
-            // Rendering and writing overlap: the emitters run on a second thread and hand pieces
-            // (every file of one model, or for `hosts` about 4 MiB of it) over a queue, while this
-            // thread writes the ones before. The queue is bounded in bytes (`InFlight`) more than
-            // in pieces: with room for one piece only, a small one left the writer idle while the
-            // next large one rendered (vms 100 × 10 × 50 was 15 % slower). If writing fails, the
-            // queue closes and the emitters stop handing over.
-            let (send, receive) = std::sync::mpsc::sync_channel::<Bundle>(8);
-            let in_flight = InFlight::default();
-            let lazy = lazy.as_ref().expect("--out takes the lazy program");
-            std::thread::scope(|scope| {
-                let in_flight = &in_flight;
-                // `move`: the sender must end with the emitters, which is what ends the loop below.
-                let emitting = scope.spawn(move || {
-                    let mut open = true;
-                    lazy.build_pieces(&mut |piece| {
-                        if open {
-                            in_flight.enter(piece_bytes(&piece));
-                            open = send.send(piece).is_ok();
-                        }
-                    })
-                });
-                let mut io_result = Ok(());
-                for piece in receive.iter() {
-                    if let Some(e) = piece
-                        .iter()
-                        .find_map(|(rel, contents)| staging.put(rel, contents).err())
-                    {
-                        io_result = Err(e);
-                        break;
-                    }
-                    in_flight.leave(piece_bytes(&piece));
-                }
-                in_flight.close();
-                drop(receive);
-                let built = emitting
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                io_result?;
-                built.map_err(|ds| {
+            write_tree(lazy, staging).map_err(|e| match e {
+                TreeError::Io(e) => e,
+                TreeError::Build(ds) => {
                     build_errors = Some(ds);
                     std::io::Error::other("the topology does not build")
-                })
+                }
             })
         });
         if let Some(ds) = build_errors {
@@ -225,45 +192,91 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
     }
 }
 
-/// Bytes of rendered files that may be on their way to the writer (queued, or being written)
-/// while the emitters render more. A piece that would take the bytes in flight over this waits
-/// until the writer has finished the ones before it (a piece larger than this, such as one
-/// model's Kubernetes files of a large topology, then travels alone). With whole models as pieces
-/// and one queued piece, vms 40 × 250 × 5 (280 MB of files per model) peaked at 1,238 MiB; with
-/// `hosts` in 4 MiB pieces and this limit, at about 85 MiB.
-const IN_FLIGHT_BYTES: usize = 16 << 20;
-
-fn piece_bytes(piece: &Bundle) -> usize {
-    piece.iter().map(|(_, contents)| contents.len()).sum()
+/// Why a tree was not written: writing failed, or a target could not render a model.
+enum TreeError {
+    Io(std::io::Error),
+    Build(Vec<Diagnostic>),
 }
 
-/// The bytes handed to the writer and not yet written, and whether the writer has stopped.
-#[derive(Default)]
-struct InFlight {
-    state: std::sync::Mutex<(usize, bool)>,
-    changed: std::sync::Condvar,
-}
-
-impl InFlight {
-    /// Waits until `bytes` more fit under [`IN_FLIGHT_BYTES`], nothing else is in flight, or the
-    /// writer has stopped; then counts them.
-    fn enter(&self, bytes: usize) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        while s.0 > 0 && s.0 + bytes > IN_FLIGHT_BYTES && !s.1 {
-            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+/// Renders the tree and writes it, on as many threads as there are cores (at most one per env).
+/// The base first, on this thread; then each thread takes the next env, resolves it, renders it
+/// and writes its files itself, so that rendering and writing share the cores however the work
+/// divides between them: a tree of many small files is mostly the kernel's work of creating
+/// them, a tree of Kubernetes overlays mostly rendering. Last, what lists every env. A thread
+/// holds one env's model and a piece of its files at a time. Once writing fails, every thread
+/// stops at its next piece.
+fn write_tree(lazy: &LazyProgram, staging: &Staging) -> Result<(), TreeError> {
+    let failed: Mutex<Option<std::io::Error>> = Mutex::new(None);
+    let stopped = AtomicBool::new(false);
+    let write = |piece: Bundle| {
+        if stopped.load(Ordering::Relaxed) {
+            return;
         }
-        s.0 += bytes;
+        if let Some(e) = piece
+            .iter()
+            .find_map(|(rel, contents)| staging.put(rel, contents).err())
+        {
+            stopped.store(true, Ordering::Relaxed);
+            lock(&failed).get_or_insert(e);
+        }
+    };
+    let targets = lazy.targets();
+    let mut largest = 0;
+    let tree = TreeBuild::start(&lazy.program, &targets, &mut |piece| {
+        largest = piece.iter().map(|(_, c)| c.len()).fold(largest, usize::max);
+        write(piece)
+    });
+    let envs = lazy.env_count();
+    let threads = if largest > ONE_THREAD_FROM_FILE_BYTES {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, envs.max(1))
+    };
+    let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..envs).map(|_| None).collect());
+    let next = AtomicUsize::new(0);
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= envs || stopped.load(Ordering::Relaxed) {
+            break;
+        }
+        let outcome = lazy.env(i).map(|t| tree.env(&t, &mut |piece| write(piece)));
+        lock(&outcomes)[i] = Some(outcome);
+    };
+    // This thread works too: mimalloc keeps a heap per thread, and what the base's rendering
+    // freed is then reused for envs rather than left beside two new heaps (containers
+    // 100 × 10 × 50 peaked 11 MiB higher when only new threads rendered the envs).
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(work);
+        }
+        work();
+    });
+    if let Some(e) = lock(&failed).take() {
+        return Err(TreeError::Io(e));
     }
+    // Every env has its outcome: no thread stops early unless writing failed.
+    let outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
+    let outcomes = outcomes.into_iter().map(|o| o.expect("every env rendered"));
+    tree.finish(outcomes.collect(), &mut |piece| write(piece))
+        .map_err(TreeError::Build)?;
+    match failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some(e) => Err(TreeError::Io(e)),
+        None => Ok(()),
+    }
+}
 
-    fn leave(&self, bytes: usize) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.0 = s.0.saturating_sub(bytes);
-        self.changed.notify_all();
-    }
+type Outcome = Result<EnvOutcome, Vec<Diagnostic>>;
 
-    /// The writer takes no more: nothing may wait for it any longer.
-    fn close(&self) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
-        self.changed.notify_all();
-    }
+/// Envs render one at a time when a file of the base is larger than this. Most of a model's
+/// files are rendered in small parts (Kubernetes overlays a cluster at a time, `hosts` in pieces
+/// of a few MiB), but a Compose project is one file, and rendering it takes about three times
+/// its size: with two envs of containers 40 × 250 (an 11 MB compose.yaml each) at once, the
+/// build peaked at 139 instead of 100 MiB.
+const ONE_THREAD_FROM_FILE_BYTES: usize = 8 << 20;
+
+/// A lock that a panic on another thread did not spoil: what it guards is only ever set.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

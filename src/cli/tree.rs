@@ -12,9 +12,11 @@
 //! `PGTOPO_FAULT_AFTER_FILES=N` (with `PGTOPO_FAULT_HANG=1` to hang instead) injects a failure after
 //! N files; it exists for the atomicity tests.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use pgtopo::bundle::Bundle;
 
@@ -87,13 +89,14 @@ pub fn read(tree: &Path, wanted: &dyn Fn(&str) -> bool) -> io::Result<OldTree> {
 
 /// Writes the files `fill` hands to [`Staging::put`] (and the topology `source`) to `dir/name/`,
 /// atomically and owning only its files. Files are written as they are produced, so the tree never
-/// has to be in memory at once. Returns the number of files written.
+/// has to be in memory at once, and `put` may be called from several threads. Returns the number
+/// of files written.
 /// Whatever `fill` returns as an error aborts the build and leaves the previous tree untouched.
 pub fn write_with(
     dir: &Path,
     name: &str,
     source: &str,
-    fill: impl FnOnce(&mut Staging) -> io::Result<()>,
+    fill: impl FnOnce(&Staging) -> io::Result<()>,
 ) -> io::Result<usize> {
     std::fs::create_dir_all(dir)?;
     let pid = std::process::id();
@@ -122,24 +125,27 @@ pub fn write_with(
 }
 
 /// The temporary tree being filled: refuses to overwrite the user's files, remembers what it wrote
-/// (for the manifest) and which folders exist (one `mkdir` per folder, not per file).
+/// (for the manifest) and which folders exist (one `mkdir` per folder, not per file). Threads
+/// share it: each file is written outside the locks, which guard only the two lists.
 pub struct Staging {
     tmp: PathBuf,
     target: PathBuf,
     /// Files in the old tree that pgtopo did not write.
     foreign: BTreeSet<String>,
-    written: Vec<String>,
+    written: Mutex<Vec<String>>,
+    /// Files begun, for the fault injection.
+    begun: AtomicUsize,
     /// Folders made so far, relative like `rel` (strings, not paths: comparing `Path`s goes
     /// component by component, and it showed in the profile of a build of 50,000 files).
-    dirs: BTreeSet<String>,
+    dirs: Mutex<HashSet<String>>,
     /// Fault injection for the atomicity tests: fail (or hang, to be killed) after N files.
     fault: Option<usize>,
     hang: bool,
 }
 
 impl Staging {
-    pub fn put(&mut self, rel: &str, contents: &str) -> io::Result<()> {
-        if self.fault == Some(self.written.len()) {
+    pub fn put(&self, rel: &str, contents: &str) -> io::Result<()> {
+        if self.fault == Some(self.begun.fetch_add(1, Ordering::Relaxed)) {
             if self.hang {
                 std::thread::sleep(std::time::Duration::from_secs(60));
             }
@@ -157,15 +163,21 @@ impl Staging {
             ));
         }
         if let Some((parent, _)) = rel.rsplit_once('/') {
-            if !self.dirs.contains(parent) {
+            if !lock(&self.dirs).contains(parent) {
+                // Two threads may both make the folder; `create_dir_all` accepts one that exists.
                 std::fs::create_dir_all(self.tmp.join(parent))?;
-                self.dirs.insert(parent.to_owned());
+                lock(&self.dirs).insert(parent.to_owned());
             }
         }
         std::fs::write(self.tmp.join(rel), contents)?;
-        self.written.push(rel.to_owned());
+        lock(&self.written).push(rel.to_owned());
         Ok(())
     }
+}
+
+/// A lock that a panic on another thread did not spoil: the lists it guards are only ever pushed to.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Removes temporary folders of earlier builds of `name` that were killed before they could clean
@@ -194,7 +206,7 @@ fn assemble(
     target: &Path,
     tmp: &Path,
     source: &str,
-    fill: impl FnOnce(&mut Staging) -> io::Result<()>,
+    fill: impl FnOnce(&Staging) -> io::Result<()>,
 ) -> io::Result<usize> {
     if tmp.exists() {
         std::fs::remove_dir_all(tmp)?;
@@ -217,21 +229,25 @@ fn assemble(
             foreign.insert(rel);
         }
     }
-    let mut staging = Staging {
+    let staging = Staging {
         tmp: tmp.to_owned(),
         target: target.to_owned(),
         foreign,
-        written: Vec::new(),
-        dirs: BTreeSet::new(),
+        written: Mutex::new(Vec::new()),
+        begun: AtomicUsize::new(0),
+        dirs: Mutex::new(HashSet::new()),
         fault: std::env::var("PGTOPO_FAULT_AFTER_FILES")
             .ok()
             .and_then(|v| v.parse::<usize>().ok()),
         hang: std::env::var_os("PGTOPO_FAULT_HANG").is_some(),
     };
-    fill(&mut staging)?;
+    fill(&staging)?;
     std::fs::write(tmp.join(SOURCE), source)?;
-    // Pieces arrive target by target; the manifest lists paths sorted, as the bundle did.
-    let mut written = staging.written;
+    // Pieces arrive in no fixed order; the manifest lists paths sorted, as the bundle did.
+    let mut written = staging
+        .written
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
     written.sort();
     let mut manifest = String::from(MANIFEST_HEADER);
     manifest.push('\n');

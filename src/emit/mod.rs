@@ -218,9 +218,8 @@ impl<'p> TreeBuild<'p> {
             errors: vec![Vec::new(); self.targets.len()],
             helm: None,
         };
-        // Every target's files of one model make one piece. Handing over each target's files on
-        // their own made the writer wait: two small pieces (haproxy, keepalived) filled the queue
-        // while it wrote a large one (hosts), so rendering the next large one could not start.
+        // Every target's files of one model make one piece (`hosts` hands over its own, a few
+        // clusters at a time).
         let mut current = Bundle::new();
         for (i, &target) in self.targets.iter().enumerate() {
             let result = match target {

@@ -23,9 +23,9 @@ pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
 
 /// The files of one model (the base or an env), handed over in pieces of whole clusters of about
 /// [`PIECE_BYTES`]: a model of wide clusters is hundreds of MB of files (every node's files list
-/// every peer), and `build --out` writes one piece while the next renders instead of holding the
-/// model whole. Smaller pieces (one per cluster) made a build of many small clusters a tenth
-/// slower: each hand-over wakes the writer's thread.
+/// every peer), and `build --out` writes each piece before it renders the next instead of holding
+/// the model whole. Smaller pieces (one per cluster) made a build of many small clusters a tenth
+/// slower when a second thread wrote them: each hand-over woke it.
 pub fn model_pieces(t: &Topology, piece: &mut dyn FnMut(Bundle)) {
     let dir = env_dir(t);
     let mut b = Bundle::new();
