@@ -207,10 +207,11 @@ impl<'p> Build<'p> {
             return (out, seen);
         }
         let empty = empty();
+        let mut names = std::collections::HashSet::new();
         for c in &t.clusters {
             // Only the first cluster of a name counts, as `Topology::cluster` finds it (a second
             // one is an error, PT102, and never reaches an emitter).
-            if seen.releases.iter().any(|r| r.name == c.name) {
+            if !names.insert(c.name.as_str()) {
                 continue;
             }
             let base = self.releases.get(&c.name);
