@@ -175,8 +175,9 @@ impl Staging {
     }
 }
 
-/// A lock that a panic on another thread did not spoil: the lists it guards are only ever pushed to.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// A lock that a panic on another thread did not spoil: what the CLI guards with locks is only
+/// ever added to or set.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
