@@ -238,7 +238,7 @@ impl Undo<'_> {
     fn ops_in_place(&self, b: &Value, u: &Value) -> Option<Vec<Value>> {
         let mut ops = Vec::new();
         diff(b, u, "", &mut ops);
-        self.keep_ops(b, &label_maps(u), ops)
+        self.keep_ops(b, &label_maps(u), &ops)
     }
 
     /// The same patch without the copy: takes the operations that turn the base object into the
@@ -248,7 +248,7 @@ impl Undo<'_> {
     /// parent of such a path, or a label map would be left empty: those take
     /// [`Undo::ops_on_a_copy`]. Debug builds (the tests) compute both and require the same
     /// operations.
-    fn keep_ops(&self, b: &Value, labels: &LabelMaps, ops: Vec<Value>) -> Option<Vec<Value>> {
+    fn keep_ops(&self, b: &Value, labels: &LabelMaps, ops: &[Value]) -> Option<Vec<Value>> {
         for (p, keys) in labels {
             if let Some(keys) = keys {
                 // Undoing would empty the env's map, which the copy then drops as a whole.
@@ -271,16 +271,17 @@ impl Undo<'_> {
             guarded.push("/spec/replicas");
         }
         let mut kept = Vec::with_capacity(ops.len());
-        for mut op in ops {
-            let path = op["path"].as_str().unwrap_or_default().to_owned();
+        for op in ops {
+            let path = op["path"].as_str().unwrap_or_default();
             let under = |g: &str| {
-                g.len() > path.len() && g.starts_with(&path) && g[path.len()..].starts_with('/')
+                g.len() > path.len() && g.starts_with(path) && g[path.len()..].starts_with('/')
             };
             if guarded.iter().any(|g| under(g)) {
                 return None;
             }
-            if labels.iter().any(|(p, _)| *p == path) {
+            if labels.iter().any(|(p, _)| p == path) {
                 // The whole label map: keep what the transformer does not add.
+                let mut op = op.clone();
                 let kind = op["op"].as_str().unwrap_or_default().to_owned();
                 match (kind.as_str(), op.get_mut("value")) {
                     ("remove", _) => {}
@@ -292,16 +293,18 @@ impl Undo<'_> {
                     }
                     _ => return None,
                 }
+                kept.push(op);
+                continue;
             } else if let Some((parent, last)) = path.rsplit_once('/') {
                 let key = last.replace("~1", "/").replace("~0", "~");
                 if labels.iter().any(|(p, _)| p == parent) && self.delta.contains_key(&key) {
                     continue;
                 }
-                if images.contains(&path.as_str()) || (self.replicas && path == "/spec/replicas") {
+                if images.contains(&path) || (self.replicas && path == "/spec/replicas") {
                     continue;
                 }
             }
-            kept.push(op);
+            kept.push(op.clone());
         }
         Some(kept)
     }
@@ -361,8 +364,6 @@ fn file_stem(v: &Value) -> String {
 struct EnvObj {
     /// Where kustomize prints it ([`super::sort_key`]).
     sort: (usize, String, String, String),
-    /// Its labels as the env has them (the labels transformer must find them on every object).
-    labels: Option<Map<String, Value>>,
     /// The base object of the same identity, or none: then the object is added as it is.
     base: Result<Paired, Value>,
 }
@@ -428,9 +429,14 @@ pub fn derive(
         .collect();
 
     let mut env = Vec::new();
-    // Env objects keyed as they would be in the base (before the namespace transformer).
-    let mut env_keys: BTreeSet<(String, String, String)> = BTreeSet::new();
+    // The base objects that an env object has, by index: the others are deleted.
+    let mut kept = vec![false; base.len()];
     let mut namespaces: BTreeSet<String> = BTreeSet::new();
+    // Labels: the pairs that every env object gained (same key, same value) go to the labels
+    // transformer, provided every env object carries them. Worked out as the objects come:
+    // `gained` is what every pair so far gained, `carried` what every object so far carries.
+    let mut gained: Option<Map<String, Value>> = None;
+    let mut carried: Option<Map<String, Value>> = None;
     feed(&mut |chunk| {
         for o in chunk {
             if !is_cluster_scoped(&o.value) {
@@ -440,8 +446,11 @@ pub fn derive(
             let labels = o
                 .value
                 .pointer("/metadata/labels")
-                .and_then(Value::as_object)
-                .cloned();
+                .and_then(Value::as_object);
+            match &mut carried {
+                None => carried = Some(labels.cloned().unwrap_or_default()),
+                Some(c) => c.retain(|k, v| labels.and_then(|l| l.get(k)) == Some(v)),
+            }
             // Copied only when there is a namespace change to undo.
             let mut copy = None;
             if ns_change.is_some() {
@@ -450,11 +459,26 @@ pub fn derive(
                 copy = Some(v);
             }
             let u = copy.as_ref().unwrap_or(&o.value);
-            let (api, kind, name) = key(u);
-            env_keys.insert((api.to_owned(), kind.to_owned(), name.to_owned()));
+            let (_, kind, name) = key(u);
             let base = match base_by_key.get(&key(u)) {
                 Some(&i) => {
+                    kept[i] = true;
                     let b = &base[i].value;
+                    // Borrowed lookups, not copies of both label maps: this runs for every
+                    // object of every env.
+                    let gains =
+                        |k: &str, v: &Value| label(u, k) == Some(v) && label(b, k) != Some(v);
+                    match &mut gained {
+                        None => {
+                            let all = labels.into_iter().flatten();
+                            gained = Some(
+                                all.filter(|(k, v)| gains(k, v))
+                                    .map(|(k, v)| (k.clone(), v.clone()))
+                                    .collect(),
+                            );
+                        }
+                        Some(g) => g.retain(|k, v| gains(k, v)),
+                    }
                     let mut ops = Vec::new();
                     diff(b, u, "", &mut ops);
                     debug_assert!(
@@ -482,7 +506,7 @@ pub fn derive(
                 }
                 None => Err(o.value),
             };
-            env.push(EnvObj { sort, labels, base });
+            env.push(EnvObj { sort, base });
         }
     });
     let found = (namespaces.len() == 1).then(|| namespaces.into_iter().next().unwrap());
@@ -505,35 +529,11 @@ pub fn derive(
         k.insert("namespace".into(), json!(e));
     }
 
-    // Labels: the pairs that every env object gained (same key, same value) go to the labels
-    // transformer, provided every env object carries them.
-    fn env_labels<'o>(o: &'o EnvObj, k: &str) -> Option<&'o Value> {
-        o.labels.as_ref().and_then(|m| m.get(k))
-    }
-    let mut delta: Option<Map<String, Value>> = None;
-    for (o, (b, _)) in env.iter().filter(|o| o.base.is_ok()).zip(&pairs) {
-        let gained = |k: &str, v: &Value| env_labels(o, k) == Some(v) && label(b, k) != Some(v);
-        match &mut delta {
-            None => {
-                delta = Some(
-                    o.labels
-                        .iter()
-                        .flatten()
-                        .filter(|(k, v)| gained(k, v))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                );
-            }
-            // Borrowed lookups, not copies of both label maps: this runs for every object of
-            // every env.
-            Some(d) => d.retain(|k, v| gained(k, v)),
-        }
-    }
-    let mut delta = delta.unwrap_or_default();
-    if !env
-        .iter()
-        .all(|o| delta.iter().all(|(k, v)| env_labels(o, k) == Some(v)))
-    {
+    // The pairs every object gained, if every object carries them (the intersections do not
+    // depend on the order the objects came in).
+    let mut delta = gained.unwrap_or_default();
+    let carried = carried.unwrap_or_default();
+    if !delta.iter().all(|(k, v)| carried.get(k) == Some(v)) {
         delta.clear();
     }
     if !delta.is_empty() {
@@ -609,7 +609,7 @@ pub fn derive(
             apply(&mut u, &p.ops);
             undo.ops_on_a_copy(b, &u)
         };
-        let ops = match undo.keep_ops(b, &p.labels, p.ops.clone()) {
+        let ops = match undo.keep_ops(b, &p.labels, &p.ops) {
             Some(ops) => {
                 debug_assert_eq!(ops, on_a_copy(), "{}", file_stem(b));
                 ops
@@ -627,8 +627,7 @@ pub fn derive(
 
     // Objects that only the base has are deleted; objects that only the env has are added.
     for o in base {
-        let (api, kind, name) = key(&o.value);
-        if !env_keys.contains(&(api.to_owned(), kind.to_owned(), name.to_owned())) {
+        if !kept[base_by_key[&key(&o.value)]] {
             let mut m = Map::new();
             m.insert("apiVersion".into(), o.value["apiVersion"].clone());
             m.insert("kind".into(), o.value["kind"].clone());
