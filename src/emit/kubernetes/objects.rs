@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use indexmap::IndexMap;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort,
@@ -79,20 +80,23 @@ pub fn build_chunks(topo: &Topology, part_of: &str, chunk: &mut dyn FnMut(Vec<Ob
         part_of,
         out: Vec::new(),
     };
-    let mut seen = Vec::new();
+    // Each namespace once, in the order clusters first name them, with its clusters: grouped in
+    // one pass. A namespace per cluster is common, and scanning every cluster for each namespace
+    // was quadratic (2 % of `build ENV --target kubernetes` at 1,000 clusters, and growing).
+    let mut namespaces: IndexMap<&str, Vec<&Cluster>> = IndexMap::new();
     for c in &topo.clusters {
-        if !seen.contains(&c.namespace.value) {
-            seen.push(c.namespace.value.clone());
-            let ns = Namespace {
-                metadata: ObjectMeta {
-                    name: Some(c.namespace.value.clone()),
-                    labels: Some(namespace_labels(topo, &c.namespace.value)),
-                    ..Default::default()
-                },
+        namespaces.entry(&c.namespace.value).or_default().push(c);
+    }
+    for (name, clusters) in &namespaces {
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some((*name).to_owned()),
+                labels: Some(namespace_labels(clusters)),
                 ..Default::default()
-            };
-            cx.push("namespace.yaml", &ns);
-        }
+            },
+            ..Default::default()
+        };
+        cx.push("namespace.yaml", &ns);
     }
     chunk(std::mem::take(&mut cx.out));
     for c in &topo.clusters {
@@ -105,12 +109,12 @@ pub fn build_chunks(topo: &Topology, part_of: &str, chunk: &mut dyn FnMut(Vec<Ob
 
 /// A Namespace carries the user labels that every cluster in it shares, so that an env's
 /// `labels` (which kustomize writes on every object) reads the same in both renderings.
-fn namespace_labels(topo: &Topology, ns: &str) -> Labels {
+fn namespace_labels(clusters: &[&Cluster]) -> Labels {
     let mut l = Labels::from([(
         "app.kubernetes.io/managed-by".to_owned(),
         "pgtopo".to_owned(),
     )]);
-    let mut clusters = topo.clusters.iter().filter(|c| c.namespace.value == ns);
+    let mut clusters = clusters.iter();
     if let Some(first) = clusters.next() {
         let mut shared: Labels = first
             .user_labels()
