@@ -130,6 +130,11 @@ fn escape(seg: &str) -> String {
     seg.replace('~', "~0").replace('/', "~1")
 }
 
+/// The member name a JSON pointer segment stands for (the inverse of [`escape`]).
+fn unescape(seg: &str) -> String {
+    seg.replace("~1", "/").replace("~0", "~")
+}
+
 /// JSON6902 operations that turn `a` into `b`.
 fn diff(a: &Value, b: &Value, path: &str, ops: &mut Vec<Value>) {
     match (a, b) {
@@ -165,7 +170,7 @@ fn diff(a: &Value, b: &Value, path: &str, ops: &mut Vec<Value>) {
 
 fn set_ptr(v: &mut Value, ptr: &str, new: Option<Value>) {
     let (parent, last) = ptr.rsplit_once('/').expect("pointer has a parent");
-    let last = last.replace("~1", "/").replace("~0", "~");
+    let last = unescape(last);
     if let Some(Value::Object(m)) = v.pointer_mut(parent) {
         match new {
             Some(n) => {
@@ -296,7 +301,7 @@ impl Undo<'_> {
                 kept.push(op);
                 continue;
             } else if let Some((parent, last)) = path.rsplit_once('/') {
-                let key = last.replace("~1", "/").replace("~0", "~");
+                let key = unescape(last);
                 if labels.iter().any(|(p, _)| p == parent) && self.delta.contains_key(&key) {
                     continue;
                 }
@@ -341,7 +346,7 @@ fn apply(v: &mut Value, ops: &[Value]) {
             }
             _ => {
                 let (parent, last) = path.rsplit_once('/').expect("pointer has a parent");
-                let last = last.replace("~1", "/").replace("~0", "~");
+                let last = unescape(last);
                 if let Some(Value::Object(m)) = v.pointer_mut(parent) {
                     match value {
                         Some(n) => m.insert(last, n),
