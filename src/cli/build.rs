@@ -12,7 +12,7 @@ use pgtopo::driver::{Envs, LazyProgram};
 use pgtopo::emit::{self, EnvOutcome, Options, TreeBuild};
 use pgtopo::model::Target;
 
-use super::tree::{lock, Staging};
+use super::tree::{into_inner, lock, Staging};
 use super::{load_for, render, write_stdout, Ctx};
 
 #[derive(clap::Args)]
@@ -257,11 +257,11 @@ fn write_tree(lazy: &LazyProgram, staging: &Staging) -> Result<(), TreeError> {
         return Err(TreeError::Io(e));
     }
     // Every env has its outcome: no thread stops early unless writing failed.
-    let outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
+    let outcomes = into_inner(outcomes);
     let outcomes = outcomes.into_iter().map(|o| o.expect("every env rendered"));
     tree.finish(outcomes.collect(), &mut |piece| write(piece))
         .map_err(TreeError::Build)?;
-    match failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+    match into_inner(failed) {
         Some(e) => Err(TreeError::Io(e)),
         None => Ok(()),
     }

@@ -181,6 +181,11 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What a lock guarded, once no thread holds it (spoiled or not, as for [`lock`]).
+pub(super) fn into_inner<T>(m: Mutex<T>) -> T {
+    m.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Removes temporary folders of earlier builds of `name` that were killed before they could clean
 /// up (their process no longer exists). They never hold the only copy of anything: the live tree is
 /// only ever replaced by a rename.
@@ -245,10 +250,7 @@ fn assemble(
     fill(&staging)?;
     std::fs::write(tmp.join(SOURCE), source)?;
     // Pieces arrive in no fixed order; the manifest lists paths sorted, as the bundle did.
-    let mut written = staging
-        .written
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner());
+    let mut written = into_inner(staging.written);
     written.sort();
     let mut manifest = String::from(MANIFEST_HEADER);
     manifest.push('\n');
