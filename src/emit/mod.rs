@@ -181,85 +181,43 @@ pub struct EnvOutcome {
 impl<'p> TreeBuild<'p> {
     /// Renders every target's files of the base.
     pub fn start(p: &'p Program, targets: &[Target], piece: &mut dyn FnMut(Bundle)) -> Self {
-        let mut tree = TreeBuild {
+        let mut base_objects = kubernetes::BaseObjects::new(Vec::new());
+        let mut helm = None;
+        let errors = one_model(targets, piece, |target, piece| match target {
+            Target::Kubernetes => {
+                let (objs, b) = kubernetes::base_piece(p);
+                base_objects = objs;
+                Ok(b)
+            }
+            Target::Helm => {
+                let mut b = Bundle::new();
+                helm = Some(helm::Build::new(p, &mut b));
+                Ok(b)
+            }
+            _ => model_piece(p, target, &p.base, piece),
+        });
+        TreeBuild {
             p,
             targets: targets.to_vec(),
-            base_objects: kubernetes::BaseObjects::new(Vec::new()),
-            helm: None,
-            errors: vec![Vec::new(); targets.len()],
-        };
-        let mut current = Bundle::new();
-        for (i, &target) in targets.iter().enumerate() {
-            let result = match target {
-                Target::Kubernetes => {
-                    let (objs, b) = kubernetes::base_piece(p);
-                    tree.base_objects = objs;
-                    Ok(b)
-                }
-                Target::Helm => {
-                    let mut b = Bundle::new();
-                    tree.helm = Some(helm::Build::new(p, &mut b));
-                    Ok(b)
-                }
-                _ => tree.model_piece(target, &p.base, piece),
-            };
-            match result {
-                Ok(b) => current.nest(target.as_str(), b),
-                Err(d) => tree.errors[i].extend(d),
-            }
+            base_objects,
+            helm,
+            errors,
         }
-        piece(current);
-        tree
     }
 
     /// Renders every target's files of one env.
     pub fn env(&self, t: &Topology, piece: &mut dyn FnMut(Bundle)) -> EnvOutcome {
-        let mut outcome = EnvOutcome {
-            errors: vec![Vec::new(); self.targets.len()],
-            helm: None,
-        };
-        // Every target's files of one model make one piece (`hosts` hands over its own, a few
-        // clusters at a time).
-        let mut current = Bundle::new();
-        for (i, &target) in self.targets.iter().enumerate() {
-            let result = match target {
-                Target::Kubernetes => Ok(kubernetes::env_piece(self.p, &self.base_objects, t)),
-                Target::Helm => Ok(self.helm.as_ref().map_or_else(Bundle::new, |h| {
-                    let (b, releases) = h.env(t);
-                    outcome.helm = Some(releases);
-                    b
-                })),
-                _ => self.model_piece(target, t, piece),
-            };
-            match result {
-                Ok(b) => current.nest(target.as_str(), b),
-                Err(d) => outcome.errors[i].extend(d),
-            }
-        }
-        piece(current);
-        outcome
-    }
-
-    /// The targets whose files of a model depend on that model alone.
-    fn model_piece(
-        &self,
-        target: Target,
-        t: &Topology,
-        piece: &mut dyn FnMut(Bundle),
-    ) -> Result<Bundle, Vec<Diagnostic>> {
-        match target {
-            Target::Compose => Ok(compose::model_piece(self.p, t)),
-            Target::Haproxy => haproxy::model_piece(t),
-            Target::Keepalived => keepalived::model_piece(t),
-            // Hosts hands its files over a few clusters at a time, each as a piece of its own.
-            Target::Hosts => {
-                hosts::model_pieces(t, &mut |b| {
-                    piece(Bundle::from_nested(Target::Hosts.as_str(), b))
-                });
-                Ok(Bundle::new())
-            }
-            Target::Kubernetes | Target::Helm => unreachable!("rendered from the base's results"),
-        }
+        let mut helm = None;
+        let errors = one_model(&self.targets, piece, |target, piece| match target {
+            Target::Kubernetes => Ok(kubernetes::env_piece(self.p, &self.base_objects, t)),
+            Target::Helm => Ok(self.helm.as_ref().map_or_else(Bundle::new, |h| {
+                let (b, releases) = h.env(t);
+                helm = Some(releases);
+                b
+            })),
+            _ => model_piece(self.p, target, t, piece),
+        });
+        EnvOutcome { errors, helm }
     }
 
     /// Renders what lists every env (Helm's READMEs), and gives every error: first those of envs
@@ -297,6 +255,47 @@ impl<'p> TreeBuild<'p> {
         } else {
             Err(model_errors)
         }
+    }
+}
+
+/// Every target's files of one model, rendered by `render`, handed to `piece` as one piece
+/// (`hosts` hands over its own, a few clusters at a time); and each target's errors.
+fn one_model(
+    targets: &[Target],
+    piece: &mut dyn FnMut(Bundle),
+    mut render: impl FnMut(Target, &mut dyn FnMut(Bundle)) -> Result<Bundle, Vec<Diagnostic>>,
+) -> Vec<Vec<Diagnostic>> {
+    let mut errors = vec![Vec::new(); targets.len()];
+    let mut current = Bundle::new();
+    for (i, &target) in targets.iter().enumerate() {
+        match render(target, piece) {
+            Ok(b) => current.nest(target.as_str(), b),
+            Err(d) => errors[i].extend(d),
+        }
+    }
+    piece(current);
+    errors
+}
+
+/// The files of one model for the targets whose files depend on that model alone.
+fn model_piece(
+    p: &Program,
+    target: Target,
+    t: &Topology,
+    piece: &mut dyn FnMut(Bundle),
+) -> Result<Bundle, Vec<Diagnostic>> {
+    match target {
+        Target::Compose => Ok(compose::model_piece(p, t)),
+        Target::Haproxy => haproxy::model_piece(t),
+        Target::Keepalived => keepalived::model_piece(t),
+        // Hosts hands its files over a few clusters at a time, each as a piece of its own.
+        Target::Hosts => {
+            hosts::model_pieces(t, &mut |b| {
+                piece(Bundle::from_nested(Target::Hosts.as_str(), b))
+            });
+            Ok(Bundle::new())
+        }
+        Target::Kubernetes | Target::Helm => unreachable!("rendered from the base's results"),
     }
 }
 
