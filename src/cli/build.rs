@@ -234,6 +234,11 @@ fn write_tree(lazy: &LazyProgram, staging: &Staging) -> Result<(), TreeError> {
             .map_or(1, |n| n.get())
             .clamp(1, envs.max(1))
     };
+    if threads > 1 {
+        // Threads allocate from mimalloc, which keeps a heap per thread (src/alloc.rs), and it
+        // starts here, on the main thread, rather than in whichever thread fills the arena.
+        crate::alloc::use_mimalloc();
+    }
     let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..envs).map(|_| None).collect());
     let next = AtomicUsize::new(0);
     let work = || loop {
