@@ -229,13 +229,11 @@ fn key(k: &str, out: &mut String) {
 }
 
 fn string(s: &str, indent: usize, out: &mut String) {
-    if s.contains('\n') {
-        if !literal_block(s, indent, out) {
-            quoted(s, out);
-        }
-    } else if plain_ok(s) {
+    // Most strings are plain, and `plain_ok` refuses every string with a line break, so it is
+    // asked first: that saves a search for a line break in each plain one.
+    if plain_ok(s) {
         out.push_str(s);
-    } else {
+    } else if !(s.contains('\n') && literal_block(s, indent, out)) {
         quoted(s, out);
     }
 }
@@ -274,45 +272,51 @@ fn quoted(s: &str, out: &mut String) {
 
 /// Whether `s` can be written unquoted and read back as the same string by YAML 1.1 and 1.2.
 fn plain_ok(s: &str) -> bool {
-    if s.is_empty() {
+    let Some(&first) = s.as_bytes().first() else {
         return false;
-    }
-    // The words YAML 1.1 reads as booleans or null.
-    if matches!(
-        s,
-        "y" | "Y"
-            | "yes"
-            | "Yes"
-            | "YES"
-            | "n"
-            | "N"
-            | "no"
-            | "No"
-            | "NO"
-            | "true"
-            | "True"
-            | "TRUE"
-            | "false"
-            | "False"
-            | "FALSE"
-            | "on"
-            | "On"
-            | "ON"
-            | "off"
-            | "Off"
-            | "OFF"
-            | "null"
-            | "Null"
-            | "NULL"
-            | "~"
-    ) {
+    };
+    // The words YAML 1.1 reads as booleans or null. The first byte and the length rule out most
+    // strings before any comparison (this runs for every key and string of every manifest).
+    if s.len() <= 5
+        && matches!(
+            first,
+            b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~'
+        )
+        && matches!(
+            s,
+            "y" | "Y"
+                | "yes"
+                | "Yes"
+                | "YES"
+                | "n"
+                | "N"
+                | "no"
+                | "No"
+                | "NO"
+                | "true"
+                | "True"
+                | "TRUE"
+                | "false"
+                | "False"
+                | "FALSE"
+                | "on"
+                | "On"
+                | "ON"
+                | "off"
+                | "Off"
+                | "OFF"
+                | "null"
+                | "Null"
+                | "NULL"
+                | "~"
+        )
+    {
         return false;
     }
     if is_quantity(s) {
         return true;
     }
     let b = s.as_bytes();
-    let first = b[0];
     // Anything that starts like a number (or a sign, dot or digit) is quoted: YAML 1.1 reads
     // forms such as 1_000, 0x1f, 1:20 or .5 as numbers.
     // A leading digit is harmless when a letter that no number, hex/octal/binary literal or
@@ -338,19 +342,33 @@ fn plain_ok(s: &str) -> bool {
     if s.ends_with(' ') || s.ends_with(':') {
         return false;
     }
-    // Only safe characters, and no `: ` or ` #` (a mapping or a comment to YAML). Most strings
-    // hold no space, and then the table alone decides: one lookup per byte, with no pair to
-    // track.
-    if !b.iter().all(|&c| SAFE[usize::from(c)]) {
-        return false;
+    // Only safe characters, and no `: ` (a mapping to YAML; ` #`, a comment, cannot occur, as `#`
+    // is not safe). Eight bytes at a time, without a branch between them, noting spaces on the
+    // way: that takes fewer than half the instructions of a loop that stops at the first unsafe
+    // byte followed by a search for a space. Most strings hold no space, and then the table alone
+    // decides.
+    let scan = |bytes: &[u8]| {
+        bytes.iter().fold((true, false), |(ok, space), &c| {
+            (ok & SAFE[usize::from(c)], space | (c == b' '))
+        })
+    };
+    let mut chunks = b.chunks_exact(8);
+    let mut space = false;
+    for chunk in chunks.by_ref() {
+        let (ok, s) = scan(chunk);
+        if !ok {
+            return false;
+        }
+        space |= s;
     }
-    !(b.contains(&b' ') && b.windows(2).any(|w| w == b": " || w == b" #"))
+    let (ok, s) = scan(chunks.remainder());
+    ok && !((space || s) && b.windows(2).any(|w| w == b": "))
 }
 
 /// The bytes a plain scalar may hold: ASCII letters, digits and ` _-./:=@,()*$<>!%?`, as a table
 /// of every byte value (so no bounds check): the test runs on every character of every key and
 /// string of every manifest.
-const SAFE: [bool; 256] = {
+static SAFE: [bool; 256] = {
     let mut t = [false; 256];
     let mut c = 0;
     while c < 128 {
@@ -398,6 +416,25 @@ mod tests {
         let text = super::to_string(&v);
         assert_eq!(text, "z: \"on\"\na:\n- \"yes\"\n- {}\nm: 5\n");
         assert_eq!(serde_yaml::from_str::<serde_yaml::Value>(&text).unwrap(), v);
+    }
+
+    /// `plain_ok` looks at eight bytes at a time: a `: ` across two chunks, or in the remainder,
+    /// is found as well as anywhere else.
+    #[test]
+    fn a_colon_and_space_is_quoted_wherever_it_is() {
+        for (s, plain) in [
+            ("abcdefg: x", false),
+            ("abcdefgh: x", false),
+            ("a: b", false),
+            ("abcdefghijklmnopq: r", false),
+            ("a:b", true),
+            ("http://x.example/abcdefgh", true),
+            ("x y z w v u t s", true),
+            ("x #y", false),
+            ("abcdefghijklmno\u{e9}", false),
+        ] {
+            assert_eq!(super::plain_ok(s), plain, "{s:?}");
+        }
     }
 
     #[test]
