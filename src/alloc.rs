@@ -10,7 +10,8 @@
 //! `build prod`'s 4,900 allocations and frees, a third of all its instructions. The arena hands
 //! out the next bytes of one static block and frees nothing but the newest block (a `String`
 //! that grows at the end of the arena grows in place): `build prod` 3.38 → 2.21 million
-//! instructions, for 237 instead of 187 page faults (it allocates 700 KB in all).
+//! instructions, for 237 instead of 187 page faults (it allocates 700 KB in all), and then 90
+//! page faults, once the arena's pages are asked for 16 at a time ([`populate_to`]).
 //!
 //! So every process starts on the arena, and [`use_mimalloc`] switches new allocations over when
 //! the input is large or before the CLI starts threads (mimalloc keeps a heap per thread; the
@@ -143,10 +144,43 @@ fn arena_offset(p: *mut u8) -> Option<usize> {
     (at < ARENA_BYTES).then_some(at)
 }
 
+/// The offset up to which the arena's pages have been asked of the kernel.
+static POPULATED: AtomicUsize = AtomicUsize::new(0);
+
+/// How much of the arena is asked for at once: 16 pages, one system call instead of 16 faults.
+const POPULATE_STEP: usize = 64 << 10;
+
+/// Has the kernel map the arena's pages up to `end` (and on to the next step) in one call, ahead of
+/// their first use. Each page costs its zeroing either way, but a page fault on the development
+/// VM cost another 0.6 µs (1.47 against 0.83 µs a page, measured with a C program), and
+/// `build prod` takes 160 pages of the arena: its page faults went 241 → 90 and its median
+/// 2.42 → 2.16 ms (interleaved). A kernel older than 5.14 refuses the call, and the pages fault
+/// in as before.
+fn populate_to(end: usize) {
+    let mut done = POPULATED.load(Ordering::Relaxed);
+    while end > done {
+        let to = end.next_multiple_of(POPULATE_STEP).min(ARENA_BYTES);
+        match POPULATED.compare_exchange(done, to, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => {
+                unsafe {
+                    libc::madvise(
+                        (arena_base() + done) as *mut libc::c_void,
+                        to - done,
+                        libc::MADV_POPULATE_WRITE,
+                    )
+                };
+                return;
+            }
+            Err(now) => done = now,
+        }
+    }
+}
+
 unsafe impl GlobalAlloc for Hybrid {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if !LARGE.load(Ordering::Acquire) {
             if let Some(p) = ARENA.alloc(arena_base(), ARENA_BYTES, layout) {
+                populate_to(p as usize - arena_base() + layout.size());
                 return p;
             }
             // The arena is full (or the block too large for it): from now on, mimalloc.
@@ -180,6 +214,7 @@ unsafe impl GlobalAlloc for Hybrid {
             return MiMalloc.realloc(p, layout, new_size);
         };
         if ARENA.resize(at, layout.size(), new_size, ARENA_BYTES) {
+            populate_to(at + new_size);
             return p;
         }
         let new = self.alloc(Layout::from_size_align_unchecked(new_size, layout.align()));
@@ -233,7 +268,11 @@ mod tests {
         let a = Hybrid;
         unsafe {
             let small = a.alloc(layout(24, 8));
-            assert!(arena_offset(small).is_some() || LARGE.load(Ordering::Acquire));
+            match arena_offset(small) {
+                // Its pages have been asked for.
+                Some(at) => assert!(POPULATED.load(Ordering::Relaxed) >= at + 24),
+                None => assert!(LARGE.load(Ordering::Acquire)),
+            }
             small.write(7);
             // Grown past what the arena holds, the block moves to mimalloc with its bytes.
             let big = a.realloc(small, layout(24, 8), ARENA_BYTES + 1);
