@@ -95,7 +95,9 @@ impl Bump {
     fn alloc(&self, base: usize, len: usize, layout: Layout) -> Option<*mut u8> {
         let mut next = self.next.load(Ordering::Acquire);
         loop {
-            let start = (base + next).next_multiple_of(layout.align()) - base;
+            // A layout's alignment is a power of two: a mask, not a division.
+            let mask = layout.align() - 1;
+            let start = ((base + next + mask) & !mask) - base;
             let end = start.checked_add(layout.size()).filter(|&e| e <= len)?;
             match self
                 .next
