@@ -7,6 +7,7 @@
 //! in the base are removed with a `$patch: delete` patch. The kubernetes validation test proves the
 //! result equals `pgtopo build ENV` for every env of every topology.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
@@ -98,7 +99,7 @@ const CONTAINER_LISTS: &[&str] = &[
 fn images(v: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for list in CONTAINER_LISTS {
-        if let Some(cs) = v.pointer(list).and_then(Value::as_array) {
+        if let Some(cs) = pointer(v, list).and_then(Value::as_array) {
             for (i, c) in cs.iter().enumerate() {
                 if let Some(img) = c.get("image").and_then(Value::as_str) {
                     out.push((format!("{list}/{i}/image"), img.to_owned()));
@@ -112,13 +113,10 @@ fn images(v: &Value) -> Vec<(String, String)> {
 /// The places where kustomize's `labels` transformer (with `includeTemplates`) writes labels.
 fn label_paths(v: &Value) -> Vec<String> {
     let mut out = vec!["/metadata/labels".to_owned()];
-    if v.pointer("/spec/template/metadata").is_some() {
+    if pointer(v, "/spec/template/metadata").is_some() {
         out.push("/spec/template/metadata/labels".to_owned());
     }
-    if let Some(vcts) = v
-        .pointer("/spec/volumeClaimTemplates")
-        .and_then(Value::as_array)
-    {
+    if let Some(vcts) = pointer(v, "/spec/volumeClaimTemplates").and_then(Value::as_array) {
         for i in 0..vcts.len() {
             out.push(format!("/spec/volumeClaimTemplates/{i}/metadata/labels"));
         }
@@ -133,6 +131,55 @@ fn escape(seg: &str) -> String {
 /// The member name a JSON pointer segment stands for (the inverse of [`escape`]).
 fn unescape(seg: &str) -> String {
     seg.replace("~1", "/").replace("~0", "~")
+}
+
+/// `Value::pointer`, without its two new Strings for every segment (serde_json unescapes each
+/// segment into fresh Strings): a segment is unescaped only if it holds a `~`. Overlays look up
+/// paths in every object of every env, several times each; with serde_json's, the lookups and
+/// their Strings were a tenth of `build --out` of containers 100 × 10 × 50.
+fn pointer<'v>(v: &'v Value, ptr: &str) -> Option<&'v Value> {
+    if ptr.is_empty() {
+        return Some(v);
+    }
+    ptr.strip_prefix('/')?.split('/').try_fold(v, |cur, seg| {
+        let seg = unescaped(seg);
+        match cur {
+            Value::Object(m) => m.get(&*seg),
+            Value::Array(a) => index(&seg).and_then(|i| a.get(i)),
+            _ => None,
+        }
+    })
+}
+
+/// `Value::pointer_mut` the same way as [`pointer`].
+fn pointer_mut<'v>(v: &'v mut Value, ptr: &str) -> Option<&'v mut Value> {
+    if ptr.is_empty() {
+        return Some(v);
+    }
+    ptr.strip_prefix('/')?.split('/').try_fold(v, |cur, seg| {
+        let seg = unescaped(seg);
+        match cur {
+            Value::Object(m) => m.get_mut(&*seg),
+            Value::Array(a) => index(&seg).and_then(|i| a.get_mut(i)),
+            _ => None,
+        }
+    })
+}
+
+fn unescaped(seg: &str) -> Cow<'_, str> {
+    if seg.contains('~') {
+        Cow::Owned(unescape(seg))
+    } else {
+        Cow::Borrowed(seg)
+    }
+}
+
+/// An array index as serde_json's pointers read one: digits, without a sign or a leading zero.
+fn index(seg: &str) -> Option<usize> {
+    if seg.starts_with('+') || (seg.starts_with('0') && seg.len() != 1) {
+        return None;
+    }
+    seg.parse().ok()
 }
 
 /// JSON6902 operations that turn `a` into `b`.
@@ -171,7 +218,7 @@ fn diff(a: &Value, b: &Value, path: &str, ops: &mut Vec<Value>) {
 fn set_ptr(v: &mut Value, ptr: &str, new: Option<Value>) {
     let (parent, last) = ptr.rsplit_once('/').expect("pointer has a parent");
     let last = unescape(last);
-    if let Some(Value::Object(m)) = v.pointer_mut(parent) {
+    if let Some(Value::Object(m)) = pointer_mut(v, parent) {
         match new {
             Some(n) => {
                 m.insert(last, n);
@@ -183,12 +230,12 @@ fn set_ptr(v: &mut Value, ptr: &str, new: Option<Value>) {
         if m.is_empty() {
             // An emptied label map is dropped, as the base would not have it either.
             let (pp, pl) = parent.rsplit_once('/').unwrap_or(("", ""));
-            if let Some(Value::Object(pm)) = v.pointer_mut(pp) {
+            if let Some(Value::Object(pm)) = pointer_mut(v, pp) {
                 pm.remove(pl);
             }
         }
     } else if let Some(n) = new {
-        if let Some(Value::Array(a)) = v.pointer_mut(parent) {
+        if let Some(Value::Array(a)) = pointer_mut(v, parent) {
             if let Ok(i) = last.parse::<usize>() {
                 a[i] = n;
             }
@@ -213,15 +260,15 @@ impl Undo<'_> {
         let mut x = u.clone();
         for p in label_paths(&x) {
             for (kk, _) in self.delta {
-                let prev = b.pointer(&format!("{p}/{}", escape(kk))).cloned();
-                if x.pointer(&p).is_some() {
+                let prev = pointer(b, &format!("{p}/{}", escape(kk))).cloned();
+                if pointer(&x, &p).is_some() {
                     set_ptr(&mut x, &format!("{p}/{}", escape(kk)), prev);
                 }
             }
         }
         for (path, img) in self.images {
             if self.image_rewrite.contains_key(split_image(img).0) {
-                if let Some(orig) = b.pointer(path) {
+                if let Some(orig) = pointer(b, path) {
                     set_ptr(&mut x, path, Some(orig.clone()));
                 }
             }
@@ -230,7 +277,7 @@ impl Undo<'_> {
             set_ptr(
                 &mut x,
                 "/spec/replicas",
-                b.pointer("/spec/replicas").cloned(),
+                pointer(b, "/spec/replicas").cloned(),
             );
         }
         let mut ops = Vec::new();
@@ -257,7 +304,7 @@ impl Undo<'_> {
         for (p, keys) in labels {
             if let Some(keys) = keys {
                 // Undoing would empty the env's map, which the copy then drops as a whole.
-                if b.pointer(p).is_some() && keys.iter().all(|k| self.delta.contains_key(k)) {
+                if pointer(b, p).is_some() && keys.iter().all(|k| self.delta.contains_key(k)) {
                     return None;
                 }
             }
@@ -266,7 +313,7 @@ impl Undo<'_> {
             .images
             .iter()
             .filter(|(path, img)| {
-                self.image_rewrite.contains_key(split_image(img).0) && b.pointer(path).is_some()
+                self.image_rewrite.contains_key(split_image(img).0) && pointer(b, path).is_some()
             })
             .map(|(path, _)| path.as_str())
             .collect();
@@ -323,8 +370,7 @@ fn label_maps(u: &Value) -> LabelMaps {
     label_paths(u)
         .into_iter()
         .map(|p| {
-            let keys = u
-                .pointer(&p)
+            let keys = pointer(u, &p)
                 .and_then(Value::as_object)
                 .map(|m| m.keys().cloned().collect());
             (p, keys)
@@ -340,14 +386,14 @@ fn apply(v: &mut Value, ops: &[Value]) {
         match (op["op"].as_str(), path) {
             (Some("replace"), "") => *v = value.unwrap_or_default(),
             (Some("replace"), _) => {
-                if let Some(x) = v.pointer_mut(path) {
+                if let Some(x) = pointer_mut(v, path) {
                     *x = value.unwrap_or_default();
                 }
             }
             _ => {
                 let (parent, last) = path.rsplit_once('/').expect("pointer has a parent");
                 let last = unescape(last);
-                if let Some(Value::Object(m)) = v.pointer_mut(parent) {
+                if let Some(Value::Object(m)) = pointer_mut(v, parent) {
                     match value {
                         Some(n) => m.insert(last, n),
                         None => m.remove(&last),
@@ -448,10 +494,7 @@ pub fn derive(
                 namespaces.insert(str_at(&o.value, &["metadata", "namespace"]).to_owned());
             }
             let sort = super::sort_key(&o.value);
-            let labels = o
-                .value
-                .pointer("/metadata/labels")
-                .and_then(Value::as_object);
+            let labels = pointer(&o.value, "/metadata/labels").and_then(Value::as_object);
             match &mut carried {
                 None => carried = Some(labels.cloned().unwrap_or_default()),
                 Some(c) => c.retain(|k, v| labels.and_then(|l| l.get(k)) == Some(v)),
@@ -496,9 +539,9 @@ pub fn derive(
                         file_stem(u)
                     );
                     let replicas = (matches!(kind, "Deployment" | "StatefulSet")
-                        && u.pointer("/spec/replicas") != b.pointer("/spec/replicas"))
+                        && pointer(u, "/spec/replicas") != pointer(b, "/spec/replicas"))
                     .then(|| {
-                        let count = u.pointer("/spec/replicas").cloned().unwrap_or_default();
+                        let count = pointer(u, "/spec/replicas").cloned().unwrap_or_default();
                         (name.to_owned(), count)
                     });
                     Ok(Paired {
@@ -685,6 +728,42 @@ fn target(v: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The pointers without Strings find what serde_json's find, escapes and indexes included.
+    #[test]
+    fn pointers_agree_with_serde_json() {
+        let mut v = json!({
+            "a": {"b/c": {"d~e": 1}, "": 2, "l": [10, 11, {"x": 3}]},
+            "0": "zero",
+        });
+        for ptr in [
+            "",
+            "/",
+            "/a",
+            "/a/b~1c",
+            "/a/b~1c/d~0e",
+            "/a/b/c",
+            "/a/",
+            "/a/l/0",
+            "/a/l/2/x",
+            "/a/l/01",
+            "/a/l/+1",
+            "/a/l/3",
+            "/a/l/-",
+            "/0",
+            "a",
+            "/a/l/0/x",
+            "/missing",
+        ] {
+            assert_eq!(pointer(&v, ptr), v.pointer(ptr), "{ptr:?}");
+            let expected = v.clone().pointer_mut(ptr).map(|x| x.clone());
+            assert_eq!(
+                pointer_mut(&mut v, ptr).map(|x| x.clone()),
+                expected,
+                "{ptr:?}"
+            );
+        }
+    }
 
     #[test]
     fn images_split() {
