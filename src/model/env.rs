@@ -29,17 +29,15 @@ pub fn env_nodes(doc: &Document) -> impl Iterator<Item = &Node> {
     doc.nodes.iter().filter(|n| n.name == "env")
 }
 
-/// The document without its `env` blocks, with the patch of `env` (if any) merged in.
-pub fn apply(doc: &Document, env: Option<&Node>) -> Vec<Node> {
+/// The document without its `env` blocks, with the patch of `env` merged in.
+pub fn apply(doc: &Document, env: &Node) -> Vec<Node> {
     let mut root: Vec<Node> = doc
         .nodes
         .iter()
         .filter(|n| n.name != "env")
         .cloned()
         .collect();
-    if let Some(env) = env {
-        merge_children(&mut root, &env.children);
-    }
+    merge_children(&mut root, &env.children);
     root
 }
 

@@ -55,6 +55,9 @@ pub fn lower(
                     workloads.push(w);
                 }
             }
+            // Env blocks are read by `env_names` and merged in before lowering (`env::apply`);
+            // the base is lowered with them still in the document.
+            "env" => {}
             other => {
                 let mut diag =
                     Diagnostic::error("PT001", format!("unknown top-level node `{other}`"))

@@ -90,8 +90,18 @@ pub fn resolve(
             }
         }
     };
-    let root = env::apply(doc, env_node);
-    let mut topo = lower::lower(&root, env, envs, &mut d);
+    // The base is lowered from the document as it is (`lower` passes over env blocks); an env
+    // from a copy with the env's block merged in. Copying the document for the base too was a
+    // twentieth of `pgtopo build prod`.
+    let merged;
+    let root = match env_node {
+        None => &doc.nodes[..],
+        Some(e) => {
+            merged = env::apply(doc, e);
+            &merged[..]
+        }
+    };
+    let mut topo = lower::lower(root, env, envs, &mut d);
     if env.is_some() {
         for x in &mut d {
             x.env = env.map(str::to_owned);
