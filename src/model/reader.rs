@@ -22,10 +22,15 @@ pub fn looks_like_secret_key(key: &str) -> bool {
         b"api-key",
         b"apikey",
     ];
+    // Every word starts with one of `p`, `s`, `t` or `a`: only where the key has one of those is
+    // a word compared, rather than every word at every position.
     let k = key.as_bytes();
-    WORDS.iter().any(|w| {
-        k.windows(w.len())
-            .any(|window| window.eq_ignore_ascii_case(w))
+    (0..k.len()).any(|i| {
+        matches!(k[i].to_ascii_lowercase(), b'p' | b's' | b't' | b'a')
+            && WORDS.iter().any(|w| {
+                k.get(i..i + w.len())
+                    .is_some_and(|window| window.eq_ignore_ascii_case(w))
+            })
     })
 }
 

@@ -21,6 +21,11 @@ pub const RULE: Rule = Rule {
 
 /// `scheme://user:password@host` — a URL that carries a password.
 fn url_with_password(s: &str) -> bool {
+    // Without an `@` there is no user info. Most values have none, and this saves them the
+    // set-up of a substring search (the rule asks this of every string in the file).
+    if !s.as_bytes().contains(&b'@') {
+        return false;
+    }
     let Some((_, rest)) = s.split_once("://") else {
         return false;
     };
