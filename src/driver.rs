@@ -204,8 +204,9 @@ pub fn compile_with_threads(source: &str, selected: Envs, threads: usize) -> Com
             return c;
         }
     };
-    // Sets, not lists: a large topology repeats a finding in every env, and scanning a list of
-    // every earlier finding costs the square of their number.
+    // One report per problem (code, place and message), the first: the base's when an env
+    // repeats it. A set, not a list: a large topology repeats a finding in every env, and
+    // scanning a list of every earlier finding costs the square of their number.
     let mut seen: HashSet<(&'static str, Option<Span>, String)> = HashSet::new();
     let mut push = |c: &mut Compilation, d: Diagnostic| {
         if seen.insert((d.code, d.span, d.message.clone())) {
@@ -269,18 +270,10 @@ pub fn compile_with_threads(source: &str, selected: Envs, threads: usize) -> Com
             (Some(_), Some(t)) => c.envs.push(t),
         }
     }
-    // A problem found in the base and again in an env is one problem; keep the base's report.
-    let mut out: Vec<Diagnostic> = Vec::new();
-    let mut kept: HashSet<(&'static str, Option<Span>, String)> = HashSet::new();
-    for d in std::mem::take(&mut c.diagnostics) {
-        let fresh = kept.insert((d.code, d.span, d.message.clone()));
-        if d.env.is_some() && !fresh {
-            continue;
-        }
-        out.push(d);
-    }
-    out.sort_by_key(|d| (d.span.map_or(0, |s| s.offset()), d.code));
-    c.diagnostics = out;
+    // A problem found in the base and again in an env is one problem: `push` kept the first
+    // report, and the base's comes first.
+    c.diagnostics
+        .sort_by_key(|d| (d.span.map_or(0, |s| s.offset()), d.code));
     c.doc = Some(doc);
     c
 }
