@@ -138,40 +138,37 @@ fn unescape(seg: &str) -> String {
 /// paths in every object of every env, several times each; with serde_json's, the lookups and
 /// their Strings were a tenth of `build --out` of containers 100 × 10 × 50.
 fn pointer<'v>(v: &'v Value, ptr: &str) -> Option<&'v Value> {
-    if ptr.is_empty() {
-        return Some(v);
-    }
-    ptr.strip_prefix('/')?.split('/').try_fold(v, |cur, seg| {
-        let seg = unescaped(seg);
-        match cur {
-            Value::Object(m) => m.get(&*seg),
-            Value::Array(a) => index(&seg).and_then(|i| a.get(i)),
-            _ => None,
-        }
+    segments(ptr)?.try_fold(v, |cur, seg| match cur {
+        Value::Object(m) => m.get(&*seg),
+        Value::Array(a) => index(&seg).and_then(|i| a.get(i)),
+        _ => None,
     })
 }
 
 /// `Value::pointer_mut` the same way as [`pointer`].
 fn pointer_mut<'v>(v: &'v mut Value, ptr: &str) -> Option<&'v mut Value> {
-    if ptr.is_empty() {
-        return Some(v);
-    }
-    ptr.strip_prefix('/')?.split('/').try_fold(v, |cur, seg| {
-        let seg = unescaped(seg);
-        match cur {
-            Value::Object(m) => m.get_mut(&*seg),
-            Value::Array(a) => index(&seg).and_then(|i| a.get_mut(i)),
-            _ => None,
-        }
+    segments(ptr)?.try_fold(v, |cur, seg| match cur {
+        Value::Object(m) => m.get_mut(&*seg),
+        Value::Array(a) => index(&seg).and_then(|i| a.get_mut(i)),
+        _ => None,
     })
 }
 
-fn unescaped(seg: &str) -> Cow<'_, str> {
-    if seg.contains('~') {
-        Cow::Owned(unescape(seg))
-    } else {
-        Cow::Borrowed(seg)
-    }
+/// The member names or indexes a JSON pointer walks, as serde_json reads a pointer: `""` is the
+/// whole value (no segments), anything else must start with `/`. A segment is unescaped into a
+/// new String only if it holds a `~`.
+fn segments(ptr: &str) -> Option<impl Iterator<Item = Cow<'_, str>>> {
+    let rest = match ptr {
+        "" => None,
+        _ => Some(ptr.strip_prefix('/')?),
+    };
+    Some(rest.into_iter().flat_map(|r| r.split('/')).map(|seg| {
+        if seg.contains('~') {
+            Cow::Owned(unescape(seg))
+        } else {
+            Cow::Borrowed(seg)
+        }
+    }))
 }
 
 /// An array index as serde_json's pointers read one: digits, without a sign or a leading zero.
