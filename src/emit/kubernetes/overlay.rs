@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
+use indexmap::{Equivalent, IndexMap};
 use serde_json::{json, Map, Value};
 
 use super::{str_at, to_yaml, to_yaml_docs, Obj};
@@ -26,27 +27,57 @@ pub fn kustomization_base<'a>(files: impl Iterator<Item = &'a str>) -> String {
 }
 
 /// The base's objects with what every env's overlay asks of them, worked out once per build
-/// rather than once per env: their namespace and their images (with many clusters, reading
-/// every base object's images again for each env was a sixth of deriving the overlays).
+/// rather than once per env: their namespace, their images (with many clusters, reading every
+/// base object's images again for each env was a sixth of deriving the overlays) and where each
+/// identity is (sorting 1,000 keys again for each env, and looking them up among their strings,
+/// was 3 % of `build --out` of 100 clusters).
 pub struct BaseObjects {
     pub objs: Vec<Obj>,
     namespace: Option<String>,
     /// `images(o)` of every object, in order.
     images: Vec<Vec<(String, String)>>,
+    /// The index of the object with each identity (the last one, should two share it).
+    by_key: IndexMap<(String, String, String), usize>,
 }
 
 impl BaseObjects {
     pub fn new(objs: Vec<Obj>) -> Self {
+        let by_key = objs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let (a, k, n) = key(&o.value);
+                ((a.to_owned(), k.to_owned(), n.to_owned()), i)
+            })
+            .collect();
         BaseObjects {
             namespace: only_namespace(&objs),
             images: objs.iter().map(|o| images(&o.value)).collect(),
+            by_key,
             objs,
         }
+    }
+
+    /// The base object with the identity `k`.
+    fn find(&self, k: Key) -> Option<usize> {
+        self.by_key.get(&KeyRef(k)).copied()
     }
 }
 
 /// An object's identity: apiVersion, kind and name, borrowed from the object.
 type Key<'a> = (&'a str, &'a str, &'a str);
+
+/// A borrowed identity, to look up an owned one without copying its strings: it hashes as the
+/// owned tuple does (a tuple hashes its fields in order, and a `String` as its `str`).
+#[derive(Hash)]
+struct KeyRef<'a>(Key<'a>);
+
+impl Equivalent<(String, String, String)> for KeyRef<'_> {
+    fn equivalent(&self, k: &(String, String, String)) -> bool {
+        let (a, b, c) = self.0;
+        a == k.0 && b == k.1 && c == k.2
+    }
+}
 
 fn key(v: &Value) -> Key<'_> {
     (
@@ -470,12 +501,6 @@ pub fn derive(
             }
         }
     };
-    let base_by_key: BTreeMap<Key, usize> = base
-        .iter()
-        .enumerate()
-        .map(|(i, o)| (key(&o.value), i))
-        .collect();
-
     let mut env = Vec::new();
     // The base objects that an env object has, by index: the others are deleted.
     let mut kept = vec![false; base.len()];
@@ -505,8 +530,8 @@ pub fn derive(
             }
             let u = copy.as_ref().unwrap_or(&o.value);
             let (_, kind, name) = key(u);
-            let base = match base_by_key.get(&key(u)) {
-                Some(&i) => {
+            let base = match prepared.find(key(u)) {
+                Some(i) => {
                     kept[i] = true;
                     let b = &base[i].value;
                     // Borrowed lookups, not copies of both label maps: this runs for every
@@ -672,7 +697,7 @@ pub fn derive(
 
     // Objects that only the base has are deleted; objects that only the env has are added.
     for o in base {
-        if !kept[base_by_key[&key(&o.value)]] {
+        if !prepared.find(key(&o.value)).is_some_and(|i| kept[i]) {
             let mut m = Map::new();
             m.insert("apiVersion".into(), o.value["apiVersion"].clone());
             m.insert("kind".into(), o.value["kind"].clone());
