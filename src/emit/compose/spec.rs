@@ -108,7 +108,10 @@ pub struct Volume {
 /// made Compose the slowest part of rendering a large topology (docs/performance.md).
 pub fn to_yaml(f: &ComposeFile) -> String {
     use crate::emit::yaml::{key_line, raw_field, str_field, str_items};
-    let mut out = String::with_capacity(1024 * f.services.len().max(1));
+    // A PostgreSQL service takes 1.1 KB (a thousand of them, 1,128 KB): 1.5 KB each keeps a large
+    // file from being copied into a buffer twice its size near the end (1.5 % of `build --out`
+    // of 10 clusters of 100 nodes).
+    let mut out = String::with_capacity(1536 * f.services.len().max(1));
     let o = &mut out;
     str_field(o, 0, "name", &f.name);
     if f.services.is_empty() {
