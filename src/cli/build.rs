@@ -198,13 +198,13 @@ enum TreeError {
     Build(Vec<Diagnostic>),
 }
 
-/// Renders the tree and writes it, on as many threads as there are cores (at most one per env).
-/// The base first, on this thread; then each thread takes the next env, resolves it, renders it
-/// and writes its files itself, so that rendering and writing share the cores however the work
-/// divides between them: a tree of many small files is mostly the kernel's work of creating
-/// them, a tree of Kubernetes overlays mostly rendering. Last, what lists every env. A thread
-/// holds one env's model and a piece of its files at a time. Once writing fails, every thread
-/// stops at its next piece.
+/// Renders the tree and writes it, on as many threads as there are cores (at most one per env, and
+/// a third and more only within a memory budget: [`env_threads`]). The base first, on this thread;
+/// then each thread takes the next env, resolves it, renders it and writes its files itself, so
+/// that rendering and writing share the cores however the work divides between them: a tree of many
+/// small files is mostly the kernel's work of creating them, a tree of Kubernetes overlays mostly
+/// rendering. Last, what lists every env. A thread holds one env's model and a piece of its files
+/// at a time. Once writing fails, every thread stops at its next piece.
 fn write_tree(lazy: &LazyProgram, staging: &Staging) -> Result<(), TreeError> {
     let failed: Mutex<Option<std::io::Error>> = Mutex::new(None);
     let stopped = AtomicBool::new(false);
@@ -222,18 +222,21 @@ fn write_tree(lazy: &LazyProgram, staging: &Staging) -> Result<(), TreeError> {
     };
     let targets = lazy.targets();
     let mut largest = 0;
+    let before = resident();
     let tree = TreeBuild::start(&lazy.program, &targets, &mut |piece| {
         largest = piece.iter().map(|(_, c)| c.len()).fold(largest, usize::max);
         write(piece)
     });
+    // What rendering the base took: an env's thread will take about as much.
+    let base = before
+        .zip(resident())
+        .map(|((now, _), (_, peak))| Footprint {
+            peak,
+            growth: peak.saturating_sub(now),
+        });
     let envs = lazy.env_count();
-    let threads = if largest > ONE_THREAD_FROM_FILE_BYTES {
-        1
-    } else {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, envs.max(1))
-    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = env_threads(cores, envs, largest, base);
     if threads > 1 {
         // Threads allocate from mimalloc, which keeps a heap per thread (src/alloc.rs), and it
         // starts here, on the main thread, rather than in whichever thread fills the arena.
@@ -274,9 +277,117 @@ fn write_tree(lazy: &LazyProgram, staging: &Staging) -> Result<(), TreeError> {
 
 type Outcome = Result<EnvOutcome, Vec<Diagnostic>>;
 
+/// The process's resident memory after rendering the base: its peak so far, and how much the peak
+/// grew while the base rendered.
+#[derive(Clone, Copy)]
+struct Footprint {
+    peak: u64,
+    growth: u64,
+}
+
+/// How many threads render the envs: one per core and at most one per env, but a third thread and
+/// more only while the peak stays within [`MEMORY_BUDGET`], each thread counted at what the base
+/// took to render plus [`THREAD_BYTES`]. Every thread holds an env's model and a piece of its
+/// files, so the peak grows with the threads: on the development VM, forced to more threads than
+/// its two cores, containers 100 × 10 × 50 peaked at 86 MiB with two, 104 with four and 130 with
+/// eight (docs/performance.md). Two are always allowed (when there are two cores), as before: where
+/// one env alone is larger than the budget, a second thread is what keeps the build fast. Without a
+/// reading of the memory (not Linux), every core is used.
+fn env_threads(cores: usize, envs: usize, largest: usize, base: Option<Footprint>) -> usize {
+    if largest > ONE_THREAD_FROM_FILE_BYTES {
+        return 1;
+    }
+    let most = cores.clamp(1, envs.max(1));
+    match base {
+        None => most,
+        Some(f) => {
+            let room = MEMORY_BUDGET.saturating_sub(f.peak) / (f.growth + THREAD_BYTES);
+            most.min(
+                usize::try_from(room)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(1)
+                    .max(2),
+            )
+        }
+    }
+}
+
+/// The peak that threads beyond the second must fit in: the 100 MB that issue 12 sets for 1,000
+/// nodes × 50 envs, less room for the estimate's error.
+const MEMORY_BUDGET: u64 = 90 << 20;
+
+/// What a thread takes beyond what the base's rendering took: its stack, its own heap, and
+/// resolving its env's model, which the base did before it was measured. With it, the estimate
+/// was above what each thread beyond the second cost in every 1,000 × 50 tree (containers
+/// 100 × 10 and 10 × 100: 27 and 12 MiB estimated, 10.5 and 7 measured; vms 100 × 10 and
+/// 10 × 100: 7 and 9 estimated, 5 and 5 measured); counted at the larger of the base's growth and
+/// 4 MiB, vms 100 × 10 × 50 on 16 cores took 15 threads and 110 MiB.
+const THREAD_BYTES: u64 = 4 << 20;
+
+/// Resident memory in bytes, now and at the peak so far, from `/proc/self/status` (Linux only).
+fn resident() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kb: u64 = line[name.len()..]
+            .trim()
+            .strip_suffix("kB")?
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kb << 10)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
 /// Envs render one at a time when a file of the base is larger than this. Most of a model's
 /// files are rendered in small parts (Kubernetes overlays a cluster at a time, `hosts` in pieces
-/// of a few MiB), but a Compose project is one file, and rendering it takes about three times
+/// of about 1 MiB), but a Compose project is one file, and rendering it takes about three times
 /// its size: with two envs of containers 40 × 250 (an 11 MB compose.yaml each) at once, the
 /// build peaked at 136 instead of 92 MiB.
 const ONE_THREAD_FROM_FILE_BYTES: usize = 8 << 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    fn footprint(peak: u64, growth: u64) -> Option<Footprint> {
+        Some(Footprint {
+            peak: peak * MIB,
+            growth: growth * MIB,
+        })
+    }
+
+    #[test]
+    fn threads_beyond_two_fit_the_memory_budget() {
+        // Figures measured on the development VM: containers 100 × 10 × 50 (peak 64 MiB after
+        // rendering the base, which took 23), containers 10 × 100 × 50 (24 and 8): 27 and
+        // 12 MiB a thread.
+        assert_eq!(env_threads(16, 50, 0, footprint(64, 23)), 2);
+        assert_eq!(env_threads(16, 50, 0, footprint(24, 8)), 6);
+        // Two threads even when the base alone is past the budget; one core, one env or one huge
+        // file: one thread.
+        assert_eq!(env_threads(16, 50, 0, footprint(300, 200)), 2);
+        assert_eq!(env_threads(1, 50, 0, footprint(6, 1)), 1);
+        assert_eq!(env_threads(16, 1, 0, footprint(6, 1)), 1);
+        assert_eq!(
+            env_threads(16, 50, ONE_THREAD_FROM_FILE_BYTES + 1, footprint(6, 1)),
+            1
+        );
+        // A small topology: every core, up to 21 threads of 4 MiB beside the first.
+        assert_eq!(env_threads(8, 50, 0, footprint(6, 0)), 8);
+        assert_eq!(env_threads(64, 50, 0, footprint(6, 0)), 22);
+        // No reading of the memory: every core, at most one per env.
+        assert_eq!(env_threads(16, 50, 0, None), 16);
+        assert_eq!(env_threads(16, 3, 0, None), 3);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn resident_memory_is_read_on_linux() {
+        let (now, peak) = resident().expect("/proc/self/status has VmRSS and VmHWM");
+        assert!(now > 0 && now <= peak, "{now} {peak}");
+    }
+}
