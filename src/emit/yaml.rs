@@ -266,8 +266,19 @@ fn literal_block(s: &str, indent: usize, out: &mut String) -> bool {
     true
 }
 
+/// A double-quoted scalar, escaped as JSON (YAML reads JSON strings as they are). Most strings
+/// that need quotes only hold a `: ` or start like a number, and have nothing to escape: those
+/// are copied as they are, without serde_json's new String (Compose's `${VAR:?…}` values, several
+/// per service, went through it).
 fn quoted(s: &str, out: &mut String) {
-    out.push_str(&serde_json::to_string(s).expect("strings serialize"));
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(&serde_json::to_string(s).expect("strings serialize"));
+    } else {
+        out.reserve(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    }
 }
 
 /// Whether `s` can be written unquoted and read back as the same string by YAML 1.1 and 1.2.
@@ -406,6 +417,24 @@ mod tests {
             super::to_string(&v),
             "a: \"yes\"\nb: 10Gi\nc: 1000m\nd: \"on\"\ne: x y\nf: \"2\"\ng: \"\"\nh: -c\ni: \"-1\"\nj: \".5\"\nk: \"0x1f\"\nl: 10-init.sh\nm: \"2001-12-14t21:59:43.10-05:00\"\n"
         );
+    }
+
+    /// The copy-as-is path of `quoted` writes what serde_json writes, escapes or not.
+    #[test]
+    fn quoted_strings_are_json_strings() {
+        for s in [
+            "",
+            "x: y",
+            "${A:?A is not set: copy .env.example to .env}",
+            "tab\there",
+            "quote \" and \\ backslash",
+            "\u{7f} and é",
+            "line\nbreak",
+        ] {
+            let mut out = String::new();
+            super::quoted(s, &mut out);
+            assert_eq!(out, serde_json::to_string(s).unwrap());
+        }
     }
 
     /// serde_yaml trees (Helm's values) keep their key order and get the same quoting.
