@@ -72,6 +72,11 @@ fn render(p: &Program, t: &Topology) -> Project {
         name: project_name(p, t),
         ..ComposeFile::default()
     };
+    // Room for every node's service and volume up front: grown by doubling, the map of a
+    // thousand services (a few hundred bytes each) was copied ten times over.
+    let nodes: usize = t.clusters.iter().map(|c| c.nodes.len()).sum();
+    compose.services.reserve(nodes + 2 * t.clusters.len());
+    compose.volumes.reserve(nodes);
     let mut files = IndexMap::new();
     for c in &t.clusters {
         postgres::cluster(c, &mut compose, &mut files, &mut vars);
