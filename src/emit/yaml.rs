@@ -148,15 +148,15 @@ pub(crate) fn key_line(out: &mut String, indent: usize, k: &str) {
 }
 
 /// `- item` at `indent` for every string of a sequence.
-pub(crate) fn str_items<'a>(
+pub(crate) fn str_items<'a, S: AsRef<str> + 'a>(
     out: &mut String,
     indent: usize,
-    items: impl IntoIterator<Item = &'a String>,
+    items: impl IntoIterator<Item = &'a S>,
 ) {
     for item in items {
         pad(indent, out);
         out.push_str("- ");
-        string(item, indent + 2, out);
+        string(item.as_ref(), indent + 2, out);
         out.push('\n');
     }
 }

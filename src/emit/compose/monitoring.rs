@@ -135,25 +135,25 @@ pub fn cluster(
     for n in &c.nodes {
         let mut env = IndexMap::new();
         env.insert(
-            "DATA_SOURCE_URI".to_owned(),
-            format!("{}:{PG_PORT}/postgres?sslmode=disable", n.name),
+            "DATA_SOURCE_URI".into(),
+            format!("{}:{PG_PORT}/postgres?sslmode=disable", n.name).into(),
         );
-        env.insert("DATA_SOURCE_USER".to_owned(), "postgres".to_owned());
-        env.insert("DATA_SOURCE_PASS".to_owned(), vars.superuser());
+        env.insert("DATA_SOURCE_USER".into(), "postgres".into());
+        env.insert("DATA_SOURCE_PASS".into(), vars.superuser().into());
         env.insert(
-            "PG_EXPORTER_WEB_LISTEN_ADDRESS".to_owned(),
-            format!(":{}", m.exporter_port.value),
+            "PG_EXPORTER_WEB_LISTEN_ADDRESS".into(),
+            format!(":{}", m.exporter_port.value).into(),
         );
         let mut depends_on = IndexMap::new();
         depends_on.insert(n.name.clone(), DependsOn::healthy());
         compose.services.insert(
             exporter_service(&n.name),
             Service {
-                image: EXPORTER_IMAGE.to_owned(),
-                restart: RESTART.to_owned(),
+                image: EXPORTER_IMAGE.into(),
+                restart: RESTART.into(),
                 environment: env,
                 depends_on,
-                networks: vec![NETWORK.to_owned()],
+                networks: vec![NETWORK.into()],
                 ..Service::default()
             },
         );
@@ -166,19 +166,19 @@ pub fn cluster(
     compose.services.insert(
         "prometheus".to_owned(),
         Service {
-            image: PROMETHEUS_IMAGE.to_owned(),
-            restart: RESTART.to_owned(),
+            image: PROMETHEUS_IMAGE.into(),
+            restart: RESTART.into(),
             ports: m
                 .prometheus_port
                 .iter()
-                .map(|p| format!("{}:{PROMETHEUS_PORT}", p.value))
+                .map(|p| format!("{}:{PROMETHEUS_PORT}", p.value).into())
                 .collect(),
             volumes: vec![
-                "./monitoring/prometheus.yml:/etc/prometheus/prometheus.yml:ro".to_owned(),
-                "prometheus-data:/prometheus".to_owned(),
+                "./monitoring/prometheus.yml:/etc/prometheus/prometheus.yml:ro".into(),
+                "prometheus-data:/prometheus".into(),
             ],
             depends_on,
-            networks: vec![NETWORK.to_owned()],
+            networks: vec![NETWORK.into()],
             ..Service::default()
         },
     );
@@ -188,29 +188,31 @@ pub fn cluster(
         let path = "monitoring/grafana/provisioning/datasources/prometheus.yml";
         files.insert(path.to_owned(), grafana_datasource());
         let mut env = IndexMap::new();
-        env.insert("GF_SECURITY_ADMIN_USER".to_owned(), "admin".to_owned());
+        env.insert("GF_SECURITY_ADMIN_USER".into(), "admin".into());
         env.insert(
-            "GF_SECURITY_ADMIN_PASSWORD".to_owned(),
+            "GF_SECURITY_ADMIN_PASSWORD".into(),
             vars.interpolate(
                 GRAFANA_ADMIN_PASSWORD_VAR,
                 "Password of Grafana's \"admin\" user.",
-            ),
+            )
+            .into(),
         );
         let mut depends_on = IndexMap::new();
         depends_on.insert("prometheus".to_owned(), DependsOn::started());
         compose.services.insert(
             "grafana".to_owned(),
             Service {
-                image: GRAFANA_IMAGE.to_owned(),
-                restart: RESTART.to_owned(),
+                image: GRAFANA_IMAGE.into(),
+                restart: RESTART.into(),
                 environment: env,
-                ports: vec![format!("{}:{GRAFANA_PORT}", gp.value)],
+                ports: vec![format!("{}:{GRAFANA_PORT}", gp.value).into()],
                 volumes: vec![
-                    format!("./{path}:/etc/grafana/provisioning/datasources/prometheus.yml:ro"),
-                    "grafana-data:/var/lib/grafana".to_owned(),
+                    format!("./{path}:/etc/grafana/provisioning/datasources/prometheus.yml:ro")
+                        .into(),
+                    "grafana-data:/var/lib/grafana".into(),
                 ],
                 depends_on,
-                networks: vec![NETWORK.to_owned()],
+                networks: vec![NETWORK.into()],
                 ..Service::default()
             },
         );

@@ -89,54 +89,67 @@ fn pgpool(c: &Cluster, p: &Pooler, vars: &mut Vars) -> Service {
         .collect();
     let names: Vec<&str> = c.nodes.iter().map(|n| n.name.as_str()).collect();
     let mut env = IndexMap::new();
-    env.insert("PGPOOL_BACKEND_NODES".to_owned(), backends.join(","));
+    env.insert("PGPOOL_BACKEND_NODES".into(), backends.join(",").into());
     env.insert(
-        "PGPOOL_BACKEND_APPLICATION_NAMES".to_owned(),
-        names.join(","),
+        "PGPOOL_BACKEND_APPLICATION_NAMES".into(),
+        names.join(",").into(),
     );
-    env.insert("PGPOOL_SR_CHECK_USER".to_owned(), "postgres".to_owned());
-    env.insert("PGPOOL_SR_CHECK_PASSWORD".to_owned(), vars.superuser());
-    env.insert("PGPOOL_POSTGRES_USERNAME".to_owned(), "postgres".to_owned());
-    env.insert("PGPOOL_POSTGRES_PASSWORD".to_owned(), vars.superuser());
-    env.insert("PGPOOL_ADMIN_USERNAME".to_owned(), "admin".to_owned());
+    env.insert("PGPOOL_SR_CHECK_USER".into(), "postgres".into());
+    env.insert("PGPOOL_SR_CHECK_PASSWORD".into(), vars.superuser().into());
+    env.insert("PGPOOL_POSTGRES_USERNAME".into(), "postgres".into());
+    env.insert("PGPOOL_POSTGRES_PASSWORD".into(), vars.superuser().into());
+    env.insert("PGPOOL_ADMIN_USERNAME".into(), "admin".into());
     env.insert(
-        "PGPOOL_ADMIN_PASSWORD".to_owned(),
+        "PGPOOL_ADMIN_PASSWORD".into(),
         vars.interpolate(
             PGPOOL_ADMIN_PASSWORD_VAR,
             "Password of Pgpool-II's \"admin\" user (PCP commands).",
-        ),
+        )
+        .into(),
     );
     let owners = owners(c);
     if !owners.is_empty() {
         let pw: Vec<String> = owners.iter().map(|o| vars.owner(o)).collect();
-        env.insert("PGPOOL_POSTGRES_CUSTOM_USERS".to_owned(), owners.join(","));
-        env.insert("PGPOOL_POSTGRES_CUSTOM_PASSWORDS".to_owned(), pw.join(","));
+        env.insert(
+            "PGPOOL_POSTGRES_CUSTOM_USERS".into(),
+            owners.join(",").into(),
+        );
+        env.insert(
+            "PGPOOL_POSTGRES_CUSTOM_PASSWORDS".into(),
+            pw.join(",").into(),
+        );
     }
-    env.insert("PGPOOL_ENABLE_LDAP".to_owned(), yes_no(false));
+    env.insert("PGPOOL_ENABLE_LDAP".into(), yes_no(false).into());
     env.insert(
-        "PGPOOL_ENABLE_LOAD_BALANCING".to_owned(),
-        yes_no(p.load_balance_reads && p.target.value != PoolerTarget::Primary),
+        "PGPOOL_ENABLE_LOAD_BALANCING".into(),
+        yes_no(p.load_balance_reads && p.target.value != PoolerTarget::Primary).into(),
     );
-    env.insert("PGPOOL_MAX_POOL".to_owned(), p.pool.size.value.to_string());
     env.insert(
-        "PGPOOL_NUM_INIT_CHILDREN".to_owned(),
-        p.pool.max_client_conn.value.to_string(),
+        "PGPOOL_MAX_POOL".into(),
+        p.pool.size.value.to_string().into(),
+    );
+    env.insert(
+        "PGPOOL_NUM_INIT_CHILDREN".into(),
+        p.pool.max_client_conn.value.to_string().into(),
     );
     if let Some(h) = &p.health_check_interval {
-        env.insert("PGPOOL_HEALTH_CHECK_PERIOD".to_owned(), h.value.to_string());
+        env.insert(
+            "PGPOOL_HEALTH_CHECK_PERIOD".into(),
+            h.value.to_string().into(),
+        );
     }
     let all: Vec<&Node> = c.nodes.iter().collect();
     Service {
-        image: PGPOOL_IMAGE.to_owned(),
-        restart: RESTART.to_owned(),
+        image: PGPOOL_IMAGE.into(),
+        restart: RESTART.into(),
         environment: env,
-        ports: vec![format!("{}:{PG_PORT}", p.port.value)],
+        ports: vec![format!("{}:{PG_PORT}", p.port.value).into()],
         depends_on: depends_on(&all),
         healthcheck: Some(Healthcheck::cmd(
             &["/opt/bitnami/scripts/pgpool/healthcheck.sh"],
             "30s",
         )),
-        networks: vec![NETWORK.to_owned()],
+        networks: vec![NETWORK.into()],
         ..Service::default()
     }
 }
@@ -227,30 +240,30 @@ fn pgbouncer(
     files.insert(format!("{dir}/entrypoint.sh"), pgbouncer_entrypoint(c, p));
     let mut env = IndexMap::new();
     env.insert(
-        crate::model::credentials::SUPERUSER_PASSWORD_VAR.to_owned(),
-        vars.superuser(),
+        crate::model::credentials::SUPERUSER_PASSWORD_VAR.into(),
+        vars.superuser().into(),
     );
     for o in owners(c) {
         env.insert(
-            crate::model::credentials::owner_password_var(o),
-            vars.owner(o),
+            crate::model::credentials::owner_password_var(o).into(),
+            vars.owner(o).into(),
         );
     }
     Service {
-        image: PGBOUNCER_IMAGE.to_owned(),
-        restart: RESTART.to_owned(),
+        image: PGBOUNCER_IMAGE.into(),
+        restart: RESTART.into(),
         entrypoint: Some(vec![
-            "/bin/sh".to_owned(),
-            format!("{PGBOUNCER_DIR}/entrypoint.sh"),
+            "/bin/sh".into(),
+            format!("{PGBOUNCER_DIR}/entrypoint.sh").into(),
         ]),
         environment: env,
-        ports: vec![format!("{0}:{0}", p.port.value)],
+        ports: vec![format!("{0}:{0}", p.port.value).into()],
         volumes: vec![
-            format!("./{dir}/pgbouncer.ini:{PGBOUNCER_DIR}/pgbouncer.ini:ro"),
-            format!("./{dir}/entrypoint.sh:{PGBOUNCER_DIR}/entrypoint.sh:ro"),
+            format!("./{dir}/pgbouncer.ini:{PGBOUNCER_DIR}/pgbouncer.ini:ro").into(),
+            format!("./{dir}/entrypoint.sh:{PGBOUNCER_DIR}/entrypoint.sh:ro").into(),
         ],
         depends_on: depends_on(&targets(c, p)),
-        networks: vec![NETWORK.to_owned()],
+        networks: vec![NETWORK.into()],
         ..Service::default()
     }
 }

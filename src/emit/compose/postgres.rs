@@ -8,7 +8,7 @@
 
 use indexmap::IndexMap;
 
-use super::spec::{ComposeFile, DependsOn, Healthcheck, Service};
+use super::spec::{ComposeFile, DependsOn, Healthcheck, Service, Text};
 use super::vars::Vars;
 use super::{NETWORK, RESTART};
 use crate::model::{credentials, Cluster, FailoverManager, Node, Role};
@@ -18,6 +18,15 @@ pub const PG_PORT: u16 = 5432;
 
 /// Where the generated files of a failover-"none" node are mounted.
 const CONF_DIR: &str = "/etc/postgresql";
+/// A failover-"none" node's command: PostgreSQL reading the files mounted under [`CONF_DIR`]
+/// (spelt out, so that every service borrows it; a test holds it to `CONF_DIR`).
+const COMMAND: [&str; 5] = [
+    "postgres",
+    "-c",
+    "config_file=/etc/postgresql/postgresql.conf",
+    "-c",
+    "hba_file=/etc/postgresql/pg_hba.conf",
+];
 /// Where WAL is archived to inside a container (`backup archive=` is mounted there).
 const ARCHIVE_DIR: &str = "/archive";
 
@@ -256,9 +265,9 @@ exec docker-entrypoint.sh "$@"
     )
 }
 
-fn ports(n: &Node) -> Vec<String> {
+fn ports(n: &Node) -> Vec<Text> {
     if n.port_declared {
-        vec![format!("{}:{PG_PORT}", n.port.value)]
+        vec![format!("{}:{PG_PORT}", n.port.value).into()]
     } else {
         Vec::new()
     }
@@ -291,22 +300,12 @@ fn plain(
     files.insert(format!("{dir}/node-entrypoint.sh"), node_entrypoint(c));
     // What every node of the cluster shares is made once and cloned for each node: with
     // clusters of a hundred nodes, formatting it again per node was 5 % of `build --out`.
-    let mounts = [
-        format!("./{dir}/postgresql.conf:{CONF_DIR}/postgresql.conf:ro"),
-        format!("./{dir}/pg_hba.conf:{CONF_DIR}/pg_hba.conf:ro"),
-        format!("./{dir}/node-entrypoint.sh:/usr/local/bin/pgtopo-entrypoint.sh:ro"),
+    let mounts: [Text; 3] = [
+        format!("./{dir}/postgresql.conf:{CONF_DIR}/postgresql.conf:ro").into(),
+        format!("./{dir}/pg_hba.conf:{CONF_DIR}/pg_hba.conf:ro").into(),
+        format!("./{dir}/node-entrypoint.sh:/usr/local/bin/pgtopo-entrypoint.sh:ro").into(),
     ];
-    let initdb = format!("./{dir}/initdb:/docker-entrypoint-initdb.d:ro");
-    let command: Vec<String> = [
-        "postgres",
-        "-c",
-        &format!("config_file={CONF_DIR}/postgresql.conf"),
-        "-c",
-        &format!("hba_file={CONF_DIR}/pg_hba.conf"),
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
+    let initdb: Text = format!("./{dir}/initdb:/docker-entrypoint-initdb.d:ro").into();
     let check = |start_period| {
         Healthcheck::cmd(
             &["pg_isready", "-U", "postgres", "-d", "postgres"],
@@ -320,52 +319,52 @@ fn plain(
         // The image wants the superuser password only to initialise a new primary; a standby
         // copies its roles from the upstream and needs only the replication password.
         if primary {
-            env.insert("POSTGRES_PASSWORD".to_owned(), vars.superuser());
+            env.insert("POSTGRES_PASSWORD".into(), vars.superuser().into());
         }
         env.insert(
-            credentials::REPLICATION_PASSWORD_VAR.to_owned(),
-            vars.replication(),
+            credentials::REPLICATION_PASSWORD_VAR.into(),
+            vars.replication().into(),
         );
         if primary {
             for d in &c.databases {
                 if let Some(o) = &d.owner {
                     env.insert(
-                        credentials::owner_password_var(&o.value),
-                        vars.owner(&o.value),
+                        credentials::owner_password_var(&o.value).into(),
+                        vars.owner(&o.value).into(),
                     );
                 }
             }
         }
         let mut depends_on = IndexMap::new();
         if let Some(up) = upstream(c, n).filter(|_| !primary) {
-            env.insert("PGTOPO_NODE".to_owned(), n.name.clone());
-            env.insert("PGTOPO_UPSTREAM".to_owned(), up.name.clone());
+            env.insert("PGTOPO_NODE".into(), n.name.clone().into());
+            env.insert("PGTOPO_UPSTREAM".into(), up.name.clone().into());
             if c.replication.slots {
-                env.insert("PGTOPO_SLOT".to_owned(), slot_name(&n.name));
+                env.insert("PGTOPO_SLOT".into(), slot_name(&n.name).into());
                 if n.upstream.is_some() {
-                    env.insert("PGTOPO_CREATE_SLOT".to_owned(), "true".to_owned());
+                    env.insert("PGTOPO_CREATE_SLOT".into(), "true".into());
                 }
             }
             depends_on.insert(up.name.clone(), DependsOn::healthy());
         }
-        let mut volumes = Vec::with_capacity(mounts.len() + 3);
-        volumes.push(format!("{}:/var/lib/postgresql/data", data_volume(n)));
+        let mut volumes: Vec<Text> = Vec::with_capacity(mounts.len() + 3);
+        volumes.push(format!("{}:/var/lib/postgresql/data", data_volume(n)).into());
         volumes.extend(mounts.iter().cloned());
         if primary {
             volumes.push(initdb.clone());
         }
         if let Some(a) = archive_source(c, n) {
-            volumes.push(format!("{a}:{ARCHIVE_DIR}"));
+            volumes.push(format!("{a}:{ARCHIVE_DIR}").into());
         }
         let svc = Service {
-            image: c.postgres.image.value.clone(),
-            restart: RESTART.to_owned(),
+            image: c.postgres.image.value.clone().into(),
+            restart: RESTART.into(),
             profiles: Vec::new(),
             entrypoint: Some(vec![
-                "bash".to_owned(),
-                "/usr/local/bin/pgtopo-entrypoint.sh".to_owned(),
+                "bash".into(),
+                "/usr/local/bin/pgtopo-entrypoint.sh".into(),
             ]),
-            command: Some(command.clone()),
+            command: Some(COMMAND.iter().map(|s| Text::Borrowed(s)).collect()),
             environment: env,
             ports: ports(n),
             volumes,
@@ -375,7 +374,7 @@ fn plain(
             } else {
                 standby_check.clone()
             }),
-            networks: vec![super::NETWORK.to_owned()],
+            networks: vec![super::NETWORK.into()],
         };
         compose.services.insert(n.name.clone(), svc);
         compose.volumes.insert(data_volume(n), None);
@@ -396,31 +395,34 @@ fn repmgr(
     let db = c.databases.first();
     for n in &c.nodes {
         let mut env = IndexMap::new();
-        env.insert("POSTGRESQL_POSTGRES_PASSWORD".to_owned(), vars.superuser());
+        env.insert(
+            "POSTGRESQL_POSTGRES_PASSWORD".into(),
+            vars.superuser().into(),
+        );
         if let Some(d) = db {
-            env.insert("POSTGRESQL_DATABASE".to_owned(), d.name.clone());
+            env.insert("POSTGRESQL_DATABASE".into(), d.name.clone().into());
             if let Some(o) = &d.owner {
-                env.insert("POSTGRESQL_USERNAME".to_owned(), o.value.clone());
-                env.insert("POSTGRESQL_PASSWORD".to_owned(), vars.owner(&o.value));
+                env.insert("POSTGRESQL_USERNAME".into(), o.value.clone().into());
+                env.insert("POSTGRESQL_PASSWORD".into(), vars.owner(&o.value).into());
             }
         }
         // application_name is the node name so that synchronous_standby_names and Pgpool-II's
         // backend application names match (the image's default is "walreceiver" everywhere).
-        env.insert("POSTGRESQL_CLUSTER_APP_NAME".to_owned(), n.name.clone());
+        env.insert("POSTGRESQL_CLUSTER_APP_NAME".into(), n.name.clone().into());
         env.insert(
-            "REPMGR_USERNAME".to_owned(),
-            credentials::REPLICATION_USER.to_owned(),
+            "REPMGR_USERNAME".into(),
+            credentials::REPLICATION_USER.into(),
         );
-        env.insert("REPMGR_PASSWORD".to_owned(), vars.replication());
-        env.insert("REPMGR_PRIMARY_HOST".to_owned(), primary.clone());
-        env.insert("REPMGR_PRIMARY_PORT".to_owned(), PG_PORT.to_string());
-        env.insert("REPMGR_PARTNER_NODES".to_owned(), partners.join(","));
-        env.insert("REPMGR_NODE_NAME".to_owned(), n.name.clone());
-        env.insert("REPMGR_NODE_NETWORK_NAME".to_owned(), n.name.clone());
-        env.insert("REPMGR_PORT_NUMBER".to_owned(), PG_PORT.to_string());
+        env.insert("REPMGR_PASSWORD".into(), vars.replication().into());
+        env.insert("REPMGR_PRIMARY_HOST".into(), primary.clone().into());
+        env.insert("REPMGR_PRIMARY_PORT".into(), PG_PORT.to_string().into());
+        env.insert("REPMGR_PARTNER_NODES".into(), partners.join(",").into());
+        env.insert("REPMGR_NODE_NAME".into(), n.name.clone().into());
+        env.insert("REPMGR_NODE_NETWORK_NAME".into(), n.name.clone().into());
+        env.insert("REPMGR_PORT_NUMBER".into(), PG_PORT.to_string().into());
         env.insert(
-            "REPMGR_USE_REPLICATION_SLOTS".to_owned(),
-            if c.replication.slots { "1" } else { "0" }.to_owned(),
+            "REPMGR_USE_REPLICATION_SLOTS".into(),
+            if c.replication.slots { "1" } else { "0" }.into(),
         );
         // repmgr never promotes a node of priority 0: that is `failover=#false`.
         let priority = if !n.failover {
@@ -429,18 +431,19 @@ fn repmgr(
             n.priority.as_ref().map(|p| p.value)
         };
         if let Some(p) = priority {
-            env.insert("REPMGR_NODE_PRIORITY".to_owned(), p.to_string());
+            env.insert("REPMGR_NODE_PRIORITY".into(), p.to_string().into());
         }
-        let mut volumes = vec![
-            format!("{}:/bitnami/postgresql", data_volume(n)),
-            format!("./{dir}/postgresql.conf:/bitnami/postgresql/conf/conf.d/pgtopo.conf:ro"),
+        let mut volumes: Vec<Text> = vec![
+            format!("{}:/bitnami/postgresql", data_volume(n)).into(),
+            format!("./{dir}/postgresql.conf:/bitnami/postgresql/conf/conf.d/pgtopo.conf:ro")
+                .into(),
         ];
         if let Some(a) = archive_source(c, n) {
-            volumes.push(format!("{a}:{ARCHIVE_DIR}"));
+            volumes.push(format!("{a}:{ARCHIVE_DIR}").into());
         }
         let svc = Service {
-            image: c.postgres.image.value.clone(),
-            restart: RESTART.to_owned(),
+            image: c.postgres.image.value.clone().into(),
+            restart: RESTART.into(),
             environment: env,
             ports: ports(n),
             volumes,
@@ -448,10 +451,25 @@ fn repmgr(
                 &["pg_isready", "-U", "postgres", "-d", "postgres"],
                 "300s",
             )),
-            networks: vec![NETWORK.to_owned()],
+            networks: vec![NETWORK.into()],
             ..Service::default()
         };
         compose.services.insert(n.name.clone(), svc);
         compose.volumes.insert(data_volume(n), None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{COMMAND, CONF_DIR};
+
+    /// The spelt-out command points at the files as they are mounted.
+    #[test]
+    fn command_reads_the_mounted_files() {
+        assert_eq!(
+            COMMAND[2],
+            format!("config_file={CONF_DIR}/postgresql.conf")
+        );
+        assert_eq!(COMMAND[4], format!("hba_file={CONF_DIR}/pg_hba.conf"));
     }
 }

@@ -4,8 +4,15 @@
 //! keeps keys in the order we insert them. The types still derive `Serialize`, so that tests can
 //! compare the written file with serde's view of the same value.
 
+use std::borrow::Cow;
+
 use indexmap::IndexMap;
 use serde::Serialize;
+
+/// A string of the document: borrowed when it is fixed text (a restart policy, a health check's
+/// command, a variable's name), owned when it is made for the topology. A PostgreSQL service was
+/// thirty-odd allocations, most of them copies of fixed text, and a large project has thousands.
+pub type Text = Cow<'static, str>;
 
 /// A whole `compose.yaml`.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -23,72 +30,72 @@ pub struct ComposeFile {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Service {
-    pub image: String,
+    pub image: Text,
     /// Empty leaves Compose's default, `"no"` (written out, a bare `no` is a boolean to YAML 1.1
     /// readers).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub restart: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub restart: Text,
     /// Compose profiles: a service with a profile starts only when that profile is enabled.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub profiles: Vec<String>,
+    pub profiles: Vec<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub entrypoint: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<Text>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub command: Option<Vec<String>>,
+    pub command: Option<Vec<Text>>,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
-    pub environment: IndexMap<String, String>,
+    pub environment: IndexMap<Text, Text>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ports: Vec<String>,
+    pub ports: Vec<Text>,
     /// Short syntax (`SOURCE:TARGET[:ro]`), the form the seeds and Docker's docs use.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub volumes: Vec<String>,
+    pub volumes: Vec<Text>,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub depends_on: IndexMap<String, DependsOn>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub networks: Vec<String>,
+    pub networks: Vec<Text>,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct DependsOn {
-    pub condition: String,
+    pub condition: Text,
 }
 
 impl DependsOn {
     pub fn healthy() -> Self {
         DependsOn {
-            condition: "service_healthy".to_owned(),
+            condition: Cow::Borrowed("service_healthy"),
         }
     }
     pub fn started() -> Self {
         DependsOn {
-            condition: "service_started".to_owned(),
+            condition: Cow::Borrowed("service_started"),
         }
     }
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Healthcheck {
-    pub test: Vec<String>,
-    pub interval: String,
-    pub timeout: String,
+    pub test: Vec<Text>,
+    pub interval: Text,
+    pub timeout: Text,
     pub retries: u32,
-    pub start_period: String,
+    pub start_period: Text,
 }
 
 impl Healthcheck {
     /// A `CMD` check with the timings every pgtopo service shares; `start_period` leaves a standby
     /// time to copy its base backup before failures count.
-    pub fn cmd(args: &[&str], start_period: &str) -> Self {
-        let mut test = vec!["CMD".to_owned()];
-        test.extend(args.iter().map(|s| (*s).to_owned()));
+    pub fn cmd(args: &[&'static str], start_period: &'static str) -> Self {
+        let mut test = vec![Cow::Borrowed("CMD")];
+        test.extend(args.iter().map(|s| Cow::Borrowed(*s)));
         Healthcheck {
             test,
-            interval: "10s".to_owned(),
-            timeout: "5s".to_owned(),
+            interval: Cow::Borrowed("10s"),
+            timeout: Cow::Borrowed("5s"),
             retries: 5,
-            start_period: start_period.to_owned(),
+            start_period: Cow::Borrowed(start_period),
         }
     }
 }
@@ -219,8 +226,8 @@ mod tests {
             entrypoint: Some(vec![]),
             command: Some(vec!["sh".into(), "-c".into(), "echo 1\necho 2\n".into()]),
             environment: [
-                ("A".to_owned(), "yes".to_owned()),
-                ("B".into(), "5432".into()),
+                ("A".into(), "yes".into()),
+                ("B".into(), String::from("5432").into()),
             ]
             .into_iter()
             .collect(),

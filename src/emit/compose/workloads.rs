@@ -108,40 +108,44 @@ fn workload(
     };
     let primary_addr = format!("{}:{PG_PORT}", primary.name);
     let mut env = IndexMap::new();
-    env.insert("PGUSER".to_owned(), "postgres".to_owned());
-    env.insert("PGPASSWORD".to_owned(), vars.superuser());
+    env.insert("PGUSER".into(), "postgres".into());
+    env.insert("PGPASSWORD".into(), vars.superuser().into());
     env.insert(
-        "PGDATABASE".to_owned(),
+        "PGDATABASE".into(),
         c.databases
             .first()
-            .map_or("postgres", |d| d.name.as_str())
-            .to_owned(),
+            .map_or_else(|| "postgres".into(), |d| d.name.clone().into()),
     );
-    env.insert("PRIMARY".to_owned(), primary_addr.clone());
-    env.insert("WRITE".to_owned(), endpoint(write, primary_addr.clone()));
+    env.insert("PRIMARY".into(), primary_addr.clone().into());
+    env.insert("WRITE".into(), endpoint(write, primary_addr.clone()).into());
     if w.verify.as_ref().is_some_and(|v| v.interval.is_some()) {
         // Without a reading pooler, the continuous mode reads from the first standby.
         let first_standby = c
             .standbys()
             .next()
             .map_or(primary_addr.clone(), |n| format!("{}:{PG_PORT}", n.name));
-        env.insert("READ".to_owned(), endpoint(read, first_standby));
+        env.insert("READ".into(), endpoint(read, first_standby).into());
     }
     let svc = Service {
-        image: c.postgres.image.value.clone(),
+        image: c.postgres.image.value.clone().into(),
         // A one-shot: no restart policy, Compose's default "no", so it exits for good when the
         // load and the verification are done (or failed).
-        restart: String::new(),
-        profiles: vec![PROFILE.to_owned()],
+        restart: "".into(),
+        profiles: vec![PROFILE.into()],
         entrypoint: Some(vec![
-            "/bin/sh".to_owned(),
-            format!("{DIR}/{}", scripts::RUN_SH),
+            "/bin/sh".into(),
+            format!("{DIR}/{}", scripts::RUN_SH).into(),
         ]),
-        command: Some(nodes.iter().map(|n| format!("{n}:{PG_PORT}")).collect()),
+        command: Some(
+            nodes
+                .iter()
+                .map(|n| format!("{n}:{PG_PORT}").into())
+                .collect(),
+        ),
         environment: env,
-        volumes: vec![format!("./{dir}:{DIR}:ro")],
+        volumes: vec![format!("./{dir}:{DIR}:ro").into()],
         depends_on,
-        networks: vec![NETWORK.to_owned()],
+        networks: vec![NETWORK.into()],
         ..Service::default()
     };
     compose.services.insert(service_name(w), svc);
