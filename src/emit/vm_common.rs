@@ -7,6 +7,8 @@
 //! name (haproxy, keepalived) or a database node's name (hosts). Node names, not addresses, key the
 //! database folders because several nodes may share one address (a loopback test cluster).
 
+use std::fmt::Write as _;
+
 use crate::bundle::Bundle;
 use crate::diag::Diagnostic;
 use crate::emit::{Options, Program};
@@ -146,7 +148,7 @@ pub fn stdout_for(
         if i > 0 {
             out.push('\n');
         }
-        out.push_str(&format!("# ==> {}/{m}/{file} <==\n", env_dir(t)));
+        let _ = writeln!(out, "# ==> {}/{m}/{file} <==", env_dir(t));
         out.push_str(contents);
     }
     Ok(out)

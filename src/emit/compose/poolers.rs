@@ -1,6 +1,8 @@
 //! Poolers: bitnami/pgpool configured through its environment, and PgBouncer with a generated
 //! `pgbouncer.ini` whose `auth_file` is written from the environment when the container starts.
 
+use std::fmt::Write as _;
+
 use indexmap::IndexMap;
 
 use super::postgres::PG_PORT;
@@ -166,13 +168,15 @@ pub fn pgbouncer_ini(c: &Cluster, p: &Pooler) -> String {
         p.name, c.name, p.target.value
     );
     for d in &c.databases {
-        s.push_str(&format!(
-            "{} = host={host} port={PG_PORT} dbname={}\n",
+        let _ = writeln!(
+            s,
+            "{} = host={host} port={PG_PORT} dbname={}",
             d.name, d.name
-        ));
+        );
     }
-    s.push_str(&format!("* = host={host} port={PG_PORT}\n"));
-    s.push_str(&format!(
+    let _ = writeln!(s, "* = host={host} port={PG_PORT}");
+    let _ = write!(
+        s,
         "\n[pgbouncer]\n\
          listen_addr = 0.0.0.0\n\
          listen_port = {port}\n\
@@ -189,7 +193,7 @@ pub fn pgbouncer_ini(c: &Cluster, p: &Pooler) -> String {
         size = p.pool.size.value,
         reserve = p.pool.reserve.value,
         max = p.pool.max_client_conn.value,
-    ));
+    );
     s
 }
 
@@ -218,14 +222,16 @@ fn pgbouncer_entrypoint(c: &Cluster, p: &Pooler) -> String {
         p.name
     );
     for (u, var) in users {
-        s.push_str(&format!(
-            "    printf '\"%s\" \"%s\"\\n' \"$(q '{u}')\" \"$(q \"${var}\")\"\n"
-        ));
+        let _ = writeln!(
+            s,
+            "    printf '\"%s\" \"%s\"\\n' \"$(q '{u}')\" \"$(q \"${var}\")\""
+        );
     }
-    s.push_str(&format!(
+    let _ = write!(
+        s,
         "}} > {PGBOUNCER_AUTH_FILE}\n\
          exec pgbouncer {PGBOUNCER_DIR}/pgbouncer.ini\n"
-    ));
+    );
     s
 }
 

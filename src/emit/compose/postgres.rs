@@ -6,6 +6,8 @@
 //! configured through the environment variables that image documents, with the cluster's
 //! parameters in a `conf.d` file.
 
+use std::fmt::Write as _;
+
 use indexmap::IndexMap;
 
 use super::spec::{ComposeFile, DependsOn, Healthcheck, Service, Text};
@@ -110,7 +112,7 @@ pub fn postgresql_conf(c: &Cluster) -> String {
         );
     }
     for (k, v) in settings {
-        s.push_str(&format!("{k} = {v}\n"));
+        let _ = writeln!(s, "{k} = {v}");
     }
     s
 }
@@ -162,26 +164,29 @@ fn init_script(c: &Cluster) -> String {
         credentials::REPLICATION_PASSWORD_VAR
     );
     for o in &owners {
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             " \\\n    --set={}=\"${}\"",
             psql_var(o),
             credentials::owner_password_var(o)
-        ));
+        );
     }
     s.push_str(" <<'SQL'\n");
     // The init runs before any standby exists: with synchronous_standby_names set, a commit that
     // waited for a synchronous standby would wait forever (the standbys wait for this primary).
     s.push_str("SET synchronous_commit = local;\n");
-    s.push_str(&format!(
-        "CREATE ROLE {} WITH REPLICATION LOGIN PASSWORD :'replication_password';\n",
+    let _ = writeln!(
+        s,
+        "CREATE ROLE {} WITH REPLICATION LOGIN PASSWORD :'replication_password';",
         ident(credentials::REPLICATION_USER)
-    ));
+    );
     for o in &owners {
-        s.push_str(&format!(
-            "CREATE ROLE {} WITH LOGIN PASSWORD :'{}';\n",
+        let _ = writeln!(
+            s,
+            "CREATE ROLE {} WITH LOGIN PASSWORD :'{}';",
             ident(o),
             psql_var(o)
-        ));
+        );
     }
     for d in &c.databases {
         match &d.owner {
@@ -195,10 +200,11 @@ fn init_script(c: &Cluster) -> String {
     }
     if c.replication.slots {
         for n in c.standbys().filter(|n| n.upstream.is_none()) {
-            s.push_str(&format!(
-                "SELECT pg_create_physical_replication_slot('{}');\n",
+            let _ = writeln!(
+                s,
+                "SELECT pg_create_physical_replication_slot('{}');",
                 slot_name(&n.name)
-            ));
+            );
         }
     }
     s.push_str("SQL\n");

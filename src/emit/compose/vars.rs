@@ -3,6 +3,8 @@
 //! variable names come from `model::credentials`; this module records each one used so that
 //! `.env.example` lists exactly those, with a comment and never a value.
 
+use std::fmt::Write as _;
+
 use indexmap::IndexMap;
 
 use crate::model::credentials;
@@ -67,12 +69,12 @@ impl Vars {
              # `docker compose` refuses to start while one is empty. Keep {env_file} out of version control.\n"
         );
         if env_file != ".env" {
-            s.push_str(&format!(
-                "# Compose reads only .env by itself: run `docker compose --env-file {env_file} up -d`.\n"
-            ));
+            let _ = writeln!(s,
+                "# Compose reads only .env by itself: run `docker compose --env-file {env_file} up -d`."
+            );
         }
         for (name, (what, _)) in &self.used {
-            s.push_str(&format!("\n# {what}\n{name}=\n"));
+            let _ = write!(s, "\n# {what}\n{name}=\n");
         }
         s
     }

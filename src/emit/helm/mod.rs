@@ -9,6 +9,8 @@
 //!
 //! The chart per cluster is `Cluster::helm.chart` (defaulted in `model::lower::default_chart`).
 
+use std::fmt::Write as _;
+
 pub mod bitnami_ha;
 pub mod bitnami_pg;
 pub mod charts;
@@ -385,10 +387,10 @@ fn readme(p: &Program, name: &str, release: &Release) -> String {
     let mut cmd = |ns: &str, env: Option<&str>| {
         let extra = env.map_or_else(String::new, |e| format!(" -f values-{e}.yaml"));
         let label = env.map_or_else(|| "# base\n".to_owned(), |e| format!("# env {e}\n"));
-        r.push_str(&format!(
-            "{label}helm upgrade --install {name} {} --version {} -n {ns} --create-namespace -f values.yaml{extra}\n",
+        let _ = writeln!(r,
+            "{label}helm upgrade --install {name} {} --version {} -n {ns} --create-namespace -f values.yaml{extra}",
             i.reference, i.version
-        ));
+        );
     };
     if let Some(b) = p.base.cluster(name) {
         cmd(&b.namespace.value, None);
@@ -400,25 +402,25 @@ fn readme(p: &Program, name: &str, release: &Release) -> String {
 
     let keys = secret_keys(&p.base, c);
     if keys.is_empty() {
-        r.push_str(&format!(
+        let _ = write!(r,
             "\n## Credentials\n\nCloudNativePG creates its own Secrets (`{name}-superuser`, `{name}-app`, basic-auth `username`/`password`);\nthe topology's Secret `{}` is not read by this chart.\n",
             c.credentials.secret.value
-        ));
+        );
     } else {
-        r.push_str(&format!(
+        let _ = write!(r,
             "\n## Credentials\n\nThe release reads the existing Secret `{}` in namespace `{}`; it must hold these keys:\n\n",
             c.credentials.secret.value, c.namespace.value
-        ));
+        );
         for (k, what) in keys {
-            r.push_str(&format!("- `{k}`: {what}\n"));
+            let _ = writeln!(r, "- `{k}`: {what}");
         }
     }
     if let Some(source) = charts::source_of(&p.base, c) {
         let (host, port) = charts::replication_endpoint(source);
-        r.push_str(&format!(
+        let _ = write!(r,
             "\n## Standby cluster\n\nThe primary streams from `{host}:{port}` (cluster `{}`), so install that release first.\n",
             source.name
-        ));
+        );
     }
     r
 }

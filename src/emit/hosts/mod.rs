@@ -6,6 +6,8 @@
 //!   onto the variables Patroni reads its passwords from;
 //! - with a `target="local"` PgBouncer: `pgbouncer.ini`.
 
+use std::fmt::Write as _;
+
 mod patroni;
 mod pgbouncer;
 
@@ -279,7 +281,7 @@ fn postgresql_conf(c: &Cluster, n: &Node, peers: usize) -> String {
     }
     s.push('\n');
     for (k, v) in server_params(c, n, false, peers) {
-        s.push_str(&format!("{k} = {}\n", conf_value(&v)));
+        let _ = writeln!(s, "{k} = {}", conf_value(&v));
     }
     s
 }

@@ -7,6 +7,8 @@
 //! `synchronous_standby_names = 'N (a,b)'`/`'a'`, i.e. FIRST semantics; with N equal to the number
 //! of sync nodes this is the same guarantee as ANY (documented in docs/targets/vm.md).
 
+use std::fmt::Write as _;
+
 use crate::emit::vm_common::host_port;
 use crate::model::{credentials, Cluster, Node, ParamValue, Role, Topology};
 
@@ -49,7 +51,7 @@ pub fn hba_block(rows: &[[String; 5]]) -> String {
             .cloned()
             .collect::<Vec<_>>()
             .join(" ");
-        hba.push_str(&format!("  - {}\n", q(&line)));
+        let _ = writeln!(hba, "  - {}", q(&line));
     }
     hba
 }
@@ -76,33 +78,31 @@ pub fn yml(
          # PATRONI_REPLICATION_PASSWORD.\n",
         n.name, c.name, c.credentials.env_file.value
     );
-    s.push_str(&format!("scope: {}\n", q(&c.name)));
-    s.push_str(&format!("name: {}\n", q(&n.name)));
+    let _ = writeln!(s, "scope: {}", q(&c.name));
+    let _ = writeln!(s, "name: {}", q(&n.name));
     s.push_str("restapi:\n");
     let rest = q(&host_port(host, n.patroni_port.value));
-    s.push_str(&format!("  listen: {rest}\n  connect_address: {rest}\n"));
+    let _ = write!(s, "  listen: {rest}\n  connect_address: {rest}\n");
     s.push_str("etcd3:\n  hosts:\n");
     for e in c.failover.dcs.iter().flat_map(|d| &d.endpoints) {
-        s.push_str(&format!("  - {}\n", q(&e.value)));
+        let _ = writeln!(s, "  - {}", q(&e.value));
     }
     s.push_str("bootstrap:\n  dcs:\n");
     let f = &c.failover;
-    s.push_str(&format!("    ttl: {}\n", f.ttl.value));
-    s.push_str(&format!("    loop_wait: {}\n", f.loop_wait.value));
-    s.push_str(&format!("    retry_timeout: {}\n", f.retry_timeout.value));
-    s.push_str(&format!(
-        "    maximum_lag_on_failover: {}\n",
+    let _ = writeln!(s, "    ttl: {}", f.ttl.value);
+    let _ = writeln!(s, "    loop_wait: {}", f.loop_wait.value);
+    let _ = writeln!(s, "    retry_timeout: {}", f.retry_timeout.value);
+    let _ = writeln!(
+        s,
+        "    maximum_lag_on_failover: {}",
         f.maximum_lag_on_failover
-    ));
+    );
     let sync_count = c.sync_nodes().count();
     match &c.replication.synchronous {
         Some(sync) if sync_count > 0 => {
             s.push_str("    synchronous_mode: true\n");
             s.push_str("    synchronous_mode_strict: false\n");
-            s.push_str(&format!(
-                "    synchronous_node_count: {}\n",
-                sync.count.value
-            ));
+            let _ = writeln!(s, "    synchronous_node_count: {}", sync.count.value);
         }
         _ => s.push_str("    synchronous_mode: false\n"),
     }
@@ -114,18 +114,19 @@ pub fn yml(
         .filter(|p| p.host.is_some())
     {
         s.push_str("    standby_cluster:\n");
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             "      host: {}\n      port: {}\n",
             q(src.host.as_ref().map_or("", |h| h.value.as_str())),
             src.port.value
-        ));
+        );
     }
     s.push_str("    postgresql:\n");
     s.push_str("      use_pg_rewind: true\n");
-    s.push_str(&format!("      use_slots: {}\n", c.replication.slots));
+    let _ = writeln!(s, "      use_slots: {}", c.replication.slots);
     s.push_str("      parameters:\n");
     for (k, v) in server_params(c, n, true, peers) {
-        s.push_str(&format!("        {k}: {}\n", yaml_value(&v)));
+        let _ = writeln!(s, "        {k}: {}", yaml_value(&v));
     }
     s.push_str("  initdb:\n  - encoding: UTF8\n  - data-checksums\n");
     // Patroni 3.0's validator requires bootstrap.pg_hba; postgresql.pg_hba below (the same lines)
@@ -134,36 +135,36 @@ pub fn yml(
     s.push_str(hba);
     s.push_str("postgresql:\n");
     let pg = q(&host_port(host, n.port.value));
-    s.push_str(&format!("  listen: {pg}\n  connect_address: {pg}\n"));
-    s.push_str(&format!(
-        "  data_dir: {}\n",
-        q(&data_dir(c, n, shared_host))
-    ));
-    s.push_str(&format!("  bin_dir: {}\n", q(&bin_dir(c))));
-    s.push_str(&format!(
-        "  pgpass: {}\n",
+    let _ = write!(s, "  listen: {pg}\n  connect_address: {pg}\n");
+    let _ = writeln!(s, "  data_dir: {}", q(&data_dir(c, n, shared_host)));
+    let _ = writeln!(s, "  bin_dir: {}", q(&bin_dir(c)));
+    let _ = writeln!(
+        s,
+        "  pgpass: {}",
         q(&format!("/var/lib/postgresql/.pgpass.{}", n.name))
-    ));
+    );
     s.push_str("  authentication:\n");
     s.push_str("    superuser:\n      username: 'postgres'\n");
-    s.push_str(&format!(
+    let _ = write!(
+        s,
         "    replication:\n      username: {}\n",
         q(credentials::REPLICATION_USER)
-    ));
+    );
     // pg_rewind runs as the superuser: the same credentials, so Patroni creates no extra role.
     s.push_str("    rewind:\n      username: 'postgres'\n");
     s.push_str("  pg_hba:\n");
     s.push_str(hba);
     s.push_str("tags:\n");
-    s.push_str(&format!("  nofailover: {}\n", !n.failover));
+    let _ = writeln!(s, "  nofailover: {}", !n.failover);
     s.push_str("  noloadbalance: false\n");
     s.push_str("  clonefrom: false\n");
-    s.push_str(&format!(
-        "  nosync: {}\n",
+    let _ = writeln!(
+        s,
+        "  nosync: {}",
         n.role.value == Role::Async && c.replication.synchronous.is_some()
-    ));
+    );
     if let Some(u) = &n.upstream {
-        s.push_str(&format!("  replicatefrom: {}\n", q(&u.value)));
+        let _ = writeln!(s, "  replicatefrom: {}", q(&u.value));
     }
     s
 }

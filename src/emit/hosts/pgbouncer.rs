@@ -1,5 +1,7 @@
 //! `pgbouncer.ini` for a `target="local"` PgBouncer beside a database node.
 
+use std::fmt::Write as _;
+
 use crate::emit::vm_common::local_pgbouncer;
 use crate::model::{Cluster, Node};
 
@@ -17,21 +19,18 @@ pub fn ini(c: &Cluster, n: &Node) -> Option<String> {
     );
     s.push_str("[databases]\n");
     s.push_str("; Every database name goes to the PostgreSQL beside this PgBouncer.\n");
-    s.push_str(&format!("* = host={host} port={}\n\n", n.port.value));
+    let _ = write!(s, "* = host={host} port={}\n\n", n.port.value);
     s.push_str("[pgbouncer]\n");
-    s.push_str(&format!("listen_addr = {host}\n"));
-    s.push_str(&format!("listen_port = {}\n", n.local_pooler_port(p).value));
+    let _ = writeln!(s, "listen_addr = {host}");
+    let _ = writeln!(s, "listen_port = {}", n.local_pooler_port(p).value);
     s.push_str("; TCP only: several PgBouncers may share one machine, and clients arrive through haproxy.\n");
     s.push_str("unix_socket_dir =\n");
     s.push_str("auth_type = scram-sha-256\n");
-    s.push_str(&format!("auth_file = {AUTH_FILE}\n"));
-    s.push_str(&format!("pool_mode = {}\n", p.mode.value));
-    s.push_str(&format!("default_pool_size = {}\n", p.pool.size.value));
-    s.push_str(&format!("reserve_pool_size = {}\n", p.pool.reserve.value));
-    s.push_str(&format!(
-        "max_client_conn = {}\n",
-        p.pool.max_client_conn.value
-    ));
+    let _ = writeln!(s, "auth_file = {AUTH_FILE}");
+    let _ = writeln!(s, "pool_mode = {}", p.mode.value);
+    let _ = writeln!(s, "default_pool_size = {}", p.pool.size.value);
+    let _ = writeln!(s, "reserve_pool_size = {}", p.pool.reserve.value);
+    let _ = writeln!(s, "max_client_conn = {}", p.pool.max_client_conn.value);
     s.push_str("admin_users = postgres\n");
     s.push_str("stats_users = postgres\n");
     s.push_str(

@@ -7,6 +7,8 @@
 //! multicast. The VRRP password is never written here: the `authentication` block is included
 //! from a separately provisioned file.
 
+use std::fmt::Write as _;
+
 use crate::bundle::Bundle;
 use crate::diag::Diagnostic;
 use crate::emit::haproxy::{host_by_address, hosts_of};
@@ -58,7 +60,7 @@ fn conf(host: &str, parts: &[(&Cluster, &Balancer, &BalancerHost)]) -> String {
          # *.auth.conf file, provisioned separately (see docs/targets/vm.md).\n\n"
     );
     s.push_str("global_defs {\n");
-    s.push_str(&format!("    router_id {host}\n"));
+    let _ = writeln!(s, "    router_id {host}");
     s.push_str("    enable_script_security\n");
     // keepalived 2.2.7 kills itself during `keepalived -t` when script_user names any user other
     // than root, so the check (a TCP connect, no input from the network) runs as root.
@@ -71,40 +73,42 @@ fn conf(host: &str, parts: &[(&Cluster, &Balancer, &BalancerHost)]) -> String {
         // down or stuck, and, unlike `pidof haproxy`, it only sees this host's (or this network
         // namespace's) haproxy.
         let port = b.listens.first().map_or(0, |l| l.port.value);
-        s.push_str(&format!("\nvrrp_script {check} {{\n"));
-        s.push_str(&format!(
-            "    script \"/bin/bash -c '</dev/tcp/127.0.0.1/{port}'\"\n"
-        ));
+        let _ = write!(s, "\nvrrp_script {check} {{\n");
+        let _ = writeln!(
+            s,
+            "    script \"/bin/bash -c '</dev/tcp/127.0.0.1/{port}'\""
+        );
         s.push_str("    interval 2\n");
         s.push_str("    timeout 2\n");
         s.push_str("    fall 2\n");
         s.push_str("    rise 2\n");
         s.push_str("}\n");
-        s.push_str(&format!("\nvrrp_instance VI_{} {{\n", c.name));
+        let _ = write!(s, "\nvrrp_instance VI_{} {{\n", c.name);
         s.push_str("    state BACKUP\n");
         s.push_str("    nopreempt\n");
-        s.push_str(&format!("    interface {}\n", vip.interface.value));
-        s.push_str(&format!("    virtual_router_id {}\n", vip.router_id.value));
-        s.push_str(&format!("    priority {}\n", h.priority.value));
-        s.push_str(&format!("    advert_int {}\n", vip.advert_int.value));
-        s.push_str(&format!("    unicast_src_ip {}\n", h.address.value));
+        let _ = writeln!(s, "    interface {}", vip.interface.value);
+        let _ = writeln!(s, "    virtual_router_id {}", vip.router_id.value);
+        let _ = writeln!(s, "    priority {}", h.priority.value);
+        let _ = writeln!(s, "    advert_int {}", vip.advert_int.value);
+        let _ = writeln!(s, "    unicast_src_ip {}", h.address.value);
         s.push_str("    unicast_peer {\n");
         for peer in b.hosts.iter().filter(|x| x.name != h.name) {
-            s.push_str(&format!("        {}\n", peer.address.value));
+            let _ = writeln!(s, "        {}", peer.address.value);
         }
         s.push_str("    }\n");
-        s.push_str(&format!(
+        let _ = write!(s,
             "    # authentication {{ auth_type PASS auth_pass … }}, provisioned separately.\n    include {}\n",
             auth_file(&c.name)
-        ));
+        );
         s.push_str("    virtual_ipaddress {\n");
-        s.push_str(&format!(
-            "        {} dev {}\n",
+        let _ = writeln!(
+            s,
+            "        {} dev {}",
             vip.address.value, vip.interface.value
-        ));
+        );
         s.push_str("    }\n");
         s.push_str("    track_script {\n");
-        s.push_str(&format!("        {check}\n"));
+        let _ = writeln!(s, "        {check}");
         s.push_str("    }\n");
         s.push_str("}\n");
     }
