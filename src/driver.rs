@@ -41,9 +41,9 @@ impl Compilation {
         })
     }
 
-    /// The program of a compilation made with [`Envs::CheckOnly`] (every env checked, none kept),
-    /// whose envs are resolved again one at a time when they are rendered: what `build --out`
-    /// needs of a large topology. It keeps the syntax tree instead of fifty models.
+    /// The program of the base alone, whose envs are resolved (and checked, for `build --out`)
+    /// one at a time when they are rendered: what `build --out` needs of a large topology. It
+    /// keeps the syntax tree instead of fifty models.
     pub fn take_lazy_program(&mut self, name: &str) -> Option<LazyProgram> {
         if self.has_errors() {
             return None;
@@ -112,6 +112,13 @@ impl LazyProgram {
     /// checked, so this gives the same model again.
     pub fn env(&self, i: usize) -> Result<Topology, Vec<Diagnostic>> {
         model::resolve(&self.doc, Some(&self.env_names[i])).map(|(topo, _)| topo)
+    }
+
+    /// The `i`-th env resolved and checked ([`check_model`]): its model, unless it could not be
+    /// resolved, and what `lint` would report of it. `build --out` checks each env this way on
+    /// the thread that renders it.
+    pub fn env_checked(&self, i: usize) -> (Option<Topology>, Vec<Diagnostic>) {
+        check_model(&self.doc, Some(&self.env_names[i]))
     }
 }
 
@@ -204,15 +211,6 @@ pub fn compile_with_threads(source: &str, selected: Envs, threads: usize) -> Com
             return c;
         }
     };
-    // One report per problem (code, place and message), the first: the base's when an env
-    // repeats it. A set, not a list: a large topology repeats a finding in every env, and
-    // scanning a list of every earlier finding costs the square of their number.
-    let mut seen: HashSet<(&'static str, Option<Span>, String)> = HashSet::new();
-    let mut push = |c: &mut Compilation, d: Diagnostic| {
-        if seen.insert((d.code, d.span, d.message.clone())) {
-            c.diagnostics.push(d);
-        }
-    };
     let mut names = Vec::new();
     let env_names = model::env_names(&doc, &mut names);
     c.env_names = env_names.iter().map(|e| e.value.clone()).collect();
@@ -226,23 +224,9 @@ pub fn compile_with_threads(source: &str, selected: Envs, threads: usize) -> Com
         .map(|e| Some(e.value.as_str()));
     let list: Vec<Option<&str>> = std::iter::once(None).chain(chosen).collect();
     let keep_model = |env: Option<&str>| env.is_none() || !matches!(selected, Envs::CheckOnly);
-    // Resolves and checks one model; `None` when it cannot be resolved at all.
     let one = |env: Option<&str>| -> (Option<Topology>, Vec<Diagnostic>) {
-        let (topo, mut diags) = match model::resolve(&doc, env) {
-            Ok(x) => x,
-            Err(ds) => return (None, ds),
-        };
-        // Checks reason about a complete model; on a partial one they would only add noise.
-        if !diags.iter().any(Diagnostic::is_error) {
-            for mut d in check::run(&check::Context {
-                topo: &topo,
-                doc: &doc,
-            }) {
-                d.env = env.map(str::to_owned);
-                diags.push(d);
-            }
-        }
-        (keep_model(env).then_some(topo), diags)
+        let (topo, diags) = check_model(&doc, env);
+        (topo.filter(|_| keep_model(env)), diags)
     };
     // Models are independent, so a large topology resolves them on every core. The results are
     // merged below in declaration order, exactly as one thread would: same findings, same order.
@@ -262,18 +246,51 @@ pub fn compile_with_threads(source: &str, selected: Envs, threads: usize) -> Com
         } else {
             list.iter().map(|&e| one(e)).collect()
         };
+    let mut findings = Vec::with_capacity(list.len());
     for (env, (topo, diags)) in list.iter().zip(results) {
-        diags.into_iter().for_each(|d| push(&mut c, d));
+        findings.push(diags);
         match (env, topo) {
             (_, None) => {}
             (None, Some(t)) => c.base = Some(t),
             (Some(_), Some(t)) => c.envs.push(t),
         }
     }
-    // A problem found in the base and again in an env is one problem: `push` kept the first
-    // report, and the base's comes first.
-    c.diagnostics
-        .sort_by_key(|d| (d.span.map_or(0, |s| s.offset()), d.code));
+    c.diagnostics = merge_findings(findings);
     c.doc = Some(doc);
     c
+}
+
+/// Resolves and checks one model, the base when `env` is `None`: the model, unless it could not
+/// be resolved at all, and what was found in it. `build --out` checks each env this way on the
+/// thread that renders it, so that it resolves each env once.
+pub fn check_model(doc: &Document, env: Option<&str>) -> (Option<Topology>, Vec<Diagnostic>) {
+    let (topo, mut diags) = match model::resolve(doc, env) {
+        Ok(x) => x,
+        Err(ds) => return (None, ds),
+    };
+    // Checks reason about a complete model; on a partial one they would only add noise.
+    if !diags.iter().any(Diagnostic::is_error) {
+        for mut d in check::run(&check::Context { topo: &topo, doc }) {
+            d.env = env.map(str::to_owned);
+            diags.push(d);
+        }
+    }
+    (Some(topo), diags)
+}
+
+/// One report of the findings of every model, given in declaration order (the base first): each
+/// problem (code, place and message) once, as the first model found it, sorted by place. A
+/// problem found in the base and again in an env is one problem, and the base's report is kept.
+pub fn merge_findings(per_model: impl IntoIterator<Item = Vec<Diagnostic>>) -> Vec<Diagnostic> {
+    // A set, not a list: a large topology repeats a finding in every env, and scanning a list of
+    // every earlier finding costs the square of their number.
+    let mut seen: HashSet<(&'static str, Option<Span>, String)> = HashSet::new();
+    let mut all = Vec::new();
+    for d in per_model.into_iter().flatten() {
+        if seen.insert((d.code, d.span, d.message.clone())) {
+            all.push(d);
+        }
+    }
+    all.sort_by_key(|d| (d.span.map_or(0, |s| s.offset()), d.code));
+    all
 }

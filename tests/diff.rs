@@ -410,3 +410,40 @@ fn a_failed_or_killed_build_leaves_the_previous_tree_intact() {
         "the killed build's temporary folder is gone"
     );
 }
+
+/// `build --out` checks each env on the thread that renders it. An env that does not compile
+/// still stops the build: every env's errors are reported (not only the first env's), the exit
+/// code is 1, the previous tree is intact and no folder is left behind, also where the output
+/// folder did not exist before.
+#[test]
+fn an_env_that_does_not_compile_builds_nothing() {
+    let dir = common::temp_dir("diff-env-error");
+    let src = std::fs::read_to_string(common::repo().join("topologies/mirror-db.kdl")).unwrap();
+    std::fs::write(dir.join("mirror-db.kdl"), &src).unwrap();
+    let (code, _, err) = run(pgtopo(&dir).args(["-f", "mirror-db.kdl", "build", "--out", "out"]));
+    assert_eq!(code, 0, "{err}");
+    let before = snapshot_tree(&dir.join("out"));
+    // One error in each env.
+    let broken = src
+        .replacen("pdb min-available=1", "pdb min-available=\"x\"", 1)
+        .replacen(
+            "storage size=\"200Gi\" class=\"fast-ssd\"",
+            "storage size=\"200Gi\" class=\"fast-ssd\" bogus=1",
+            1,
+        );
+    assert_ne!(broken, src);
+    std::fs::write(dir.join("mirror-db.kdl"), &broken).unwrap();
+    for out in ["out", "fresh"] {
+        let (code, _, err) = run(pgtopo(&dir).args(["-f", "mirror-db.kdl", "build", "--out", out]));
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("(in env \"dev\")"), "{err}");
+        assert!(err.contains("(in env \"prod\")"), "{err}");
+        assert!(err.contains("does not compile; nothing was built"), "{err}");
+    }
+    assert_eq!(
+        snapshot_tree(&dir.join("out")),
+        before,
+        "the previous tree is intact and no temporary folder is left"
+    );
+    assert!(!dir.join("fresh").exists(), "no output folder is made");
+}

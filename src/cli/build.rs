@@ -1,6 +1,6 @@
 //! `pgtopo build [ENV] [--target T] [--out DIR]`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -8,12 +8,12 @@ use clap::ValueEnum;
 
 use pgtopo::bundle::Bundle;
 use pgtopo::diag::{did_you_mean, Diagnostic};
-use pgtopo::driver::{Envs, LazyProgram};
+use pgtopo::driver::{self, compile_for, Envs, LazyProgram};
 use pgtopo::emit::{self, EnvOutcome, Options, TreeBuild};
 use pgtopo::model::Target;
 
 use super::tree::{into_inner, lock, Staging};
-use super::{load_for, render, write_stdout, Ctx};
+use super::{load_for, render, write_stdout, Ctx, Loaded};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -57,13 +57,14 @@ impl From<TargetArg> for Target {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> i32 {
-    // Printing one env resolves only the base and that env. `--out` checks every env but keeps
-    // none: each is resolved again when its turn comes to be rendered and dropped after
-    // (`LazyProgram`), so a large topology's fifty models are never in memory at once.
-    let envs = match args.out {
-        Some(_) => Envs::CheckOnly,
-        None => Envs::Only(args.env.as_deref()),
-    };
+    if args.out.is_some() && args.env.is_some() {
+        eprintln!("pgtopo: --out writes the base and every env; leave ENV out");
+        return 2;
+    }
+    // Printing one env resolves only the base and that env. `--out` resolves the base here, and
+    // each env on the thread that checks and renders it ([`write_tree`]), dropped after, so a
+    // large topology's fifty models are never in memory at once and each is resolved once.
+    let envs = Envs::Only(args.env.as_deref());
     let mut loaded = match load_for(&ctx.topology_path(), envs) {
         Ok(l) => l,
         Err(msg) => {
@@ -77,6 +78,11 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         None => (loaded.compilation.take_program(&name), None),
     };
     let Some(program) = eager.as_ref().or(lazy.as_ref().map(|l| &l.program)) else {
+        if args.out.is_some() {
+            // The base does not compile, so no env is rendered; the report still covers every
+            // env, as `lint` would give it.
+            loaded.compilation = compile_for(&loaded.source, Envs::CheckOnly);
+        }
         eprint!("{}", render(ctx, &loaded, &loaded.compilation.diagnostics));
         eprintln!(
             "pgtopo: {} does not compile; nothing was built",
@@ -104,13 +110,15 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             return fail(vec![d]);
         }
     }
+    if let (Some(dir), Some(lazy)) = (&args.out, &lazy) {
+        return build_out(ctx, &loaded, lazy, dir);
+    }
     let diags = &loaded.compilation.diagnostics;
     // Warnings only from here on. Printing one target's output shows the warnings about that
     // target and the core ones; `--out` builds every target and shows them all.
-    let printed = match (&args.out, args.target) {
-        (Some(_), _) => None,
-        (None, Some(t)) => Some(Target::from(t)),
-        (None, None) => program.base.targets.first().map(|t| t.value),
+    let printed = match args.target {
+        Some(t) => Some(Target::from(t)),
+        None => program.base.targets.first().map(|t| t.value),
     };
     let (shown, hidden): (Vec<&Diagnostic>, Vec<&Diagnostic>) =
         diags
@@ -128,43 +136,6 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             "pgtopo: {} warning(s) about other targets not shown; `pgtopo lint` lists them",
             hidden.len()
         );
-    }
-
-    if let Some(dir) = &args.out {
-        if args.env.is_some() {
-            eprintln!("pgtopo: --out writes the base and every env; leave ENV out");
-            return 2;
-        }
-        // Each piece of the tree is written as soon as it is rendered, so a large topology never
-        // sits in memory whole. A build error found late still leaves the previous tree
-        // untouched: the staging folder is discarded.
-        let mut build_errors = None;
-        let lazy = lazy.as_ref().expect("--out takes the lazy program");
-        let written = super::tree::write_with(dir, &program.name, &loaded.source, |staging| {
-            write_tree(lazy, staging).map_err(|e| match e {
-                TreeError::Io(e) => e,
-                TreeError::Build(ds) => {
-                    build_errors = Some(ds);
-                    std::io::Error::other("the topology does not build")
-                }
-            })
-        });
-        if let Some(ds) = build_errors {
-            return fail(ds);
-        }
-        return match written {
-            Ok(count) => {
-                eprintln!(
-                    "wrote {count} file(s) to {}",
-                    dir.join(&program.name).display()
-                );
-                0
-            }
-            Err(e) => {
-                eprintln!("error[PT010]: cannot write {}: {e}", dir.display());
-                2
-            }
-        };
     }
 
     let target = match args.target {
@@ -192,24 +163,89 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
     }
 }
 
-/// Why a tree was not written: writing failed, or a target could not render a model.
+/// `build --out`: checks and renders every env and writes the tree, then reports what it found
+/// in the base and every env, as `lint` would. An env that does not compile leaves the previous
+/// tree untouched (the staging folder is discarded), like a build error found late.
+fn build_out(ctx: &Ctx, loaded: &Loaded, lazy: &LazyProgram, dir: &Path) -> i32 {
+    let mut failed = None;
+    let mut findings = Vec::new();
+    // An env that does not compile is found after the folder is made; a folder that did not
+    // exist is then taken away again, as before a base that does not compile.
+    let existed = dir.exists();
+    let written = super::tree::write_with(dir, &lazy.program.name, &loaded.source, |staging| {
+        let outcome = write_tree(lazy, staging, &loaded.compilation.diagnostics);
+        findings = outcome.findings;
+        outcome.result.map_err(|e| match e {
+            TreeError::Io(e) => e,
+            e => {
+                failed = Some(e);
+                std::io::Error::other("the topology does not build")
+            }
+        })
+    });
+    if !findings.is_empty() {
+        eprint!("{}", render(ctx, loaded, &findings));
+    }
+    if !existed && (failed.is_some() || written.is_err()) {
+        // Only an empty folder is removed: it holds nothing of the user's.
+        let _ = std::fs::remove_dir(dir);
+    }
+    match (failed, written) {
+        (Some(TreeError::Check), _) => {
+            eprintln!(
+                "pgtopo: {} does not compile; nothing was built",
+                loaded.display
+            );
+            1
+        }
+        (Some(TreeError::Build(ds)), _) => {
+            eprint!("{}", render(ctx, loaded, &ds));
+            1
+        }
+        (_, Ok(count)) => {
+            eprintln!(
+                "wrote {count} file(s) to {}",
+                dir.join(&lazy.program.name).display()
+            );
+            0
+        }
+        (_, Err(e)) => {
+            eprintln!("error[PT010]: cannot write {}: {e}", dir.display());
+            2
+        }
+    }
+}
+
+/// Why a tree was not written: writing failed, an env does not compile (its errors are among the
+/// findings), or a target could not render a model.
 enum TreeError {
     Io(std::io::Error),
+    Check,
     Build(Vec<Diagnostic>),
 }
 
-/// Renders the tree and writes it, on as many threads as there are cores (at most one per env, and
-/// a third and more only within a memory budget: [`env_threads`]). The base first, on this thread;
-/// then each thread takes the next env, resolves it, renders it and writes its files itself, so
-/// that rendering and writing share the cores however the work divides between them: a tree of many
-/// small files is mostly the kernel's work of creating them, a tree of Kubernetes overlays mostly
-/// rendering. Last, what lists every env. A thread holds one env's model and a piece of its files
-/// at a time. Once writing fails, every thread stops at its next piece.
-fn write_tree(lazy: &LazyProgram, staging: &Staging) -> Result<(), TreeError> {
+/// What [`write_tree`] did: the findings of the base and every env that was checked, merged as
+/// `lint` merges them, and whether the tree was written.
+struct TreeOutcome {
+    findings: Vec<Diagnostic>,
+    result: Result<(), TreeError>,
+}
+
+/// Checks every env, renders the tree and writes it, on as many threads as there are cores (at
+/// most one per env, and a third and more only within a memory budget: [`env_threads`]). The base
+/// first, on this thread (it was checked when the file was loaded: `base_findings`); then each
+/// thread takes the next env, resolves and checks it, renders it and writes its files itself, so
+/// that rendering and writing share the cores however the work divides between them: a tree of
+/// many small files is mostly the kernel's work of creating them, a tree of Kubernetes overlays
+/// mostly rendering. Last, what lists every env. A thread holds one env's model and a piece of its
+/// files at a time. Once writing fails, every thread stops at its next piece; once an env does not
+/// compile, the threads only check the envs left, so that the report names every env's errors.
+fn write_tree(lazy: &LazyProgram, staging: &Staging, base_findings: &[Diagnostic]) -> TreeOutcome {
     let failed: Mutex<Option<std::io::Error>> = Mutex::new(None);
     let stopped = AtomicBool::new(false);
+    let broken = AtomicBool::new(false);
     let write = |piece: Bundle| {
-        if stopped.load(Ordering::Relaxed) {
+        if stopped.load(Ordering::Relaxed) || broken.load(Ordering::Relaxed) {
             return;
         }
         if let Some(e) = piece
@@ -241,15 +277,26 @@ fn write_tree(lazy: &LazyProgram, staging: &Staging) -> Result<(), TreeError> {
         // starts here, on the main thread, rather than in whichever thread fills the arena.
         crate::alloc::use_mimalloc();
     }
-    let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..envs).map(|_| None).collect());
+    // Per env: what checking it found, and what rendering it gave (none once an env is broken).
+    type Done = (Vec<Diagnostic>, Option<Outcome>);
+    let done: Mutex<Vec<Option<Done>>> = Mutex::new((0..envs).map(|_| None).collect());
     let next = AtomicUsize::new(0);
     let work = || loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         if i >= envs || stopped.load(Ordering::Relaxed) {
             break;
         }
-        let outcome = lazy.env(i).map(|t| tree.env(&t, &mut |piece| write(piece)));
-        lock(&outcomes)[i] = Some(outcome);
+        let (model, findings) = lazy.env_checked(i);
+        let outcome = match model {
+            Some(t) if !findings.iter().any(Diagnostic::is_error) => (!broken
+                .load(Ordering::Relaxed))
+            .then(|| Ok(tree.env(&t, &mut |piece| write(piece)))),
+            _ => {
+                broken.store(true, Ordering::Relaxed);
+                None
+            }
+        };
+        lock(&done)[i] = Some((findings, outcome));
     };
     // This thread works too: mimalloc keeps a heap per thread, and what the base's rendering
     // freed is then reused for envs rather than left beside two new heaps (containers
@@ -260,18 +307,33 @@ fn write_tree(lazy: &LazyProgram, staging: &Staging) -> Result<(), TreeError> {
         }
         work();
     });
-    if let Some(e) = lock(&failed).take() {
-        return Err(TreeError::Io(e));
-    }
-    // Every env has its outcome: no thread stops early unless writing failed.
-    let outcomes = into_inner(outcomes);
-    let outcomes = outcomes.into_iter().map(|o| o.expect("every env rendered"));
-    tree.finish(outcomes.collect(), &mut |piece| write(piece))
-        .map_err(TreeError::Build)?;
-    match into_inner(failed) {
-        Some(e) => Err(TreeError::Io(e)),
-        None => Ok(()),
-    }
+    let mut done = into_inner(done);
+    // Every env is checked unless writing failed (then the report is not needed).
+    let findings = driver::merge_findings(
+        std::iter::once(base_findings.to_vec())
+            .chain(done.iter_mut().flatten().map(|(f, _)| std::mem::take(f))),
+    );
+    let result = 'written: {
+        if let Some(e) = lock(&failed).take() {
+            break 'written Err(TreeError::Io(e));
+        }
+        if broken.load(Ordering::Relaxed) {
+            break 'written Err(TreeError::Check);
+        }
+        // Every env has its outcome: no thread stops early unless writing failed or an env is
+        // broken.
+        let outcomes = done
+            .into_iter()
+            .map(|d| d.and_then(|(_, o)| o).expect("every env rendered"));
+        if let Err(ds) = tree.finish(outcomes.collect(), &mut |piece| write(piece)) {
+            break 'written Err(TreeError::Build(ds));
+        }
+        match into_inner(failed) {
+            Some(e) => Err(TreeError::Io(e)),
+            None => Ok(()),
+        }
+    };
+    TreeOutcome { findings, result }
 }
 
 type Outcome = Result<EnvOutcome, Vec<Diagnostic>>;
