@@ -121,19 +121,55 @@ pub fn write<T: Tree>(v: &T, out: &mut String) {
     }
 }
 
+/// A key the writer's caller spells out in its code and knows to be plain (`image`, `restart`):
+/// written without asking [`plain_ok`], which runs for every key and string of every file (a
+/// Compose service has some fifteen such keys). Debug builds check the claim.
+#[derive(Clone, Copy)]
+pub(crate) struct Plain(pub &'static str);
+
+/// A mapping key: any string (quoted when YAML would misread it), or a [`Plain`] one.
+pub(crate) trait Key {
+    fn write_key(&self, out: &mut String);
+}
+
+impl Key for &str {
+    fn write_key(&self, out: &mut String) {
+        key(self, out);
+    }
+}
+
+impl Key for &String {
+    fn write_key(&self, out: &mut String) {
+        key(self, out);
+    }
+}
+
+impl Key for &Cow<'_, str> {
+    fn write_key(&self, out: &mut String) {
+        key(self, out);
+    }
+}
+
+impl Key for Plain {
+    fn write_key(&self, out: &mut String) {
+        debug_assert!(plain_ok(self.0), "{} is not a plain key", self.0);
+        out.push_str(self.0);
+    }
+}
+
 /// `key: value` at `indent`, the value a string scalar.
-pub(crate) fn str_field(out: &mut String, indent: usize, k: &str, v: &str) {
+pub(crate) fn str_field(out: &mut String, indent: usize, k: impl Key, v: &str) {
     pad(indent, out);
-    key(k, out);
+    k.write_key(out);
     out.push_str(": ");
     string(v, indent + 2, out);
     out.push('\n');
 }
 
 /// `key: text` at `indent`, `text` written as it is: for numbers and `null`.
-pub(crate) fn raw_field(out: &mut String, indent: usize, k: &str, text: &str) {
+pub(crate) fn raw_field(out: &mut String, indent: usize, k: impl Key, text: &str) {
     pad(indent, out);
-    key(k, out);
+    k.write_key(out);
     out.push_str(": ");
     out.push_str(text);
     out.push('\n');
@@ -141,9 +177,9 @@ pub(crate) fn raw_field(out: &mut String, indent: usize, k: &str, text: &str) {
 
 /// `key:` at `indent`, opening a mapping or sequence written after it (sequences under a key are
 /// not indented further, as in [`write`]).
-pub(crate) fn key_line(out: &mut String, indent: usize, k: &str) {
+pub(crate) fn key_line(out: &mut String, indent: usize, k: impl Key) {
     pad(indent, out);
-    key(k, out);
+    k.write_key(out);
     out.push_str(":\n");
 }
 

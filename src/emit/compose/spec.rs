@@ -114,33 +114,33 @@ pub struct Volume {
 /// `skip_serializing_if` attributes say. Written directly rather than through serde_yaml, which
 /// made Compose the slowest part of rendering a large topology (docs/performance.md).
 pub fn to_yaml(f: &ComposeFile) -> String {
-    use crate::emit::yaml::{key_line, raw_field, str_field, str_items};
+    use crate::emit::yaml::{key_line, raw_field, str_field, str_items, Plain};
     // A PostgreSQL service takes 1.1 KB (a thousand of them, 1,128 KB): 1.5 KB each keeps a large
     // file from being copied into a buffer twice its size near the end (1.5 % of `build --out`
     // of 10 clusters of 100 nodes).
     let mut out = String::with_capacity(1536 * f.services.len().max(1));
     let o = &mut out;
-    str_field(o, 0, "name", &f.name);
+    str_field(o, 0, Plain("name"), &f.name);
     if f.services.is_empty() {
-        raw_field(o, 0, "services", "{}");
+        raw_field(o, 0, Plain("services"), "{}");
     } else {
-        key_line(o, 0, "services");
+        key_line(o, 0, Plain("services"));
     }
     for (name, s) in &f.services {
         key_line(o, 2, name);
-        str_field(o, 4, "image", &s.image);
+        str_field(o, 4, Plain("image"), &s.image);
         if !s.restart.is_empty() {
-            str_field(o, 4, "restart", &s.restart);
+            str_field(o, 4, Plain("restart"), &s.restart);
         }
         let lists = [
-            ("profiles", Some(&s.profiles)),
-            ("entrypoint", s.entrypoint.as_ref()),
-            ("command", s.command.as_ref()),
+            (Plain("profiles"), Some(&s.profiles)),
+            (Plain("entrypoint"), s.entrypoint.as_ref()),
+            (Plain("command"), s.command.as_ref()),
         ];
         for (k, list) in lists {
             match list {
                 // An empty entrypoint or command is written (it overrides the image's).
-                Some(l) if l.is_empty() && k != "profiles" => raw_field(o, 4, k, "[]"),
+                Some(l) if l.is_empty() && k.0 != "profiles" => raw_field(o, 4, k, "[]"),
                 Some(l) if !l.is_empty() => {
                     key_line(o, 4, k);
                     str_items(o, 4, l);
@@ -149,57 +149,57 @@ pub fn to_yaml(f: &ComposeFile) -> String {
             }
         }
         if !s.environment.is_empty() {
-            key_line(o, 4, "environment");
+            key_line(o, 4, Plain("environment"));
             for (k, v) in &s.environment {
                 str_field(o, 6, k, v);
             }
         }
-        for (k, list) in [("ports", &s.ports), ("volumes", &s.volumes)] {
+        for (k, list) in [(Plain("ports"), &s.ports), (Plain("volumes"), &s.volumes)] {
             if !list.is_empty() {
                 key_line(o, 4, k);
                 str_items(o, 4, list);
             }
         }
         if !s.depends_on.is_empty() {
-            key_line(o, 4, "depends_on");
+            key_line(o, 4, Plain("depends_on"));
             for (k, d) in &s.depends_on {
                 key_line(o, 6, k);
-                str_field(o, 8, "condition", &d.condition);
+                str_field(o, 8, Plain("condition"), &d.condition);
             }
         }
         if let Some(h) = &s.healthcheck {
-            key_line(o, 4, "healthcheck");
+            key_line(o, 4, Plain("healthcheck"));
             if h.test.is_empty() {
-                raw_field(o, 6, "test", "[]");
+                raw_field(o, 6, Plain("test"), "[]");
             } else {
-                key_line(o, 6, "test");
+                key_line(o, 6, Plain("test"));
                 str_items(o, 6, &h.test);
             }
-            str_field(o, 6, "interval", &h.interval);
-            str_field(o, 6, "timeout", &h.timeout);
-            raw_field(o, 6, "retries", &h.retries.to_string());
-            str_field(o, 6, "start_period", &h.start_period);
+            str_field(o, 6, Plain("interval"), &h.interval);
+            str_field(o, 6, Plain("timeout"), &h.timeout);
+            raw_field(o, 6, Plain("retries"), &h.retries.to_string());
+            str_field(o, 6, Plain("start_period"), &h.start_period);
         }
         if !s.networks.is_empty() {
-            key_line(o, 4, "networks");
+            key_line(o, 4, Plain("networks"));
             str_items(o, 4, &s.networks);
         }
     }
     if !f.networks.is_empty() {
-        key_line(o, 0, "networks");
+        key_line(o, 0, Plain("networks"));
         for (k, n) in &f.networks {
             key_line(o, 2, k);
-            str_field(o, 4, "driver", &n.driver);
+            str_field(o, 4, Plain("driver"), &n.driver);
         }
     }
     if !f.volumes.is_empty() {
-        key_line(o, 0, "volumes");
+        key_line(o, 0, Plain("volumes"));
         for (k, v) in &f.volumes {
             match v {
                 None => raw_field(o, 2, k, "null"),
                 Some(v) => {
                     key_line(o, 2, k);
-                    str_field(o, 4, "driver", &v.driver);
+                    str_field(o, 4, Plain("driver"), &v.driver);
                 }
             }
         }
