@@ -69,17 +69,22 @@ for flavor in containers vms; do
       review=$(measure $B diff "$last" -f "$T/edit/s.kdl" --against /dev/shm/pgtopo-fig --stat)
       files=$(find /dev/shm/pgtopo-fig -type f | wc -l)
       mb=$(du -sm --apparent-size /dev/shm/pgtopo-fig | cut -f1)
-      # The floor for writing that tree at all: writing its folders and files again from memory
-      # (benches/replay.c), as many threads as cores, the best of two.
-      floor=
-      for _ in 1 2; do
+      # References for writing that tree at all (benches/replay.c, as many threads as cores, the
+      # best of two): writing its folders and files again from memory, and only creating them,
+      # empty (a floor no renderer can go below).
+      best() {
+        b=
+        for _ in 1 2; do
+          rm -rf /dev/shm/pgtopo-copy
+          b="$b $("$T/replay" /dev/shm/pgtopo-fig /dev/shm/pgtopo-copy "$(nproc)" "$@")"
+        done
         rm -rf /dev/shm/pgtopo-copy
-        floor="$floor $("$T/replay" /dev/shm/pgtopo-fig /dev/shm/pgtopo-copy "$(nproc)")"
-      done
-      floor=$(echo $floor | tr ' ' '\n' | sort -n | head -n 1)
-      rm -rf /dev/shm/pgtopo-copy
-      printf '%-10s %4dx%-3d %3d envs | lint %s | build %s:%s | diff %s %s | build --out %s, %d files, %d MB (writing it from memory: %s s)\n' \
-        $flavor $1 $2 $envs "$lint" "$last" "$one" "$last" "$review" "$all" $files $mb "$floor"
+        echo $b | tr ' ' '\n' | sort -n | head -n 1
+      }
+      replay=$(best)
+      empty=$(best empty)
+      printf '%-10s %4dx%-3d %3d envs | lint %s | build %s:%s | diff %s %s | build --out %s, %d files, %d MB (from memory: %s s, empty files: %s s)\n' \
+        $flavor $1 $2 $envs "$lint" "$last" "$one" "$last" "$review" "$all" $files $mb "$replay" "$empty"
     done
   done
 done

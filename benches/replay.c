@@ -3,7 +3,9 @@
  * close per file), as `build --out` does, but with nothing to render. benches/figures.sh runs it
  * next to `build --out` of each synthetic tree.
  *
- * usage: replay SRC DST THREADS    (prints the seconds the writing took)
+ * usage: replay SRC DST THREADS [empty]    (prints the seconds the writing took)
+ * With `empty`, the files are created but nothing is written into them: the floor for making
+ * that many files at all.
  * Folders are made a depth at a time, so that a parent exists before its children on any thread;
  * files are then shared out in contiguous runs (the walk's order, folder by folder), so that two
  * threads seldom write into one folder at once, as `build --out` gives each env to one thread. */
@@ -22,7 +24,7 @@ struct entry { char *rel; int depth; char *data; size_t len; };
 static struct entry *dirs, *files;
 static size_t ndirs, nfiles, cap_d, cap_f, src_len;
 static const char *dst;
-static int threads, level;
+static int threads, level, empty;
 static pthread_barrier_t barrier;
 
 static void push(struct entry **v, size_t *n, size_t *cap, struct entry e) {
@@ -58,14 +60,18 @@ static void *work(void *arg) {
   for (size_t i = nfiles * t / threads; i < nfiles * (t + 1) / threads; i++) {
     snprintf(p, sizeof p, "%s%s", dst, files[i].rel);
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, files[i].data, files[i].len) != (ssize_t)files[i].len) { perror(p); exit(1); }
+    if (fd < 0 || (!empty && write(fd, files[i].data, files[i].len) != (ssize_t)files[i].len)) {
+      perror(p);
+      exit(1);
+    }
     close(fd);
   }
   return NULL;
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) { fprintf(stderr, "usage: replay SRC DST THREADS\n"); return 2; }
+  if (argc < 4 || argc > 5) { fprintf(stderr, "usage: replay SRC DST THREADS [empty]\n"); return 2; }
+  empty = argc == 5 && strcmp(argv[4], "empty") == 0;
   src_len = strlen(argv[1]);
   dst = argv[2];
   threads = atoi(argv[3]);
