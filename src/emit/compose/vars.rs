@@ -69,7 +69,8 @@ impl Vars {
              # `docker compose` refuses to start while one is empty. Keep {env_file} out of version control.\n"
         );
         if env_file != ".env" {
-            let _ = writeln!(s,
+            let _ = writeln!(
+                s,
                 "# Compose reads only .env by itself: run `docker compose --env-file {env_file} up -d`."
             );
         }

@@ -387,7 +387,8 @@ fn readme(p: &Program, name: &str, release: &Release) -> String {
     let mut cmd = |ns: &str, env: Option<&str>| {
         let extra = env.map_or_else(String::new, |e| format!(" -f values-{e}.yaml"));
         let label = env.map_or_else(|| "# base\n".to_owned(), |e| format!("# env {e}\n"));
-        let _ = writeln!(r,
+        let _ = writeln!(
+            r,
             "{label}helm upgrade --install {name} {} --version {} -n {ns} --create-namespace -f values.yaml{extra}",
             i.reference, i.version
         );
@@ -402,12 +403,14 @@ fn readme(p: &Program, name: &str, release: &Release) -> String {
 
     let keys = secret_keys(&p.base, c);
     if keys.is_empty() {
-        let _ = write!(r,
+        let _ = write!(
+            r,
             "\n## Credentials\n\nCloudNativePG creates its own Secrets (`{name}-superuser`, `{name}-app`, basic-auth `username`/`password`);\nthe topology's Secret `{}` is not read by this chart.\n",
             c.credentials.secret.value
         );
     } else {
-        let _ = write!(r,
+        let _ = write!(
+            r,
             "\n## Credentials\n\nThe release reads the existing Secret `{}` in namespace `{}`; it must hold these keys:\n\n",
             c.credentials.secret.value, c.namespace.value
         );
@@ -417,7 +420,8 @@ fn readme(p: &Program, name: &str, release: &Release) -> String {
     }
     if let Some(source) = charts::source_of(&p.base, c) {
         let (host, port) = charts::replication_endpoint(source);
-        let _ = write!(r,
+        let _ = write!(
+            r,
             "\n## Standby cluster\n\nThe primary streams from `{host}:{port}` (cluster `{}`), so install that release first.\n",
             source.name
         );

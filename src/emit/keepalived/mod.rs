@@ -96,7 +96,8 @@ fn conf(host: &str, parts: &[(&Cluster, &Balancer, &BalancerHost)]) -> String {
             let _ = writeln!(s, "        {}", peer.address.value);
         }
         s.push_str("    }\n");
-        let _ = write!(s,
+        let _ = write!(
+            s,
             "    # authentication {{ auth_type PASS auth_pass … }}, provisioned separately.\n    include {}\n",
             auth_file(&c.name)
         );
