@@ -339,14 +339,21 @@ fn snapshot_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-#[test]
-fn a_failed_or_killed_build_leaves_the_previous_tree_intact() {
-    let dir = common::temp_dir("diff-atomic");
+/// A scratch folder holding mirror-db.kdl and the tree `build --out out` wrote of it: the folder,
+/// the topology's text and the tree's files.
+fn mirror_db_built(case: &str) -> (std::path::PathBuf, String, Vec<(String, Vec<u8>)>) {
+    let dir = common::temp_dir(case);
     let src = std::fs::read_to_string(common::repo().join("topologies/mirror-db.kdl")).unwrap();
     std::fs::write(dir.join("mirror-db.kdl"), &src).unwrap();
     let (code, _, err) = run(pgtopo(&dir).args(["-f", "mirror-db.kdl", "build", "--out", "out"]));
     assert_eq!(code, 0, "{err}");
     let before = snapshot_tree(&dir.join("out"));
+    (dir, src, before)
+}
+
+#[test]
+fn a_failed_or_killed_build_leaves_the_previous_tree_intact() {
+    let (dir, src, before) = mirror_db_built("diff-atomic");
     // A changed topology whose write fails half way.
     std::fs::write(
         dir.join("mirror-db.kdl"),
@@ -417,12 +424,7 @@ fn a_failed_or_killed_build_leaves_the_previous_tree_intact() {
 /// folder did not exist before.
 #[test]
 fn an_env_that_does_not_compile_builds_nothing() {
-    let dir = common::temp_dir("diff-env-error");
-    let src = std::fs::read_to_string(common::repo().join("topologies/mirror-db.kdl")).unwrap();
-    std::fs::write(dir.join("mirror-db.kdl"), &src).unwrap();
-    let (code, _, err) = run(pgtopo(&dir).args(["-f", "mirror-db.kdl", "build", "--out", "out"]));
-    assert_eq!(code, 0, "{err}");
-    let before = snapshot_tree(&dir.join("out"));
+    let (dir, src, before) = mirror_db_built("diff-env-error");
     // One error in each env.
     let broken = src
         .replacen("pdb min-available=1", "pdb min-available=\"x\"", 1)
