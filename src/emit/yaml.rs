@@ -132,21 +132,10 @@ pub(crate) trait Key {
     fn write_key(&self, out: &mut String);
 }
 
-impl Key for &str {
+/// Any borrowed string (`&str`, `&String`, `&Cow<str>`), tested as every key is.
+impl<S: AsRef<str> + ?Sized> Key for &S {
     fn write_key(&self, out: &mut String) {
-        key(self, out);
-    }
-}
-
-impl Key for &String {
-    fn write_key(&self, out: &mut String) {
-        key(self, out);
-    }
-}
-
-impl Key for &Cow<'_, str> {
-    fn write_key(&self, out: &mut String) {
-        key(self, out);
+        key(self.as_ref(), out);
     }
 }
 
