@@ -278,6 +278,12 @@ pub fn check_model(doc: &Document, env: Option<&str>) -> (Option<Topology>, Vec<
     (Some(topo), diags)
 }
 
+/// What makes two findings one problem for [`merge_findings`]: code, place and message (an env
+/// that repeats the base's finding repeats all three).
+pub fn problem(d: &Diagnostic) -> (&'static str, Option<Span>, &str) {
+    (d.code, d.span, &d.message)
+}
+
 /// One report of the findings of every model, given in declaration order (the base first): each
 /// problem (code, place and message) once, as the first model found it, sorted by place. A
 /// problem found in the base and again in an env is one problem, and the base's report is kept.
@@ -287,7 +293,8 @@ pub fn merge_findings(per_model: impl IntoIterator<Item = Vec<Diagnostic>>) -> V
     let mut seen: HashSet<(&'static str, Option<Span>, String)> = HashSet::new();
     let mut all = Vec::new();
     for d in per_model.into_iter().flatten() {
-        if seen.insert((d.code, d.span, d.message.clone())) {
+        let (code, span, message) = problem(&d);
+        if seen.insert((code, span, message.to_owned())) {
             all.push(d);
         }
     }

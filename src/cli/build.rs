@@ -285,10 +285,8 @@ fn write_tree(lazy: &LazyProgram, staging: &Staging, base_findings: &[Diagnostic
     // report again, which the merge would drop; dropped at once, the findings of fifty envs are
     // not held while the tree renders (containers 100 × 10 × 50 repeats 200 warnings per env,
     // 5 MiB at the peak).
-    let base_keys: HashSet<(&str, Option<Span>, &str)> = base_findings
-        .iter()
-        .map(|d| (d.code, d.span, d.message.as_str()))
-        .collect();
+    let base_keys: HashSet<(&str, Option<Span>, &str)> =
+        base_findings.iter().map(driver::problem).collect();
     let next = AtomicUsize::new(0);
     let work = || loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
@@ -296,7 +294,7 @@ fn write_tree(lazy: &LazyProgram, staging: &Staging, base_findings: &[Diagnostic
             break;
         }
         let (model, mut findings) = lazy.env_checked(i);
-        findings.retain(|d| !base_keys.contains(&(d.code, d.span, d.message.as_str())));
+        findings.retain(|d| !base_keys.contains(&driver::problem(d)));
         let outcome = match model {
             Some(t) if !findings.iter().any(Diagnostic::is_error) => (!broken
                 .load(Ordering::Relaxed))
