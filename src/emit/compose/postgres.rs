@@ -279,6 +279,15 @@ fn ports(n: &Node) -> Vec<Text> {
     }
 }
 
+/// A database node's health check: the server accepts connections. `start_period` leaves a
+/// standby time to copy its base backup first.
+fn ready_check(start_period: &'static str) -> Healthcheck {
+    Healthcheck::cmd(
+        &["pg_isready", "-U", "postgres", "-d", "postgres"],
+        start_period,
+    )
+}
+
 /// Adds the cluster's node services, volumes and files.
 pub fn cluster(
     c: &Cluster,
@@ -312,13 +321,7 @@ fn plain(
         format!("./{dir}/node-entrypoint.sh:/usr/local/bin/pgtopo-entrypoint.sh:ro").into(),
     ];
     let initdb: Text = format!("./{dir}/initdb:/docker-entrypoint-initdb.d:ro").into();
-    let check = |start_period| {
-        Healthcheck::cmd(
-            &["pg_isready", "-U", "postgres", "-d", "postgres"],
-            start_period,
-        )
-    };
-    let (primary_check, standby_check) = (check("30s"), check("300s"));
+    let (primary_check, standby_check) = (ready_check("30s"), ready_check("300s"));
     for n in &c.nodes {
         let primary = n.role.value == Role::Primary;
         let mut env = IndexMap::with_capacity(4);
@@ -453,10 +456,7 @@ fn repmgr(
             environment: env,
             ports: ports(n),
             volumes,
-            healthcheck: Some(Healthcheck::cmd(
-                &["pg_isready", "-U", "postgres", "-d", "postgres"],
-                "300s",
-            )),
+            healthcheck: Some(ready_check("300s")),
             networks: vec![NETWORK.into()],
             ..Service::default()
         };
