@@ -19,18 +19,6 @@ use pgtopo::model;
 use pgtopo::syntax;
 use pgtopo::synth::{topology, Flavor};
 
-/// The pgtopo binary's own allocator, switched to mimalloc at the start (`main`), as the binary
-/// switches once it reads a topology of 16 KiB or more (src/alloc.rs): the synthetic cases are all
-/// that large, and the example topologies are too small for the allocator to matter. The same
-/// code, not mimalloc on its own: the build leaves out mimalloc's start-up constructor, and the
-/// switch is what starts it.
-#[path = "../src/alloc.rs"]
-#[allow(dead_code)] // A bench target is built with cfg(test): alloc.rs's test helpers come along.
-mod alloc;
-
-#[global_allocator]
-static ALLOCATOR: alloc::Hybrid = alloc::Hybrid;
-
 /// The time spent on one measurement before it stops adding runs.
 const BUDGET: Duration = Duration::from_millis(300);
 
@@ -129,7 +117,6 @@ fn bench(name: &str, src: &str) {
 }
 
 fn main() {
-    alloc::use_mimalloc();
     // `cargo test --all-targets` (the test command) runs this binary without `--bench`, in a debug
     // build: there it is a smoke test of the harness on one small topology, not a measurement.
     if !std::env::args().any(|a| a == "--bench") {

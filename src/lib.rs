@@ -4,6 +4,8 @@
 //! [`syntax`] → [`model`] → [`check`] → [`emit`] → [`bundle`]; the binary's `cli` is the only
 //! place that touches files or decides exit codes.
 
+#![forbid(unsafe_code)]
+
 pub mod bundle;
 pub mod check;
 pub mod diag;

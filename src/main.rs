@@ -1,10 +1,8 @@
 //! The `pgtopo` binary: all IO and every exit code live in `cli`.
 
-mod alloc;
-mod cli;
+#![forbid(unsafe_code)]
 
-#[global_allocator]
-static ALLOCATOR: alloc::Hybrid = alloc::Hybrid;
+mod cli;
 
 fn main() {
     std::process::exit(cli::main());

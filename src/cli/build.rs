@@ -273,11 +273,6 @@ fn write_tree(lazy: &LazyProgram, staging: &Staging, base_findings: &[Diagnostic
         });
     let envs = lazy.env_count();
     let threads = env_threads(cores(), envs, largest, base);
-    if threads > 1 {
-        // Threads allocate from mimalloc, which keeps a heap per thread (src/alloc.rs), and it
-        // starts here, on the main thread, rather than in whichever thread fills the arena.
-        crate::alloc::use_mimalloc();
-    }
     // Per env: what checking it found, and what rendering it gave (none once an env is broken).
     type Done = (Vec<Diagnostic>, Option<Outcome>);
     let done: Mutex<Vec<Option<Done>>> = Mutex::new((0..envs).map(|_| None).collect());

@@ -147,8 +147,6 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             *new_slots[job - 1].lock().unwrap() = Some(built);
         }
     };
-    // Threads allocate from mimalloc, started here on the main thread (as in `build --out`).
-    crate::alloc::use_mimalloc();
     std::thread::scope(|s| {
         let helper = s.spawn(worker);
         worker();

@@ -175,10 +175,6 @@ impl Loaded {
     }
 }
 
-/// From this size on, a topology's run is long enough (milliseconds) that mimalloc's start-up
-/// (a quarter of a millisecond) pays for itself many times over (src/alloc.rs).
-const LARGE_INPUT_BYTES: u64 = 16 * 1024;
-
 /// Reads a topology and compiles the base and the selected envs; IO problems are returned as the
 /// message to print (exit 2).
 pub fn load_for(path: &Path, envs: Envs) -> Result<Loaded, String> {
@@ -202,9 +198,6 @@ pub fn load_for(path: &Path, envs: Envs) -> Result<Loaded, String> {
     }
     let bytes =
         std::fs::read(path).map_err(|e| format!("error[PT010]: cannot read {display}: {e}"))?;
-    if bytes.len() as u64 >= LARGE_INPUT_BYTES {
-        crate::alloc::use_mimalloc();
-    }
     let (source, compilation) = compile_bytes_for(&bytes, envs);
     Ok(Loaded {
         path: path.to_owned(),
