@@ -100,8 +100,7 @@ fn one_model_at_a_time_renders_the_whole_programs_tree() {
     }
 }
 
-/// A large topology switches the binary to mimalloc once it has read the file (src/alloc.rs), with
-/// blocks from before the switch still freed by malloc. Its `build --out` (which renders and writes
+/// A large topology's `build --out` (which renders and writes
 /// the envs on every core, each from a model resolved again) must write exactly the files this
 /// test process renders from the whole program, on one thread, two, or six (`PGTOPO_CORES`
 /// stands in for the machine's cores, so that a two-core machine runs more threads than two),
