@@ -22,6 +22,7 @@ pub mod helm;
 pub mod hosts;
 pub mod keepalived;
 pub mod kubernetes;
+pub mod text;
 pub mod vm_common;
 pub mod workload;
 pub(crate) mod yaml;

@@ -383,17 +383,9 @@ fn lower_cluster(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Cluster> {
 pub const DEFAULT_PG_VERSION: u32 = 17;
 pub const DEFAULT_STORAGE: &str = "10Gi";
 /// Patroni's REST API port when a node does not write `patroni-port=` (Patroni's own default).
-pub const DEFAULT_PATRONI_PORT: u16 = 8008;
+pub const DEFAULT_PATRONI_PORT: u16 = crate::catalog::PATRONI_PORT;
 
-/// The image a cluster runs when `postgres image=` is not written: one that contains the chosen
-/// failover manager.
-pub fn default_image(manager: FailoverManager, version: u32) -> String {
-    match manager {
-        FailoverManager::PgAutoFailover => "citusdata/pg_auto_failover:v2.1".to_owned(),
-        FailoverManager::Repmgr => format!("bitnami/postgresql-repmgr:{version}"),
-        FailoverManager::Patroni | FailoverManager::None => format!("postgres:{version}"),
-    }
-}
+pub use crate::catalog::default_postgres_image as default_image;
 
 /// The Helm chart for a cluster that does not name one: repmgr clusters map onto bitnami's
 /// postgresql-ha (which is built on repmgr), a one-node standby cluster onto bitnami/postgresql,

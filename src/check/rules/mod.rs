@@ -39,6 +39,7 @@ mod pt153_helm_node_settings;
 mod pt154_helm_chart_shape;
 mod pt160_invalid_name;
 mod pt161_cluster_too_large;
+mod pt170_pgtopo_owned_parameter;
 
 pub const RULES: &[Rule] = &[
     pt101_one_primary::RULE,
@@ -78,4 +79,5 @@ pub const RULES: &[Rule] = &[
     pt154_helm_chart_shape::RULE,
     pt160_invalid_name::RULE,
     pt161_cluster_too_large::RULE,
+    pt170_pgtopo_owned_parameter::RULE,
 ];

@@ -79,7 +79,7 @@ fn render(p: &Program, t: &Topology) -> Project {
     compose.volumes.reserve(nodes);
     let mut files = IndexMap::new();
     for c in &t.clusters {
-        postgres::cluster(c, &mut compose, &mut files, &mut vars);
+        postgres::cluster(t, c, &mut compose, &mut files, &mut vars);
         poolers::cluster(c, &mut compose, &mut files, &mut vars);
         monitoring::cluster(c, &mut compose, &mut files, &mut vars);
     }

@@ -8,12 +8,10 @@ use super::postgres::PG_PORT;
 use super::spec::{ComposeFile, DependsOn, Service};
 use super::vars::{Vars, GRAFANA_ADMIN_PASSWORD_VAR};
 use super::{NETWORK, RESTART};
+use crate::catalog::{EXPORTER_IMAGE, GRAFANA_IMAGE, PROMETHEUS_IMAGE};
 use crate::emit::yaml;
 use crate::model::{Cluster, Monitoring};
 
-pub const EXPORTER_IMAGE: &str = "prometheuscommunity/postgres-exporter:v0.15.0";
-pub const PROMETHEUS_IMAGE: &str = "prom/prometheus:v2.53.0";
-pub const GRAFANA_IMAGE: &str = "grafana/grafana:11.1.0";
 const PROMETHEUS_PORT: u16 = 9090;
 const GRAFANA_PORT: u16 = 3000;
 

@@ -2,11 +2,15 @@
 //! `<env-or-base>/<node>/…` (see docs/targets/vm.md):
 //! - without Patroni: `postgresql.conf` and `pg_hba.conf`;
 //! - with Patroni: `patroni.yml` (Patroni writes postgresql.conf and pg_hba.conf itself from it, so
-//!   emitting those too would only mislead) and `patroni-run.sh`, which maps the cluster's env file
-//!   onto the variables Patroni reads its passwords from;
+//!   emitting those too would only mislead), `patroni-run.sh`, which maps the cluster's env file
+//!   onto the variables Patroni reads its passwords from, and the cluster's dynamic configuration
+//!   `dcs.yml` with `patroni-apply.sh`, which applies a changed one to a running cluster;
+//! - when the cluster declares roles or databases (or pgtopo creates its replication role and
+//!   slots): `bootstrap.sql` and `bootstrap.sh` (on the primary; with Patroni on every node, run
+//!   by Patroni after it bootstraps the cluster);
 //! - with a `target="local"` PgBouncer: `pgbouncer.ini`.
-
-use std::fmt::Write as _;
+//!
+//! Every setting comes from the stack plan (`crate::plan`); this module only places the files.
 
 mod patroni;
 mod pgbouncer;
@@ -17,7 +21,9 @@ use crate::bundle::Bundle;
 use crate::diag::Diagnostic;
 use crate::emit::vm_common::{env_dir, per_model_files, single_host_cidr, stdout_for};
 use crate::emit::{Options, Program};
-use crate::model::{credentials, Cluster, FailoverManager, Node, ParamValue, Role, Topology};
+use crate::model::{Cluster, FailoverManager, Node, Role, Topology};
+use crate::plan::access::{self, ReplicationSources};
+use crate::plan::params;
 
 pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
     per_model_files(p, render)
@@ -101,16 +107,16 @@ fn render_clusters(t: &Topology, each: &mut dyn FnMut(Vec<(String, String, Strin
     for c in &t.clusters {
         let mut files = Vec::new();
         // What every node of the cluster shares, worked out once for the cluster: its streaming
-        // peers and its pg_hba lines are as long as the cluster, so computing them again for each
-        // node made a wide cluster cost the square of its size in work, not only in bytes.
+        // peers and its pg_hba rows are as long as the cluster, so computing them again for each
+        // node would make a wide cluster cost the square of its size.
         let peers = streaming_peers(c, &followers);
         let patroni = c.failover.manager.value == FailoverManager::Patroni;
-        let rows = hba_rows(&peers);
-        let hba = if patroni {
-            patroni::hba_block(&rows)
-        } else {
-            hba_table(&rows)
-        };
+        let cidrs = peer_cidrs(&peers);
+        let rows = access::hba_rows(ReplicationSources::Hosts(&cidrs));
+        let hba = access::hba_table(&rows);
+        let bootstrap = access::has_bootstrap(c)
+            .then(|| (access::bootstrap_sql(c), bootstrap_script(c)));
+        let dcs = patroni.then(|| patroni::dcs_file(t, c, peers.len()));
         // How many of this cluster's nodes run on each host: nodes sharing one need their own
         // data directories.
         let mut per_host: HashMap<&str, usize> = HashMap::new();
@@ -119,38 +125,78 @@ fn render_clusters(t: &Topology, each: &mut dyn FnMut(Vec<(String, String, Strin
         }
         for n in c.nodes.iter().filter(|n| n.host.is_some()) {
             let dir = node_dir(&clashes, c, n);
+            let mut add = |file: &str, contents: String| {
+                files.push((dir.clone(), file.to_owned(), contents));
+            };
             if patroni {
                 let shared = n
                     .host
                     .as_ref()
                     .is_some_and(|h| per_host.get(h.value.as_str()).copied().unwrap_or(0) > 1);
-                files.push((
-                    dir.clone(),
-                    "patroni.yml".to_owned(),
-                    patroni::yml(t, c, n, shared, peers.len(), &hba),
-                ));
-                files.push((
-                    dir.clone(),
-                    "patroni-run.sh".to_owned(),
-                    patroni::run_script(c, n),
-                ));
+                add(
+                    "patroni.yml",
+                    patroni::yml(t, c, n, shared, peers.len(), &rows),
+                );
+                add("patroni-run.sh", patroni::run_script(c, n));
+                add("patroni-apply.sh", patroni::apply_script(c));
+                if let Some(d) = &dcs {
+                    add("dcs.yml", d.clone());
+                }
             } else {
-                files.push((
-                    dir.clone(),
-                    "postgresql.conf".to_owned(),
-                    postgresql_conf(c, n, peers.len()),
-                ));
-                files.push((
-                    dir.clone(),
-                    "pg_hba.conf".to_owned(),
-                    pg_hba_conf(c, n, &hba),
-                ));
+                add("postgresql.conf", postgresql_conf(c, n, peers.len()));
+                add("pg_hba.conf", pg_hba_conf(c, n, &hba));
+            }
+            // The roles and databases: Patroni runs the script after bootstrapping the cluster;
+            // without Patroni the operator runs it on the primary once it is up.
+            if let Some((sql, script)) = &bootstrap {
+                if patroni || n.role.value == Role::Primary {
+                    add(BOOTSTRAP_SQL, sql.clone());
+                    add(BOOTSTRAP_SCRIPT, script.clone());
+                }
             }
             if let Some(ini) = pgbouncer::ini(c, n) {
-                files.push((dir.clone(), "pgbouncer.ini".to_owned(), ini));
+                add("pgbouncer.ini", ini);
             }
         }
         each(files);
+    }
+}
+
+/// The bootstrap SQL beside a node's other files, and the script that runs it.
+pub const BOOTSTRAP_SQL: &str = "bootstrap.sql";
+pub const BOOTSTRAP_SCRIPT: &str = "bootstrap.sh";
+
+/// Runs the bootstrap SQL with the passwords of the cluster's env file (the VM credential
+/// contract), as the PostgreSQL superuser over the local socket; Patroni passes a connection
+/// string as the first argument instead.
+fn bootstrap_script(c: &Cluster) -> String {
+    format!(
+        r#"#!/bin/sh
+# Generated by pgtopo for cluster "{cluster}": creates the roles and databases the topology
+# declares, on the primary (idempotent: run it again at will). Patroni runs it once the cluster is
+# bootstrapped (bootstrap.post_bootstrap); without Patroni run it as the postgres OS user on the
+# primary. The passwords come from the env file ($PGTOPO_ENV_FILE, default {env_file}).
+set -eu
+env_file="${{PGTOPO_ENV_FILE:-{env_file}}}"
+set -a
+. "$env_file"
+set +a
+exec psql -v ON_ERROR_STOP=1 --no-psqlrc -X -q{args}     -f "$(dirname "$0")/{sql}" "${{1:-dbname=postgres}}"
+"#,
+        cluster = c.name,
+        env_file = env_file_path(c),
+        args = access::psql_password_args(c),
+        sql = BOOTSTRAP_SQL,
+    )
+}
+
+/// The env file as a path `.` can read: `.` looks a name without a slash up on PATH, so a
+/// relative file gets an explicit `./`.
+pub(crate) fn env_file_path(c: &Cluster) -> String {
+    if c.credentials.env_file.value.contains('/') {
+        c.credentials.env_file.value.clone()
+    } else {
+        format!("./{}", c.credentials.env_file.value)
     }
 }
 
@@ -167,111 +213,31 @@ fn streaming_peers<'a>(
     v
 }
 
-/// The server parameters pgtopo derives for a node, followed by the user's `parameters` (which win
-/// over a derived value of the same name). With Patroni, the parameters Patroni owns
-/// (listen_addresses, port, synchronous_standby_names, primary_conninfo) are left out. `peers` is
-/// the number of [`streaming_peers`].
-pub(crate) fn server_params(
-    c: &Cluster,
-    n: &Node,
-    patroni: bool,
-    peers: usize,
-) -> Vec<(String, ParamValue)> {
-    let peers = peers as i64;
-    // Every node may stream to all others after a failover; two spare senders leave room for
-    // pg_basebackup and pg_rewind, and PostgreSQL's default of 10 is never lowered.
-    let senders = (peers + 2).max(10);
-    let mut v: Vec<(String, ParamValue)> = Vec::new();
-    let s = |x: &str| ParamValue::String(x.to_owned());
-    if !patroni {
-        let host = n.host.as_ref().map_or("localhost", |h| h.value.as_str());
-        v.push(("listen_addresses".into(), s(host)));
-        v.push(("port".into(), ParamValue::Int(n.port.value.into())));
-    }
-    v.push(("wal_level".into(), s("replica")));
-    v.push(("hot_standby".into(), ParamValue::Bool(true)));
-    v.push(("max_wal_senders".into(), ParamValue::Int(senders)));
-    v.push(("max_replication_slots".into(), ParamValue::Int(senders)));
-    // pg_rewind needs hint bits in WAL to turn a failed primary back into a standby.
-    v.push(("wal_log_hints".into(), ParamValue::Bool(true)));
-    v.push(("password_encryption".into(), s("scram-sha-256")));
-    if !patroni {
-        if let Some(ssn) = c.synchronous_standby_names() {
-            v.push(("synchronous_standby_names".into(), s(&ssn)));
-        }
-    }
-    if let Some(dir) = c.backup.as_ref().and_then(|b| b.archive.as_ref()) {
-        v.push(("archive_mode".into(), ParamValue::Bool(true)));
-        v.push((
-            "archive_command".into(),
-            s(&format!("test ! -f {0}/%f && cp %p {0}/%f", dir.value)),
-        ));
-    }
-    // Without a failover manager nothing else writes a standby's connection to its upstream.
-    if !patroni
-        && c.failover.manager.value == FailoverManager::None
-        && n.role.value != Role::Primary
-    {
-        if let Some(up) = upstream_of(c, n) {
-            let host = up.host.as_ref().map_or("localhost", |h| h.value.as_str());
-            v.push((
-                "primary_conninfo".into(),
-                s(&format!(
-                    "host={host} port={} user={} application_name={} passfile=/var/lib/postgresql/.pgpass",
-                    up.port.value,
-                    credentials::REPLICATION_USER,
-                    n.name
-                )),
-            ));
-            if c.replication.slots {
-                v.push(("primary_slot_name".into(), s(&slot_name(&n.name))));
+/// The host addresses replication comes from, each once, as `ADDR/32` (or `/128`).
+fn peer_cidrs(peers: &[&Node]) -> Vec<String> {
+    // A set, not a list: only membership is asked, and a list makes this the square of the peers.
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut v = Vec::new();
+    for n in peers {
+        if let Some(h) = &n.host {
+            let cidr = single_host_cidr(&h.value);
+            if seen.insert(cidr.clone()) {
+                v.push(cidr);
             }
-        }
-    }
-    for (k, p) in &c.parameters {
-        match v.iter_mut().find(|(name, _)| name == k) {
-            Some(slot) => slot.1 = p.value.clone(),
-            None => v.push((k.clone(), p.value.clone())),
         }
     }
     v
 }
 
-/// The node a standby streams from: its `upstream`, else the primary.
-fn upstream_of<'a>(c: &'a Cluster, n: &Node) -> Option<&'a Node> {
-    match &n.upstream {
-        Some(u) => c.node(&u.value),
-        None => c.primary(),
-    }
-}
-
-/// A replication slot name PostgreSQL accepts (lower-case letters, digits, underscores); Patroni
-/// derives slot names the same way.
-pub(crate) fn slot_name(node: &str) -> String {
-    node.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-fn conf_value(v: &ParamValue) -> String {
-    crate::model::Param {
-        value: v.clone(),
-        span: (0, 0).into(),
-    }
-    .to_conf()
+/// The server parameters of a hosted node (the stack plan's, placed on its VM).
+pub(crate) fn server_params(c: &Cluster, n: &Node, peers: usize) -> Vec<params::Setting> {
+    params::server_params(c, n, params::Placement::Host, peers)
 }
 
 fn postgresql_conf(c: &Cluster, n: &Node, peers: usize) -> String {
     let mut s = format!(
         "# postgresql.conf for node \"{}\" of cluster \"{}\" ({}), generated by pgtopo.\n\
-         # Replication settings are derived from the topology's roles; the cluster's `parameters`\n\
-         # follow (and win over a derived value of the same name).\n",
+         # Replication settings are derived from the topology; the cluster's `parameters` follow.\n",
         n.name,
         c.name,
         n.host.as_ref().map_or("", |h| h.value.as_str())
@@ -280,49 +246,8 @@ fn postgresql_conf(c: &Cluster, n: &Node, peers: usize) -> String {
         s.push_str("# A standby also needs an empty standby.signal in its data directory (pg_basebackup -R writes it).\n");
     }
     s.push('\n');
-    for (k, v) in server_params(c, n, false, peers) {
-        let _ = writeln!(s, "{k} = {}", conf_value(&v));
-    }
+    s.push_str(&params::conf_lines(&server_params(c, n, peers)));
     s
-}
-
-/// pg_hba.conf lines as (type, database, user, address, method): password logins use
-/// scram-sha-256 only, replication is accepted only from the cluster's (and its standby
-/// clusters') hosts, and the local `postgres` OS user keeps peer access for administration.
-pub(crate) fn hba_rows(peers: &[&Node]) -> Vec<[String; 5]> {
-    let row = |a: &str, b: &str, cc: &str, d: &str, e: &str| {
-        [
-            a.to_owned(),
-            b.to_owned(),
-            cc.to_owned(),
-            d.to_owned(),
-            e.to_owned(),
-        ]
-    };
-    let mut rows = vec![
-        row("local", "all", "postgres", "", "peer"),
-        row("local", "all", "all", "", "scram-sha-256"),
-    ];
-    // A set, not a list: only membership is asked, and a list makes this the square of the peers.
-    let mut seen: HashSet<String> = HashSet::new();
-    for n in peers {
-        if let Some(h) = &n.host {
-            let cidr = single_host_cidr(&h.value);
-            if !seen.contains(&cidr) {
-                rows.push(row(
-                    "host",
-                    "replication",
-                    credentials::REPLICATION_USER,
-                    &cidr,
-                    "scram-sha-256",
-                ));
-                seen.insert(cidr);
-            }
-        }
-    }
-    rows.push(row("host", "all", "all", "0.0.0.0/0", "scram-sha-256"));
-    rows.push(row("host", "all", "all", "::/0", "scram-sha-256"));
-    rows
 }
 
 fn pg_hba_conf(c: &Cluster, n: &Node, table: &str) -> String {
@@ -332,20 +257,5 @@ fn pg_hba_conf(c: &Cluster, n: &Node, table: &str) -> String {
         n.name, c.name
     );
     s.push_str(table);
-    s
-}
-
-/// The rows of [`hba_rows`] as pg_hba.conf's table, with its header line: the same for every
-/// node of a cluster.
-fn hba_table(rows: &[[String; 5]]) -> String {
-    let mut s = String::from("# TYPE  DATABASE     USER         ADDRESS              METHOD\n");
-    for r in rows {
-        let line = format!(
-            "{:<7} {:<12} {:<12} {:<20} {}",
-            r[0], r[1], r[2], r[3], r[4]
-        );
-        s.push_str(line.trim_end());
-        s.push('\n');
-    }
     s
 }

@@ -7,10 +7,6 @@ pub const ROLE_LABEL: &str = "pgtopo.io/role";
 /// The pod label that tells poolers of one cluster apart.
 pub const POOLER_LABEL: &str = "pgtopo.io/pooler";
 
-pub const LABELER_IMAGE: &str = "bitnami/kubectl:1.33.1";
-pub const PGBOUNCER_IMAGE: &str = "edoburu/pgbouncer:v1.24.1-p1";
-pub const PGPOOL_IMAGE: &str = "bitnami/pgpool:4.6.2";
-pub const EXPORTER_IMAGE: &str = "quay.io/prometheuscommunity/postgres-exporter:v0.17.1";
 
 /// The StatefulSet name. When the nodes are named `<prefix>-0 … <prefix>-(n-1)` in order, the
 /// StatefulSet is named `<prefix>` so that its pods carry the node names; otherwise it is named

@@ -463,19 +463,30 @@ fn cluster(cx: &mut Ctx, c: &Cluster) {
     data.insert("start.sh".to_owned(), config::start_script(c, source));
     if names::family(c) == Family::Patroni {
         // Patroni owns postgresql.conf, pg_hba.conf and the replication role.
-        data.insert("patroni.yml".to_owned(), config::patroni_yml(c, source));
+        data.insert(
+            "patroni.yml".to_owned(),
+            config::patroni_yml(cx.topo, c, source),
+        );
     } else {
-        data.insert("postgresql.conf".to_owned(), config::postgresql_conf(c));
+        data.insert(
+            "postgresql.conf".to_owned(),
+            config::postgresql_conf(cx.topo, c),
+        );
+    }
+    // The roles and databases the topology declares, created once the primary is up: by the
+    // image's init scripts, Patroni's post-bootstrap hook or the start script.
+    if crate::plan::access::has_bootstrap(c) {
+        data.insert(
+            "bootstrap.sql".to_owned(),
+            crate::plan::access::bootstrap_sql(c),
+        );
+        data.insert("bootstrap.sh".to_owned(), config::bootstrap_script(c));
     }
     if names::needs_labeler(c) {
         data.insert("labeler.sh".to_owned(), config::labeler_script(c));
     }
     if names::family(c) == Family::Official {
         data.insert("pg_hba.conf".to_owned(), config::pg_hba_conf());
-        data.insert(
-            "10-replication-role.sh".to_owned(),
-            config::init_replication_sql(),
-        );
     }
     let cm = ConfigMap {
         metadata: meta(c, &names::config_map(c), db_labels.clone()),
@@ -600,8 +611,8 @@ fn db_volumes_and_mounts(c: &Cluster) -> (Vec<Volume>, Vec<VolumeMount>) {
                     name: names::config_map(c),
                     default_mode: Some(0o555),
                     items: Some(vec![k8s_openapi::api::core::v1::KeyToPath {
-                        key: "10-replication-role.sh".to_owned(),
-                        path: "10-replication-role.sh".to_owned(),
+                        key: "bootstrap.sh".to_owned(),
+                        path: "10-pgtopo-bootstrap.sh".to_owned(),
                         ..Default::default()
                     }]),
                     ..Default::default()
@@ -683,6 +694,13 @@ fn statefulset(cx: &mut Ctx, c: &Cluster, db_labels: &Labels) {
         }
         Family::Official => {}
     }
+    // The owners' passwords, which the bootstrap SQL sets (the replication role's is set above).
+    for r in crate::plan::access::login_roles(c)
+        .into_iter()
+        .filter(|r| !r.replication)
+    {
+        env_vars.push(secret_env(c, &r.env_var, &r.secret_key));
+    }
     let ready_cmd = format!("pg_isready -h 127.0.0.1 -p {pg_port}");
     let patroni = fam == Family::Patroni;
     let mut db_ports = vec![port("postgresql", pg_port)];
@@ -714,7 +732,7 @@ fn statefulset(cx: &mut Ctx, c: &Cluster, db_labels: &Labels) {
     };
     let labeler = Container {
         name: "labeler".to_owned(),
-        image: Some(names::LABELER_IMAGE.to_owned()),
+        image: Some(crate::catalog::KUBECTL_IMAGE.to_owned()),
         image_pull_policy: Some("IfNotPresent".to_owned()),
         command: Some(vec!["/etc/pgtopo/labeler.sh".to_owned()]),
         // kubectl keeps a discovery cache under $HOME; the root filesystem is read-only.
@@ -735,7 +753,7 @@ fn statefulset(cx: &mut Ctx, c: &Cluster, db_labels: &Labels) {
     if let Some(m) = &c.monitoring {
         containers.push(Container {
             name: "metrics".to_owned(),
-            image: Some(names::EXPORTER_IMAGE.to_owned()),
+            image: Some(crate::catalog::EXPORTER_IMAGE.to_owned()),
             image_pull_policy: Some("IfNotPresent".to_owned()),
             env: Some(vec![
                 env(
@@ -970,7 +988,7 @@ fn pooler(cx: &mut Ctx, c: &Cluster, p: &Pooler) {
             cx.push(&file, &cm);
             let auth = Container {
                 name: "write-auth".to_owned(),
-                image: Some(names::PGBOUNCER_IMAGE.to_owned()),
+                image: Some(crate::catalog::PGBOUNCER_IMAGE.to_owned()),
                 image_pull_policy: Some("IfNotPresent".to_owned()),
                 command: Some(vec![
                     "/bin/sh".to_owned(),
@@ -991,7 +1009,7 @@ fn pooler(cx: &mut Ctx, c: &Cluster, p: &Pooler) {
             };
             let main = Container {
                 name: "pgbouncer".to_owned(),
-                image: Some(names::PGBOUNCER_IMAGE.to_owned()),
+                image: Some(crate::catalog::PGBOUNCER_IMAGE.to_owned()),
                 image_pull_policy: Some("IfNotPresent".to_owned()),
                 command: Some(vec![
                     "pgbouncer".to_owned(),
@@ -1085,7 +1103,7 @@ fn pooler(cx: &mut Ctx, c: &Cluster, p: &Pooler) {
             }
             let main = Container {
                 name: "pgpool".to_owned(),
-                image: Some(names::PGPOOL_IMAGE.to_owned()),
+                image: Some(crate::catalog::PGPOOL_IMAGE.to_owned()),
                 image_pull_policy: Some("IfNotPresent".to_owned()),
                 env: Some(envs),
                 ports: Some(vec![port(port_name, p.port.value)]),

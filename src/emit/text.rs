@@ -1,0 +1,97 @@
+//! The text configs people read and edit (pgbouncer.ini, haproxy.cfg, keepalived.conf, start
+//! scripts) are minijinja templates under `src/emit/templates/`, rendered from typed values.
+//!
+//! Two rules make a hostile value impossible to smuggle into a config: every value printed with
+//! `{{ … }}` must be free of control characters (a newline would start a new directive; PT171
+//! rejects such values in the topology, and the formatter refuses them again here), and a value
+//! that lands in a shell script goes through the `sh` filter, which single-quotes it.
+
+use std::sync::OnceLock;
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::Value;
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
+
+/// Every template, by name, compiled into the binary.
+const TEMPLATES: &[(&str, &str)] = &[(
+    "pgbouncer.ini",
+    include_str!("templates/pgbouncer.ini.j2"),
+)];
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_syntax(
+            SyntaxConfig::builder()
+                .trim_blocks(true)
+                .lstrip_blocks(true)
+                .keep_trailing_newline(true)
+                .build()
+                .expect("the default delimiters are valid"),
+        );
+        // A misspelt variable is an error, not an empty string in the output.
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_formatter(|out, _state, value| {
+            let text = value.to_string();
+            if text.chars().any(char::is_control) {
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("refusing to write a value with a control character: {text:?}"),
+                ));
+            }
+            out.write_str(&text).map_err(Error::from)
+        });
+        env.add_filter("sh", shell_quote);
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .unwrap_or_else(|e| panic!("template {name} does not compile: {e}"));
+        }
+        env
+    })
+}
+
+/// A value as one shell word: single-quoted, with each `'` closed, escaped and reopened.
+fn shell_quote(v: Value) -> String {
+    let s = v.to_string();
+    if !s.is_empty()
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c))
+    {
+        return s;
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Renders template `name` with `ctx`. The values come from a model that passed every check
+/// (PT160 names, PT171 control characters), so a failure here is a pgtopo bug, reported as such.
+pub fn render<S: serde::Serialize>(name: &str, ctx: S) -> String {
+    let t = env()
+        .get_template(name)
+        .unwrap_or_else(|e| panic!("pgtopo bug: no template {name}: {e}"));
+    t.render(Value::from(minijinja::value::Serde(&ctx)))
+        .unwrap_or_else(|e| panic!("pgtopo bug: template {name} failed: {e:#}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting_keeps_a_value_one_word() {
+        assert_eq!(shell_quote(Value::from("plain-1.2")), "plain-1.2");
+        assert_eq!(shell_quote(Value::from("a b")), "'a b'");
+        assert_eq!(shell_quote(Value::from("it's")), r"'it'\''s'");
+        assert_eq!(shell_quote(Value::from("$(rm -rf /)")), "'$(rm -rf /)'");
+        assert_eq!(shell_quote(Value::from("")), "''");
+    }
+
+    #[test]
+    fn a_value_with_a_newline_is_refused() {
+        let e = env()
+            .render_str("x = {{ v }}\n", minijinja::context! { v => "1\nadmin_users = x" })
+            .unwrap_err();
+        assert!(e.to_string().contains("control character"), "{e}");
+    }
+}

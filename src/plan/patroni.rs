@@ -1,0 +1,216 @@
+//! Patroni's settings: the dynamic configuration Patroni keeps in its DCS (written once at
+//! bootstrap, and applied to a running cluster with `patronictl edit-config`) and each member's
+//! local configuration, built as typed YAML values for the shared YAML writer.
+//!
+//! Which parameter goes where follows Patroni's documentation ("Dynamic configuration
+//! settings"): the parameters that must be equal on every member are taken from the DCS only
+//! ([`DCS_ONLY`]); a local `postgresql.parameters` entry for one of them is ignored. Every other
+//! parameter goes into each member's local `postgresql.parameters`, which Patroni applies on a
+//! reload, so a changed `work_mem` reaches a running cluster with `patronictl reload`.
+
+use serde_yaml::{Mapping, Value};
+
+use super::access::HbaRow;
+use super::params::{plain_value, Setting};
+use crate::model::{Cluster, ParamValue, SyncMethod};
+
+/// Parameters Patroni takes only from its dynamic configuration.
+pub const DCS_ONLY: &[&str] = &[
+    "max_connections",
+    "max_locks_per_transaction",
+    "max_worker_processes",
+    "max_prepared_transactions",
+    "wal_level",
+    "track_commit_timestamp",
+    "max_wal_senders",
+    "max_replication_slots",
+    "wal_keep_segments",
+    "wal_keep_size",
+];
+
+/// Parameters Patroni sets itself, whatever the configuration says.
+pub const PATRONI_SETS: &[&str] = &["hot_standby", "wal_log_hints", "cluster_name"];
+
+/// Which Patroni a configuration is for: Debian 12 ships 3.0 (no quorum commit); container images
+/// ship 4.x, which has `synchronous_mode: quorum`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    V3,
+    V4,
+}
+
+pub fn key(k: &str) -> Value {
+    Value::String(k.to_owned())
+}
+
+pub fn string(s: impl Into<String>) -> Value {
+    Value::String(s.into())
+}
+
+/// A mapping from `(key, value)` pairs, in order.
+pub fn map<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    let mut m = Mapping::with_capacity(N);
+    for (k, v) in pairs {
+        m.insert(key(k), v);
+    }
+    Value::Mapping(m)
+}
+
+fn param_value(v: &ParamValue) -> Value {
+    match v {
+        ParamValue::Int(i) => Value::Number((*i).into()),
+        // Patroni compares parameters as PostgreSQL spells them; on/off and quoted numbers keep
+        // their exact spelling as strings.
+        _ => string(plain_value(v)),
+    }
+}
+
+fn params_map<'a>(settings: impl Iterator<Item = &'a Setting>) -> Value {
+    let mut m = Mapping::new();
+    for s in settings {
+        m.insert(key(&s.name), param_value(&s.value));
+    }
+    Value::Mapping(m)
+}
+
+/// The settings of `all` that Patroni keeps in the DCS.
+pub fn dcs_parameters(all: &[Setting]) -> impl Iterator<Item = &Setting> {
+    all.iter().filter(|s| DCS_ONLY.contains(&s.name.as_str()))
+}
+
+/// The settings of `all` that belong in a member's local configuration.
+pub fn local_parameters(all: &[Setting]) -> impl Iterator<Item = &Setting> {
+    all.iter().filter(|s| {
+        !DCS_ONLY.contains(&s.name.as_str()) && !PATRONI_SETS.contains(&s.name.as_str())
+    })
+}
+
+/// Where a standby cluster's leader streams from.
+pub struct StandbySource {
+    pub host: String,
+    pub port: u16,
+}
+
+/// The dynamic configuration: `bootstrap.dcs` in patroni.yml, and the file that
+/// `patronictl edit-config --replace` applies to a running cluster.
+pub fn dynamic_config(
+    c: &Cluster,
+    version: Version,
+    params: &[Setting],
+    standby: Option<&StandbySource>,
+) -> Value {
+    let f = &c.failover;
+    let mut m = Mapping::new();
+    m.insert(key("ttl"), Value::Number(f.ttl.value.into()));
+    m.insert(key("loop_wait"), Value::Number(f.loop_wait.value.into()));
+    m.insert(
+        key("retry_timeout"),
+        Value::Number(f.retry_timeout.value.into()),
+    );
+    m.insert(
+        key("maximum_lag_on_failover"),
+        Value::Number(f.maximum_lag_on_failover.into()),
+    );
+    match (&c.replication.synchronous, c.sync_nodes().next().is_some()) {
+        (Some(sync), true) => {
+            // Patroni writes synchronous_standby_names itself from the members not tagged
+            // nosync. 4.x has quorum commit (the ANY form); 3.0 only the priority (FIRST) form.
+            let mode = match (version, sync.method.value) {
+                (Version::V4, SyncMethod::Any) => string("quorum"),
+                _ => Value::Bool(true),
+            };
+            m.insert(key("synchronous_mode"), mode);
+            m.insert(key("synchronous_mode_strict"), Value::Bool(false));
+            m.insert(
+                key("synchronous_node_count"),
+                Value::Number(sync.count.value.into()),
+            );
+        }
+        _ => {
+            m.insert(key("synchronous_mode"), Value::Bool(false));
+        }
+    }
+    if let Some(src) = standby {
+        m.insert(
+            key("standby_cluster"),
+            map([
+                ("host", string(&src.host)),
+                ("port", Value::Number(src.port.into())),
+            ]),
+        );
+    }
+    let mut pg = Mapping::new();
+    pg.insert(key("use_pg_rewind"), Value::Bool(true));
+    pg.insert(key("use_slots"), Value::Bool(c.replication.slots));
+    pg.insert(key("parameters"), params_map(dcs_parameters(params)));
+    m.insert(key("postgresql"), Value::Mapping(pg));
+    Value::Mapping(m)
+}
+
+/// pg_hba rows as Patroni's list of lines.
+pub fn hba_list(rows: &[HbaRow]) -> Value {
+    Value::Sequence(rows.iter().map(|r| string(r.line())).collect())
+}
+
+/// `bootstrap.initdb`: UTF-8 and data checksums on every new cluster.
+pub fn initdb() -> Value {
+    Value::Sequence(vec![
+        map([("encoding", string("UTF8"))]),
+        string("data-checksums"),
+    ])
+}
+
+/// The `bootstrap` section: the dynamic configuration, initdb options, the pg_hba that Patroni
+/// 3.0's validator requires here as well, and the post-bootstrap hook that creates the
+/// topology's roles and databases (when there are any).
+pub fn bootstrap(dcs: Value, hba: &[HbaRow], post_bootstrap: Option<&str>) -> Value {
+    let mut m = Mapping::new();
+    m.insert(key("dcs"), dcs);
+    m.insert(key("initdb"), initdb());
+    m.insert(key("pg_hba"), hba_list(hba));
+    if let Some(script) = post_bootstrap {
+        m.insert(key("post_bootstrap"), string(script));
+    }
+    Value::Mapping(m)
+}
+
+/// The member's `postgresql` section: where it listens, its data, the roles Patroni logs in as
+/// (passwords come from PATRONI_* variables, never from the file), the local parameters, and
+/// the pg_hba Patroni writes on every start.
+pub struct Member<'a> {
+    pub listen: String,
+    pub connect_address: Option<String>,
+    pub data_dir: String,
+    pub bin_dir: Option<String>,
+    pub pgpass: String,
+    pub replication_user: &'a str,
+    pub params: &'a [Setting],
+    pub hba: &'a [HbaRow],
+}
+
+pub fn postgresql(m: &Member) -> Value {
+    let mut pg = Mapping::new();
+    pg.insert(key("listen"), string(&m.listen));
+    if let Some(a) = &m.connect_address {
+        pg.insert(key("connect_address"), string(a));
+    }
+    pg.insert(key("data_dir"), string(&m.data_dir));
+    if let Some(b) = &m.bin_dir {
+        pg.insert(key("bin_dir"), string(b));
+    }
+    pg.insert(key("pgpass"), string(&m.pgpass));
+    pg.insert(key("use_pg_rewind"), Value::Bool(true));
+    pg.insert(
+        key("authentication"),
+        map([
+            ("superuser", map([("username", string("postgres"))])),
+            ("replication", map([("username", string(m.replication_user))])),
+            // pg_rewind runs as the superuser: the same credentials, so Patroni creates no
+            // extra role.
+            ("rewind", map([("username", string("postgres"))])),
+        ]),
+    );
+    pg.insert(key("parameters"), params_map(local_parameters(m.params)));
+    pg.insert(key("pg_hba"), hba_list(m.hba));
+    Value::Mapping(pg)
+}
