@@ -35,7 +35,11 @@ fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.insert(rel, std::fs::read(&p).unwrap());
             }
         }
@@ -66,7 +70,10 @@ fn unified(path: &str, committed: &[u8], built: &[u8]) -> String {
     let diff = similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
         .unified_diff()
         .context_radius(3)
-        .header(&format!("a/{path} (committed)"), &format!("b/{path} (built)"))
+        .header(
+            &format!("a/{path} (committed)"),
+            &format!("b/{path} (built)"),
+        )
         .to_string();
     let lines: Vec<&str> = diff.lines().collect();
     if lines.len() <= DIFF_LINES {
@@ -135,13 +142,15 @@ fn committed_out_is_what_build_out_writes() {
     let mut orphans: Vec<PathBuf> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| {
-            !known.contains(&p.file_name().unwrap().to_string_lossy().as_ref())
-        })
+        .filter(|p| !known.contains(&p.file_name().unwrap().to_string_lossy().as_ref()))
         .collect();
     orphans.sort();
     for p in orphans {
-        let shown = p.strip_prefix(common::repo()).unwrap().display().to_string();
+        let shown = p
+            .strip_prefix(common::repo())
+            .unwrap()
+            .display()
+            .to_string();
         if update {
             if p.is_dir() {
                 std::fs::remove_dir_all(&p).unwrap();
