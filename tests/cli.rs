@@ -445,3 +445,24 @@ fn diff_of_a_target_the_topology_does_not_build_is_an_error() {
         "{stderr}"
     );
 }
+
+/// A balancer with a vip and no host once gave no keepalived.conf at all and only the warning "no
+/// redundancy", exit 0: PT136 now stops `build` and `build --out`.
+#[test]
+fn a_balancer_without_hosts_builds_nothing() {
+    let file = "tests/fixtures/lint/pt136_balancer_without_hosts.kdl";
+    let (code, stdout, stderr) =
+        out(pgtopo().args(["-f", file, "build", "--target", "keepalived"]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("PT136") && stderr.contains("has no host"),
+        "{stderr}"
+    );
+    let dir = common::temp_dir("cli-empty-balancer");
+    let (code, _, stderr) = out(pgtopo()
+        .args(["-f", file, "build", "--out"])
+        .arg(dir.join("out")));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!dir.join("out").exists(), "nothing is written");
+}

@@ -325,11 +325,16 @@ fn listen_section(c: &Cluster, l: &Listen, scripts: &mut Vec<(String, String)>) 
 mod tests {
     use super::*;
 
-    /// The servers of `listen <cluster>_<name>` in a haproxy.cfg, in order.
+    /// The servers of `listen <cluster>_<name>` in a haproxy.cfg, in order (its fallback servers
+    /// carry a `_fallback` suffix).
     fn servers(cfg: &str, listen: &str) -> Vec<String> {
         let head = format!("listen c_{listen}\n");
         let section = &cfg[cfg.find(&head).unwrap_or_else(|| panic!("{cfg}"))..];
-        let end = section[1..].find("\nlisten ").map_or(section.len(), |i| i + 1);
+        let end = ["\nlisten ", "\nbackend "]
+            .iter()
+            .filter_map(|next| section.find(next))
+            .min()
+            .unwrap_or(section.len());
         section[..end]
             .lines()
             .filter_map(|l| l.trim().strip_prefix("server "))
@@ -347,7 +352,10 @@ mod tests {
             _ => "failover \"none\"",
         };
         let (sync_role, replication) = if synchronous {
-            ("sync", "replication { synchronous method=\"any\" count=1; }")
+            (
+                "sync",
+                "replication { synchronous method=\"any\" count=1; }",
+            )
         } else {
             ("async", "")
         };
@@ -385,6 +393,11 @@ cluster "c" {{
     fn patroni_listens_list_every_node_that_can_take_the_role() {
         let cfg = cfg("patroni", true);
         assert_eq!(servers(&cfg, "sy")[..3], ["a", "b", "d"], "{cfg}");
+        assert_eq!(
+            servers(&cfg, "sy").len(),
+            3 + 4,
+            "then every fallback server: {cfg}"
+        );
         assert_eq!(servers(&cfg, "as"), ["a", "b", "d", "e"], "{cfg}");
         assert_eq!(servers(&cfg, "ro"), ["a", "b", "d", "e"], "{cfg}");
         assert_eq!(servers(&cfg, "rw"), ["a", "b", "d", "e"], "{cfg}");
@@ -397,6 +410,11 @@ cluster "c" {{
     fn pg_auto_failover_listens_follow_the_replication_quorum() {
         let cfg = cfg("pg_auto_failover", true);
         assert_eq!(servers(&cfg, "sy")[..3], ["a", "b", "d"], "{cfg}");
+        assert_eq!(
+            servers(&cfg, "sy").len(),
+            3 + 4,
+            "then every fallback server: {cfg}"
+        );
         assert_eq!(servers(&cfg, "as"), ["e"], "{cfg}");
     }
 
@@ -408,6 +426,7 @@ cluster "c" {{
         for manager in ["repmgr", "none"] {
             let cfg = cfg(manager, true);
             assert_eq!(servers(&cfg, "sy")[..2], ["b", "d"], "{manager}: {cfg}");
+            assert_eq!(servers(&cfg, "sy")[2], "a_fallback", "{manager}: {cfg}");
             assert_eq!(servers(&cfg, "as"), ["a", "e"], "{manager}: {cfg}");
             assert!(cfg.contains("/etc/haproxy/pgtopo-check-replica"), "{cfg}");
         }
@@ -418,7 +437,11 @@ cluster "c" {{
     fn without_synchronous_replication_every_node_may_be_async() {
         for manager in ["patroni", "repmgr"] {
             let cfg = cfg(manager, false);
-            assert_eq!(servers(&cfg, "as"), ["a", "b", "d", "e"], "{manager}: {cfg}");
+            assert_eq!(
+                servers(&cfg, "as"),
+                ["a", "b", "d", "e"],
+                "{manager}: {cfg}"
+            );
         }
     }
 }
