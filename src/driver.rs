@@ -140,8 +140,18 @@ pub fn compile_bytes(bytes: &[u8]) -> (String, Compilation) {
 
 /// [`compile_bytes`] for a selection of envs.
 pub fn compile_bytes_for(bytes: &[u8], envs: Envs) -> (String, Compilation) {
+    compile_bytes_requesting(bytes, envs, None)
+}
+
+/// [`compile_bytes_for`], with every model checked for `requested` too, as if the file's
+/// `targets` listed it ([`compile_requesting`]).
+pub fn compile_bytes_requesting(
+    bytes: &[u8],
+    envs: Envs,
+    requested: Option<Target>,
+) -> (String, Compilation) {
     match std::str::from_utf8(bytes) {
-        Ok(s) => (s.to_owned(), compile_for(s, envs)),
+        Ok(s) => (s.to_owned(), compile_requesting(s, envs, requested)),
         Err(e) => {
             let at = e.valid_up_to();
             let text = String::from_utf8_lossy(bytes).into_owned();
@@ -173,6 +183,15 @@ pub fn compile(source: &str) -> Compilation {
 /// Resolves and checks the base and the selected envs only. Printing one env of a file with fifty
 /// does not pay for the other forty-nine; their own problems are `pgtopo lint`'s to report.
 pub fn compile_for(source: &str, selected: Envs) -> Compilation {
+    compile_requesting(source, selected, None)
+}
+
+/// [`compile_for`] for `pgtopo build --target T`: every model gets `requested` among its targets
+/// when the file does not list it, so that T's checks run and an error of T's stops the build
+/// (printing an undeclared target once skipped them and gave broken output with exit 0). The
+/// added target's span is the `targets` line, and a finding that points at it as the declaration
+/// says it was requested instead ([`request_target`]).
+pub fn compile_requesting(source: &str, selected: Envs, requested: Option<Target>) -> Compilation {
     // Asking for the core count reads cgroup files (a dozen system calls, a third of a small
     // `build`); only a file large enough to be split across threads asks.
     let threads = if source.len() >= PARALLEL_FROM_BYTES {
@@ -180,7 +199,7 @@ pub fn compile_for(source: &str, selected: Envs) -> Compilation {
     } else {
         1
     };
-    compile_with_threads(source, selected, threads)
+    compile_inner(source, selected, threads, requested)
 }
 
 /// Smaller files resolve on one thread: starting threads would cost more than it saves.
@@ -189,6 +208,15 @@ const PARALLEL_FROM_BYTES: usize = 16 * 1024;
 /// [`compile_for`] on at most `threads` threads (public so that a test can hold every thread count
 /// to the same result).
 pub fn compile_with_threads(source: &str, selected: Envs, threads: usize) -> Compilation {
+    compile_inner(source, selected, threads, None)
+}
+
+fn compile_inner(
+    source: &str,
+    selected: Envs,
+    threads: usize,
+    requested: Option<Target>,
+) -> Compilation {
     let mut c = Compilation {
         doc: None,
         base: None,
@@ -225,7 +253,7 @@ pub fn compile_with_threads(source: &str, selected: Envs, threads: usize) -> Com
     let list: Vec<Option<&str>> = std::iter::once(None).chain(chosen).collect();
     let keep_model = |env: Option<&str>| env.is_none() || !matches!(selected, Envs::CheckOnly);
     let one = |env: Option<&str>| -> (Option<Topology>, Vec<Diagnostic>) {
-        let (topo, diags) = check_model(&doc, env);
+        let (topo, diags) = check_model_requesting(&doc, env, requested);
         (topo.filter(|_| keep_model(env)), diags)
     };
     // Models are independent, so a large topology resolves them on every core. The results are
@@ -264,18 +292,48 @@ pub fn compile_with_threads(source: &str, selected: Envs, threads: usize) -> Com
 /// be resolved at all, and what was found in it. `build --out` checks each env this way on the
 /// thread that renders it, so that it resolves each env once.
 pub fn check_model(doc: &Document, env: Option<&str>) -> (Option<Topology>, Vec<Diagnostic>) {
-    let (topo, mut diags) = match model::resolve(doc, env) {
+    check_model_requesting(doc, env, None)
+}
+
+/// [`check_model`] with `requested` among the model's targets ([`compile_requesting`]).
+pub fn check_model_requesting(
+    doc: &Document,
+    env: Option<&str>,
+    requested: Option<Target>,
+) -> (Option<Topology>, Vec<Diagnostic>) {
+    let (mut topo, mut diags) = match model::resolve(doc, env) {
         Ok(x) => x,
         Err(ds) => return (None, ds),
     };
+    let added = requested.and_then(|t| request_target(doc, &mut topo, t));
     // Checks reason about a complete model; on a partial one they would only add noise.
     if !diags.iter().any(Diagnostic::is_error) {
         for mut d in check::run(&check::Context { topo: &topo, doc }) {
             d.env = env.map(str::to_owned);
+            if let Some((target, at)) = added {
+                for (span, label) in &mut d.related {
+                    if *span == at {
+                        *label = format!("not declared here: {target} was requested with --target");
+                    }
+                }
+            }
             diags.push(d);
         }
     }
     (Some(topo), diags)
+}
+
+/// Adds `target` to the model's targets when the file does not list it, spanning the `targets`
+/// line (the place a reader would add it), and gives that span. A file without a `targets` line
+/// is already an error (PT004), so nothing is added to it.
+fn request_target(doc: &Document, topo: &mut Topology, target: Target) -> Option<(Target, Span)> {
+    if topo.has_target(target) {
+        return None;
+    }
+    let line = doc.nodes.iter().find(|n| n.name == "targets")?;
+    topo.targets
+        .push(crate::model::Spanned::new(target, line.span));
+    Some((target, line.span))
 }
 
 /// What makes two findings one problem for [`merge_findings`]: code, place and message (an env

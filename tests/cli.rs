@@ -314,3 +314,155 @@ fn build_of_one_env_ignores_the_other_envs() {
     let (code, _, stderr) = out(pgtopo().args(["-f", &f, "lint"]));
     assert_eq!(code, 1, "{stderr}");
 }
+
+/// `build --target T` for a T the file does not list runs T's checks as if it did: a Patroni VM
+/// topology printed as Kubernetes once gave a StatefulSet running `patroni` in `postgres:16` (which
+/// has no Patroni), with exit 0. Now T's errors stop it, with nothing on stdout.
+#[test]
+fn build_for_an_undeclared_target_runs_its_checks() {
+    let vm = "topologies/haproxy-keepalived.kdl";
+    let (code, stdout, stderr) = out(pgtopo().args(["-f", vm, "build", "--target", "kubernetes"]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.is_empty(), "nothing is printed:\n{stdout}");
+    assert!(
+        stderr.contains("PT120") && stderr.contains("which has no Patroni"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("not declared here: kubernetes was requested with --target"),
+        "the related label says the target was requested, not declared:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("does not compile for the kubernetes target; nothing was built"),
+        "{stderr}"
+    );
+    // Compose once dropped the pooler beside every database and the balancer without a word.
+    let (code, stdout, stderr) = out(pgtopo().args(["-f", vm, "build", "--target", "compose"]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.is_empty(), "nothing is printed:\n{stdout}");
+    for lost in [
+        "the compose target cannot express pooler \"pgbouncer\" with target=\"local\"",
+        "the compose target cannot express balancer \"haproxy\"",
+    ] {
+        assert!(stderr.contains(lost), "`{lost}` is reported:\n{stderr}");
+    }
+}
+
+/// An undeclared target that can render the topology prints exactly what it prints when the file
+/// lists it.
+#[test]
+fn build_for_an_undeclared_target_that_fits_prints_the_declared_output() {
+    let dir = common::temp_dir("cli-undeclared");
+    let src = std::fs::read_to_string(common::repo().join("topologies/repmgr-pgpool.kdl")).unwrap();
+    let declared = src.replacen("targets \"compose\"", "targets \"compose\" \"helm\"", 1);
+    assert_ne!(declared, src);
+    std::fs::write(dir.join("undeclared.kdl"), &src).unwrap();
+    std::fs::write(dir.join("declared.kdl"), &declared).unwrap();
+    let print = |file: &str| {
+        out(pgtopo()
+            .current_dir(&dir)
+            .args(["-f", file, "build", "--target", "helm"]))
+    };
+    let (code, undeclared, stderr) = print("undeclared.kdl");
+    assert_eq!(code, 0, "{stderr}");
+    let (code, declared, stderr) = print("declared.kdl");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(undeclared.contains("repmgrUsername"), "{undeclared}");
+    assert_eq!(undeclared, declared);
+}
+
+/// `--host` names one machine of a per-machine target: a name that matches none is an error, and
+/// so is `--host` for a target that prints the whole env, or beside `--out`, which it never
+/// reached (it was ignored).
+#[test]
+fn build_host_that_matches_nothing_is_an_error() {
+    let vm = "topologies/haproxy-keepalived.kdl";
+    for (target, what) in [
+        ("haproxy", "balancer host"),
+        ("keepalived", "balancer host"),
+        ("hosts", "database node"),
+    ] {
+        let (code, stdout, stderr) =
+            out(pgtopo().args(["-f", vm, "build", "--target", target, "--host", "nope"]));
+        assert_eq!(code, 1, "{target}: {stderr}");
+        assert!(stdout.is_empty(), "{target}: {stdout}");
+        assert!(
+            stderr.contains("PT130") && stderr.contains(&format!("no {what} named \"nope\"")),
+            "{target}: {stderr}"
+        );
+    }
+    let k8s = "topologies/mirror-db.kdl";
+    for args in [
+        &["build", "--target", "kubernetes", "--host", "postgres-0"][..],
+        &["build", "--target", "helm", "--host", "postgres-0"][..],
+        // The first declared target (kubernetes) when --target is left out.
+        &["build", "--host", "postgres-0"][..],
+    ] {
+        let (code, stdout, stderr) = out(pgtopo().args(["-f", k8s]).args(args));
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{args:?}: {stdout}");
+        assert!(
+            stderr.contains("prints the whole env, not one machine"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let (code, _, stderr) = out(pgtopo().args([
+        "-f",
+        "topologies/tiered.kdl",
+        "build",
+        "--target",
+        "compose",
+        "--host",
+        "db",
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    let dir = common::temp_dir("cli-out-host");
+    for extra in [&["--host", "lb1"][..], &["--target", "haproxy"][..]] {
+        let (code, _, stderr) = out(pgtopo()
+            .args(["-f", vm, "build", "--out"])
+            .arg(dir.join("out"))
+            .args(extra));
+        assert_eq!(code, 2, "{extra:?}: {stderr}");
+        assert!(stderr.contains("leave --target and --host out"), "{stderr}");
+        assert!(!dir.join("out").exists(), "{extra:?}: nothing is written");
+    }
+}
+
+/// `diff --target T` compares what `build --out` wrote; for a target the topology does not build
+/// there is nothing to compare, which once read as "0 file(s) differ", exit 0.
+#[test]
+fn diff_of_a_target_the_topology_does_not_build_is_an_error() {
+    let (code, stdout, stderr) = out(pgtopo().args([
+        "-f",
+        "topologies/mirror-db.kdl",
+        "diff",
+        "--target",
+        "compose",
+    ]));
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("does not build the compose target (it builds kubernetes, helm)"),
+        "{stderr}"
+    );
+}
+
+/// A balancer with a vip and no host once gave no keepalived.conf at all and only the warning "no
+/// redundancy", exit 0: PT136 now stops `build` and `build --out`.
+#[test]
+fn a_balancer_without_hosts_builds_nothing() {
+    let file = "tests/fixtures/lint/pt136_balancer_without_hosts.kdl";
+    let (code, stdout, stderr) =
+        out(pgtopo().args(["-f", file, "build", "--target", "keepalived"]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("PT136") && stderr.contains("has no host"),
+        "{stderr}"
+    );
+    let dir = common::temp_dir("cli-empty-balancer");
+    let (code, _, stderr) = out(pgtopo()
+        .args(["-f", file, "build", "--out"])
+        .arg(dir.join("out")));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!dir.join("out").exists(), "nothing is written");
+}

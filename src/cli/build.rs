@@ -14,7 +14,7 @@ use pgtopo::emit::{self, EnvOutcome, Options, TreeBuild};
 use pgtopo::model::Target;
 
 use super::tree::{into_inner, lock, Staging};
-use super::{load_for, render, write_stdout, Ctx, Loaded};
+use super::{load_requesting, render, write_stdout, Ctx, Loaded};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -62,11 +62,22 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         eprintln!("pgtopo: --out writes the base and every env; leave ENV out");
         return 2;
     }
+    // `--out` writes every declared target and every machine: a `--target` or `--host` beside it
+    // would be ignored, so it is refused rather than dropped.
+    if args.out.is_some() && (args.target.is_some() || args.host.is_some()) {
+        eprintln!(
+            "pgtopo: --out writes every target of the topology and every host; leave --target and --host out"
+        );
+        return 2;
+    }
+
     // Printing one env resolves only the base and that env. `--out` resolves the base here, and
     // each env on the thread that checks and renders it ([`write_tree`]), dropped after, so a
     // large topology's fifty models are never in memory at once and each is resolved once.
     let envs = Envs::Only(args.env.as_deref());
-    let mut loaded = match load_for(&ctx.topology_path(), envs) {
+    // A `--target` the file does not list is checked as if it did: its errors stop the build.
+    let requested = args.target.map(Target::from).filter(|_| args.out.is_none());
+    let mut loaded = match load_requesting(&ctx.topology_path(), envs, requested) {
         Ok(l) => l,
         Err(msg) => {
             eprintln!("{msg}");
@@ -84,11 +95,36 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             // env, as `lint` would give it.
             loaded.compilation = compile_for(&loaded.source, Envs::CheckOnly);
         }
-        eprint!("{}", render(ctx, &loaded, &loaded.compilation.diagnostics));
-        eprintln!(
-            "pgtopo: {} does not compile; nothing was built",
-            loaded.display
-        );
+        match requested {
+            Some(t) => {
+                // Every error stops the build, so every error is shown; warnings only about
+                // the requested target and the core ones, as below for a build that succeeds.
+                let (shown, hidden): (Vec<Diagnostic>, Vec<Diagnostic>) = loaded
+                    .compilation
+                    .diagnostics
+                    .iter()
+                    .cloned()
+                    .partition(|d| d.is_error() || !about_other_targets(d, t));
+                eprint!("{}", render(ctx, &loaded, &shown));
+                if !hidden.is_empty() {
+                    eprintln!(
+                        "pgtopo: {} warning(s) about other targets not shown; `pgtopo lint` lists them",
+                        hidden.len()
+                    );
+                }
+                eprintln!(
+                    "pgtopo: {} does not compile for the {t} target; nothing was built",
+                    loaded.display
+                );
+            }
+            None => {
+                eprint!("{}", render(ctx, &loaded, &loaded.compilation.diagnostics));
+                eprintln!(
+                    "pgtopo: {} does not compile; nothing was built",
+                    loaded.display
+                );
+            }
+        }
         return 1;
     };
     let fail = |ds: Vec<Diagnostic>| {
@@ -114,6 +150,15 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
     if let (Some(dir), Some(lazy)) = (&args.out, &lazy) {
         return build_out(ctx, &loaded, lazy, dir);
     }
+    let default_target = program.base.targets.first().map(|t| t.value);
+    if let (Some(t), Some(host)) = (requested.or(default_target), &args.host) {
+        if !matches!(t, Target::Haproxy | Target::Keepalived | Target::Hosts) {
+            eprintln!(
+                "pgtopo: --host {host}: the {t} target prints the whole env, not one machine; --host picks a machine of the haproxy, keepalived or hosts target"
+            );
+            return 2;
+        }
+    }
     let diags = &loaded.compilation.diagnostics;
     // Warnings only from here on. Printing one target's output shows the warnings about that
     // target and the core ones; `--out` builds every target and shows them all.
@@ -121,13 +166,9 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         Some(t) => Some(Target::from(t)),
         None => program.base.targets.first().map(|t| t.value),
     };
-    let (shown, hidden): (Vec<&Diagnostic>, Vec<&Diagnostic>) =
-        diags
-            .iter()
-            .partition(|d| match (printed, pgtopo::check::code_targets(d.code)) {
-                (Some(t), Some(about)) => about.contains(&t),
-                _ => true,
-            });
+    let (shown, hidden): (Vec<&Diagnostic>, Vec<&Diagnostic>) = diags
+        .iter()
+        .partition(|d| printed.is_none_or(|t| !about_other_targets(d, t)));
     if !shown.is_empty() {
         let shown: Vec<Diagnostic> = shown.into_iter().cloned().collect();
         eprint!("{}", render(ctx, &loaded, &shown));
@@ -162,6 +203,11 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         },
         Err(ds) => fail(ds),
     }
+}
+
+/// Whether a finding is about targets other than `t` only (read from its code's range).
+fn about_other_targets(d: &Diagnostic, t: Target) -> bool {
+    pgtopo::check::code_targets(d.code).is_some_and(|about| !about.contains(&t))
 }
 
 /// `build --out`: checks and renders every env and writes the tree, then reports what it found

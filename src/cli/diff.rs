@@ -98,6 +98,19 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         }
     }
     let only = args.target.map(Target::from);
+    // `diff` compares what `build --out` writes, which is only the topology's own targets: for
+    // any other target both sides would be empty and the answer a meaningless "no change".
+    if let Some(t) = only {
+        let built = program.build_targets();
+        if !built.contains(&t) {
+            let names: Vec<&str> = built.iter().map(|t| t.as_str()).collect();
+            eprintln!(
+                "pgtopo: --target {t}: the topology does not build the {t} target (it builds {}), so there is nothing to compare; `pgtopo build --target {t}` checks and prints it",
+                names.join(", ")
+            );
+            return 2;
+        }
+    }
     let targets = |p: &Program| -> Vec<Target> {
         p.build_targets()
             .into_iter()

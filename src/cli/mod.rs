@@ -20,7 +20,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use pgtopo::diag::{render_human, Diagnostic};
-use pgtopo::driver::{compile_bytes_for, Compilation, Envs};
+use pgtopo::driver::{compile_bytes_requesting, Compilation, Envs};
 
 /// Largest topology file pgtopo reads; far above any real topology, low enough to fail fast on a
 /// wrong file.
@@ -178,6 +178,15 @@ impl Loaded {
 /// Reads a topology and compiles the base and the selected envs; IO problems are returned as the
 /// message to print (exit 2).
 pub fn load_for(path: &Path, envs: Envs) -> Result<Loaded, String> {
+    load_requesting(path, envs, None)
+}
+
+/// [`load_for`], checking every model for `requested` too, declared or not (`build --target`).
+pub fn load_requesting(
+    path: &Path,
+    envs: Envs,
+    requested: Option<pgtopo::model::Target>,
+) -> Result<Loaded, String> {
     let display = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => format!(
@@ -198,7 +207,7 @@ pub fn load_for(path: &Path, envs: Envs) -> Result<Loaded, String> {
     }
     let bytes =
         std::fs::read(path).map_err(|e| format!("error[PT010]: cannot read {display}: {e}"))?;
-    let (source, compilation) = compile_bytes_for(&bytes, envs);
+    let (source, compilation) = compile_bytes_requesting(&bytes, envs, requested);
     Ok(Loaded {
         path: path.to_owned(),
         display,

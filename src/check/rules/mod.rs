@@ -30,6 +30,7 @@ mod pt132_patroni_without_dcs;
 mod pt133_patroni_port_collision;
 mod pt134_vm_local_pgpool;
 mod pt135_patroni_quorum;
+mod pt136_empty_balancer;
 mod pt140_compose_cannot_express;
 mod pt141_compose_service_name;
 mod pt150_helm_sync_replication;
@@ -70,6 +71,7 @@ pub const RULES: &[Rule] = &[
     pt133_patroni_port_collision::RULE,
     pt134_vm_local_pgpool::RULE,
     pt135_patroni_quorum::RULE,
+    pt136_empty_balancer::RULE,
     pt140_compose_cannot_express::RULE,
     pt141_compose_service_name::RULE,
     pt150_helm_sync_replication::RULE,

@@ -11,8 +11,11 @@ use crate::model::ListenTarget;
 pub fn script_name(target: ListenTarget) -> String {
     let role = match target {
         ListenTarget::Primary => "primary",
-        // Without Patroni there is no cheap way to learn a standby's sync state from the standby;
-        // sync/async listens accept any standby (documented in docs/targets/vm.md).
+        // A standby cannot tell its own sync state, so sync/async listens check only that the node
+        // is a standby. Without Patroni the synchronous set is fixed by the declared roles (the
+        // `synchronous_standby_names` pgtopo writes, or pg_auto_failover's replication quorum), so
+        // the listen's server list tells sync from async (`candidates` in mod.rs;
+        // docs/targets/vm.md).
         ListenTarget::Replicas | ListenTarget::Sync | ListenTarget::Async => "replica",
         ListenTarget::Any => "any",
     };

@@ -165,30 +165,63 @@ fn haproxy_cfg(
     (s, scripts)
 }
 
-fn role_matches(target: ListenTarget, n: &Node) -> bool {
-    match target {
-        ListenTarget::Primary => n.role.value == Role::Primary,
-        ListenTarget::Replicas => n.role.value != Role::Primary,
-        ListenTarget::Sync => n.role.value == Role::Sync,
-        ListenTarget::Async => n.role.value == Role::Async,
-        ListenTarget::Any => true,
-    }
+/// Which nodes may serve a listen. Roles change at failover, so a role-checked listen lists every
+/// node that could hold the role at run time, not only the node declared in it, and the health
+/// check picks: a listen of declared roles alone had no healthy server after a failover (Patroni
+/// makes the old primary a synchronous standby, which a `sync` listen of the declared sync nodes
+/// did not list).
+/// - `primary`: every failover-capable node (any may be promoted) and the declared primary.
+/// - `replicas`, `any`: every node (the old primary comes back as a standby).
+/// - `sync`: every node that can be a synchronous standby ([`may_be_sync`]).
+/// - `async`: every node that can be a standby outside the synchronous set ([`may_be_async`]).
+fn candidates(c: &Cluster, target: ListenTarget) -> Vec<&Node> {
+    c.nodes
+        .iter()
+        .filter(|n| match target {
+            ListenTarget::Primary => n.failover || n.role.value == Role::Primary,
+            ListenTarget::Replicas | ListenTarget::Any => true,
+            ListenTarget::Sync => may_be_sync(c, n),
+            ListenTarget::Async => may_be_async(c, n),
+        })
+        .collect()
 }
 
-/// Which nodes may serve a listen. Roles change at failover, so a role-checked listen lists every
-/// node that could hold the role (all nodes for `primary`, since any standby may be promoted, and
-/// all for `replicas`, since the old primary comes back as a standby); the health check picks.
-/// `sync`/`async` follow the declared roles, which is what Patroni's `nosync` tags keep stable.
-fn candidates(c: &Cluster, target: ListenTarget) -> Vec<&Node> {
-    match target {
-        ListenTarget::Primary | ListenTarget::Replicas | ListenTarget::Any => c
-            .nodes
-            .iter()
-            .filter(|n| {
-                target != ListenTarget::Primary || n.failover || n.role.value == Role::Primary
-            })
-            .collect(),
-        _ => c.nodes.iter().filter(|n| role_matches(target, n)).collect(),
+/// Whether the failover manager chooses the synchronous standbys at run time, from every node
+/// allowed to be one (Patroni: each node without the `nosync` tag; pg_auto_failover: each node in
+/// the replication quorum), rather than PostgreSQL reading the fixed `synchronous_standby_names`
+/// that pgtopo writes from the declared roles (no manager, repmgr).
+fn chooses_sync_standbys(c: &Cluster) -> bool {
+    matches!(
+        c.failover.manager.value,
+        FailoverManager::Patroni | FailoverManager::PgAutoFailover
+    )
+}
+
+/// Whether `n` can be a synchronous standby at some point. Patroni and pg_auto_failover may pick
+/// any node that is not `async` (the `nosync` tag and `--replication-quorum false` keep the async
+/// ones out), including the declared primary once it is a standby again. Otherwise the synchronous
+/// set is the fixed list of declared sync nodes. Without synchronous replication no node is.
+fn may_be_sync(c: &Cluster, n: &Node) -> bool {
+    c.replication.synchronous.is_some()
+        && if chooses_sync_standbys(c) {
+            n.role.value != Role::Async
+        } else {
+            n.role.value == Role::Sync
+        }
+}
+
+/// Whether `n` can be a standby outside the synchronous set at some point. Patroni keeps only
+/// `synchronous_node_count` of its candidates synchronous, so any node may be an async standby;
+/// pg_auto_failover makes every quorum standby a synchronous candidate (`ANY n (…)`), so only the
+/// nodes outside the quorum are; with the fixed list, every node not named in it.
+fn may_be_async(c: &Cluster, n: &Node) -> bool {
+    if c.replication.synchronous.is_none() {
+        return true;
+    }
+    match c.failover.manager.value {
+        FailoverManager::Patroni => true,
+        FailoverManager::PgAutoFailover => n.role.value == Role::Async,
+        FailoverManager::Repmgr | FailoverManager::None => n.role.value != Role::Sync,
     }
 }
 
@@ -286,4 +319,129 @@ fn listen_section(c: &Cluster, l: &Listen, scripts: &mut Vec<(String, String)>) 
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The servers of `listen <cluster>_<name>` in a haproxy.cfg, in order (its fallback servers
+    /// carry a `_fallback` suffix).
+    fn servers(cfg: &str, listen: &str) -> Vec<String> {
+        let head = format!("listen c_{listen}\n");
+        let section = &cfg[cfg.find(&head).unwrap_or_else(|| panic!("{cfg}"))..];
+        let end = ["\nlisten ", "\nbackend "]
+            .iter()
+            .filter_map(|next| section.find(next))
+            .min()
+            .unwrap_or(section.len());
+        section[..end]
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("server "))
+            .map(|l| l.split(' ').next().unwrap().to_owned())
+            .collect()
+    }
+
+    /// A cluster of one primary, two sync and one async node under `manager`, with a listen for
+    /// every role-checked target; its haproxy.cfg.
+    fn cfg(manager: &str, synchronous: bool) -> String {
+        let failover = match manager {
+            "patroni" => "failover \"patroni\" { dcs \"etcd\" { endpoint \"10.0.0.9:2379\"; }; }",
+            "pg_auto_failover" => "failover \"pg_auto_failover\"",
+            "repmgr" => "failover \"repmgr\"",
+            _ => "failover \"none\"",
+        };
+        let (sync_role, replication) = if synchronous {
+            (
+                "sync",
+                "replication { synchronous method=\"any\" count=1; }",
+            )
+        } else {
+            ("async", "")
+        };
+        let src = format!(
+            r#"targets "haproxy"
+cluster "c" {{
+    postgres version=16
+    credentials env-file="/etc/pgtopo/c.env"
+    {failover}
+    {replication}
+    node "a" role="primary" host="10.0.0.1"
+    node "b" role="{sync_role}" host="10.0.0.2"
+    node "d" role="{sync_role}" host="10.0.0.4"
+    node "e" role="async" host="10.0.0.5"
+    balancer "haproxy" {{
+        host "lb1" address="10.0.0.20"
+        listen "rw" port=5000 target="primary"
+        listen "ro" port=5001 target="replicas"
+        listen "sy" port=5002 target="sync" fallback="primary"
+        listen "as" port=5003 target="async"
+    }}
+}}
+"#
+        );
+        let c = crate::driver::compile(&src);
+        let p = c.program("t").unwrap_or_else(|| {
+            panic!("{manager}: {:#?}", c.diagnostics);
+        });
+        stdout(&p, None, &Options::default()).unwrap()
+    }
+
+    /// Patroni picks the synchronous standbys at run time among the nodes without `nosync` (the
+    /// old primary too, once it is a standby again), and any standby may be asynchronous.
+    #[test]
+    fn patroni_listens_list_every_node_that_can_take_the_role() {
+        let cfg = cfg("patroni", true);
+        assert_eq!(servers(&cfg, "sy")[..3], ["a", "b", "d"], "{cfg}");
+        assert_eq!(
+            servers(&cfg, "sy").len(),
+            3 + 4,
+            "then every fallback server: {cfg}"
+        );
+        assert_eq!(servers(&cfg, "as"), ["a", "b", "d", "e"], "{cfg}");
+        assert_eq!(servers(&cfg, "ro"), ["a", "b", "d", "e"], "{cfg}");
+        assert_eq!(servers(&cfg, "rw"), ["a", "b", "d", "e"], "{cfg}");
+        assert!(cfg.contains("option httpchk GET /sync"), "{cfg}");
+    }
+
+    /// pg_auto_failover puts every quorum node (all but the async ones) in `ANY n (…)`: they are
+    /// the synchronous candidates, and only the async nodes are ever asynchronous standbys.
+    #[test]
+    fn pg_auto_failover_listens_follow_the_replication_quorum() {
+        let cfg = cfg("pg_auto_failover", true);
+        assert_eq!(servers(&cfg, "sy")[..3], ["a", "b", "d"], "{cfg}");
+        assert_eq!(
+            servers(&cfg, "sy").len(),
+            3 + 4,
+            "then every fallback server: {cfg}"
+        );
+        assert_eq!(servers(&cfg, "as"), ["e"], "{cfg}");
+    }
+
+    /// Without a manager that chooses, `synchronous_standby_names` is the fixed list of declared
+    /// sync nodes: they alone are ever synchronous, and every other node asynchronous once it is a
+    /// standby (the old primary too). The external check accepts any standby; the list decides.
+    #[test]
+    fn fixed_synchronous_names_decide_the_sync_and_async_listens() {
+        for manager in ["repmgr", "none"] {
+            let cfg = cfg(manager, true);
+            assert_eq!(servers(&cfg, "sy")[..2], ["b", "d"], "{manager}: {cfg}");
+            assert_eq!(servers(&cfg, "sy")[2], "a_fallback", "{manager}: {cfg}");
+            assert_eq!(servers(&cfg, "as"), ["a", "e"], "{manager}: {cfg}");
+            assert!(cfg.contains("/etc/haproxy/pgtopo-check-replica"), "{cfg}");
+        }
+    }
+
+    /// Without synchronous replication every standby is asynchronous.
+    #[test]
+    fn without_synchronous_replication_every_node_may_be_async() {
+        for manager in ["patroni", "repmgr"] {
+            let cfg = cfg(manager, false);
+            assert_eq!(
+                servers(&cfg, "as"),
+                ["a", "b", "d", "e"],
+                "{manager}: {cfg}"
+            );
+        }
+    }
 }
