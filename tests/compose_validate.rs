@@ -393,7 +393,7 @@ fn psql(dir: &Path, port: u16, sql: &str) -> String {
             "psql",
             "-XAtq",
             "-h",
-            &dir.display().to_string(),
+            "127.0.0.1",
             "-p",
             &port.to_string(),
             "-U",
@@ -495,15 +495,30 @@ fn failover_none_scripts_build_a_replicating_cluster() {
     let env = [
         ("POSTGRES_USER", "postgres".to_owned()),
         ("PGPASSWORD", "su-test".to_owned()),
-        ("PGHOST", d("")),
+        // The test runs as nobody, not as the image's postgres OS user whose local logins
+        // pg_hba.conf maps by peer, so it logs in over TCP with the password.
+        ("PGHOST", "127.0.0.1".to_owned()),
         ("PGPORT", p1.to_string()),
         ("REPLICATION_PASSWORD", "repl-test".to_owned()),
         ("ORDER_APP_PASSWORD", "app-test".to_owned()),
+        ("BILLING_APP_PASSWORD", "billing-test".to_owned()),
     ];
-    let (ok, out) = as_nobody(&dir, &env, &["timeout", "60", "bash", &d("init.sh")]);
-    assert!(
-        ok,
-        "the init script failed (or hung on a synchronous commit): {out}"
+    // Twice: the bootstrap is idempotent, so a second run changes nothing and fails on nothing.
+    for run in ["first", "second"] {
+        let (ok, out) = as_nobody(&dir, &env, &["timeout", "60", "bash", &d("init.sh")]);
+        assert!(
+            ok,
+            "the init script's {run} run failed (or hung on a synchronous commit): {out}"
+        );
+    }
+    assert_eq!(
+        psql(
+            &dir,
+            p1,
+            "select string_agg(datname || ':' || pg_get_userbyid(datdba), ',' order by datname) \
+             from pg_database where datname in ('orders', 'reports', 'billing')"
+        ),
+        "billing:billing_app,orders:order_app,reports:postgres"
     );
     assert_eq!(
         psql(

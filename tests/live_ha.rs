@@ -736,6 +736,8 @@ fn emitted_vm_configs_run_an_ha_cluster_that_survives_failover() {
         times.entry(sig).or_default().push(secs);
         promoted.entry(sig).or_default().push(promo);
     }
+    day2_parameters_reach_the_running_cluster(&mut live, &dir, &kdl);
+
     let term = median(&times["TERM"]);
     let kill = median(&times["KILL"]);
     println!(
@@ -747,6 +749,82 @@ fn emitted_vm_configs_run_an_ha_cluster_that_survives_failover() {
         c.failover.ttl.value,
         c.failover.loop_wait.value,
         c.failover.retry_timeout.value,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Day 2 (issue 24): a changed `work_mem` and `max_connections` in the topology reach the running
+/// cluster through the emitted files alone: rebuild, install each node's new patroni.yml, run the
+/// emitted patroni-apply.sh. Every node then runs the new work_mem (a reload) and, after the
+/// restart Patroni flags as pending, the new max_connections (a DCS setting).
+fn day2_parameters_reach_the_running_cluster(live: &mut Live, dir: &Path, kdl: &Path) {
+    let src = std::fs::read_to_string(kdl).unwrap();
+    let changed = src.replacen(
+        "    postgres version=15\n",
+        "    postgres version=15\n    parameters {\n        work_mem \"16MB\"\n        max_connections 150\n    }\n",
+        1,
+    );
+    assert_ne!(changed, src, "loopback.kdl declares `postgres version=15`");
+    let kdl2 = dir.join("loopback-day2.kdl");
+    std::fs::write(&kdl2, changed).unwrap();
+    let bin = env!("CARGO_BIN_EXE_pgtopo");
+    let out2 = dir.join("out-day2");
+    let (ok, out) = common::run(
+        Command::new(bin)
+            .arg("-f")
+            .arg(&kdl2)
+            .arg("build")
+            .arg("--out")
+            .arg(&out2),
+    );
+    assert!(ok, "pgtopo build of the changed topology failed:\n{out}");
+    let new_dir = out2.join("loopback-day2/hosts/base");
+    for n in live.nodes.clone() {
+        // The same path-only rewrite as at the start, then the node's files are replaced.
+        let old = std::fs::read_to_string(live.hosts_dir.join(&n.name).join("patroni.yml")).unwrap();
+        let keep = |key: &str| {
+            old.lines()
+                .find(|l| l.starts_with(key))
+                .unwrap()
+                .trim_start_matches(key)
+                .to_owned()
+        };
+        let yml = std::fs::read_to_string(new_dir.join(&n.name).join("patroni.yml")).unwrap();
+        let yml = set_path(&yml, "  data_dir: ", &keep("  data_dir: "));
+        let yml = set_path(&yml, "  pgpass: ", &keep("  pgpass: "));
+        std::fs::write(live.hosts_dir.join(&n.name).join("patroni.yml"), yml).unwrap();
+        for f in ["dcs.yml", "patroni-apply.sh"] {
+            std::fs::copy(new_dir.join(&n.name).join(f), live.hosts_dir.join(&n.name).join(f))
+                .unwrap();
+        }
+    }
+    chown_pg(&live.hosts_dir);
+    let dcs = std::fs::read_to_string(live.hosts_dir.join("db1/dcs.yml")).unwrap();
+    assert!(dcs.contains("max_connections: 150"), "max_connections is a DCS setting:\n{dcs}");
+    assert!(!dcs.contains("work_mem"), "work_mem is a local setting:\n{dcs}");
+    let leader = live.leader().expect("a leader before day 2");
+    let conf = live.hosts_dir.join(&leader).join("patroni.yml");
+    let started = Instant::now();
+    let (ok, out) = common::run(
+        as_pg_user("/bin/sh")
+            .arg(live.hosts_dir.join(&leader).join("patroni-apply.sh"))
+            .arg("--restart")
+            .arg(&conf)
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", dir)
+            .env("LANG", "C.UTF-8"),
+    );
+    assert!(ok, "patroni-apply.sh failed:\n{out}");
+    for n in live.nodes.clone() {
+        let got = wait_for(90, &format!("{} runs the new parameters", n.name), || {
+            let v = live.sql(n.pg, "select current_setting('work_mem') || '|' || current_setting('max_connections')").ok()?;
+            (v == "16MB|150").then_some(v)
+        });
+        assert_eq!(got, "16MB|150");
+    }
+    println!(
+        "DAY 2: work_mem and max_connections applied to every node by patroni-apply.sh --restart in {:.1} s",
         started.elapsed().as_secs_f64()
     );
 }

@@ -6,7 +6,8 @@
 //! (not rendered yet). Warnings, where the chart renders something close: CloudNativePG replaces
 //! the declared failover manager (and pg_auto_failover's monitor) with its operator, manages its own
 //! PodDisruptionBudgets (`pdb min-available` is not set), and reads credentials from its own
-//! basic-auth Secrets rather than the topology's; bitnami/postgresql-ha always runs repmgr.
+//! basic-auth Secrets rather than the topology's; bitnami/postgresql-ha always runs repmgr; every
+//! chart creates only the first `database` of a cluster.
 //! Why: a chart that cannot hold the topology must say so before anything is deployed.
 //! Example: `cluster "r" replica-of="main" { failover "repmgr"; helm chart="bitnami/postgresql-ha" … }`.
 
@@ -37,6 +38,26 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         }
         let chart = c.helm.chart.value;
         let manager = c.failover.manager.value;
+        // Every chart creates one application database and its owner from its values; the
+        // others would silently not exist.
+        for d in c.databases.iter().skip(1) {
+            let owner = d
+                .owner
+                .as_ref()
+                .map(|o| format!(" (owner \"{}\")", o.value))
+                .unwrap_or_default();
+            out.push(
+                Diagnostic::warning(
+                    "PT154",
+                    format!(
+                        "{chart} creates one database per cluster; database \"{}\"{owner} of cluster \"{}\" is not created by the helm target",
+                        d.name, c.name
+                    ),
+                )
+                .with_span(d.span, "not created on helm")
+                .with_help("create it after deployment (the kubernetes target creates every database), or keep one database per cluster for helm"),
+            );
+        }
         match chart {
             HelmChart::Cnpg => {
                 if !matches!(manager, FailoverManager::None) {

@@ -162,12 +162,15 @@ here="$(dirname "$0")"
 patronictl -c "$conf" edit-config {cluster} --replace "$here/dcs.yml" --force
 patronictl -c "$conf" reload {cluster} --force
 if [ "$restart" = true ]; then
+  # Members flag a pending restart in their next cycle (loop_wait), after the reload.
+  sleep {wait}
   patronictl -c "$conf" restart {cluster} --pending --force
 fi
 patronictl -c "$conf" list {cluster}
 "#,
         cluster = c.name,
         conf = CONF_DIR,
+        wait = 2 * c.failover.loop_wait.value + 1,
     )
 }
 
