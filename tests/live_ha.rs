@@ -781,7 +781,8 @@ fn day2_parameters_reach_the_running_cluster(live: &mut Live, dir: &Path, kdl: &
     let new_dir = out2.join("loopback-day2/hosts/base");
     for n in live.nodes.clone() {
         // The same path-only rewrite as at the start, then the node's files are replaced.
-        let old = std::fs::read_to_string(live.hosts_dir.join(&n.name).join("patroni.yml")).unwrap();
+        let old =
+            std::fs::read_to_string(live.hosts_dir.join(&n.name).join("patroni.yml")).unwrap();
         let keep = |key: &str| {
             old.lines()
                 .find(|l| l.starts_with(key))
@@ -794,14 +795,23 @@ fn day2_parameters_reach_the_running_cluster(live: &mut Live, dir: &Path, kdl: &
         let yml = set_path(&yml, "  pgpass: ", &keep("  pgpass: "));
         std::fs::write(live.hosts_dir.join(&n.name).join("patroni.yml"), yml).unwrap();
         for f in ["dcs.yml", "patroni-apply.sh"] {
-            std::fs::copy(new_dir.join(&n.name).join(f), live.hosts_dir.join(&n.name).join(f))
-                .unwrap();
+            std::fs::copy(
+                new_dir.join(&n.name).join(f),
+                live.hosts_dir.join(&n.name).join(f),
+            )
+            .unwrap();
         }
     }
     chown_pg(&live.hosts_dir);
     let dcs = std::fs::read_to_string(live.hosts_dir.join("db1/dcs.yml")).unwrap();
-    assert!(dcs.contains("max_connections: 150"), "max_connections is a DCS setting:\n{dcs}");
-    assert!(!dcs.contains("work_mem"), "work_mem is a local setting:\n{dcs}");
+    assert!(
+        dcs.contains("max_connections: 150"),
+        "max_connections is a DCS setting:\n{dcs}"
+    );
+    assert!(
+        !dcs.contains("work_mem"),
+        "work_mem is a local setting:\n{dcs}"
+    );
     let leader = live.leader().expect("a leader before day 2");
     let conf = live.hosts_dir.join(&leader).join("patroni.yml");
     let started = Instant::now();

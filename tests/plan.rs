@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use pgtopo::catalog;
 use pgtopo::emit;
-use pgtopo::model::{FailoverManager, Target};
+use pgtopo::model::Target;
 
 /// `name = value` lines of a postgresql.conf, comments and blank lines left out.
 fn settings(conf: &str) -> BTreeMap<String, String> {
@@ -113,35 +113,37 @@ fn two_databases_with_two_owners_are_created_on_every_target() {
         "'billing_app', :'billing_app_password'",
         "'order_app', :'order_app_password'",
     ];
-    let src = std::fs::read_to_string(common::repo().join("tests/fixtures/plan/one-stack.kdl"))
-        .unwrap();
-    for manager in ["none", "patroni", "pg_auto_failover", "repmgr"] {
-        let mut text = src.replace(
-            "    postgres version=15\n",
-            &format!("    postgres version=15\n    failover \"{manager}\"\n"),
-        );
-        if manager == "patroni" {
-            text = text.replace(
-                &format!("failover \"{manager}\"\n"),
-                "failover \"patroni\" { dcs \"etcd\" { endpoint \"10.0.0.5:2379\" } }\n",
+    let src =
+        std::fs::read_to_string(common::repo().join("tests/fixtures/plan/one-stack.kdl")).unwrap();
+    // Each manager with the targets that can run it (PT116): compose runs only "none" here
+    // (bitnami's environment creates one database under repmgr, PT140), and pgtopo writes host
+    // configuration for "none" and Patroni.
+    let cases = [
+        ("none", "\"kubernetes\" \"compose\" \"hosts\"", "", ""),
+        (
+            "patroni",
+            "\"kubernetes\" \"hosts\"",
+            " image=\"registry.example/spilo:3.3-p1\"",
+            " { dcs \"etcd\" { endpoint \"10.0.0.5:2379\" } }",
+        ),
+        ("pg_auto_failover", "\"kubernetes\"", "", ""),
+        ("repmgr", "\"kubernetes\"", "", ""),
+    ];
+    for (manager, targets, image, block) in cases {
+        let text = src
+            .replace(
+                "targets \"kubernetes\" \"compose\" \"hosts\"",
+                &format!("targets {targets}"),
+            )
+            .replace(
+                "    postgres version=15\n",
+                &format!("    postgres version=15{image}\n    failover \"{manager}\"{block}\n"),
             );
-        }
         let c = pgtopo::driver::compile(&text);
-        let p = c.program("one-stack").unwrap_or_else(|| {
-            panic!("{manager}: does not compile: {:#?}", c.diagnostics)
-        });
-        let m = p.base.clusters[0].failover.manager.value;
-        for target in [Target::Kubernetes, Target::Compose, Target::Hosts] {
-            if target == Target::Compose
-                && !matches!(m, FailoverManager::None)
-            {
-                continue; // PT116 and PT140 keep these managers off Compose, or bitnami's env creates one database.
-            }
-            if target == Target::Hosts
-                && !matches!(m, FailoverManager::None | FailoverManager::Patroni)
-            {
-                continue; // pgtopo writes no repmgr or pg_auto_failover host configuration.
-            }
+        let p = c
+            .program("one-stack")
+            .unwrap_or_else(|| panic!("{manager}: does not compile: {:#?}", c.diagnostics));
+        for target in p.build_targets() {
             let b = emit::files(target, &p).unwrap();
             let all: String = b.iter().map(|(_, t)| t.to_owned()).collect();
             for w in want {

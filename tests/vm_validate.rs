@@ -533,7 +533,7 @@ fn stdout_prints_the_chosen_host() {
         },
     )
     .unwrap();
-    assert!(node.contains("# ==> base/db2/patroni.yml <==") && node.contains("name: 'db2'"));
+    assert!(node.contains("# ==> base/db2/patroni.yml <==") && node.contains("\nname: db2\n"));
     let err = emit::stdout(
         Target::Haproxy,
         &p,

@@ -13,10 +13,7 @@ use minijinja::value::Value;
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 
 /// Every template, by name, compiled into the binary.
-const TEMPLATES: &[(&str, &str)] = &[(
-    "pgbouncer.ini",
-    include_str!("templates/pgbouncer.ini.j2"),
-)];
+const TEMPLATES: &[(&str, &str)] = &[("pgbouncer.ini", include_str!("templates/pgbouncer.ini.j2"))];
 
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
@@ -55,8 +52,7 @@ fn env() -> &'static Environment<'static> {
 fn shell_quote(v: Value) -> String {
     let s = v.to_string();
     if !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c))
     {
         return s;
@@ -90,7 +86,10 @@ mod tests {
     #[test]
     fn a_value_with_a_newline_is_refused() {
         let e = env()
-            .render_str("x = {{ v }}\n", minijinja::context! { v => "1\nadmin_users = x" })
+            .render_str(
+                "x = {{ v }}\n",
+                minijinja::context! { v => "1\nadmin_users = x" },
+            )
             .unwrap_err();
         assert!(e.to_string().contains("control character"), "{e}");
     }

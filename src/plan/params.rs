@@ -27,7 +27,10 @@ pub const OWNED: &[(&str, &str)] = &[
         "hot_standby",
         "nothing: standbys always serve reads (a `failover=#false` node is a read-only tier)",
     ),
-    ("primary_conninfo", "the node's `upstream=` (or the primary)"),
+    (
+        "primary_conninfo",
+        "the node's `upstream=` (or the primary)",
+    ),
     ("primary_slot_name", "`replication { slots #true }`"),
 ];
 

@@ -204,7 +204,10 @@ pub fn postgresql(m: &Member) -> Value {
         key("authentication"),
         map([
             ("superuser", map([("username", string("postgres"))])),
-            ("replication", map([("username", string(m.replication_user))])),
+            (
+                "replication",
+                map([("username", string(m.replication_user))]),
+            ),
             // pg_rewind runs as the superuser: the same credentials, so Patroni creates no
             // extra role.
             ("rewind", map([("username", string("postgres"))])),

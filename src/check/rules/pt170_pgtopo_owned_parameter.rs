@@ -73,7 +73,9 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             out.push(
                 Diagnostic::error(
                     "PT170",
-                    format!("`{name}` is derived from the topology and cannot be set in `parameters`"),
+                    format!(
+                        "`{name}` is derived from the topology and cannot be set in `parameters`"
+                    ),
                 )
                 .with_span(p.span, "pgtopo owns this setting")
                 .with_help(format!("remove it and set {why} instead")),

@@ -11,8 +11,8 @@ use super::vars::{Vars, PGPOOL_ADMIN_PASSWORD_VAR};
 use super::{NETWORK, RESTART};
 use crate::catalog::{PGBOUNCER_IMAGE, PGPOOL_IMAGE};
 use crate::emit::text;
-use crate::plan::pooler::{self, PgBouncerPlace};
 use crate::model::{Cluster, Node, Pooler, PoolerKind, PoolerTarget, Role};
+use crate::plan::pooler::{self, PgBouncerPlace};
 
 /// Where the PgBouncer container finds its generated files.
 const PGBOUNCER_DIR: &str = "/etc/pgbouncer";

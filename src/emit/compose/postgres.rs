@@ -6,7 +6,6 @@
 //! configured through the environment variables that image documents, with the cluster's
 //! parameters in a `conf.d` file.
 
-
 use indexmap::IndexMap;
 
 use super::spec::{ComposeFile, DependsOn, Healthcheck, Service, Text};

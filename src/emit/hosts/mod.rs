@@ -114,8 +114,8 @@ fn render_clusters(t: &Topology, each: &mut dyn FnMut(Vec<(String, String, Strin
         let cidrs = peer_cidrs(&peers);
         let rows = access::hba_rows(ReplicationSources::Hosts(&cidrs));
         let hba = access::hba_table(&rows);
-        let bootstrap = access::has_bootstrap(c)
-            .then(|| (access::bootstrap_sql(c), bootstrap_script(c)));
+        let bootstrap =
+            access::has_bootstrap(c).then(|| (access::bootstrap_sql(c), bootstrap_script(c)));
         let dcs = patroni.then(|| patroni::dcs_file(t, c, peers.len()));
         // How many of this cluster's nodes run on each host: nodes sharing one need their own
         // data directories.

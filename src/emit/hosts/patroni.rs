@@ -96,7 +96,10 @@ pub fn yml(
     m.insert(key("name"), string(&n.name));
     m.insert(
         key("restapi"),
-        map([("listen", string(&rest)), ("connect_address", string(&rest))]),
+        map([
+            ("listen", string(&rest)),
+            ("connect_address", string(&rest)),
+        ]),
     );
     let endpoints = c
         .failover

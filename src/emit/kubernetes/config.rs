@@ -311,7 +311,10 @@ pub fn patroni_yml(t: &Topology, c: &Cluster, source: Option<&Cluster>) -> Strin
     m.insert(key("scope"), string(&c.name));
     m.insert(
         key("restapi"),
-        map([("listen", string(format!("0.0.0.0:{}", catalog::PATRONI_PORT)))]),
+        map([(
+            "listen",
+            string(format!("0.0.0.0:{}", catalog::PATRONI_PORT)),
+        )]),
     );
     match &c.failover.dcs {
         Some(dcs) => {

@@ -7,7 +7,6 @@ pub const ROLE_LABEL: &str = "pgtopo.io/role";
 /// The pod label that tells poolers of one cluster apart.
 pub const POOLER_LABEL: &str = "pgtopo.io/pooler";
 
-
 /// The StatefulSet name. When the nodes are named `<prefix>-0 … <prefix>-(n-1)` in order, the
 /// StatefulSet is named `<prefix>` so that its pods carry the node names; otherwise it is named
 /// after the cluster and pod ordinal i runs the i-th declared node.

@@ -14,6 +14,8 @@ here="$(dirname "$0")"
 patronictl -c "$conf" edit-config orders --replace "$here/dcs.yml" --force
 patronictl -c "$conf" reload orders --force
 if [ "$restart" = true ]; then
+  # Members flag a pending restart in their next cycle (loop_wait), after the reload.
+  sleep 21
   patronictl -c "$conf" restart orders --pending --force
 fi
 patronictl -c "$conf" list orders

@@ -14,6 +14,8 @@ here="$(dirname "$0")"
 patronictl -c "$conf" edit-config loopback --replace "$here/dcs.yml" --force
 patronictl -c "$conf" reload loopback --force
 if [ "$restart" = true ]; then
+  # Members flag a pending restart in their next cycle (loop_wait), after the reload.
+  sleep 5
   patronictl -c "$conf" restart loopback --pending --force
 fi
 patronictl -c "$conf" list loopback
