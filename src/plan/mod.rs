@@ -9,6 +9,7 @@
 //! Pure functions of the resolved model, like every phase before `cli`.
 
 pub mod access;
+pub mod capabilities;
 pub mod params;
 pub mod patroni;
 pub mod pooler;

@@ -41,6 +41,8 @@ mod pt154_helm_chart_shape;
 mod pt160_invalid_name;
 mod pt161_cluster_too_large;
 mod pt170_pgtopo_owned_parameter;
+mod pt171_control_character;
+mod pt172_target_drops_property;
 
 pub const RULES: &[Rule] = &[
     pt101_one_primary::RULE,
@@ -82,4 +84,6 @@ pub const RULES: &[Rule] = &[
     pt160_invalid_name::RULE,
     pt161_cluster_too_large::RULE,
     pt170_pgtopo_owned_parameter::RULE,
+    pt171_control_character::RULE,
+    pt172_target_drops_property::RULE,
 ];
