@@ -17,6 +17,13 @@ pub fn rendered_pooler(c: &Cluster) -> Option<&Pooler> {
         .or_else(|| c.poolers.first())
 }
 
+/// The chart's `service.ports.postgresql`: the rendered pooler's port, or 5432. In 16.3.x this one
+/// value is the port of both Services, Pgpool-II's and PostgreSQL's (`<cluster>-postgresql`), so a
+/// standby cluster streaming from the PostgreSQL Service must use it too.
+pub fn service_port(c: &Cluster) -> u16 {
+    rendered_pooler(c).map_or(5432, |p| p.port.value)
+}
+
 /// Whether the chart's `syncReplication` is turned on: whenever the topology asks for synchronous
 /// standbys. The chart then makes every standby synchronous (`replicaCount - 1`), which is stronger
 /// than asked; turning it off would silently lose the durability the topology declares (PT150 says
@@ -126,7 +133,7 @@ pub fn values(c: &Cluster) -> Value {
     set(
         &mut v,
         "service.ports.postgresql",
-        int(pooler.map_or(5432, |p| i64::from(p.port.value))),
+        int(i64::from(service_port(c))),
     );
 
     set(&mut v, "persistence.size", s(c.storage.size.value.clone()));
