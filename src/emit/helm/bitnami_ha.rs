@@ -87,7 +87,6 @@ pub fn values(c: &Cluster) -> Value {
         set(&mut v, "postgresql.extendedConf", s(conf));
     }
     if let Some(r) = resources(&c.resources) {
-        set(&mut v, "postgresql.resourcesPreset", s("none"));
         set(&mut v, "postgresql.resources", r);
     }
     // Soft anti-affinity spreads the nodes over Kubernetes nodes when there are enough of them and
@@ -124,7 +123,6 @@ pub fn values(c: &Cluster) -> Value {
         let lb = p.load_balance_reads && p.target.value != PoolerTarget::Primary;
         set(&mut v, "pgpool.useLoadBalancing", b(lb));
         if let Some(r) = resources(&p.resources) {
-            set(&mut v, "pgpool.resourcesPreset", s("none"));
             set(&mut v, "pgpool.resources", r);
         }
     }
