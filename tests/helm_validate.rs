@@ -1,5 +1,5 @@
 //! The Helm target checked against the charts' own published definitions in
-//! `../shared/reference/helm/` (no helm binary can be installed here):
+//! `../shared/reference/helm/` (tests/helm_render.rs renders them with helm itself):
 //! - every key path of every emitted bitnami values file exists in the chart's values.yaml with a
 //!   compatible type (free-form maps excepted, listed in `FREE_FORM`);
 //! - every CloudNativePG values file validates against the chart's values.schema.json, and its key

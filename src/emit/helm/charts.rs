@@ -114,15 +114,18 @@ pub fn bitnami_tag(c: &Cluster) -> Option<String> {
 /// sets `fullnameOverride` to its cluster's name, so the names below do not depend on the release
 /// name. Pgpool-II cannot carry streaming-replication connections, so a postgresql-ha source is
 /// reached through its PostgreSQL Service (every data pod; a standby answering is fine, since
-/// PostgreSQL cascades WAL from standbys).
+/// PostgreSQL cascades WAL from standbys), on the port that chart gives both its Services.
 pub fn replication_endpoint(source: &Cluster) -> (String, u16) {
     let ns = &source.namespace.value;
-    let svc = match source.helm.chart.value {
-        HelmChart::BitnamiPostgresqlHa => format!("{}-postgresql", source.name),
-        HelmChart::BitnamiPostgresql => source.name.clone(),
-        HelmChart::Cnpg => format!("{}-rw", source.name),
+    let (svc, port) = match source.helm.chart.value {
+        HelmChart::BitnamiPostgresqlHa => (
+            format!("{}-postgresql", source.name),
+            super::bitnami_ha::service_port(source),
+        ),
+        HelmChart::BitnamiPostgresql => (source.name.clone(), 5432),
+        HelmChart::Cnpg => (format!("{}-rw", source.name), 5432),
     };
-    (format!("{svc}.{ns}.svc"), 5432)
+    (format!("{svc}.{ns}.svc"), port)
 }
 
 /// The source cluster of a standby cluster, looked up in the same model.

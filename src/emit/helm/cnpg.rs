@@ -143,16 +143,19 @@ fn pooler(c: &Cluster, p: &Pooler) -> Value {
                 ),
             ]),
         ),
-        // The chart's pooler template reads `monitoring.enabled` and `monitoring.podMonitor`, so
-        // both are always written.
-        (
+    ];
+    if c.monitoring.is_some() {
+        // The chart renders a pooler's PodMonitor only when both switches are on; without
+        // monitoring the keys are left out (the template checks each level before reading it), as
+        // `false` there would be values the chart renders exactly like their absence.
+        pairs.push((
             "monitoring",
             map([
-                ("enabled", b(c.monitoring.is_some())),
-                ("podMonitor", map([("enabled", b(c.monitoring.is_some()))])),
+                ("enabled", b(true)),
+                ("podMonitor", map([("enabled", b(true))])),
             ]),
-        ),
-    ];
+        ));
+    }
     if let Some(r) = resources(&p.resources) {
         // The Pooler's pod template merges a container named `pgbouncer` into the operator's own.
         pairs.push((

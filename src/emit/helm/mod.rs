@@ -340,6 +340,12 @@ fn secret_keys(t: &Topology, c: &Cluster) -> Vec<(String, String)> {
                 "admin-password".into(),
                 "password of Pgpool-II's admin user `admin`".into(),
             ));
+            // Both the PostgreSQL pods (which create the user at initialization) and Pgpool-II
+            // (which checks replication delay as it) read this key from the same Secret.
+            keys.push((
+                "sr-check-password".into(),
+                "password of Pgpool-II's streaming-replication check user `sr_check_user`".into(),
+            ));
         }
         HelmChart::BitnamiPostgresql => {
             keys.push((
