@@ -155,3 +155,45 @@ fn two_databases_with_two_owners_are_created_on_every_target() {
         }
     }
 }
+
+/// `diff` names how a parameter change reaches a running Patroni cluster, and the pending
+/// restart when PostgreSQL reads the parameter only at start.
+#[test]
+fn diff_names_patronis_apply_mechanism_and_the_pending_restart() {
+    let src = std::fs::read_to_string(common::repo().join("topologies/loopback.kdl")).unwrap();
+    let changed = src.replacen(
+        "    postgres version=15\n",
+        "    postgres version=15\n    parameters {\n        work_mem \"16MB\"\n        max_connections 150\n    }\n",
+        1,
+    );
+    let old = pgtopo::driver::compile(&src).program("loopback").unwrap();
+    let new = pgtopo::driver::compile(&changed)
+        .program("loopback")
+        .unwrap();
+    let changes = pgtopo::diff::semantic::semantic(&old.base, &new.base);
+    let find = |p: &str| {
+        changes
+            .iter()
+            .find(|c| c.what.starts_with(&format!("parameter {p}:")))
+            .unwrap_or_else(|| panic!("no change for {p}: {changes:#?}"))
+    };
+    let wm = find("work_mem");
+    assert!(
+        wm.what
+            .contains("Patroni local setting: applied by patroni-apply.sh"),
+        "{wm:?}"
+    );
+    assert_eq!(wm.risk, None);
+    let mc = find("max_connections");
+    assert!(
+        mc.what
+            .contains("Patroni DCS setting: applied by patroni-apply.sh from dcs.yml"),
+        "{mc:?}"
+    );
+    assert!(
+        mc.risk
+            .as_deref()
+            .is_some_and(|r| r.contains("Pending restart")),
+        "{mc:?}"
+    );
+}

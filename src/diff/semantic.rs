@@ -3,7 +3,7 @@
 
 use crate::check::pg_params::needs_restart;
 use crate::model::quantity::parse_quantity;
-use crate::model::{Cluster, Resources, Topology};
+use crate::model::{Cluster, FailoverManager, Resources, Topology};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
@@ -12,6 +12,26 @@ pub struct Change {
     pub what: String,
     /// Why this change needs care, when it does.
     pub risk: Option<String>,
+}
+
+/// How a changed parameter reaches a running Patroni cluster: Patroni reads `bootstrap.dcs` only
+/// when it creates the cluster, so the emitted patroni-apply.sh applies the change.
+fn applied_by(patroni: bool, k: &str) -> &'static str {
+    match (patroni, crate::plan::patroni::DCS_ONLY.contains(&k)) {
+        (false, _) => "",
+        (true, true) => " (Patroni DCS setting: applied by patroni-apply.sh from dcs.yml)",
+        (true, false) => " (Patroni local setting: applied by patroni-apply.sh with a reload)",
+    }
+}
+
+fn restart_risk(patroni: bool, k: &str) -> Option<&'static str> {
+    match (needs_restart(k), patroni) {
+        (false, _) => None,
+        (true, false) => Some("needs a PostgreSQL restart to take effect"),
+        (true, true) => Some(
+            "needs a PostgreSQL restart: Patroni shows it as Pending restart until patroni-apply.sh --restart restarts those members",
+        ),
+    }
 }
 
 fn change(scope: &str, what: String, risk: Option<&str>) -> Change {
@@ -202,28 +222,32 @@ fn cluster(o: &Cluster, n: &Cluster, out: &mut Vec<Change>) {
         }
     }
     // Parameters.
+    let patroni = n.failover.manager.value == FailoverManager::Patroni;
     for (k, v) in &n.parameters {
         let before = o.parameters.get(k).map(|p| p.to_conf());
         let now = v.to_conf();
         if before.as_deref() != Some(now.as_str()) {
-            let risk = needs_restart(k).then_some("needs a PostgreSQL restart to take effect");
             out.push(change(
                 s,
                 format!(
-                    "parameter {k}: {} → {now}",
-                    before.unwrap_or_else(|| "(default)".into())
+                    "parameter {k}: {} → {now}{}",
+                    before.unwrap_or_else(|| "(default)".into()),
+                    applied_by(patroni, k)
                 ),
-                risk,
+                restart_risk(patroni, k),
             ));
         }
     }
     for (k, v) in &o.parameters {
         if !n.parameters.contains_key(k) {
-            let risk = needs_restart(k).then_some("needs a PostgreSQL restart to take effect");
             out.push(change(
                 s,
-                format!("parameter {k}: {} → (default)", v.to_conf()),
-                risk,
+                format!(
+                    "parameter {k}: {} → (default){}",
+                    v.to_conf(),
+                    applied_by(patroni, k)
+                ),
+                restart_risk(patroni, k),
             ));
         }
     }
