@@ -13,7 +13,13 @@ use minijinja::value::Value;
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 
 /// Every template, by name, compiled into the binary.
-const TEMPLATES: &[(&str, &str)] = &[("pgbouncer.ini", include_str!("templates/pgbouncer.ini.j2"))];
+const TEMPLATES: &[(&str, &str)] = &[
+    ("pgbouncer.ini", include_str!("templates/pgbouncer.ini.j2")),
+    (
+        "keepalived.conf",
+        include_str!("templates/keepalived.conf.j2"),
+    ),
+];
 
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
