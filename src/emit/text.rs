@@ -19,6 +19,8 @@ const TEMPLATES: &[(&str, &str)] = &[
         "keepalived.conf",
         include_str!("templates/keepalived.conf.j2"),
     ),
+    ("haproxy.cfg", include_str!("templates/haproxy.cfg.j2")),
+    ("haproxy-check", include_str!("templates/haproxy-check.j2")),
 ];
 
 fn env() -> &'static Environment<'static> {
