@@ -48,7 +48,7 @@ fn check(c: &Cluster) -> Option<String> {
                 return None;
             }
             Some(format!(
-                "bitnami/postgresql-ha makes all {n} standbys of cluster \"{}\" synchronous ({m} {n} of every standby); the topology asks for {}",
+                "bitnami/postgresql-ha makes all {n} standbys of cluster \"{}\" synchronous ({m} {n} of every standby); the `node` roles and `synchronous` ask for {}",
                 c.name,
                 asked(c)
             ))
@@ -59,7 +59,7 @@ fn check(c: &Cluster) -> Option<String> {
                 return None;
             }
             Some(format!(
-                "CloudNativePG picks the {} {number} synchronous standby(s) of cluster \"{}\" among all {standbys} standbys; the topology asks for {}",
+                "CloudNativePG picks the {} {number} synchronous standby(s) of cluster \"{}\" among all {standbys} standbys; the `node` roles and `synchronous` ask for {}",
                 method(m),
                 c.name,
                 asked(c)

@@ -83,12 +83,31 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                         Diagnostic::warning(
                             "PT154",
                             format!(
-                                "CloudNativePG manages its own PodDisruptionBudgets (the primary, and standbys one at a time); cluster \"{}\" min-available={} is not set",
+                                "CloudNativePG manages its own PodDisruptionBudgets (the primary, and standbys one at a time); `pdb` min-available={1} of cluster \"{0}\" is not set",
                                 c.name, pdb.min_available.value
                             ),
                         )
                         .with_span(pdb.span, "only enablePDB is expressible")
                         .with_help("the operator keeps the primary and all but one standby available during drains; drop `pdb` for the helm target or accept that"),
+                    );
+                }
+                if let Some(m) = c
+                    .monitoring
+                    .as_ref()
+                    .filter(|m| m.exporter_port.value != crate::catalog::EXPORTER_PORT)
+                {
+                    out.push(
+                        Diagnostic::warning(
+                            "PT154",
+                            format!(
+                                "CloudNativePG's exporter listens on {}; `monitoring` exporter port={} of cluster \"{}\" is not expressible",
+                                crate::catalog::EXPORTER_PORT,
+                                m.exporter_port.value,
+                                c.name
+                            ),
+                        )
+                        .with_span(m.exporter_port.span, "the operator's exporter port is fixed")
+                        .with_help("drop `port=` from `exporter` for the helm target, or scrape port 9187"),
                     );
                 }
                 // Only a Secret the user named is an expectation the chart breaks; the defaulted

@@ -55,6 +55,12 @@ pub fn values(c: &Cluster) -> Value {
     if let Some(r) = resources(&c.resources) {
         set(&mut v, "cluster.resources", r);
     }
+    // The operator's slots for its standbys follow `replication { slots }`.
+    set(
+        &mut v,
+        "cluster.replicationSlots.highAvailability.enabled",
+        b(c.replication.slots),
+    );
     // Preferred (not required) anti-affinity per Kubernetes node: instances spread out when the
     // cluster has the nodes, and still schedule on a one-node development cluster.
     set(
