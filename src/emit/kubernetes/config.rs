@@ -50,7 +50,15 @@ pub fn pg_hba_conf() -> String {
 /// The bootstrap SQL's runner inside a database pod: the superuser over the local socket, with the
 /// passwords from the pod's environment (set from the Secret).
 pub fn bootstrap_script(c: &Cluster) -> String {
-    access::bootstrap_script(c, "/etc/pgtopo/bootstrap.sql")
+    // The bitnami image runs its init scripts as uid 1001, which has no peer login: the
+    // superuser logs in with its password over the image's socket folder.
+    let login = if names::family(c) == names::Family::Bitnami {
+        "export PGHOST=\"${PGHOST:-/opt/bitnami/postgresql/tmp}\" PGUSER=postgres\n\
+         export PGPASSWORD=\"${PGPASSWORD:-${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}}\"\n"
+    } else {
+        ""
+    };
+    access::bootstrap_script(c, "/etc/pgtopo/bootstrap.sql", login)
 }
 
 /// The shell `case` that maps the pod ordinal onto the topology's node: its name (used as

@@ -604,24 +604,29 @@ fn db_volumes_and_mounts(c: &Cluster) -> (Vec<Volume>, Vec<VolumeMount>) {
             });
             mounts.push(mount("conf-d", "/bitnami/repmgr/conf/conf.d", true));
         }
-        Family::Official => {
-            volumes.push(Volume {
-                name: "initdb".to_owned(),
-                config_map: Some(ConfigMapVolumeSource {
-                    name: names::config_map(c),
-                    default_mode: Some(0o555),
-                    items: Some(vec![k8s_openapi::api::core::v1::KeyToPath {
-                        key: "bootstrap.sh".to_owned(),
-                        path: "10-pgtopo-bootstrap.sh".to_owned(),
-                        ..Default::default()
-                    }]),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            });
-            mounts.push(mount("initdb", "/docker-entrypoint-initdb.d", true));
-        }
+        Family::Official => {}
         Family::Citus | Family::Patroni => {}
+    }
+    // Both the official and the bitnami image run the scripts of /docker-entrypoint-initdb.d on
+    // the primary's first start: there the bootstrap creates the roles and databases.
+    if matches!(names::family(c), Family::Official | Family::Bitnami)
+        && crate::plan::access::has_bootstrap(c)
+    {
+        volumes.push(Volume {
+            name: "initdb".to_owned(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: names::config_map(c),
+                default_mode: Some(0o555),
+                items: Some(vec![k8s_openapi::api::core::v1::KeyToPath {
+                    key: "bootstrap.sh".to_owned(),
+                    path: "10-pgtopo-bootstrap.sh".to_owned(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        mounts.push(mount("initdb", "/docker-entrypoint-initdb.d", true));
     }
     (volumes, mounts)
 }
