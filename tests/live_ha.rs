@@ -794,13 +794,14 @@ fn day2_parameters_reach_the_running_cluster(live: &mut Live, dir: &Path, kdl: &
         let yml = set_path(&yml, "  data_dir: ", &keep("  data_dir: "));
         let yml = set_path(&yml, "  pgpass: ", &keep("  pgpass: "));
         std::fs::write(live.hosts_dir.join(&n.name).join("patroni.yml"), yml).unwrap();
-        for f in ["dcs.yml", "patroni-apply.sh"] {
-            std::fs::copy(
-                new_dir.join(&n.name).join(f),
-                live.hosts_dir.join(&n.name).join(f),
-            )
-            .unwrap();
-        }
+    }
+    // The dynamic configuration and its apply script sit beside the declared primary (db1).
+    for f in ["dcs.yml", "patroni-apply.sh"] {
+        std::fs::copy(
+            new_dir.join("db1").join(f),
+            live.hosts_dir.join("db1").join(f),
+        )
+        .unwrap();
     }
     chown_pg(&live.hosts_dir);
     let dcs = std::fs::read_to_string(live.hosts_dir.join("db1/dcs.yml")).unwrap();
@@ -812,12 +813,12 @@ fn day2_parameters_reach_the_running_cluster(live: &mut Live, dir: &Path, kdl: &
         !dcs.contains("work_mem"),
         "work_mem is a local setting:\n{dcs}"
     );
-    let leader = live.leader().expect("a leader before day 2");
-    let conf = live.hosts_dir.join(&leader).join("patroni.yml");
+    // Any member's patroni.yml reaches the cluster; db1 need not be the leader any more.
+    let conf = live.hosts_dir.join("db1").join("patroni.yml");
     let started = Instant::now();
     let (ok, out) = common::run(
         as_pg_user("/bin/sh")
-            .arg(live.hosts_dir.join(&leader).join("patroni-apply.sh"))
+            .arg(live.hosts_dir.join("db1").join("patroni-apply.sh"))
             .arg("--restart")
             .arg(&conf)
             .env_clear()

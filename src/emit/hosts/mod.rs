@@ -138,9 +138,12 @@ fn render_clusters(t: &Topology, each: &mut dyn FnMut(Vec<(String, String, Strin
                     patroni::yml(t, c, n, shared, peers.len(), &rows),
                 );
                 add("patroni-run.sh", patroni::run_script(c, n));
-                add("patroni-apply.sh", patroni::apply_script(c));
-                if let Some(d) = &dcs {
+                // The cluster's dynamic configuration is applied once, from any node: it sits
+                // beside the declared primary only (a copy per node would be a thousand copies
+                // of one file in a wide cluster).
+                if let (Some(d), Role::Primary) = (&dcs, n.role.value) {
                     add("dcs.yml", d.clone());
+                    add("patroni-apply.sh", patroni::apply_script(c));
                 }
             } else {
                 add("postgresql.conf", postgresql_conf(c, n, peers.len()));
