@@ -885,13 +885,23 @@ fn monitor(cx: &mut Ctx, c: &Cluster) {
     let port_no = m.port.value;
     let script = format!(
         "set -eu\nexport XDG_CONFIG_HOME=/var/lib/postgresql/config XDG_DATA_HOME=/var/lib/postgresql/share\n\
+# pg_autoctl's pidfile is under /tmp, an emptyDir that outlives a crashed container: the restarted\n\
+# monitor, PID 1 again, would find \"its\" PID alive and refuse to start.\n\
+rm -rf /tmp/pg_autoctl\n\
+# pg_autoctl would allow the nodes in pg_hba.conf from the network of the address its --hostname\n\
+# resolves to, and fails when that is no address of this pod, as a Service's ClusterIP is not.\n\
+# The nodes connect from pod IPs anywhere in the cluster, with the monitor password (the\n\
+# NetworkPolicy decides which pods may connect at all), so the rule is written here.\n\
 if [ ! -f /var/lib/postgresql/monitor/PG_VERSION ]; then\n  \
 pg_autoctl create monitor --pgdata /var/lib/postgresql/monitor --pgport {port_no} \
---hostname \"{svc}\" --auth scram-sha-256 --ssl-self-signed\n\
+--hostname \"{svc}\" --skip-pg-hba --ssl-self-signed\n\
 fi\n\
-# The nodes log in as autoctl_node with the Secret's monitor password.\n\
-(until psql -h /var/run/postgresql -p {port_no} -d pg_auto_failover -v pw=\"$MONITOR_PASSWORD\" \
--c \"ALTER USER autoctl_node PASSWORD :'pw'\"; do sleep 5; done) &\n\
+grep -q '^hostssl pg_auto_failover autoctl_node all scram-sha-256' /var/lib/postgresql/monitor/pg_hba.conf \\\n  \
+|| echo 'hostssl pg_auto_failover autoctl_node all scram-sha-256' >> /var/lib/postgresql/monitor/pg_hba.conf\n\
+# The nodes log in as autoctl_node with the Secret's monitor password (psql interpolates :'pw'\n\
+# only in what it reads from standard input, not in -c); the reload applies the rule above.\n\
+(until echo \"ALTER USER autoctl_node PASSWORD :'pw'; SELECT pg_reload_conf() AS reloaded \\\\gset\" | psql -h /var/run/postgresql -p {port_no} \
+-d pg_auto_failover -v ON_ERROR_STOP=1 -v pw=\"$MONITOR_PASSWORD\"; do sleep 5; done) &\n\
 exec pg_autoctl run --pgdata /var/lib/postgresql/monitor\n",
         svc = names::monitor_service(c),
     );
