@@ -69,10 +69,15 @@ fn node_table(c: &Cluster, s: &mut String) {
     s.reserve(80 * (c.nodes.len() + 4));
     s.push_str("ordinal=\"${POD_NAME##*-}\"\ncase \"$ordinal\" in\n");
     for (i, n) in c.nodes.iter().enumerate() {
+        // Without a declared priority, sync nodes (50, the managers' default) are preferred over
+        // async ones (25) as failover candidates, so the standby holding every acknowledged
+        // commit is the one promoted; an async node is still promoted when no sync one can be.
         let prio = if !n.failover {
             0
         } else {
-            n.priority.as_ref().map(|p| p.value).unwrap_or(50)
+            n.priority.as_ref().map(|p| p.value).unwrap_or(
+                if n.role.value == crate::model::Role::Async { 25 } else { 50 },
+            )
         };
         let _ = write!(s, "  {i}) NODE_NAME=\"");
         s.push_str(&n.name);
@@ -129,13 +134,29 @@ pub fn start_script(c: &Cluster, source: Option<&Cluster>) -> String {
             let _ = write!(
                 s,
                 r#"export PGDATA="{pgdata}"
+# pg_autoctl's pidfile is under /tmp, an emptyDir that outlives a crashed container: the restarted
+# keeper, PID 1 again, would find "its" PID alive and refuse to start.
+rm -rf /tmp/pg_autoctl
 # pg_autoctl keeps its own state; keeping it on the data volume makes a restarted pod the same node.
 export XDG_CONFIG_HOME="{data}/config" XDG_DATA_HOME="{data}/share"
+# libpq reads the replication password from this file: pg_autoctl's own checks, pg_basebackup of
+# the first clone and the standby's WAL receiver all log in as pgautofailover_replicator, the
+# clone before `pg_autoctl config set` below can run.
+export PGPASSFILE="{data}/pgpass"
+pw=${{REPLICATION_PASSWORD//\\/\\\\}}
+(umask 077; printf '*:*:*:pgautofailover_replicator:%s\n' "${{pw//:/\\:}}" > "$PGPASSFILE")
 monitor="postgres://autoctl_node:${{MONITOR_PASSWORD}}@{monitor}:{mport}/pg_auto_failover?sslmode=require"
 # Sync nodes vote in the replication quorum; async nodes stream but never hold commits.
 quorum=false
 if [ "$NODE_ROLE" != "async" ]; then quorum=true; fi
 if [ ! -f "$PGDATA/PG_VERSION" ]; then
+  if [ "$NODE_ROLE" != "primary" ]; then
+    # pg_auto_failover makes the first node to register the primary, and the pods start together
+    # (podManagementPolicy Parallel): the others wait until the topology's primary is registered.
+    until pg_autoctl show state --monitor "$monitor" --json 2>/dev/null | grep -q '"nodename": "{primary}"'; do
+      sleep 2
+    done
+  fi
   pg_autoctl create postgres --pgdata "$PGDATA" --monitor "$monitor" \
     --name "$NODE_NAME" --hostname "${{POD_NAME}}.{headless}" --pgport {port} \
     --auth scram-sha-256 --ssl-self-signed \
@@ -144,19 +165,57 @@ if [ ! -f "$PGDATA/PG_VERSION" ]; then
 fi
 grep -q "include_if_exists '/etc/pgtopo/postgresql.conf'" "$PGDATA/postgresql.conf" \
   || echo "include_if_exists '/etc/pgtopo/postgresql.conf'" >> "$PGDATA/postgresql.conf"
-if [ "$NODE_ROLE" = "primary" ]; then
-  # The formation's sync count comes from the topology's `synchronous ... count`.
-  (until pg_autoctl set formation number-sync-standbys {sync_count} --pgdata "$PGDATA"; do sleep 5; done) &
-fi
-if [ -x /etc/pgtopo/bootstrap.sh ]; then
+# pg_autoctl's own pg_hba.conf entries name the monitor by its Service name, which no reverse
+# lookup of the monitor pod's address gives, and allow peers only at the pod IPs they registered
+# from, which change when a pod is recreated; clients (the poolers, workload jobs) get none. So:
+# the monitor's health checks as pg_auto_failover makes them (no password), and every other
+# login by password from any address (the NetworkPolicies decide who may connect at all).
+grep -q '^# pgtopo: pod network$' "$PGDATA/pg_hba.conf" || cat >> "$PGDATA/pg_hba.conf" <<'HBA'
+# pgtopo: pod network
+hostssl postgres pgautofailover_monitor all trust
+host replication pgautofailover_replicator all scram-sha-256
+host all all all scram-sha-256
+HBA
+{set_sync}if [ -x /etc/pgtopo/bootstrap.sh ]; then
   # The topology's roles and databases, created (idempotently) by whichever node is primary.
   (until pg_isready -q -h localhost -p {port}; do sleep 5; done
    if [ "$(psql -h localhost -p {port} -d postgres -tAc 'select pg_is_in_recovery()')" = f ]; then
      PGHOST=localhost PGPORT={port} PGDATABASE=postgres /etc/pgtopo/bootstrap.sh
    fi) &
 fi
+# initdb named the superuser after the image's user; clients (the poolers' auth_user, workload
+# jobs) log in as postgres with the Secret's password, so the primary creates that role (and
+# every node reloads, for the pg_hba.conf rules above when postgres was already running). It also
+# gives pg_auto_failover's replication role the Secret's password, which `config set` does not
+# (it only tells this node's keeper what to send); until the role exists the block fails and runs
+# again.
+(until psql -X -q -h /var/run/postgresql -p {port} -d postgres -v ON_ERROR_STOP=1 \
+  -v pw="$POSTGRES_PASSWORD" -v rpw="$REPLICATION_PASSWORD" <<'SQL'
+SELECT pg_reload_conf() AS reloaded, pg_is_in_recovery() AS standby \gset
+\if :standby
+\quit
+\endif
+SELECT 'CREATE ROLE postgres' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'postgres') \gexec
+ALTER ROLE postgres WITH SUPERUSER LOGIN PASSWORD :'pw';
+ALTER ROLE pgautofailover_replicator PASSWORD :'rpw';
+SQL
+do sleep 5; done) &
 exec pg_autoctl run --pgdata "$PGDATA"
 "#,
+                primary = c.primary().map_or("", |n| n.name.as_str()),
+                // pg_auto_failover's number_sync_standbys 0 (its default) already means `ANY 1`
+                // of the replication-quorum standbys, and it refuses N >= 1 unless N + 1 of them
+                // exist: a count of 1 is left to the default, which the monitor itself raises
+                // to 1 once a second quorum standby registers.
+                set_sync = if sync_count >= 2 {
+                    format!(
+                        "if [ \"$NODE_ROLE\" = \"primary\" ]; then\n  \
+                         # The formation's sync count comes from the topology's `synchronous ... count`.\n  \
+                         (until pg_autoctl set formation number-sync-standbys {sync_count} --pgdata \"$PGDATA\"; do sleep 5; done) &\nfi\n"
+                    )
+                } else {
+                    String::new()
+                },
                 pgdata = names::pgdata(c),
                 data = names::data_mount(c),
                 monitor = names::monitor_service(c),
@@ -257,6 +316,9 @@ pub fn labeler_script(c: &Cluster) -> String {
 while true; do
   if [ ! -f "{pgdata}/PG_VERSION" ] || [ ! -f "{pgdata}/postmaster.pid" ]; then
     role=unknown
+  elif ! (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null; then
+    # A killed postgres leaves its postmaster.pid behind: one that does not listen has no role.
+    role=unknown
   elif [ ! -f "{pgdata}/standby.signal" ]; then
     role=primary
   elif [ "{standby_cluster}" = "true" ] && [ "$NODE_ROLE" = "primary" ]; then
@@ -272,6 +334,7 @@ while true; do
 done
 "#,
         pgdata = names::pgdata(c),
+        port = names::pg_port(c),
         standby_cluster = c.is_standby_cluster(),
         label = names::ROLE_LABEL,
     );
