@@ -9,6 +9,7 @@
 #   Debian : haproxy, keepalived, pgbouncer, patroni, etcd + etcdctl, ip, ps,
 #            PostgreSQL 15 server binaries in /usr/lib/postgresql/15/bin,
 #            pg_auto_failover 2.0 (pg_autoctl and the monitor's extension), unzip,
+#            nftables (the pod runner's Service rules; its service is never enabled),
 #            promtool (optional), hyperfine (optional)
 #   PyPI   : kubernetes-validate, check-jsonschema, checkov, each in its own venv
 #            under /opt/pgtopo-venvs, symlinked into /usr/local/bin
@@ -126,6 +127,7 @@ REQUIRED_APT=(
 	dot:graphviz
 	unzip:unzip
 	pg_autoctl:pg-auto-failover-cli
+	nft:nftables
 )
 OPTIONAL_APT=(
 	promtool:prometheus
