@@ -165,14 +165,11 @@ if [ ! -f "$PGDATA/PG_VERSION" ]; then
 fi
 grep -q "include_if_exists '/etc/pgtopo/postgresql.conf'" "$PGDATA/postgresql.conf" \
   || echo "include_if_exists '/etc/pgtopo/postgresql.conf'" >> "$PGDATA/postgresql.conf"
-# pg_autoctl's own pg_hba.conf entries name the monitor by its Service name, which no reverse
-# lookup of the monitor pod's address gives, and allow peers only at the pod IPs they registered
-# from, which change when a pod is recreated; clients (the poolers, workload jobs) get none. So:
-# the monitor's health checks as pg_auto_failover makes them (no password), and every other
+# pg_autoctl's own pg_hba.conf entries allow peers only at the pod IPs they registered from,
+# which change when a pod is recreated, and clients (the poolers, workload jobs) not at all: every
 # login by password from any address (the NetworkPolicies decide who may connect at all).
 grep -q '^# pgtopo: pod network$' "$PGDATA/pg_hba.conf" || cat >> "$PGDATA/pg_hba.conf" <<'HBA'
 # pgtopo: pod network
-hostssl postgres pgautofailover_monitor all trust
 host replication pgautofailover_replicator all scram-sha-256
 host all all all scram-sha-256
 HBA
