@@ -12,8 +12,8 @@
 //! the monitor and every keeper come up and the topology's primary is the primary; the
 //! synchronous standby names and replication states follow the sync/async roles; the rw pooler
 //! reaches the primary and the ro pooler a standby; the workload Job loads and verifies every node;
-//! killing the primary's keeper (its container's PID 1, as a crash kills it) promotes the sync
-//! standby with every acknowledged row on it; the labeler moves the role labels so that the
+//! killing the primary's keeper (its container's PID 1, as a crash kills it) and keeping it down
+//! (its node is gone) promotes the sync standby with every acknowledged row on it; the labeler moves the role labels so that the
 //! Services' endpoints follow the new primary; the old primary rejoins as a standby. The failover
 //! time (kill to first write through the rw pooler) is printed for docs/live-proof.md.
 
@@ -583,6 +583,10 @@ fn the_mirror_db_pods_run_replicate_and_fail_over() {
     let keeper = runner.pod("postgres-0")["containers"]["postgresql"]["pid"]
         .as_u64()
         .unwrap();
+    // The pod's node is down: its container does not come back until the failover is done (a
+    // keeper restarted within the monitor's 20 s would simply stay primary).
+    let hold = state.join("control/hold-postgres-0");
+    std::fs::write(&hold, "").unwrap();
     *kill_at.lock().unwrap() = Some(Instant::now());
     let ok = Command::new("kill")
         .args(["-KILL", &keeper.to_string()])
@@ -590,11 +594,13 @@ fn the_mirror_db_pods_run_replicate_and_fail_over() {
         .unwrap()
         .success();
     assert!(ok, "kill -9 of the primary's keeper (pid {keeper})");
+    // With the other quorum node down the new primary runs as `wait_primary` (synchronous
+    // replication off until a quorum standby is back), then `primary`.
     wait_for("postgres-1 promoted", Duration::from_secs(120), || {
         runner
             .states()
             .iter()
-            .any(|(n, r, _)| n == "postgres-1" && r == "primary")
+            .any(|(n, r, _)| n == "postgres-1" && (r == "primary" || r == "wait_primary"))
             .then_some(())
     });
     wait_for(
@@ -640,6 +646,7 @@ fn the_mirror_db_pods_run_replicate_and_fail_over() {
         Duration::from_secs(60),
         || (runner.endpoints("mirror-db-primary") == ["postgres-1"]).then_some(()),
     );
+    std::fs::remove_file(&hold).unwrap();
     wait_for(
         "postgres-0 rejoining as a standby",
         Duration::from_secs(180),

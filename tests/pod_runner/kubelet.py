@@ -26,7 +26,8 @@ What it does, for the objects it is given (JSON, one list; `pgtopo build` output
   token (mounted only when automountServiceAccountToken allows) and applies `label pod`.
 
 The test reads the runner's state from the state folder (pods.json, services.json, api.log,
-logs/) and applies more objects by writing apply-*.json into state/control/. SIGTERM, or the
+logs/), applies more objects by writing apply-*.json into state/control/, and keeps a pod's
+crashed containers from restarting while state/control/hold-<pod> exists (its node is down). SIGTERM, or the
 death of the process that started it, stops every container and deletes every namespace.
 """
 
@@ -724,6 +725,11 @@ class Runner:
                 return
             if c.pod.restart == "Never" or (c.pod.restart == "OnFailure" and code == 0):
                 return
+            # While the test holds the pod (control/hold-<pod>), it is as if its node were down:
+            # nothing restarts it.
+            hold = os.path.join(self.state, "control", f"hold-{c.pod.name}")
+            while os.path.exists(hold) and not self.stop.is_set():
+                time.sleep(0.2)
             # The kubelet's back-off: 10 s, doubling up to 5 min, reset after 10 min running.
             if time.time() - c.started_at > 600:
                 backoff_restarts = 0
