@@ -6,13 +6,16 @@
 //! (not rendered yet). Warnings, where the chart renders something close: CloudNativePG replaces
 //! the declared failover manager (and pg_auto_failover's monitor) with its operator, manages its own
 //! PodDisruptionBudgets (`pdb min-available` is not set), and reads credentials from its own
-//! basic-auth Secrets rather than the topology's; bitnami/postgresql-ha always runs repmgr; every
-//! chart creates only the first `database` of a cluster.
+//! basic-auth Secrets rather than the topology's, and fixes some PostgreSQL parameters itself
+//! (`hot_standby`, `logging_collector`, `shared_preload_libraries`, …: left out of the values);
+//! bitnami/postgresql-ha always runs repmgr; every chart creates only the first `database` of a
+//! cluster; a label whose key the chart sets itself (`app.kubernetes.io/part-of`, …) is left out.
 //! Why: a chart that cannot hold the topology must say so before anything is deployed.
 //! Example: `cluster "r" replica-of="main" { failover "repmgr"; helm chart="bitnami/postgresql-ha" … }`.
 
 use crate::check::{Context, Rule};
 use crate::diag::Diagnostic;
+use crate::emit::helm::charts::{chart_owns_label, CNPG_FIXED_PARAMETERS};
 use crate::emit::helm::unrenderable;
 use crate::model::{FailoverManager, HelmChart, Target};
 
@@ -38,6 +41,38 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         }
         let chart = c.helm.chart.value;
         let manager = c.failover.manager.value;
+        for (key, value) in &c.labels {
+            if chart_owns_label(chart, key) {
+                out.push(
+                    Diagnostic::warning(
+                        "PT154",
+                        format!(
+                            "{chart} sets label `{key}` on its objects itself; cluster \"{}\"'s `{key}={}` is left out of the values (it would be written twice or replace the chart's selector)",
+                            c.name, value.value
+                        ),
+                    )
+                    .with_span(value.span, "set by the chart")
+                    .with_help("choose another label key for the helm target"),
+                );
+            }
+        }
+        if chart == HelmChart::Cnpg {
+            for (name, p) in &c.parameters {
+                if CNPG_FIXED_PARAMETERS.contains(&name.as_str()) {
+                    out.push(
+                        Diagnostic::warning(
+                            "PT154",
+                            format!(
+                                "CloudNativePG fixes `{name}` itself and refuses it in the Cluster's parameters; cluster \"{}\"'s value is left out of the values",
+                                c.name
+                            ),
+                        )
+                        .with_span(p.span, "fixed by the operator")
+                        .with_help("the operator manages it (shared_preload_libraries has its own field in the chart); drop it for the helm target or use another chart"),
+                    );
+                }
+            }
+        }
         // Every chart creates one application database and its owner from its values; the
         // others would silently not exist.
         for d in c.databases.iter().skip(1) {

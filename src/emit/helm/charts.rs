@@ -170,13 +170,113 @@ pub fn conf_lines(c: &Cluster) -> Option<String> {
     )
 }
 
-/// The user labels as a values mapping, or `None` when there are none.
-pub fn labels(c: &Cluster) -> Option<Value> {
-    if c.labels.is_empty() {
-        return None;
-    }
-    Some(map(c.user_labels().map(|(k, v)| (k.to_owned(), s(v)))))
+/// Whether the chart writes label `key` on its objects itself. A user label with that key would be
+/// written a second time into the same mapping (cnpg/cluster appends `additionalLabels` after its
+/// own labels, `app.kubernetes.io/part-of` among them; the bitnami templates append
+/// `app.kubernetes.io/component`, and postgresql-ha `role`, after the merged common labels), or
+/// replace the chart's own value in its selectors (bitnami's common labels), so the values leave
+/// it out and PT154 says so.
+pub fn chart_owns_label(chart: HelmChart, key: &str) -> bool {
+    let common = matches!(
+        key,
+        "helm.sh/chart"
+            | "app.kubernetes.io/name"
+            | "app.kubernetes.io/instance"
+            | "app.kubernetes.io/version"
+            | "app.kubernetes.io/managed-by"
+            | "app.kubernetes.io/component"
+    );
+    common
+        || match chart {
+            HelmChart::Cnpg => key == "app.kubernetes.io/part-of" || key.starts_with("cnpg.io/"),
+            HelmChart::BitnamiPostgresqlHa => key == "role",
+            HelmChart::BitnamiPostgresql => false,
+        }
 }
+
+/// The user labels as a values mapping (without those the chart writes itself), or `None` when
+/// there are none.
+pub fn labels(c: &Cluster) -> Option<Value> {
+    let chart = c.helm.chart.value;
+    let kept: Vec<(String, Value)> = c
+        .user_labels()
+        .filter(|(k, _)| !chart_owns_label(chart, k))
+        .map(|(k, v)| (k.to_owned(), s(v)))
+        .collect();
+    (!kept.is_empty()).then(|| map(kept))
+}
+
+/// The PostgreSQL parameters the CloudNativePG operator (1.30) sets itself and refuses in
+/// `spec.postgresql.parameters` (its fixed configuration: paths, logging, replication, TLS, the
+/// recovery settings it drives, `shared_preload_libraries`, which it builds from its own fields).
+/// The values leave them out and PT154 says so.
+pub const CNPG_FIXED_PARAMETERS: &[&str] = &[
+    "allow_alter_system",
+    "allow_system_table_mods",
+    "archive_cleanup_command",
+    "archive_command",
+    "archive_mode",
+    "bonjour",
+    "bonjour_name",
+    "cluster_name",
+    "config_file",
+    "data_directory",
+    "data_sync_retry",
+    "event_source",
+    "external_pid_file",
+    "full_page_writes",
+    "hba_file",
+    "hot_standby",
+    "ident_file",
+    "jit_provider",
+    "listen_addresses",
+    "log_destination",
+    "log_directory",
+    "log_file_mode",
+    "log_filename",
+    "log_rotation_age",
+    "log_rotation_size",
+    "log_truncate_on_rotation",
+    "logging_collector",
+    "port",
+    "primary_conninfo",
+    "primary_slot_name",
+    "promote_trigger_file",
+    "recovery_end_command",
+    "recovery_min_apply_delay",
+    "recovery_target",
+    "recovery_target_action",
+    "recovery_target_inclusive",
+    "recovery_target_lsn",
+    "recovery_target_name",
+    "recovery_target_time",
+    "recovery_target_timeline",
+    "recovery_target_xid",
+    "restart_after_crash",
+    "restore_command",
+    "shared_preload_libraries",
+    "ssl",
+    "ssl_ca_file",
+    "ssl_cert_file",
+    "ssl_crl_file",
+    "ssl_dh_params_file",
+    "ssl_ecdh_curve",
+    "ssl_key_file",
+    "ssl_passphrase_command",
+    "ssl_passphrase_command_supports_reload",
+    "ssl_prefer_server_ciphers",
+    "stats_temp_directory",
+    "synchronous_standby_names",
+    "syslog_facility",
+    "syslog_ident",
+    "syslog_sequence_numbers",
+    "syslog_split_messages",
+    "unix_socket_directories",
+    "unix_socket_group",
+    "unix_socket_permissions",
+    "wal_level",
+    "wal_log_hints",
+];
 
 #[cfg(test)]
 mod tests {

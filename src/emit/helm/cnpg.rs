@@ -5,7 +5,7 @@ use serde_yaml::{Mapping, Value};
 
 use crate::model::{Cluster, PoolMode, Pooler, PoolerTarget, SyncMethod};
 
-use super::charts::{cnpg_image, labels, resources};
+use super::charts::{cnpg_image, labels, resources, CNPG_FIXED_PARAMETERS};
 use super::values::{b, int, map, s, set};
 
 /// The CloudNativePG Pooler type for a topology pooler: `rw` reaches the primary, `ro` the
@@ -88,14 +88,16 @@ pub fn values(c: &Cluster) -> Value {
             ]),
         );
     }
-    if !c.parameters.is_empty() {
-        // CloudNativePG takes every parameter as a string, exactly as postgresql.conf would read it
-        // unquoted.
-        let params = map(c
-            .parameters
-            .iter()
-            .map(|(k, p)| (k.clone(), s(p.to_plain()))));
-        set(&mut v, "cluster.postgresql.parameters", params);
+    // CloudNativePG takes every parameter as a string, exactly as postgresql.conf would read it
+    // unquoted; the ones its operator fixes are left out (PT154).
+    let params: Vec<(String, Value)> = c
+        .parameters
+        .iter()
+        .filter(|(k, _)| !CNPG_FIXED_PARAMETERS.contains(&k.as_str()))
+        .map(|(k, p)| (k.clone(), s(p.to_plain())))
+        .collect();
+    if !params.is_empty() {
+        set(&mut v, "cluster.postgresql.parameters", map(params));
     }
     if let Some((method, number)) = synchronous(c) {
         set(
