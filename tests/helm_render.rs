@@ -793,7 +793,11 @@ fn cnpg_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
             v,
             &format!("parameter {k}"),
             &spec["postgresql"]["parameters"][k],
-            &if fixed { Json::Null } else { json!(p.to_plain()) },
+            &if fixed {
+                Json::Null
+            } else {
+                json!(p.to_plain())
+            },
         );
     }
     expect(v, "enablePDB", &spec["enablePDB"], &json!(c.pdb.is_some()));

@@ -76,7 +76,11 @@ fn node_table(c: &Cluster, s: &mut String) {
             0
         } else {
             n.priority.as_ref().map(|p| p.value).unwrap_or(
-                if n.role.value == crate::model::Role::Async { 25 } else { 50 },
+                if n.role.value == crate::model::Role::Async {
+                    25
+                } else {
+                    50
+                },
             )
         };
         let _ = write!(s, "  {i}) NODE_NAME=\"");
