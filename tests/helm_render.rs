@@ -144,6 +144,23 @@ fn helm_template(helm: &str, c: &Cluster, files: &[PathBuf]) -> Result<String, S
     }
 }
 
+/// `helm install --dry-run=client`: renders the chart's NOTES too, which `helm template` skips.
+fn helm_install_dry_run(helm: &str, c: &Cluster, files: &[PathBuf]) -> Result<(), String> {
+    let mut cmd = Command::new(helm);
+    cmd.args(["install", &c.name])
+        .arg(chart_dir(c.helm.chart.value))
+        .args(["--namespace", &c.namespace.value, "--dry-run=client"]);
+    for f in files {
+        cmd.arg("-f").arg(f);
+    }
+    let (ok, out) = common::run(&mut cmd);
+    if ok {
+        Ok(())
+    } else {
+        Err(out)
+    }
+}
+
 /// One rendered object: the template it came from, its text as Helm printed it, and its value.
 struct Doc {
     source: String,
@@ -431,9 +448,9 @@ fn expect(problems: &mut Vec<String>, what: &str, got: &Json, want: &Json) {
     }
 }
 
-/// The facts of one release, in the documents its chart rendered. `all` holds every release of the
+/// The facts of one release, in the documents its chart rendered by `helm`. `all` holds every release of the
 /// same model rendered by the same Helm, by release name, for the standby cluster's source.
-fn facts(case: &Case, docs: &[Doc], all: &BTreeMap<String, Vec<Doc>>) -> Vec<String> {
+fn facts(helm: &str, case: &Case, docs: &[Doc], all: &BTreeMap<String, Vec<Doc>>) -> Vec<String> {
     let c = case.cluster;
     let mut v = Vec::new();
     let ns = &c.namespace.value;
@@ -473,6 +490,34 @@ fn facts(case: &Case, docs: &[Doc], all: &BTreeMap<String, Vec<Doc>>) -> Vec<Str
     }
     if c.helm.chart.value != HelmChart::Cnpg {
         secret_keys_in_readme(case, docs, &mut v);
+        // Versioned tags under docker.io/bitnami/ no longer pull (moved to bitnamilegacy in
+        // August 2025): every image the release runs must come from where it still does.
+        for d in docs {
+            let pod = &d.value["spec"]["template"]["spec"];
+            for ctr in pod["containers"]
+                .as_array()
+                .into_iter()
+                .chain(pod["initContainers"].as_array())
+                .flatten()
+            {
+                let image = ctr["image"].as_str().unwrap_or("");
+                if image.starts_with("docker.io/bitnami/") || image.starts_with("bitnami/") {
+                    v.push(format!(
+                        "{} {} runs {image}, a tag docker.io/bitnami no longer serves",
+                        d.kind(),
+                        d.name()
+                    ));
+                }
+            }
+        }
+        // What `helm install` adds to `helm template`: the chart's NOTES, where the bitnami charts
+        // refuse substituted images unless every one is a bitnamilegacy one. (Helm 3's client-side
+        // dry run still asks a cluster for its version; Helm 4's does not.)
+        if helm == "helm4" {
+            if let Err(e) = helm_install_dry_run(helm, c, &case.files) {
+                v.push(format!("helm install --dry-run=client fails:\n{e}"));
+            }
+        }
     }
     v
 }
@@ -1045,7 +1090,7 @@ fn every_release_renders_valid_objects_with_the_topology_facts_under_helm_3_and_
             let Some(docs) = model.get(&case.cluster.name) else {
                 continue;
             };
-            for f in facts(case, docs, model) {
+            for f in facts(helm, case, docs, model) {
                 problems.push(format!("{helm} {}: {f}", case.label));
             }
             // Custom resources against their CRD.

@@ -5,7 +5,7 @@ use serde_yaml::{Mapping, Value};
 
 use crate::model::{credentials, Cluster, Pooler, PoolerKind, PoolerTarget, SyncMethod};
 
-use super::charts::{bitnami_tag, conf_lines, labels, resources};
+use super::charts::{bitnami_legacy, bitnami_tag, conf_lines, labels, resources};
 use super::values::{b, int, map, s, set};
 
 /// The pooler the chart's single Pgpool-II Deployment stands for: the first `pgpool` pooler, or else
@@ -50,6 +50,11 @@ pub fn values(c: &Cluster) -> Value {
     }
 
     set(&mut v, "postgresql.replicaCount", int(c.nodes.len() as i64));
+    set(
+        &mut v,
+        "postgresql.image.repository",
+        s(bitnami_legacy("postgresql-repmgr")),
+    );
     if let Some(tag) = bitnami_tag(c) {
         set(&mut v, "postgresql.image.tag", s(tag));
     }
@@ -126,6 +131,11 @@ pub fn values(c: &Cluster) -> Value {
             set(&mut v, "pgpool.resources", r);
         }
     }
+    set(
+        &mut v,
+        "pgpool.image.repository",
+        s(bitnami_legacy("pgpool")),
+    );
     set(&mut v, "pgpool.podAntiAffinityPreset", s("soft"));
     network_policy(&mut v, "pgpool");
     set(
@@ -140,6 +150,11 @@ pub fn values(c: &Cluster) -> Value {
     }
     if let Some(m) = &c.monitoring {
         set(&mut v, "metrics.enabled", b(true));
+        set(
+            &mut v,
+            "metrics.image.repository",
+            s(bitnami_legacy("postgres-exporter")),
+        );
         set(
             &mut v,
             "metrics.containerPorts.http",

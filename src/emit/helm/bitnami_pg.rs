@@ -5,7 +5,9 @@ use serde_yaml::{Mapping, Value};
 
 use crate::model::{credentials, Cluster, HelmChart, Topology};
 
-use super::charts::{bitnami_tag, conf_lines, labels, replication_endpoint, resources, source_of};
+use super::charts::{
+    bitnami_legacy, bitnami_tag, conf_lines, labels, replication_endpoint, resources, source_of,
+};
 use super::values::{b, int, map, s, set};
 
 /// The Secret key holding the replication role's password, as this release reads it. When the
@@ -26,6 +28,7 @@ pub fn values(t: &Topology, c: &Cluster) -> Value {
         set(&mut v, "commonLabels", l);
     }
     set(&mut v, "architecture", s("standalone"));
+    set(&mut v, "image.repository", s(bitnami_legacy("postgresql")));
     if let Some(tag) = bitnami_tag(c) {
         set(&mut v, "image.tag", s(tag));
     }
@@ -105,6 +108,11 @@ pub fn values(t: &Topology, c: &Cluster) -> Value {
     }
     if let Some(m) = &c.monitoring {
         set(&mut v, "metrics.enabled", b(true));
+        set(
+            &mut v,
+            "metrics.image.repository",
+            s(bitnami_legacy("postgres-exporter")),
+        );
         set(
             &mut v,
             "metrics.containerPorts.metrics",

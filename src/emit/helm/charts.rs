@@ -39,6 +39,15 @@ pub fn info(chart: HelmChart) -> ChartInfo {
     }
 }
 
+/// Where the bitnami charts' images pull from today. Since August 2025 Bitnami publishes versioned
+/// tags under `docker.io/bitnami/` no more; every existing tag was copied to `docker.io/bitnamilegacy/`,
+/// which serves them (frozen). The charts' pinned defaults are such tags, so the values point each
+/// image the release runs at the same repository under `bitnamilegacy` (the charts accept that
+/// substitution with a warning only, since every replaced image is a bitnamilegacy one).
+pub fn bitnami_legacy(repository: &str) -> String {
+    format!("bitnamilegacy/{repository}")
+}
+
 /// The PostgreSQL major version the bitnami charts run when no image tag is set (their appVersion).
 pub const BITNAMI_DEFAULT_MAJOR: u32 = 17;
 
@@ -79,7 +88,15 @@ pub fn image_fits(c: &Cluster) -> bool {
     let repo = image_repository(&c.postgres.image.value);
     match c.helm.chart.value {
         HelmChart::Cnpg => repo.starts_with("ghcr.io/cloudnative-pg/"),
-        other => repo == native_repository(other),
+        other => {
+            let native = native_repository(other);
+            repo == native
+                || native
+                    .strip_prefix("bitnami/")
+                    .map(bitnami_legacy)
+                    .as_deref()
+                    == Some(repo)
+        }
     }
 }
 
