@@ -179,9 +179,11 @@ host all all all scram-sha-256
 HBA
 {set_sync}if [ -x /etc/pgtopo/bootstrap.sh ]; then
   # The topology's roles and databases, created (idempotently) by whichever node is primary.
-  (until pg_isready -q -h localhost -p {port}; do sleep 5; done
-   if [ "$(psql -h localhost -p {port} -d postgres -tAc 'select pg_is_in_recovery()')" = f ]; then
-     PGHOST=localhost PGPORT={port} PGDATABASE=postgres /etc/pgtopo/bootstrap.sh
+  # It logs in over the local socket as initdb's superuser (the image's user), as the block
+  # below does.
+  (until pg_isready -q -h /var/run/postgresql -p {port}; do sleep 5; done
+   if [ "$(psql -X -h /var/run/postgresql -p {port} -d postgres -tAc 'select pg_is_in_recovery()')" = f ]; then
+     PGHOST=/var/run/postgresql PGPORT={port} PGDATABASE=postgres /etc/pgtopo/bootstrap.sh
    fi) &
 fi
 # initdb named the superuser after the image's user; clients (the poolers' auth_user, workload
