@@ -12,6 +12,7 @@ use super::{NETWORK, RESTART};
 use crate::catalog::{PGBOUNCER_IMAGE, PGPOOL_IMAGE};
 use crate::emit::text;
 use crate::model::{Cluster, Node, Pooler, PoolerKind, PoolerTarget, Role};
+use crate::plan::access::owners;
 use crate::plan::pooler::{self, PgBouncerPlace};
 
 /// Where the PgBouncer container finds its generated files.
@@ -30,8 +31,6 @@ fn targets<'a>(c: &'a Cluster, p: &Pooler) -> Vec<&'a Node> {
         })
         .collect()
 }
-
-use crate::plan::access::owners;
 
 /// bitnami's images read "true"/"false" as well as "yes"/"no"; the former stay strings in every
 /// YAML version (a bare `no` is a boolean to YAML 1.1 readers).
