@@ -1,13 +1,13 @@
 //! The parser against KDL itself: the official KDL 2 test suite, the fast path against the `kdl`
 //! crate on the suite and on documents generated near every limit, the input limits against
-//! every way of hiding nesting from a scan that is not KDL's own.
+//! every way of hiding nesting from a scan that is not KDL's own, and `fmt` over the suite.
 
 mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use pgtopo::syntax::{self, fast};
+use pgtopo::syntax::{self, fast, fmt::format};
 
 /// Suite inputs where the `kdl` crate (6.7.1), which stays the authority, disagrees with the
 /// suite, with the upstream reference for each. The test fails when one of them stops
@@ -316,4 +316,28 @@ fn nesting_at_the_limit_parses_and_one_more_level_does_not() {
     let raw = |n: usize| format!("x #\"\\\"#\n{}", at(n));
     assert!(syntax::parse(&raw(syntax::MAX_DEPTH)).is_ok());
     assert!(syntax::parse(&raw(syntax::MAX_DEPTH + 1)).is_err());
+}
+/// `fmt` keeps the meaning of every valid suite input, and formatting twice is formatting once.
+#[test]
+fn fmt_keeps_every_suite_document_and_is_idempotent() {
+    let mut wrong = Vec::new();
+    for (name, text, expected) in suite() {
+        let (Some(text), Some(_)) = (text, expected) else {
+            continue;
+        };
+        let Ok(before) = syntax::parse(&text) else {
+            continue; // Reported by the suite test.
+        };
+        let once = format(&text);
+        match syntax::parse(&once) {
+            Ok(after) if after.same_meaning(&before) => {}
+            Ok(after) => wrong.push(format!("{name}: fmt changes {before:?} into {after:?}")),
+            Err(e) => wrong.push(format!("{name}: fmt output does not parse ({:?}):\n{once}", e[0].message)),
+        }
+        let twice = format(&once);
+        if twice != once {
+            wrong.push(format!("{name}: not idempotent:\n{once:?}\n{twice:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

@@ -11,6 +11,7 @@
 
 pub mod fast;
 pub mod fmt;
+mod lex;
 pub mod limits;
 
 use indexmap::IndexMap;
