@@ -15,23 +15,6 @@ pub struct Args {
     check: bool,
 }
 
-/// Whether two documents say the same thing: same nodes, values and nesting (spans aside).
-fn same_document(a: &syntax::Document, b: &syntax::Document) -> bool {
-    fn node(a: &syntax::Node, b: &syntax::Node) -> bool {
-        a.name == b.name
-            && a.args.len() == b.args.len()
-            && a.args.iter().zip(&b.args).all(|(x, y)| x.value == y.value)
-            && a.props.len() == b.props.len()
-            && a.props
-                .iter()
-                .zip(&b.props)
-                .all(|((k, x), (l, y))| k == l && x.value == y.value)
-            && a.children.len() == b.children.len()
-            && a.children.iter().zip(&b.children).all(|(x, y)| node(x, y))
-    }
-    a.nodes.len() == b.nodes.len() && a.nodes.iter().zip(&b.nodes).all(|(x, y)| node(x, y))
-}
-
 pub fn run(ctx: &Ctx, args: Args) -> i32 {
     let files = if args.files.is_empty() {
         vec![ctx.topology_path()]
@@ -61,7 +44,7 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         };
         let formatted = format(&src);
         // Formatting must never change meaning; refuse rather than risk it.
-        if !syntax::parse(&formatted).is_ok_and(|after| same_document(&before, &after)) {
+        if !syntax::parse(&formatted).is_ok_and(|after| before.same_meaning(&after)) {
             eprintln!("pgtopo fmt: formatting {} would change its meaning; left as is (please report this)", path.display());
             status = 2;
             continue;

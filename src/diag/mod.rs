@@ -111,6 +111,47 @@ impl Indexed {
     }
 }
 
+/// Lines longer than this are not drawn: a snippet of a line of thousands of characters helps no
+/// one, and miette cannot draw a label beyond column 65,535 (it panics).
+const MAX_DRAWN_LINE: usize = 1000;
+
+impl Indexed {
+    /// Whether every line a diagnostic's snippet would show (its spans' lines and the context
+    /// line on each side) is short enough to draw.
+    fn drawable(&self, d: &Diagnostic) -> bool {
+        let line_of = |offset: usize| self.starts.partition_point(|&s| s <= offset) - 1;
+        let last_line = self.starts.len() - 1;
+        d.span
+            .iter()
+            .chain(d.related.iter().map(|(s, _)| s))
+            .all(|span| {
+                let first = line_of(span.offset()).saturating_sub(1);
+                let last = (line_of(span.offset() + span.len()) + 1).min(last_line);
+                (first..=last).all(|l| {
+                    let end = self.starts.get(l + 1).copied().unwrap_or(self.text.len());
+                    end - self.starts[l] <= MAX_DRAWN_LINE
+                })
+            })
+    }
+}
+
+/// `d` without its snippet, its place written out in the help instead.
+fn without_snippet(d: &Diagnostic, span: Span, file: &str, source: &str) -> Diagnostic {
+    let (line, column) = line_col(source, span.offset());
+    let place = format!(
+        "{file}:{line}:{column}: {} (the line is too long to show)",
+        d.label
+    );
+    let mut plain = d.clone();
+    plain.span = None;
+    plain.related.clear();
+    plain.help = Some(match &d.help {
+        Some(help) => format!("{place}\n{help}"),
+        None => place,
+    });
+    plain
+}
+
 impl miette::SourceCode for Indexed {
     /// miette's reading of the text from a line a little before the span, with the window's
     /// offsets and line numbers shifted back: the same contents, found without the scan.
@@ -197,6 +238,14 @@ pub fn render_human(diags: &[Diagnostic], file: &str, source: &Arc<String>, colo
     let indexed = Indexed::new(source.clone());
     let mut out = String::new();
     for d in diags {
+        let undrawn;
+        let d = match d.span.filter(|_| !indexed.drawable(d)) {
+            Some(span) => {
+                undrawn = without_snippet(d, span, file, source);
+                &undrawn
+            }
+            None => d,
+        };
         let report = Report {
             diag: d,
             source: NamedSource::new(file, indexed.clone()),

@@ -20,6 +20,12 @@ use super::{Document, Entry, Node, Value};
 
 /// Parses `source` when it stays inside the supported part of KDL; `None` means "ask the crate".
 pub fn parse(source: &str) -> Option<Document> {
+    parse_at(source).ok()
+}
+
+/// [`parse`], or the byte offset where the fast path stepped aside (0 when the whole file is
+/// outside the supported part).
+pub fn parse_at(source: &str) -> Result<Document, usize> {
     // Outside strings and comments the fast path reads printable ASCII only (identifiers with
     // other letters go to the crate). Control characters other than tab and newlines, and the
     // code points KDL treats as whitespace or newlines or forbids (which would change where a
@@ -30,14 +36,17 @@ pub fn parse(source: &str) -> Option<Document> {
         || source.bytes().any(|b| b == 0x7f)
         || (!source.is_ascii() && source.chars().any(special))
     {
-        return None;
+        return Err(0);
     }
     let mut p = Parser {
         s: source.as_bytes(),
         i: 0,
+        depth: 0,
     };
-    let nodes = p.nodes(false)?;
-    Some(Document { nodes })
+    match p.nodes(false) {
+        Some(nodes) => Ok(Document { nodes }),
+        None => Err(p.i),
+    }
 }
 
 /// Non-ASCII code points with a meaning in KDL 2.0: Unicode whitespace and newlines, and the
@@ -60,6 +69,9 @@ fn special(c: char) -> bool {
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
+    /// Open `{` blocks: the parser recurses once per block, so it stops at
+    /// [`super::MAX_DEPTH`] whatever the caller checked.
+    depth: usize,
 }
 
 /// Bytes that may appear in an identifier (a bare string) on the fast path. KDL allows many
@@ -178,8 +190,13 @@ impl Parser<'_> {
                     break;
                 }
                 (Some(b'{'), _) => {
+                    if self.depth == super::MAX_DEPTH {
+                        return None;
+                    }
                     self.i += 1;
+                    self.depth += 1;
                     children = self.nodes(true)?;
+                    self.depth -= 1;
                     self.i += 1; // The closing brace.
                     self.node_space()?;
                     match (self.peek(), self.at(1)) {
@@ -284,34 +301,35 @@ impl Parser<'_> {
     }
 
     /// A decimal integer or a plain `digits.digits` float; everything else goes to the crate.
+    /// The crate reads the integer part and the fraction as `i128` magnitudes (and negates the
+    /// integer part afterwards), so a part that does not fit is an error there, and the fast
+    /// path steps aside: `-170141183460469231731687303715884105728` (−2^127) and a decimal with
+    /// a 39-digit part above 2^127 − 1 are syntax errors, not values.
     fn number(&mut self) -> Option<Value> {
         let start = self.i;
+        let negative = self.peek() == Some(b'-');
         if matches!(self.peek(), Some(b'-' | b'+')) {
             self.i += 1;
         }
-        let digits = |p: &mut Self| {
+        let digits = |p: &mut Self| -> Option<i128> {
             let s = p.i;
             while p.peek().is_some_and(|b| b.is_ascii_digit()) {
                 p.i += 1;
             }
-            p.i > s
+            std::str::from_utf8(&p.s[s..p.i]).ok()?.parse().ok()
         };
-        if !digits(self) {
-            return None;
-        }
+        let magnitude = digits(self)?;
         let mut float = false;
         if self.peek() == Some(b'.') {
             self.i += 1;
-            if !digits(self) {
-                return None;
-            }
+            digits(self)?;
             float = true;
         }
-        let text = std::str::from_utf8(&self.s[start..self.i]).ok()?;
         if float {
+            let text = std::str::from_utf8(&self.s[start..self.i]).ok()?;
             text.parse().ok().map(Value::Float)
         } else {
-            text.parse().ok().map(Value::Int)
+            Some(Value::Int(if negative { -magnitude } else { magnitude }))
         }
     }
 

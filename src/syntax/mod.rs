@@ -6,10 +6,13 @@
 //! to plain data. Every node, argument and property keeps the byte span it came from, which is what
 //! lets a late check point at the exact text in the file. Because the crate is slow (about a
 //! microsecond per byte), files in the common shape take a fast path first ([`fast`]), which
-//! builds the identical tree or steps aside.
+//! builds the identical tree or steps aside. Before either runs, [`limits`] rejects text that
+//! would make them recurse too deep or, for the crate, take exponential time.
 
 pub mod fast;
 pub mod fmt;
+mod lex;
+pub mod limits;
 
 use indexmap::IndexMap;
 
@@ -86,59 +89,116 @@ pub struct Document {
     pub nodes: Vec<Node>,
 }
 
-/// Deepest `{ … }` nesting accepted. Real topologies nest about five levels; the limit exists
-/// because the KDL parser (and our own tree walks) recurse, and a file nested thousands of levels
-/// deep would overflow the stack, which aborts the process instead of reporting a diagnostic.
-pub const MAX_DEPTH: usize = 128;
-
-/// Where the nesting first exceeds [`MAX_DEPTH`], skipping braces inside strings and comments.
-fn too_deep(source: &str) -> Option<usize> {
-    let bytes = source.as_bytes();
-    let (mut depth, mut i) = (0usize, 0usize);
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'{' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Some(i);
-                }
-            }
-            b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+impl Value {
+    /// Equality of meaning: a float equals itself bit for bit, so `#nan` is `#nan` (the derived
+    /// `PartialEq` follows IEEE 754, where NaN equals nothing).
+    pub fn same(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+            (a, b) => a == b,
         }
-        i += 1;
     }
-    None
 }
+
+impl Node {
+    /// Whether two nodes say the same thing: names, values, property order and children, spans
+    /// aside.
+    pub fn same_meaning(&self, other: &Node) -> bool {
+        self.name == other.name
+            && self.args.len() == other.args.len()
+            && self.args.iter().zip(&other.args).all(|(x, y)| x.value.same(&y.value))
+            && self.props.len() == other.props.len()
+            && self
+                .props
+                .iter()
+                .zip(&other.props)
+                .all(|((k, x), (l, y))| k == l && x.value.same(&y.value))
+            && same_nodes(&self.children, &other.children)
+    }
+}
+
+impl Document {
+    /// Whether two documents say the same thing, spans aside (see [`Node::same_meaning`]).
+    pub fn same_meaning(&self, other: &Document) -> bool {
+        same_nodes(&self.nodes, &other.nodes)
+    }
+}
+
+fn same_nodes(a: &[Node], b: &[Node]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_meaning(y))
+}
+
+pub use limits::MAX_DEPTH;
 
 /// Parses KDL 2.0 text into a [`Document`]; syntax errors become `PT000` diagnostics.
 pub fn parse(source: &str) -> Result<Document, Vec<Diagnostic>> {
-    if let Some(at) = too_deep(source) {
-        return Err(vec![Diagnostic::error("PT000", format!("blocks are nested more than {MAX_DEPTH} levels deep"))
-            .with_span((at, 1).into(), "too deep")
-            .with_help("a topology nests a few levels (env › cluster › pooler › pool); check for unbalanced braces")]);
-    }
-    // The depth check above also bounds the fast path's recursion.
-    match fast::parse(source) {
-        Some(doc) => Ok(doc),
-        None => parse_with_kdl(source),
+    // The limits bound the recursion of both parsers (the fast path also stops at MAX_DEPTH on
+    // its own) and the crate's time on slashdashed blocks.
+    limits::check(source).map_err(|d| vec![d])?;
+    match fast::parse_at(source) {
+        Ok(doc) => Ok(doc),
+        Err(stepped_aside) => parse_with_kdl_from(source, stepped_aside),
     }
 }
 
-/// The slow, complete path: the `kdl` crate's parser and diagnostics. Public so that the fuzz
-/// test can hold [`fast::parse`] to the same result.
+/// The slow, complete path: the `kdl` crate's parser and diagnostics. Public so that the tests
+/// can hold [`fast::parse`] to the same result. It does not apply [`limits::check`].
 pub fn parse_with_kdl(source: &str) -> Result<Document, Vec<Diagnostic>> {
+    parse_with_kdl_from(source, 0)
+}
+
+/// [`parse_with_kdl`], told where the fast path stepped aside (to point at it when the file is
+/// too large for the crate).
+fn parse_with_kdl_from(source: &str, stepped_aside: usize) -> Result<Document, Vec<Diagnostic>> {
+    // The crate recurses as deep as the text lets it (see `limits`), so it runs on a thread
+    // with the most stack it could need; the stack is reserved address space, and only what the
+    // parse touches is ever backed by memory.
+    let stack = limits::crate_stack(source);
+    if stack > limits::MAX_CRATE_STACK {
+        return Err(vec![too_large_for_the_crate(source, stepped_aside)]);
+    }
+    let spawned = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("kdl".to_owned())
+            .stack_size(stack)
+            .spawn_scoped(scope, || crate_parse(source))
+            .map(|handle| handle.join())
+    });
+    match spawned {
+        Ok(Ok(result)) => result,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(e) => Err(vec![Diagnostic::error(
+            "PT000",
+            format!(
+                "cannot start the KDL parser: no room for its {} MiB stack ({e})",
+                stack >> 20
+            ),
+        )
+        .with_help("the machine is short of memory; try again with fewer processes running")]),
+    }
+}
+
+/// A file too large for the crate's recursion, reported at the place the fast path could not
+/// read: for a large file, most likely the mistake.
+fn too_large_for_the_crate(source: &str, stepped_aside: usize) -> Diagnostic {
+    let at = stepped_aside.min(source.len());
+    Diagnostic::error(
+        "PT000",
+        format!(
+            "this {} KiB file is not in the plain form of KDL that pgtopo reads quickly, and it is too large for the complete KDL parser",
+            source.len() >> 10
+        ),
+    )
+    .with_span((at, 0).into(), "the plain form ends here")
+    .with_help(
+        "this is usually a syntax error; otherwise keep a large topology to plain KDL: no raw or multi-line strings, slashdash (/-), type annotations, hex numbers or exponents — or split it",
+    )
+}
+
+/// Syntax errors shown for one file; the rest are counted.
+const MAX_SYNTAX_ERRORS: usize = 20;
+
+fn crate_parse(source: &str) -> Result<Document, Vec<Diagnostic>> {
     let doc = kdl::KdlDocument::parse_v2(source).map_err(|err| {
         let mut out: Vec<Diagnostic> =
             err.diagnostics
@@ -157,6 +217,16 @@ pub fn parse_with_kdl(source: &str) -> Result<Document, Vec<Diagnostic>> {
                 .collect();
         if out.is_empty() {
             out.push(Diagnostic::error("PT000", "invalid KDL syntax"));
+        }
+        // The crate reports every character of a run of junk as its own error; past the first
+        // few they say nothing new, and tens of thousands would take minutes to print.
+        if out.len() > MAX_SYNTAX_ERRORS {
+            let more = out.len() - MAX_SYNTAX_ERRORS;
+            out.truncate(MAX_SYNTAX_ERRORS);
+            out.push(
+                Diagnostic::error("PT000", format!("{more} more syntax error(s) not shown"))
+                    .with_help("fix the first ones: the later ones often follow from them"),
+            );
         }
         out
     })?;
