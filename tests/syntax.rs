@@ -49,7 +49,11 @@ fn suite() -> Vec<(String, Option<String>, Option<String>)> {
         .filter(|n| n.ends_with(".kdl"))
         .collect();
     names.sort();
-    assert!(names.len() > 300, "the KDL suite has {} inputs", names.len());
+    assert!(
+        names.len() > 300,
+        "the KDL suite has {} inputs",
+        names.len()
+    );
     names
         .into_iter()
         .map(|n| {
@@ -112,7 +116,10 @@ fn agree(text: &str) -> bool {
         return false;
     };
     match syntax::parse_with_kdl(text) {
-        Ok(slow) => assert_eq!(doc, slow, "the fast path builds a different tree for:\n{text}"),
+        Ok(slow) => assert_eq!(
+            doc, slow,
+            "the fast path builds a different tree for:\n{text}"
+        ),
         Err(e) => panic!(
             "the fast path accepts text the kdl crate rejects ({:?}):\n{text}",
             e.first().map(|d| &d.message)
@@ -206,8 +213,16 @@ fn near_limit_documents() -> Vec<String> {
         docs.push(format!("{}{}", "a {".repeat(depth), "}".repeat(depth)));
         docs.push(format!("{}{}", "a{".repeat(depth), "}".repeat(depth)));
         docs.push(format!("{}{}", "a {\n".repeat(depth), "}\n".repeat(depth)));
-        docs.push(format!("{}x 1{}", "a \"{\" {".repeat(depth), "}".repeat(depth)));
-        docs.push(format!("{}{}", "a /* { */ {".repeat(depth), "}".repeat(depth)));
+        docs.push(format!(
+            "{}x 1{}",
+            "a \"{\" {".repeat(depth),
+            "}".repeat(depth)
+        ));
+        docs.push(format!(
+            "{}{}",
+            "a /* { */ {".repeat(depth),
+            "}".repeat(depth)
+        ));
     }
     docs
 }
@@ -216,7 +231,11 @@ fn near_limit_documents() -> Vec<String> {
 fn the_fast_path_agrees_with_the_crate_near_every_limit() {
     let docs = near_limit_documents();
     let taken = docs.iter().filter(|d| agree(d)).count();
-    assert!(taken > 100, "the fast path took only {taken} of {} generated documents", docs.len());
+    assert!(
+        taken > 100,
+        "the fast path took only {taken} of {} generated documents",
+        docs.len()
+    );
     // The two numbers the fast path used to take and the crate rejects.
     for bad in [
         format!("a {}\n", i128::MIN),
@@ -248,19 +267,40 @@ fn deep_inputs() -> Vec<(&'static str, String)> {
         ("raw string with two hashes", nest("a ##\"\"#\"## ")),
         ("block comment containing a quote", nest("/* \" */ ")),
         ("nested block comment with a quote", nest("/* /* \" */ */ ")),
-        ("multi-line string with an escaped quote", nest("a \"\"\"\n\\\"\n\"\"\" ")),
-        ("multi-line raw string with a quote", nest("a #\"\"\"\n\"\n\"\"\"# ")),
+        (
+            "multi-line string with an escaped quote",
+            nest("a \"\"\"\n\\\"\n\"\"\" "),
+        ),
+        (
+            "multi-line raw string with a quote",
+            nest("a #\"\"\"\n\"\n\"\"\"# "),
+        ),
         ("string continued over a line", nest("a \"x\\\n y\" ")),
         ("plain nesting", nest("")),
         ("nesting without names", "{".repeat(DEEP)),
         ("unterminated string before nesting", nest("a \"x\n")),
-        ("invalid escape before braces", format!("a \"\\q{}", "{".repeat(DEEP))),
+        (
+            "invalid escape before braces",
+            format!("a \"\\q{}", "{".repeat(DEEP)),
+        ),
         ("a run of stray closing braces", "}".repeat(DEEP)),
         ("a run of stray equals signs", "=".repeat(DEEP)),
-        ("a block comment of stars", format!("/*{}*/ a #inf", "*".repeat(DEEP))),
-        ("a block comment of slashes", format!("/*{}*/ a #inf", "a/".repeat(DEEP))),
-        ("block comments nested deep", format!("{}{} a #inf", "/*".repeat(DEEP), "*/".repeat(DEEP))),
-        ("slashdashed blocks nested", format!("{}{}", "a /-{".repeat(40), "}".repeat(40))),
+        (
+            "a block comment of stars",
+            format!("/*{}*/ a #inf", "*".repeat(DEEP)),
+        ),
+        (
+            "a block comment of slashes",
+            format!("/*{}*/ a #inf", "a/".repeat(DEEP)),
+        ),
+        (
+            "block comments nested deep",
+            format!("{}{} a #inf", "/*".repeat(DEEP), "*/".repeat(DEEP)),
+        ),
+        (
+            "slashdashed blocks nested",
+            format!("{}{}", "a /-{".repeat(40), "}".repeat(40)),
+        ),
     ];
     v.push(("many short lines of junk", "= \n".repeat(DEEP)));
     v
@@ -272,7 +312,13 @@ fn hidden_nesting_is_a_diagnostic_not_a_crash() {
     for (class, text) in deep_inputs() {
         let path = dir.join("deep.kdl");
         std::fs::write(&path, &text).unwrap();
-        for args in [&["lint"][..], &["build"], &["fmt", "--check"], &["explain"], &["graph"]] {
+        for args in [
+            &["lint"][..],
+            &["build"],
+            &["fmt", "--check"],
+            &["explain"],
+            &["graph"],
+        ] {
             let out = Command::new(env!("CARGO_BIN_EXE_pgtopo"))
                 .env("NO_COLOR", "1")
                 .arg("-f")
@@ -332,7 +378,10 @@ fn fmt_keeps_every_suite_document_and_is_idempotent() {
         match syntax::parse(&once) {
             Ok(after) if after.same_meaning(&before) => {}
             Ok(after) => wrong.push(format!("{name}: fmt changes {before:?} into {after:?}")),
-            Err(e) => wrong.push(format!("{name}: fmt output does not parse ({:?}):\n{once}", e[0].message)),
+            Err(e) => wrong.push(format!(
+                "{name}: fmt output does not parse ({:?}):\n{once}",
+                e[0].message
+            )),
         }
         let twice = format(&once);
         if twice != once {

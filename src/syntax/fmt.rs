@@ -61,19 +61,22 @@ fn scan(src: &str) -> Vec<Line<'_>> {
     let (mut i, mut start) = (0usize, 0usize);
     fn flush<'a>(lines: &mut [Line<'a>], src: &'a str, from: usize, to: usize) {
         if to > from {
-            lines.last_mut().unwrap().pieces.push(Piece::Code(&src[from..to]));
+            lines
+                .last_mut()
+                .unwrap()
+                .pieces
+                .push(Piece::Code(&src[from..to]));
         }
     }
     while i < b.len() {
         let rest = &src[i..];
         let piece = match b[i] {
-            b'"' if rest.starts_with("\"\"\"") => {
-                Some((quoted_end(src, i + 3, true), false))
-            }
+            b'"' if rest.starts_with("\"\"\"") => Some((quoted_end(src, i + 3, true), false)),
             b'"' => Some((quoted_end(src, i + 1, false), true)),
             b'#' => {
                 let hashes = rest.bytes().take_while(|c| *c == b'#').count();
-                (b.get(i + hashes) == Some(&b'"')).then(|| (raw_end(src, i + hashes, hashes), false))
+                (b.get(i + hashes) == Some(&b'"'))
+                    .then(|| (raw_end(src, i + hashes, hashes), false))
             }
             b'/' if rest.starts_with("//") => Some((line_comment_end(src, i + 2), false)),
             b'/' if rest.starts_with("/*") => Some((block_comment_end(b, i), false)),
@@ -83,7 +86,11 @@ fn scan(src: &str) -> Vec<Line<'_>> {
             flush(&mut lines, src, start, i);
             let text = &src[i..end];
             let line = lines.last_mut().unwrap();
-            line.pieces.push(if quoted { Piece::Quoted(text) } else { Piece::Verbatim(text) });
+            line.pieces.push(if quoted {
+                Piece::Quoted(text)
+            } else {
+                Piece::Verbatim(text)
+            });
             i = end;
             start = i;
             continue;
@@ -92,7 +99,10 @@ fn scan(src: &str) -> Vec<Line<'_>> {
         if nl > 0 {
             flush(&mut lines, src, start, i);
             let continues = lines.last().unwrap().ends_in_escline();
-            lines.push(Line { pieces: Vec::new(), continues });
+            lines.push(Line {
+                pieces: Vec::new(),
+                continues,
+            });
             i += nl;
             start = i;
         } else {
@@ -228,7 +238,9 @@ mod tests {
 
     #[test]
     fn every_newline_kind_ends_a_line() {
-        for nl in ["\r", "\r\n", "\u{85}", "\u{0b}", "\u{0c}", "\u{2028}", "\u{2029}"] {
+        for nl in [
+            "\r", "\r\n", "\u{85}", "\u{0b}", "\u{0c}", "\u{2028}", "\u{2029}",
+        ] {
             let src = format!("a {{{nl}b 1 // c{nl}}}{nl}d #nan #inf #-inf{nl}");
             assert_eq!(
                 format(&src),

@@ -26,13 +26,8 @@ pub fn utf8_len(lead: u8) -> usize {
 pub fn is_unicode_space(c: char) -> bool {
     matches!(
         c,
-        '\t' | ' '
-            | '\u{a0}'
-            | '\u{1680}'
-            | '\u{2000}'..='\u{200a}'
-            | '\u{202f}'
-            | '\u{205f}'
-            | '\u{3000}'
+        '\t' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
     )
 }
 
@@ -69,8 +64,7 @@ pub fn quoted_end(source: &str, mut i: usize, multiline: bool) -> usize {
 /// the crate reads it; a single-line one ends, broken, at a newline.
 pub fn raw_end(source: &str, quote: usize, hashes: usize) -> usize {
     let b = source.as_bytes();
-    let multiline =
-        source[quote..].starts_with("\"\"\"") && newline_len(&source[quote + 3..]) > 0;
+    let multiline = source[quote..].starts_with("\"\"\"") && newline_len(&source[quote + 3..]) > 0;
     let mut i = quote + if multiline { 3 } else { 1 };
     let closes = |i: usize| -> Option<usize> {
         let q = if multiline { 3 } else { 1 };
@@ -119,4 +113,3 @@ pub fn block_comment_end(b: &[u8], mut i: usize) -> usize {
     }
     b.len()
 }
-

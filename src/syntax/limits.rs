@@ -121,18 +121,18 @@ fn scan(source: &str) -> Option<Exceeded> {
 }
 
 /// Rejects a text nested beyond what the parsers can take, with a PT000 pointing at the brace.
-pub fn check(source: &str) -> Result<(), Diagnostic> {
+pub fn check(source: &str) -> Result<(), Vec<Diagnostic>> {
     match scan(source) {
         None => Ok(()),
-        Some(Exceeded::Depth(at)) => Err(Diagnostic::error(
+        Some(Exceeded::Depth(at)) => Err(vec![Diagnostic::error(
             "PT000",
             format!("blocks are nested more than {MAX_DEPTH} levels deep"),
         )
         .with_span((at, 1).into(), "too deep")
         .with_help(
             "a topology nests a few levels (env › cluster › pooler › pool); check for unbalanced braces",
-        )),
-        Some(Exceeded::SlashdashDepth(at)) => Err(Diagnostic::error(
+        )]),
+        Some(Exceeded::SlashdashDepth(at)) => Err(vec![Diagnostic::error(
             "PT000",
             format!(
                 "child blocks commented out with `/-` are nested more than {MAX_SLASHDASH_DEPTH} deep"
@@ -141,7 +141,7 @@ pub fn check(source: &str) -> Result<(), Diagnostic> {
         .with_span((at, 1).into(), "slashdashed inside a slashdashed block")
         .with_help(
             "the KDL parser reads a slashdashed block several times over, so each level multiplies its time; delete the inner blocks or comment them out with /* */",
-        )),
+        )]),
     }
 }
 

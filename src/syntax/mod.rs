@@ -106,7 +106,11 @@ impl Node {
     pub fn same_meaning(&self, other: &Node) -> bool {
         self.name == other.name
             && self.args.len() == other.args.len()
-            && self.args.iter().zip(&other.args).all(|(x, y)| x.value.same(&y.value))
+            && self
+                .args
+                .iter()
+                .zip(&other.args)
+                .all(|(x, y)| x.value.same(&y.value))
             && self.props.len() == other.props.len()
             && self
                 .props
@@ -134,7 +138,7 @@ pub use limits::MAX_DEPTH;
 pub fn parse(source: &str) -> Result<Document, Vec<Diagnostic>> {
     // The limits bound the recursion of both parsers (the fast path also stops at MAX_DEPTH on
     // its own) and the crate's time on slashdashed blocks.
-    limits::check(source).map_err(|d| vec![d])?;
+    limits::check(source)?;
     match fast::parse_at(source) {
         Ok(doc) => Ok(doc),
         Err(stepped_aside) => parse_with_kdl_from(source, stepped_aside),
@@ -174,7 +178,9 @@ fn parse_with_kdl_from(source: &str, stepped_aside: usize) -> Result<Document, V
                 stack >> 20
             ),
         )
-        .with_help("the machine is short of memory; try again with fewer processes running")]),
+        .with_help(
+            "the machine is short of memory; try again with fewer processes running",
+        )]),
     }
 }
 
