@@ -115,9 +115,8 @@ fn two_databases_with_two_owners_are_created_on_every_target() {
     ];
     let src =
         std::fs::read_to_string(common::repo().join("tests/fixtures/plan/one-stack.kdl")).unwrap();
-    // Each manager with the targets that can run it (PT116): compose runs only "none" here
-    // (bitnami's environment creates one database under repmgr, PT140), and pgtopo writes host
-    // configuration for "none" and Patroni.
+    // Each manager with the targets that can run it (PT116): compose runs "none" and repmgr,
+    // and pgtopo writes host configuration for "none" and Patroni.
     let cases = [
         ("none", "\"kubernetes\" \"compose\" \"hosts\"", "", ""),
         (
@@ -127,7 +126,7 @@ fn two_databases_with_two_owners_are_created_on_every_target() {
             " { dcs \"etcd\" { endpoint \"10.0.0.5:2379\" } }",
         ),
         ("pg_auto_failover", "\"kubernetes\"", "", ""),
-        ("repmgr", "\"kubernetes\"", "", ""),
+        ("repmgr", "\"kubernetes\" \"compose\"", "", ""),
     ];
     for (manager, targets, image, block) in cases {
         let text = src

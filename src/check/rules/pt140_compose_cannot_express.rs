@@ -1,9 +1,8 @@
 //! PT140 compose-cannot-express
 //!
 //! What: with `targets "compose"`, the parts of a topology the Compose target has no rendering
-//! for: a standby cluster (`replica-of`), a cascading `upstream` or more than one `database` under
-//! `failover "repmgr"` (bitnami/postgresql-repmgr takes one upstream, the primary, and creates one
-//! database from its environment), clusters reading different `credentials env-file=` (one
+//! for: a standby cluster (`replica-of`), a cascading `upstream` under `failover "repmgr"`
+//! (bitnami/postgresql-repmgr takes one upstream, the primary), clusters reading different `credentials env-file=` (one
 //! Compose project interpolates one env file), a pooler with `replicas` above 1 (every replica
 //! would publish the same host port), and an env named `base` (the base topology's folder).
 //! (Failover managers and `target="local"` poolers are PT116's; published port clashes PT108's.)
@@ -51,14 +50,6 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                         "bitnami/postgresql-repmgr standbys follow the primary; drop `upstream` or use failover \"none\"",
                     ));
                 }
-            }
-            for d in c.databases.iter().skip(1) {
-                out.push(err(
-                    ts,
-                    d.span,
-                    format!("a second database under repmgr (database \"{}\" of cluster \"{}\")", d.name, c.name),
-                    "bitnami/postgresql-repmgr creates one database; keep one, or use failover \"none\"",
-                ));
             }
         }
         for p in c.poolers.iter().filter(|p| p.replicas.value > 1) {
