@@ -1,20 +1,13 @@
 //! Phase 4: the emitters, one module per target. Each is a pure function of the resolved
 //! [`Program`]: no IO, no clock, no environment variables, no hash-ordered iteration.
 //!
-//! Every target module exposes:
-//! - `files(&Program) -> Result<Bundle, Vec<Diagnostic>>`: the whole tree for the base and every
-//!   env, with paths relative to the target's folder (`build --out DIR` writes them under
-//!   `DIR/<topology>/<target>/`);
-//! - `stdout(&Program, env, &Options) -> Result<String, Vec<Diagnostic>>`: what `pgtopo build ENV
-//!   --target T` prints for one env;
-//! - the same tree as `files`, one model (base or env) at a time, which [`pieces_by_model`] drives
-//!   for `build --out`: `model_piece(…, &Topology)` where a model's files depend on that model
-//!   alone (compose, haproxy, keepalived), and `hosts::model_pieces`, the same in pieces of whole
-//!   clusters (a model of wide clusters is hundreds of MB); `base_piece` and `env_piece` for
-//!   kubernetes, whose overlays are derived from the base's objects; and `helm::Build`, whose
-//!   READMEs list every env and so come last. [`TreeBuild`] renders the same pieces with the envs
-//!   in any order (`build --out` renders them on several threads). `files` is built from the same
-//!   rendering functions, so there is one way to render.
+//! Every target module exposes an [`Emitter`] (`<target>::Emit`), and [`emitter`] is the one
+//! place that maps a [`Target`] onto it. An emitter prints one env (`build ENV --target T`) and
+//! renders the whole tree a model at a time (`start` renders the base, the [`TargetTree`] it
+//! returns renders each env and then what lists every env): `files` (the tree on one thread),
+//! [`TreeBuild`] (`build --out`, envs on several threads) and `diff` all use that one rendering.
+//! What each target can express is its row of [`crate::plan::capabilities`], from which the
+//! lint rules' "the T target cannot express X" findings follow.
 
 pub mod compose;
 pub mod haproxy;
@@ -94,15 +87,123 @@ pub struct Options {
     pub with_workloads: bool,
 }
 
-pub fn files(target: Target, p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
-    match target {
-        Target::Kubernetes => kubernetes::files(p),
-        Target::Helm => helm::files(p),
-        Target::Compose => compose::files(p),
-        Target::Haproxy => haproxy::files(p),
-        Target::Keepalived => keepalived::files(p),
-        Target::Hosts => hosts::files(p),
+/// One output target's rendering. [`emitter`] is the one place that maps a [`Target`] to its
+/// emitter; everything that renders "every target" (`files`, `stdout`, [`TreeBuild`]) goes
+/// through this trait, and what a target can express is its row of
+/// [`crate::plan::capabilities`].
+///
+/// A tree is rendered a model at a time: [`Emitter::start`] renders the base and keeps what the
+/// envs are derived from (Kubernetes' base objects, Helm's base values), [`TargetTree::env`]
+/// renders one env from that alone (so envs may render in any order, or on several threads), and
+/// [`TargetTree::finish`] renders what lists every env. Paths are relative to the target's folder.
+pub trait Emitter: Sync {
+    fn target(&self) -> Target;
+
+    /// What `pgtopo build ENV --target T` prints for one env (the base for `None`).
+    fn stdout(
+        &self,
+        p: &Program,
+        env: Option<&str>,
+        opts: &Options,
+    ) -> Result<String, Vec<Diagnostic>>;
+
+    /// Renders the base, handing its files to `out`; returns the state that renders each env,
+    /// and the base's errors.
+    fn start<'p>(
+        &self,
+        p: &'p Program,
+        out: &mut dyn FnMut(Bundle),
+    ) -> (Box<dyn TargetTree + 'p>, Vec<Diagnostic>);
+
+    /// The whole tree, the base and every env: the same rendering as [`TreeBuild`]'s, on one
+    /// thread.
+    fn files(&self, p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
+        let mut all = Bundle::new();
+        let (tree, mut errors) = self.start(p, &mut |b| all.extend(b));
+        let mut notes = Vec::with_capacity(p.envs.len());
+        for t in &p.envs {
+            let (note, e) = tree.env(t, &mut |b| all.extend(b));
+            errors.extend(e);
+            notes.push(note);
+        }
+        errors.extend(tree.finish(notes, &mut |b| all.extend(b)));
+        if errors.is_empty() {
+            Ok(all)
+        } else {
+            Err(errors)
+        }
     }
+}
+
+/// What one env's rendering leaves for [`TargetTree::finish`] (Helm: the releases the env has,
+/// which the READMEs list). Targets whose envs need nothing at the end leave `None`.
+pub type EnvNote = Option<Box<dyn std::any::Any + Send>>;
+
+/// A target's tree build after the base: see [`Emitter`].
+pub trait TargetTree: Sync {
+    /// Renders one env, handing its files to `out`; returns what `finish` needs of it, and the
+    /// env's errors.
+    fn env(&self, t: &Topology, out: &mut dyn FnMut(Bundle)) -> (EnvNote, Vec<Diagnostic>);
+
+    /// Renders what depends on every env, given each env's note in declaration order; returns
+    /// the errors found on the way.
+    fn finish(
+        self: Box<Self>,
+        _notes: Vec<EnvNote>,
+        _out: &mut dyn FnMut(Bundle),
+    ) -> Vec<Diagnostic> {
+        Vec::new()
+    }
+}
+
+/// The emitter of `target`.
+pub fn emitter(target: Target) -> &'static dyn Emitter {
+    match target {
+        Target::Kubernetes => &kubernetes::Emit,
+        Target::Helm => &helm::Emit,
+        Target::Compose => &compose::Emit,
+        Target::Haproxy => &haproxy::Emit,
+        Target::Keepalived => &keepalived::Emit,
+        Target::Hosts => &hosts::Emit,
+    }
+}
+
+/// A tree for targets whose every model's files depend on that model alone: `render` gives one
+/// model's files (the base's and each env's alike) and hands them to `out`.
+pub struct PerModel<'p, F> {
+    pub p: &'p Program,
+    pub render: F,
+}
+
+impl<'p, F> PerModel<'p, F>
+where
+    F: Fn(&Program, &Topology, &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> + Sync + 'p,
+{
+    /// Renders the base and returns the tree that renders each env the same way.
+    pub fn start(
+        p: &'p Program,
+        render: F,
+        out: &mut dyn FnMut(Bundle),
+    ) -> (Box<dyn TargetTree + 'p>, Vec<Diagnostic>) {
+        let errors = render(p, &p.base, out).err().unwrap_or_default();
+        (Box::new(PerModel { p, render }), errors)
+    }
+}
+
+impl<'p, F> TargetTree for PerModel<'p, F>
+where
+    F: Fn(&Program, &Topology, &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> + Sync,
+{
+    fn env(&self, t: &Topology, out: &mut dyn FnMut(Bundle)) -> (EnvNote, Vec<Diagnostic>) {
+        (
+            None,
+            (self.render)(self.p, t, out).err().unwrap_or_default(),
+        )
+    }
+}
+
+pub fn files(target: Target, p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
+    emitter(target).files(p)
 }
 
 pub fn stdout(
@@ -111,14 +212,7 @@ pub fn stdout(
     env: Option<&str>,
     opts: &Options,
 ) -> Result<String, Vec<Diagnostic>> {
-    match target {
-        Target::Kubernetes => kubernetes::stdout(p, env, opts),
-        Target::Helm => helm::stdout(p, env, opts),
-        Target::Compose => compose::stdout(p, env, opts),
-        Target::Haproxy => haproxy::stdout(p, env, opts),
-        Target::Keepalived => keepalived::stdout(p, env, opts),
-        Target::Hosts => hosts::stdout(p, env, opts),
-    }
+    emitter(target).stdout(p, env, opts)
 }
 
 /// Every file of every build target, under `<target>/`.
@@ -138,7 +232,7 @@ pub fn build_targets(p: &Program, targets: &[Target]) -> Result<Bundle, Vec<Diag
 /// files of each env in turn, and last what lists every env (Helm's READMEs). `envs` yields the
 /// env models in declaration order (`p.envs` is not read), so a caller may resolve each env only
 /// when its turn comes and drop it after; then the memory of a build is that of the base and one
-/// env, not of fifty. Each piece handed to `piece` is every target's files of one model, under
+/// env, not of fifty. Each piece handed to `piece` is files of one target and one model, under
 /// `<target>/`. Errors come back in target order, as a build target by target would give them;
 /// on errors, pieces of the healthy targets may already have been handed over, and the caller
 /// discards them (`build --out` drops its staging tree). [`TreeBuild`] is the same on several
@@ -162,63 +256,46 @@ pub fn pieces_by_model<'m>(
 /// every env, given each env's [`EnvOutcome`] in declaration order. The files, and the errors and
 /// their order, are the same whatever order the envs were rendered in.
 pub struct TreeBuild<'p> {
-    p: &'p Program,
-    targets: Vec<Target>,
-    /// The base's Kubernetes objects, from which each env's overlay is derived.
-    base_objects: kubernetes::BaseObjects,
-    /// Helm's base values, when Helm is a target.
-    helm: Option<helm::Build<'p>>,
+    /// Each target's name and tree, in the order given.
+    trees: Vec<(&'static str, Box<dyn TargetTree + 'p>)>,
     /// The base's errors, per target.
     errors: Vec<Vec<Diagnostic>>,
 }
 
-/// What [`TreeBuild::env`] leaves for [`TreeBuild::finish`]: the env's errors per target, and the
-/// releases it has (Helm's READMEs list them).
+/// What [`TreeBuild::env`] leaves for [`TreeBuild::finish`]: the env's errors and note per
+/// target.
 pub struct EnvOutcome {
     errors: Vec<Vec<Diagnostic>>,
-    helm: Option<helm::EnvReleases>,
+    notes: Vec<EnvNote>,
+}
+
+/// `out`, with every path put under the target's folder.
+fn nested<'a>(name: &'static str, out: &'a mut dyn FnMut(Bundle)) -> impl FnMut(Bundle) + 'a {
+    move |b| out(Bundle::from_nested(name, b))
 }
 
 impl<'p> TreeBuild<'p> {
     /// Renders every target's files of the base.
     pub fn start(p: &'p Program, targets: &[Target], piece: &mut dyn FnMut(Bundle)) -> Self {
-        let mut base_objects = kubernetes::BaseObjects::new(Vec::new());
-        let mut helm = None;
-        let errors = one_model(targets, piece, |target, piece| match target {
-            Target::Kubernetes => {
-                let (objs, b) = kubernetes::base_piece(p);
-                base_objects = objs;
-                Ok(b)
-            }
-            Target::Helm => {
-                let mut b = Bundle::new();
-                helm = Some(helm::Build::new(p, &mut b));
-                Ok(b)
-            }
-            _ => model_piece(p, target, &p.base, piece),
-        });
-        TreeBuild {
-            p,
-            targets: targets.to_vec(),
-            base_objects,
-            helm,
-            errors,
+        let mut trees = Vec::with_capacity(targets.len());
+        let mut errors = Vec::with_capacity(targets.len());
+        for &t in targets {
+            let name = t.as_str();
+            let (tree, e) = emitter(t).start(p, &mut nested(name, piece));
+            trees.push((name, tree));
+            errors.push(e);
         }
+        TreeBuild { trees, errors }
     }
 
     /// Renders every target's files of one env.
     pub fn env(&self, t: &Topology, piece: &mut dyn FnMut(Bundle)) -> EnvOutcome {
-        let mut helm = None;
-        let errors = one_model(&self.targets, piece, |target, piece| match target {
-            Target::Kubernetes => Ok(kubernetes::env_piece(self.p, &self.base_objects, t)),
-            Target::Helm => Ok(self.helm.as_ref().map_or_else(Bundle::new, |h| {
-                let (b, releases) = h.env(t);
-                helm = Some(releases);
-                b
-            })),
-            _ => model_piece(self.p, target, t, piece),
-        });
-        EnvOutcome { errors, helm }
+        let (notes, errors) = self
+            .trees
+            .iter()
+            .map(|(name, tree)| tree.env(t, &mut nested(name, piece)))
+            .unzip();
+        EnvOutcome { errors, notes }
     }
 
     /// Renders what lists every env (Helm's READMEs), and gives every error: first those of envs
@@ -231,24 +308,22 @@ impl<'p> TreeBuild<'p> {
     ) -> Result<(), Vec<Diagnostic>> {
         let mut model_errors = Vec::new();
         let mut errors = self.errors;
-        let mut helm_envs = Vec::new();
+        let mut notes: Vec<Vec<EnvNote>> = self.trees.iter().map(|_| Vec::new()).collect();
         for outcome in envs {
             match outcome {
                 Ok(o) => {
                     for (all, these) in errors.iter_mut().zip(o.errors) {
                         all.extend(these);
                     }
-                    helm_envs.extend(o.helm);
+                    for (all, note) in notes.iter_mut().zip(o.notes) {
+                        all.push(note);
+                    }
                 }
                 Err(d) => model_errors.extend(d),
             }
         }
-        let helm_at = self.targets.iter().position(|&t| t == Target::Helm);
-        if let (Some(h), Some(i)) = (self.helm, helm_at) {
-            match h.finish(helm_envs) {
-                Ok(b) => piece(Bundle::from_nested(Target::Helm.as_str(), b)),
-                Err(d) => errors[i].extend(d),
-            }
+        for (((name, tree), notes), errors) in self.trees.into_iter().zip(notes).zip(&mut errors) {
+            errors.extend(tree.finish(notes, &mut nested(name, piece)));
         }
         model_errors.extend(errors.into_iter().flatten());
         if model_errors.is_empty() {
@@ -259,47 +334,6 @@ impl<'p> TreeBuild<'p> {
     }
 }
 
-/// Every target's files of one model, rendered by `render`, handed to `piece` as one piece
-/// (`hosts` hands over its own, a few clusters at a time); and each target's errors.
-fn one_model(
-    targets: &[Target],
-    piece: &mut dyn FnMut(Bundle),
-    mut render: impl FnMut(Target, &mut dyn FnMut(Bundle)) -> Result<Bundle, Vec<Diagnostic>>,
-) -> Vec<Vec<Diagnostic>> {
-    let mut errors = vec![Vec::new(); targets.len()];
-    let mut current = Bundle::new();
-    for (i, &target) in targets.iter().enumerate() {
-        match render(target, piece) {
-            Ok(b) => current.nest(target.as_str(), b),
-            Err(d) => errors[i].extend(d),
-        }
-    }
-    piece(current);
-    errors
-}
-
-/// The files of one model for the targets whose files depend on that model alone.
-fn model_piece(
-    p: &Program,
-    target: Target,
-    t: &Topology,
-    piece: &mut dyn FnMut(Bundle),
-) -> Result<Bundle, Vec<Diagnostic>> {
-    match target {
-        Target::Compose => Ok(compose::model_piece(p, t)),
-        Target::Haproxy => haproxy::model_piece(t),
-        Target::Keepalived => keepalived::model_piece(t),
-        // Hosts hands its files over a few clusters at a time, each as a piece of its own.
-        Target::Hosts => {
-            hosts::model_pieces(t, &mut |b| {
-                piece(Bundle::from_nested(Target::Hosts.as_str(), b))
-            });
-            Ok(Bundle::new())
-        }
-        Target::Kubernetes | Target::Helm => unreachable!("rendered from the base's results"),
-    }
-}
-
 /// Whether a file of the tree describes every env at once: Helm's per-release README lists one
 /// `helm upgrade` line per env. A build of the base and one env cannot render it as the full build
 /// does, so `diff ENV` leaves it out of the comparison; `diff` without an env compares it.
@@ -307,19 +341,18 @@ pub fn lists_every_env(path: &str) -> bool {
     path.starts_with("helm/") && path.ends_with("/README.md")
 }
 
-/// The error an emitter returns for something it does not render yet.
-pub fn not_yet(target: Target) -> Vec<Diagnostic> {
-    vec![Diagnostic::error(
-        "PT199",
-        format!("the {target} target is not implemented yet"),
-    )
-    .with_help("see docs/targets/ for the targets this build renders")]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::synth::{topology, Flavor};
+
+    /// The registry maps every target onto its own emitter.
+    #[test]
+    fn every_target_has_its_emitter() {
+        for &t in Target::ALL {
+            assert_eq!(emitter(t).target(), t);
+        }
+    }
 
     /// Every target answers a name that is not an env with the same stable code (it once took
     /// three: PT008, PT010 and PT130).

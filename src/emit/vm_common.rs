@@ -57,28 +57,6 @@ pub fn single_host_cidr(host: &str) -> String {
     }
 }
 
-/// Builds the bundle for every model (base and envs): `render` returns the files of one model as
-/// `(machine, file name, contents)`; this puts them under `<env-or-base>/<machine>/`. Every
-/// model's errors are collected, each naming its env.
-pub fn per_model_files(
-    p: &Program,
-    render: impl Fn(&Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>>,
-) -> Result<Bundle, Vec<Diagnostic>> {
-    let mut all = Bundle::new();
-    let mut errors = Vec::new();
-    for t in p.all() {
-        match model_piece(t, &render) {
-            Ok(b) => all.extend(b),
-            Err(d) => errors.extend(d),
-        }
-    }
-    if errors.is_empty() {
-        Ok(all)
-    } else {
-        Err(errors)
-    }
-}
-
 /// The files of one model under `<env-or-base>/<machine>/`; its errors name its env.
 pub fn model_piece(
     t: &Topology,

@@ -10,7 +10,8 @@
 
 use crate::check::{cannot_express, Context, Rule};
 use crate::diag::{Diagnostic, Span};
-use crate::model::{Cluster, FailoverManager, PoolerTarget, Spanned, Target};
+use crate::model::{Cluster, PoolerTarget, Spanned, Target};
+use crate::plan::capabilities;
 
 pub const RULE: Rule = Rule {
     code: "PT116",
@@ -18,22 +19,6 @@ pub const RULE: Rule = Rule {
     summary: "a declared target must be able to render every part of the topology",
     run,
 };
-
-/// Whether `target` can run a cluster under `manager` (the one table emitters and docs follow).
-pub fn supports_manager(target: Target, manager: FailoverManager) -> bool {
-    match target {
-        Target::Compose => matches!(manager, FailoverManager::None | FailoverManager::Repmgr),
-        Target::Kubernetes
-        | Target::Helm
-        | Target::Haproxy
-        | Target::Keepalived
-        | Target::Hosts => true,
-    }
-}
-
-fn container_target(t: Target) -> bool {
-    matches!(t, Target::Kubernetes | Target::Helm | Target::Compose)
-}
 
 fn err(target: &Spanned<Target>, span: Span, msg: String, help: &str) -> Diagnostic {
     cannot_express(
@@ -47,9 +32,9 @@ fn err(target: &Spanned<Target>, span: Span, msg: String, help: &str) -> Diagnos
 }
 
 fn check_cluster(target: &Spanned<Target>, c: &Cluster, out: &mut Vec<Diagnostic>) {
-    let t = target.value;
+    let can = capabilities::of(target.value);
     let m = c.failover.manager.value;
-    if !supports_manager(t, m) {
+    if !can.runs(m) {
         out.push(err(
             target,
             c.failover.manager.span,
@@ -57,7 +42,7 @@ fn check_cluster(target: &Spanned<Target>, c: &Cluster, out: &mut Vec<Diagnostic
             "compose runs failover \"none\" or \"repmgr\"; choose one of those or drop the target",
         ));
     }
-    if container_target(t) {
+    if !can.local_poolers {
         for p in c
             .poolers
             .iter()
@@ -66,6 +51,8 @@ fn check_cluster(target: &Spanned<Target>, c: &Cluster, out: &mut Vec<Diagnostic
             out.push(err(target, p.target.span, format!("pooler \"{}\" with target=\"local\"", p.name),
                 "containers have no database host to sit beside; use target=\"primary\", \"replicas\" or \"any\""));
         }
+    }
+    if !can.balancers {
         for b in &c.balancers {
             out.push(err(target, b.span, format!("balancer \"{}\" (cluster \"{}\")", b.name, c.name),
                 "balancers and VIPs are for VM targets; on containers clients reach Services or poolers"));

@@ -9,6 +9,7 @@
 use crate::check::{cannot_express, Context, Rule};
 use crate::diag::Diagnostic;
 use crate::model::Target;
+use crate::plan::capabilities;
 
 pub const RULE: Rule = Rule {
     code: "PT121",
@@ -26,7 +27,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             continue;
         };
         for n in &c.nodes {
-            if n.port.value != first.port.value {
+            if n.port.value != first.port.value && !capabilities::of(t.value).node_ports {
                 out.push(
                     cannot_express(
                         "PT121",

@@ -9,7 +9,8 @@
 
 use crate::check::{cannot_express, Context, Rule};
 use crate::diag::Diagnostic;
-use crate::model::{FailoverManager, Target};
+use crate::model::Target;
+use crate::plan::capabilities;
 
 pub const RULE: Rule = Rule {
     code: "PT122",
@@ -24,7 +25,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
     };
     for c in &cx.topo.clusters {
         let m = c.failover.manager.value;
-        if matches!(m, FailoverManager::None | FailoverManager::Patroni) {
+        if capabilities::of(t.value).cascades_under(m) {
             continue;
         }
         for n in &c.nodes {

@@ -9,7 +9,8 @@
 
 use crate::check::{cannot_express, Context, Rule};
 use crate::diag::Diagnostic;
-use crate::model::{FailoverManager, Target};
+use crate::model::Target;
+use crate::plan::capabilities;
 
 pub const RULE: Rule = Rule {
     code: "PT123",
@@ -25,7 +26,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
     for c in &cx.topo.clusters {
         let Some(src) = &c.replica_of else { continue };
         let m = c.failover.manager.value;
-        if matches!(m, FailoverManager::PgAutoFailover | FailoverManager::Repmgr) {
+        if !capabilities::of(t.value).follows_under(m) {
             out.push(
                 cannot_express(
                     "PT123",

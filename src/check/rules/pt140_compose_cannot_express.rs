@@ -12,7 +12,8 @@
 
 use crate::check::{cannot_express, Context, Rule};
 use crate::diag::{Diagnostic, Span};
-use crate::model::{FailoverManager, Spanned, Target};
+use crate::model::{Spanned, Target};
+use crate::plan::capabilities;
 
 pub const RULE: Rule = Rule {
     code: "PT140",
@@ -31,8 +32,10 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
     let Some(ts) = t.target(Target::Compose) else {
         return;
     };
+    let can = capabilities::of(ts.value);
     for c in &t.clusters {
-        if let Some(r) = &c.replica_of {
+        let m = c.failover.manager.value;
+        if let Some(r) = c.replica_of.as_ref().filter(|_| !can.follows_under(m)) {
             out.push(err(
                 ts,
                 r.span,
@@ -40,13 +43,14 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 "on compose, make the standby cluster's nodes standbys of the source cluster, or drop the compose target",
             ));
         }
-        if c.failover.manager.value == FailoverManager::Repmgr {
+        // A manager compose does not run at all is PT116's.
+        if can.runs(m) && !can.cascades_under(m) {
             for n in &c.nodes {
                 if let Some(u) = &n.upstream {
                     out.push(err(
                         ts,
                         u.span,
-                        format!("a cascading standby under repmgr (node \"{}\" upstream \"{}\")", n.name, u.value),
+                        format!("a cascading standby under {m} (node \"{}\" upstream \"{}\")", n.name, u.value),
                         "bitnami/postgresql-repmgr standbys follow the primary; drop `upstream` or use failover \"none\"",
                     ));
                 }

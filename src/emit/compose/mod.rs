@@ -101,12 +101,34 @@ fn render(p: &Program, t: &Topology) -> Project {
     Project { compose, files }
 }
 
-pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
-    let mut all = Bundle::new();
-    for t in p.all() {
-        all.extend(model_piece(p, t));
+/// The compose target: a project per model, which depends on that model alone.
+pub struct Emit;
+
+impl crate::emit::Emitter for Emit {
+    fn target(&self) -> crate::model::Target {
+        crate::model::Target::Compose
     }
-    Ok(all)
+
+    fn stdout(
+        &self,
+        p: &Program,
+        env: Option<&str>,
+        opts: &Options,
+    ) -> Result<String, Vec<Diagnostic>> {
+        stdout(p, env, opts)
+    }
+
+    fn start<'p>(
+        &self,
+        p: &'p Program,
+        out: &mut dyn FnMut(Bundle),
+    ) -> (Box<dyn crate::emit::TargetTree + 'p>, Vec<Diagnostic>) {
+        let render = |p: &Program, t: &Topology, out: &mut dyn FnMut(Bundle)| {
+            out(model_piece(p, t));
+            Ok(())
+        };
+        crate::emit::PerModel::start(p, render, out)
+    }
 }
 
 /// The project of one model `t` (the base or an env of `p`), under its folder.

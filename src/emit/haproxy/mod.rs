@@ -14,7 +14,7 @@ use crate::diag::Diagnostic;
 use serde::Serialize;
 
 use crate::emit::text;
-use crate::emit::vm_common::{client_port, host_port, node_address, per_model_files, stdout_for};
+use crate::emit::vm_common::{client_port, host_port, node_address, stdout_for};
 use crate::emit::{Options, Program};
 use crate::model::{
     Balancer, BalancerHost, Cluster, FailoverManager, Listen, ListenTarget, Node, Role, Topology,
@@ -27,8 +27,34 @@ pub use check_script::script_name;
 /// web-oriented values; TCP keepalives (`option clitcpka`/`srvtcpka`) still detect dead peers.
 pub const TIMEOUT_IDLE: &str = "30m";
 
-pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
-    per_model_files(p, render)
+/// The haproxy target: each model's files depend on that model alone.
+pub struct Emit;
+
+impl crate::emit::Emitter for Emit {
+    fn target(&self) -> crate::model::Target {
+        crate::model::Target::Haproxy
+    }
+
+    fn stdout(
+        &self,
+        p: &Program,
+        env: Option<&str>,
+        opts: &Options,
+    ) -> Result<String, Vec<Diagnostic>> {
+        stdout(p, env, opts)
+    }
+
+    fn start<'p>(
+        &self,
+        p: &'p Program,
+        out: &mut dyn FnMut(Bundle),
+    ) -> (Box<dyn crate::emit::TargetTree + 'p>, Vec<Diagnostic>) {
+        let render = |_: &Program, t: &Topology, out: &mut dyn FnMut(Bundle)| {
+            out(model_piece(t)?);
+            Ok(())
+        };
+        crate::emit::PerModel::start(p, render, out)
+    }
 }
 
 /// The files of one model (the base or an env).

@@ -110,17 +110,70 @@ fn empty() -> Value {
     Value::Mapping(Mapping::new())
 }
 
-pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
-    let mut all = Bundle::new();
-    let build = Build::new(p, &mut all);
-    let mut envs = Vec::new();
-    for t in &p.envs {
-        let (piece, env) = build.env(t);
-        all.extend(piece);
-        envs.push(env);
+/// The helm target: each release's base values, each env's differences from them, and READMEs that list every env.
+pub struct Emit;
+
+impl crate::emit::Emitter for Emit {
+    fn target(&self) -> crate::model::Target {
+        crate::model::Target::Helm
     }
-    all.extend(build.finish(envs)?);
-    Ok(all)
+
+    fn stdout(
+        &self,
+        p: &Program,
+        env: Option<&str>,
+        opts: &Options,
+    ) -> Result<String, Vec<Diagnostic>> {
+        stdout(p, env, opts)
+    }
+
+    fn start<'p>(
+        &self,
+        p: &'p Program,
+        out: &mut dyn FnMut(Bundle),
+    ) -> (Box<dyn crate::emit::TargetTree + 'p>, Vec<Diagnostic>) {
+        let mut b = Bundle::new();
+        let build = Build::new(p, &mut b);
+        out(b);
+        (Box::new(build), Vec::new())
+    }
+}
+
+/// Every file of the helm target (for tests and tools that want Helm alone).
+pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
+    crate::emit::Emitter::files(&Emit, p)
+}
+
+impl crate::emit::TargetTree for Build<'_> {
+    fn env(
+        &self,
+        t: &Topology,
+        out: &mut dyn FnMut(Bundle),
+    ) -> (crate::emit::EnvNote, Vec<Diagnostic>) {
+        let (b, releases) = Build::env(self, t);
+        out(b);
+        (Some(Box::new(releases)), Vec::new())
+    }
+
+    fn finish(
+        self: Box<Self>,
+        notes: Vec<crate::emit::EnvNote>,
+        out: &mut dyn FnMut(Bundle),
+    ) -> Vec<Diagnostic> {
+        // Every note of this tree is the `EnvReleases` its `env` left.
+        let envs = notes
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.downcast::<EnvReleases>().ok())
+            .map(|r| *r);
+        match Build::finish(*self, envs) {
+            Ok(b) => {
+                out(b);
+                Vec::new()
+            }
+            Err(d) => d,
+        }
+    }
 }
 
 /// The Helm files built one model at a time (what `build --out` of a large topology needs):

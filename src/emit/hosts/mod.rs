@@ -19,14 +19,40 @@ use std::collections::{HashMap, HashSet};
 
 use crate::bundle::Bundle;
 use crate::diag::Diagnostic;
-use crate::emit::vm_common::{env_dir, per_model_files, single_host_cidr, stdout_for};
+use crate::emit::vm_common::{env_dir, single_host_cidr, stdout_for};
 use crate::emit::{Options, Program};
 use crate::model::{Cluster, FailoverManager, Node, Role, Topology};
 use crate::plan::access::{self, ReplicationSources};
 use crate::plan::params;
 
-pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
-    per_model_files(p, render)
+/// The hosts target: each model's files depend on that model alone, and come in pieces.
+pub struct Emit;
+
+impl crate::emit::Emitter for Emit {
+    fn target(&self) -> crate::model::Target {
+        crate::model::Target::Hosts
+    }
+
+    fn stdout(
+        &self,
+        p: &Program,
+        env: Option<&str>,
+        opts: &Options,
+    ) -> Result<String, Vec<Diagnostic>> {
+        stdout(p, env, opts)
+    }
+
+    fn start<'p>(
+        &self,
+        p: &'p Program,
+        out: &mut dyn FnMut(Bundle),
+    ) -> (Box<dyn crate::emit::TargetTree + 'p>, Vec<Diagnostic>) {
+        let render = |_: &Program, t: &Topology, out: &mut dyn FnMut(Bundle)| {
+            model_pieces(t, out);
+            Ok(())
+        };
+        crate::emit::PerModel::start(p, render, out)
+    }
 }
 
 /// The files of one model (the base or an env), handed over in pieces of whole clusters of about

@@ -13,7 +13,7 @@ use crate::bundle::Bundle;
 use crate::diag::Diagnostic;
 use crate::emit::haproxy::{host_by_address, hosts_of};
 use crate::emit::text;
-use crate::emit::vm_common::{per_model_files, stdout_for};
+use crate::emit::vm_common::stdout_for;
 use crate::emit::{Options, Program};
 use crate::model::{Balancer, BalancerHost, Cluster, Topology};
 
@@ -22,8 +22,34 @@ pub fn auth_file(cluster: &str) -> String {
     format!("/etc/keepalived/{cluster}.auth.conf")
 }
 
-pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
-    per_model_files(p, render)
+/// The keepalived target: each model's files depend on that model alone.
+pub struct Emit;
+
+impl crate::emit::Emitter for Emit {
+    fn target(&self) -> crate::model::Target {
+        crate::model::Target::Keepalived
+    }
+
+    fn stdout(
+        &self,
+        p: &Program,
+        env: Option<&str>,
+        opts: &Options,
+    ) -> Result<String, Vec<Diagnostic>> {
+        stdout(p, env, opts)
+    }
+
+    fn start<'p>(
+        &self,
+        p: &'p Program,
+        out: &mut dyn FnMut(Bundle),
+    ) -> (Box<dyn crate::emit::TargetTree + 'p>, Vec<Diagnostic>) {
+        let render = |_: &Program, t: &Topology, out: &mut dyn FnMut(Bundle)| {
+            out(model_piece(t)?);
+            Ok(())
+        };
+        crate::emit::PerModel::start(p, render, out)
+    }
 }
 
 /// The files of one model (the base or an env).

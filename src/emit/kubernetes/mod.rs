@@ -61,12 +61,50 @@ fn workload_files(b: &mut Bundle, t: &Topology, program: &str) {
     );
 }
 
-pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
-    let (base, mut all) = base_piece(p);
-    for t in &p.envs {
-        all.extend(env_piece(p, &base, t));
+/// The kubernetes target: the base's objects, and each env's overlay derived from them.
+pub struct Emit;
+
+impl crate::emit::Emitter for Emit {
+    fn target(&self) -> crate::model::Target {
+        crate::model::Target::Kubernetes
     }
-    Ok(all)
+
+    fn stdout(
+        &self,
+        p: &Program,
+        env: Option<&str>,
+        opts: &Options,
+    ) -> Result<String, Vec<Diagnostic>> {
+        stdout(p, env, opts)
+    }
+
+    fn start<'p>(
+        &self,
+        p: &'p Program,
+        out: &mut dyn FnMut(Bundle),
+    ) -> (Box<dyn crate::emit::TargetTree + 'p>, Vec<Diagnostic>) {
+        let (base, b) = base_piece(p);
+        out(b);
+        (Box::new(Tree { p, base }), Vec::new())
+    }
+}
+
+/// The kubernetes tree after the base: the base's objects, from which each env's overlay is
+/// derived.
+struct Tree<'p> {
+    p: &'p Program,
+    base: BaseObjects,
+}
+
+impl crate::emit::TargetTree for Tree<'_> {
+    fn env(
+        &self,
+        t: &Topology,
+        out: &mut dyn FnMut(Bundle),
+    ) -> (crate::emit::EnvNote, Vec<Diagnostic>) {
+        out(env_piece(self.p, &self.base, t));
+        (None, Vec::new())
+    }
 }
 
 /// The base's files (`base/` and its workloads), and its objects, from which every env's
