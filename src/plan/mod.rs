@@ -1,7 +1,8 @@
 //! Phase 3 of the pipeline, between the model and the emitters: the **stack plan**. For each
 //! cluster it is the one resolved description of the PostgreSQL stack that every target packages:
 //! server parameters with their ownership ([`params`]), roles, databases and pg_hba rows
-//! ([`access`]), pooler settings ([`pooler`]) and Patroni's settings ([`patroni`]); the images and
+//! ([`access`]), pooler settings ([`pooler`]), Patroni's settings ([`patroni`]) and where clients connect
+//! ([`endpoints`]); the images and
 //! ports come from [`crate::catalog`]. A target decides only packaging (a ConfigMap, a mounted
 //! file, a chart value, a host file), so a setting, an hba row, a pooler option or an image pin
 //! has exactly one place in the source, and `explain`, `graph` and `diff` read the same facts.
@@ -10,6 +11,7 @@
 
 pub mod access;
 pub mod capabilities;
+pub mod endpoints;
 pub mod params;
 pub mod patroni;
 pub mod pooler;

@@ -1,23 +1,12 @@
 //! `pgtopo explain [ENV]`: what a person needs to connect to and operate the topology — endpoints
 //! per target and which are read-write or read-only, the synchronous guarantee in words, and what
-//! survives which failure. Endpoint names come from the emitters' own naming functions, so the
-//! text cannot drift from what is deployed.
+//! survives which failure. The endpoints are the stack plan's (`plan::endpoints`), whose naming
+//! functions the Kubernetes emitter uses too, so the text cannot drift from what is deployed.
 
 use std::fmt::Write as _;
 
-use crate::emit::kubernetes::names;
-use crate::model::{
-    Cluster, FailoverManager, HelmChart, ListenTarget, PoolerKind, PoolerTarget, Role, SyncMethod,
-    Target, Topology,
-};
-
-fn access(t: PoolerTarget) -> &'static str {
-    match t {
-        PoolerTarget::Primary => "read-write",
-        PoolerTarget::Replicas => "read-only",
-        PoolerTarget::Any | PoolerTarget::Local => "read-write (writes go to the primary)",
-    }
-}
+use crate::model::{Cluster, FailoverManager, Role, SyncMethod, Topology};
+use crate::plan::endpoints;
 
 pub fn explain(t: &Topology, topology_name: &str) -> String {
     let mut s = String::new();
@@ -62,16 +51,11 @@ fn cluster(s: &mut String, t: &Topology, c: &Cluster) {
     }
 
     let _ = writeln!(s, "\n  endpoints:");
-    for target in t.targets.iter().map(|x| x.value) {
-        match target {
-            Target::Kubernetes => kubernetes(s, c),
-            Target::Helm => helm(s, c),
-            Target::Compose => compose(s, c),
-            Target::Haproxy | Target::Keepalived | Target::Hosts => {}
+    for g in endpoints::of(t, c) {
+        let _ = writeln!(s, "    {}:", g.heading);
+        for e in &g.endpoints {
+            let _ = writeln!(s, "      {}:{:<5}  {}", e.host, e.port, e.serves);
         }
-    }
-    if t.has_target(Target::Haproxy) {
-        vm(s, c);
     }
 
     let _ = writeln!(s, "\n  guarantees:");
@@ -80,162 +64,6 @@ fn cluster(s: &mut String, t: &Topology, c: &Cluster) {
         let _ = writeln!(s, "    - {line}");
     }
     let _ = writeln!(s);
-}
-
-fn kubernetes(s: &mut String, c: &Cluster) {
-    let ns = &c.namespace.value;
-    let port = names::pg_port(c);
-    let _ = writeln!(s, "    kubernetes (namespace {ns}):");
-    for p in c
-        .poolers
-        .iter()
-        .filter(|p| p.target.value != PoolerTarget::Local)
-    {
-        let _ = writeln!(
-            s,
-            "      {}.{ns}.svc:{:<5}  {} via {} {}",
-            names::pooler(c, p),
-            p.port.value,
-            access(p.target.value),
-            p.kind.value,
-            p.name
-        );
-    }
-    if !c.is_standby_cluster() {
-        let _ = writeln!(
-            s,
-            "      {}.{ns}.svc:{port:<5}  read-write, the primary directly",
-            names::primary_service(c)
-        );
-    }
-    if c.standbys().next().is_some() || c.is_standby_cluster() {
-        let _ = writeln!(
-            s,
-            "      {}.{ns}.svc:{port:<5}  read-only, the standbys directly",
-            names::replicas_service(c)
-        );
-    }
-}
-
-fn helm(s: &mut String, c: &Cluster) {
-    let ns = &c.namespace.value;
-    let n = &c.name;
-    let _ = writeln!(
-        s,
-        "    helm ({}, release {n}, namespace {ns}):",
-        c.helm.chart.value
-    );
-    match c.helm.chart.value {
-        HelmChart::BitnamiPostgresqlHa => {
-            let _ = writeln!(
-                s,
-                "      {n}-pgpool.{ns}.svc:5432  read-write; Pgpool-II sends reads to standbys"
-            );
-            let _ = writeln!(
-                s,
-                "      {n}-postgresql.{ns}.svc:5432  every PostgreSQL pod (not role-aware)"
-            );
-        }
-        HelmChart::BitnamiPostgresql => {
-            let _ = writeln!(s, "      {n}.{ns}.svc:5432  the standby leader (read-only)");
-        }
-        HelmChart::Cnpg => {
-            let _ = writeln!(s, "      {n}-rw.{ns}.svc:5432  read-write (the primary)");
-            let _ = writeln!(s, "      {n}-ro.{ns}.svc:5432  read-only (standbys)");
-            for p in c.poolers.iter().filter(|p| {
-                p.kind.value == PoolerKind::Pgbouncer && p.target.value != PoolerTarget::Local
-            }) {
-                let _ = writeln!(
-                    s,
-                    "      {n}-pooler-{}.{ns}.svc:5432  {} via PgBouncer",
-                    p.name,
-                    access(p.target.value)
-                );
-            }
-        }
-    }
-}
-
-fn compose(s: &mut String, c: &Cluster) {
-    let _ = writeln!(s, "    compose (published on the Docker host):");
-    for p in c
-        .poolers
-        .iter()
-        .filter(|p| p.target.value != PoolerTarget::Local)
-    {
-        let _ = writeln!(
-            s,
-            "      localhost:{:<5}  {} via {} {}",
-            p.port.value,
-            access(p.target.value),
-            p.kind.value,
-            p.name
-        );
-    }
-    for n in c.nodes.iter().filter(|n| n.port_declared) {
-        let rw = if n.role.value == Role::Primary && !c.is_standby_cluster() {
-            "read-write"
-        } else {
-            "read-only"
-        };
-        let _ = writeln!(
-            s,
-            "      localhost:{:<5}  {rw}, node {} directly",
-            n.port.value, n.name
-        );
-    }
-    if let Some(m) = &c.monitoring {
-        if let Some(p) = &m.prometheus_port {
-            let _ = writeln!(s, "      localhost:{:<5}  Prometheus", p.value);
-        }
-        if let Some(p) = &m.grafana_port {
-            let _ = writeln!(s, "      localhost:{:<5}  Grafana", p.value);
-        }
-    }
-}
-
-fn vm(s: &mut String, c: &Cluster) {
-    for b in &c.balancers {
-        let front = match &b.vip {
-            Some(v) => v
-                .address
-                .value
-                .split('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-            None => b
-                .hosts
-                .first()
-                .map_or_else(String::new, |h| h.address.value.clone()),
-        };
-        let _ = writeln!(
-            s,
-            "    haproxy{}:",
-            if b.vip.is_some() {
-                " behind the keepalived VIP"
-            } else {
-                ""
-            }
-        );
-        for l in &b.listens {
-            let what = match l.target.value {
-                ListenTarget::Primary => "read-write (the primary)",
-                ListenTarget::Replicas => "read-only (standbys)",
-                ListenTarget::Sync => "read-only (synchronous standbys)",
-                ListenTarget::Async => "read-only (asynchronous standbys)",
-                ListenTarget::Any => "any node",
-            };
-            let fallback = l
-                .fallback
-                .as_ref()
-                .map_or_else(String::new, |f| format!(", falls back to the {}", f.value));
-            let _ = writeln!(s, "      {front}:{:<5}  {what}{fallback}", l.port.value);
-        }
-        if let Some(st) = &b.stats {
-            let _ = writeln!(s, "      <balancer host>:{}  haproxy stats (HAPROXY_STATS_USER / HAPROXY_STATS_PASSWORD)", st.port.value);
-        }
-    }
 }
 
 /// The synchronous guarantee in words, e.g. "a commit waits for any 1 of: postgres-1".

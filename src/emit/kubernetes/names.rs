@@ -1,6 +1,6 @@
 //! Object names, paths and images: one place, so every object that refers to another agrees.
 
-use crate::model::{Cluster, FailoverManager, Pooler};
+use crate::model::{Cluster, FailoverManager};
 
 /// The pod label the labeler keeps true and the primary/replicas Services select on.
 pub const ROLE_LABEL: &str = "pgtopo.io/role";
@@ -34,12 +34,9 @@ pub fn pod_of(c: &Cluster, node: &str) -> String {
 pub fn headless_service(c: &Cluster) -> String {
     format!("{}-headless", c.name)
 }
-pub fn primary_service(c: &Cluster) -> String {
-    format!("{}-primary", c.name)
-}
-pub fn replicas_service(c: &Cluster) -> String {
-    format!("{}-replicas", c.name)
-}
+pub use crate::plan::endpoints::{
+    pod_port as pg_port, pooler_service as pooler, primary_service, replicas_service,
+};
 pub fn monitor_service(c: &Cluster) -> String {
     format!("{}-monitor", c.name)
 }
@@ -49,23 +46,6 @@ pub fn config_map(c: &Cluster) -> String {
 pub fn service_account(c: &Cluster) -> String {
     c.name.clone()
 }
-pub fn pooler(c: &Cluster, p: &Pooler) -> String {
-    if p.name.starts_with(&c.name) {
-        p.name.clone()
-    } else {
-        format!("{}-{}", c.name, p.name)
-    }
-}
-
-/// The PostgreSQL port inside the pods: the primary's (Kubernetes gives every pod its own address,
-/// so one port serves all).
-pub fn pg_port(c: &Cluster) -> u16 {
-    c.primary()
-        .or(c.nodes.first())
-        .map(|n| n.port.value)
-        .unwrap_or(5432)
-}
-
 /// Which image family a cluster runs; it decides paths and the user id.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Family {
