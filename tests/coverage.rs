@@ -135,8 +135,26 @@ const MUTATIONS: &[(&str, &str, &str, &str)] = &[
     (
         "containers",
         "backup",
-        "archive=\"/archive\"",
-        "archive=\"/archive2\"",
+        "retention full=2",
+        "retention full=3",
+    ),
+    (
+        "containers",
+        "backup",
+        "incremental=\"0 3 * * 1-6\"",
+        "incremental=\"0 4 * * 1-6\"",
+    ),
+    (
+        "containers",
+        "backup › repository",
+        "path=\"/var/lib/pgbackrest\"",
+        "path=\"/srv/pgbackrest\"",
+    ),
+    (
+        "containers",
+        "restore",
+        "restore from=\"shop\"",
+        "restore from=\"shop\" time=\"2026-01-01T00:00:00Z\"",
     ),
     ("vms", "postgres", "version=15", "version=16"),
     (
@@ -169,11 +187,24 @@ const MUTATIONS: &[(&str, &str, &str, &str)] = &[
         "exporter port=9187",
         "exporter port=9188",
     ),
+    ("vms", "backup", "retention full=2", "retention full=3"),
     (
         "vms",
         "backup",
-        "archive=\"/archive\"",
-        "archive=\"/archive2\"",
+        "incremental=\"0 3 * * 1-6\"",
+        "incremental=\"0 4 * * 1-6\"",
+    ),
+    (
+        "vms",
+        "backup › repository",
+        "path=\"/var/lib/pgbackrest\"",
+        "path=\"/srv/pgbackrest\"",
+    ),
+    (
+        "vms",
+        "restore",
+        "restore from=\"pay\"",
+        "restore from=\"pay\" time=\"2026-01-01T00:00:00Z\"",
     ),
 ];
 
@@ -186,7 +217,7 @@ fn every_property_reaches_every_target_that_uses_it_or_is_reported() {
         let path = common::repo().join(format!("tests/fixtures/coverage/{fixture}.kdl"));
         let src = std::fs::read_to_string(&path).unwrap();
         assert!(src.contains(from), "{fixture}.kdl has no {from:?}");
-        let changed = src.replacen(from, to, 1);
+        let changed = src.replace(from, to);
         let targets = used
             .get(*row)
             .unwrap_or_else(|| panic!("docs/language.md's cluster table has no row `{row}`"));
@@ -231,7 +262,11 @@ fn used_by_agrees_with_the_capabilities() {
     let used = used_by();
     for t in Target::ALL {
         let can = pgtopo::plan::capabilities::of(*t);
-        for (row, able) in [("backup", can.backup), ("monitoring", can.monitoring)] {
+        for (row, able) in [
+            ("backup", can.backup),
+            ("restore", can.restore),
+            ("monitoring", can.monitoring),
+        ] {
             if matches!(t, Target::Haproxy | Target::Keepalived) {
                 continue;
             }

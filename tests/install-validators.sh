@@ -128,6 +128,8 @@ REQUIRED_APT=(
 	unzip:unzip
 	pg_autoctl:pg-auto-failover-cli
 	nft:nftables
+	pgbackrest:pgbackrest
+	systemd-analyze:systemd
 )
 OPTIONAL_APT=(
 	promtool:prometheus

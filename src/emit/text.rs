@@ -68,6 +68,12 @@ fn shell_quote(v: Value) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// A value as one shell word, quoted as the `sh` filter quotes it (for the scripts still written
+/// in Rust).
+pub fn shell_word(s: &str) -> String {
+    shell_quote(Value::from(s))
+}
+
 /// Renders template `name` with `ctx`. The values come from a model that passed every check
 /// (PT160 names, PT171 control characters), so a failure here is a pgtopo bug, reported as such.
 pub fn render<S: serde::Serialize>(name: &str, ctx: S) -> String {

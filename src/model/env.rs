@@ -3,7 +3,7 @@
 //! The merge rule (docs/language.md, "Environments"):
 //! - children that appear once (`postgres`, `storage`, `resources`, `vip`, …) merge by node name;
 //! - children that repeat (`cluster`, `node`, `pooler`, `host`, `listen`, `database`, `endpoint`,
-//!   `workload`) merge by name *and* first argument;
+//!   `workload`, `repository`) merge by name *and* first argument;
 //! - the properties of a merged node override the base's one by one (so `labels` merge key by
 //!   key), a once-only node's arguments are replaced when the patch writes any, and its children
 //!   merge by the same rule; anything new is added;
@@ -17,7 +17,16 @@ use crate::syntax::{Document, Node};
 
 /// Node names that may repeat among their siblings and are told apart by their first argument.
 pub const REPEATING: &[&str] = &[
-    "cluster", "node", "pooler", "host", "listen", "database", "endpoint", "workload", "env",
+    "cluster",
+    "node",
+    "pooler",
+    "host",
+    "listen",
+    "database",
+    "endpoint",
+    "workload",
+    "env",
+    "repository",
 ];
 
 pub fn is_repeating(name: &str) -> bool {

@@ -310,14 +310,20 @@ fn lower_cluster(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Cluster> {
         .filter_map(|b| lower_balancer(b, d))
         .collect();
     let monitoring = r.child(d, "monitoring").map(|m| lower_monitoring(m, d));
-    let backup = r.child(d, "backup").map(|b| {
-        let mut br = Reader::new(b);
-        let archive = br.string(d, "archive");
-        br.finish(d);
-        Backup {
-            archive,
-            span: b.span,
+    let backup = r.child(d, "backup").map(|b| lower_backup(b, d));
+    let restore = r.child(d, "restore").and_then(|n| {
+        let mut rr = Reader::new(n);
+        let from = rr.string(d, "from");
+        if from.is_none() && !n.props.contains_key("from") {
+            rr.require_prop(d, "from", "restore from=\"main\"");
         }
+        let time = rr.string(d, "time");
+        rr.finish(d);
+        Some(Restore {
+            from: from?,
+            time,
+            span: n.span,
+        })
     });
     let helm_chart = r.child(d, "helm").and_then(|h| {
         let mut hr = Reader::new(h);
@@ -374,6 +380,7 @@ fn lower_cluster(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Cluster> {
         balancers,
         monitoring,
         backup,
+        restore,
         helm,
         kept_nodes,
     })
@@ -919,6 +926,72 @@ fn lower_balancer(b: &SNode, d: &mut Vec<Diagnostic>) -> Option<Balancer> {
         vip,
         span: b.span,
     })
+}
+
+fn lower_backup(b: &SNode, d: &mut Vec<Diagnostic>) -> Backup {
+    let mut r = Reader::new(b);
+    let tool = r.keyword(d, "tool", BackupTool::parse, BackupTool::ALL);
+    let archive = r.string(d, "archive");
+    let repositories = r
+        .children("repository")
+        .filter_map(|n| {
+            let mut rr = Reader::new(n);
+            let kind = match rr.arg(0) {
+                Some(e) => keyword_entry(
+                    d,
+                    e,
+                    "repository",
+                    RepositoryKind::parse,
+                    RepositoryKind::ALL,
+                ),
+                None => {
+                    rr.require_arg(
+                        d,
+                        "a kind",
+                        "repository \"posix\" path=\"/var/lib/pgbackrest\"",
+                    );
+                    None
+                }
+            };
+            let repo = Repository {
+                kind: kind?,
+                bucket: rr.string(d, "bucket"),
+                region: rr.string(d, "region"),
+                endpoint: rr.string(d, "endpoint"),
+                path: rr.string(d, "path"),
+                host: rr.string(d, "host"),
+                credentials_secret: rr.string(d, "credentials-secret"),
+                span: n.span,
+            };
+            rr.finish(d);
+            Some(repo)
+        })
+        .collect();
+    let schedule = r.child(d, "schedule").map(|n| {
+        let mut sr = Reader::new(n);
+        let s = Schedule {
+            full: sr.string(d, "full"),
+            incremental: sr.string(d, "incremental"),
+            span: n.span,
+        };
+        sr.finish(d);
+        s
+    });
+    let retention = r.child(d, "retention").map(|n| {
+        let mut rr = Reader::new(n);
+        let full = rr.int::<u32>(d, "full");
+        rr.finish(d);
+        Retention { full, span: n.span }
+    });
+    r.finish(d);
+    Backup {
+        tool,
+        repositories,
+        schedule,
+        retention,
+        archive,
+        span: b.span,
+    }
 }
 
 fn lower_monitoring(m: &SNode, d: &mut Vec<Diagnostic>) -> Monitoring {

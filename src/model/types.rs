@@ -97,6 +97,17 @@ keyword_enum!(
 );
 
 keyword_enum!(
+    /// The program that takes base backups, archives WAL and restores.
+    BackupTool { Pgbackrest = "pgbackrest", WalG = "wal-g", BarmanCloud = "barman-cloud" }
+);
+
+keyword_enum!(
+    /// Where a backup repository keeps its files: an object store, or a folder (local, NFS, or
+    /// on a repository host reached over SSH).
+    RepositoryKind { S3 = "s3", Gcs = "gcs", Azure = "azure", Posix = "posix" }
+);
+
+keyword_enum!(
     /// Which Helm chart renders a cluster.
     HelmChart {
         BitnamiPostgresqlHa = "bitnami/postgresql-ha",
@@ -170,6 +181,8 @@ pub struct Cluster {
     pub balancers: Vec<Balancer>,
     pub monitoring: Option<Monitoring>,
     pub backup: Option<Backup>,
+    /// Bootstraps the cluster from another cluster's backups.
+    pub restore: Option<Restore>,
     pub helm: Helm,
     /// The env's `nodes "a" "b"` directive, when the env narrowed the node list.
     pub kept_nodes: Option<KeptNodes>,
@@ -517,8 +530,65 @@ pub struct Monitoring {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Backup {
-    /// Folder (Compose, VM) that WAL is archived into.
+    /// The tool the topology names; `None` lets each target run the one that fits it
+    /// (`plan::backup::tool`).
+    pub tool: Option<Spanned<BackupTool>>,
+    /// Where backups and archived WAL go, in declaration order.
+    pub repositories: Vec<Repository>,
+    pub schedule: Option<Schedule>,
+    pub retention: Option<Retention>,
+    /// The former `backup archive="DIR"`: a folder WAL is copied into, with no base backups
+    /// (PT180 asks for `repository "posix" path=` instead).
     pub archive: Option<Spanned<String>>,
+    pub span: Span,
+}
+
+impl Backup {
+    /// The repository the cluster's WAL and backups go to: the first one declared.
+    pub fn repository(&self) -> Option<&Repository> {
+        self.repositories.first()
+    }
+}
+
+/// `repository "s3" bucket= region= endpoint= path= credentials-secret=`, or
+/// `repository "posix" path= [host=]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Repository {
+    pub kind: Spanned<RepositoryKind>,
+    pub bucket: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    pub endpoint: Option<Spanned<String>>,
+    /// The folder (posix) or the prefix inside the bucket.
+    pub path: Option<Spanned<String>>,
+    /// A repository host (posix), reached by pgBackRest over SSH.
+    pub host: Option<Spanned<String>>,
+    /// The Secret (Kubernetes) holding the object store's keys; on VMs and Compose the keys are
+    /// variables of the cluster's env file.
+    pub credentials_secret: Option<Spanned<String>>,
+    pub span: Span,
+}
+
+/// `schedule full="CRON" [incremental="CRON"]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
+    pub full: Option<Spanned<String>>,
+    pub incremental: Option<Spanned<String>>,
+    pub span: Span,
+}
+
+/// `retention full=N`: how many full backups (and the WAL they need) are kept.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retention {
+    pub full: Option<Spanned<u32>>,
+    pub span: Span,
+}
+
+/// `restore from="CLUSTER" [time="RFC 3339"]`: the cluster starts as a copy of another cluster's
+/// backups, to the end of its archived WAL or to a point in time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Restore {
+    pub from: Spanned<String>,
+    pub time: Option<Spanned<String>>,
     pub span: Span,
 }
 

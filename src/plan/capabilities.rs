@@ -25,8 +25,10 @@ pub struct Capabilities {
     pub balancers: bool,
     /// A node `port=` other than its cluster's: the nodes are not identical replicas of a pod.
     pub node_ports: bool,
-    /// `backup`: WAL archiving (and, later, base backups and restores).
+    /// `backup`: WAL archiving, base backups on a schedule, retention.
     pub backup: bool,
+    /// `restore from=`: a cluster bootstrapped from another cluster's backups.
+    pub restore: bool,
     /// `monitoring`: an exporter beside every node (and Prometheus/Grafana where written).
     pub monitoring: bool,
 }
@@ -59,6 +61,7 @@ pub const fn of(target: Target) -> Capabilities {
             balancers: false,
             node_ports: true,
             backup: true,
+            restore: true,
             monitoring: true,
         },
         // The nodes are the pods of one StatefulSet: one pod template, one port. pg_auto_failover
@@ -72,6 +75,7 @@ pub const fn of(target: Target) -> Capabilities {
             balancers: false,
             node_ports: false,
             backup: false,
+            restore: false,
             monitoring: true,
         },
         // The charts decide per cluster what they hold (PT150–PT154 say what differs); here only
@@ -84,6 +88,7 @@ pub const fn of(target: Target) -> Capabilities {
             balancers: false,
             node_ports: false,
             backup: false,
+            restore: false,
             monitoring: true,
         },
         Target::Hosts => Capabilities {
@@ -94,6 +99,7 @@ pub const fn of(target: Target) -> Capabilities {
             balancers: true,
             node_ports: true,
             backup: true,
+            restore: true,
             monitoring: false,
         },
         // The balancer targets configure no database node: their clusters' parts are the hosts
@@ -106,6 +112,7 @@ pub const fn of(target: Target) -> Capabilities {
             balancers: true,
             node_ports: true,
             backup: true,
+            restore: true,
             monitoring: true,
         },
     }

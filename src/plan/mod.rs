@@ -10,6 +10,7 @@
 //! Pure functions of the resolved model, like every phase before `cli`.
 
 pub mod access;
+pub mod backup;
 pub mod capabilities;
 pub mod endpoints;
 pub mod params;

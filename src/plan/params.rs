@@ -8,7 +8,10 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{credentials, Cluster, FailoverManager, Node, ParamValue, Role, Topology};
+use crate::model::{
+    credentials, BackupTool, Cluster, FailoverManager, Node, ParamValue, Role, Topology,
+};
+use crate::plan::backup;
 
 /// Settings the topology decides: the parameter and the topology property that sets it. A user
 /// `parameters` entry for one of them is PT170. The archive settings are owned only while the
@@ -95,9 +98,13 @@ pub fn plain_value(v: &ParamValue) -> String {
 /// address it listens on and how a standby reaches its upstream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Placement {
-    /// A container (Kubernetes pod, Compose service): listens on every address of its own
-    /// network namespace; standbys are pointed at their upstream by the start script.
+    /// A Compose service: listens on every address of its own network namespace; standbys are
+    /// pointed at their upstream by the start script.
     Container,
+    /// A Kubernetes pod: as a Compose service, but its image has no backup tool yet, so WAL is
+    /// not archived there (PT172 says so); archiving into a command that cannot succeed would
+    /// keep every WAL segment on the pod's volume until it fills.
+    Pod,
     /// A VM (`host=`): listens on the node's address; pgtopo writes the standby's connection.
     Host,
 }
@@ -141,7 +148,7 @@ pub fn server_params(c: &Cluster, n: &Node, at: Placement, peers: usize) -> Vec<
         let listen = match (at, &n.host) {
             (Placement::Host, Some(h)) => h.value.as_str(),
             (Placement::Host, None) => "localhost",
-            (Placement::Container, _) => "*",
+            (Placement::Container | Placement::Pod, _) => "*",
         };
         put("listen_addresses", s(listen));
         put("port", ParamValue::Int(n.port.value.into()));
@@ -161,12 +168,9 @@ pub fn server_params(c: &Cluster, n: &Node, at: Placement, peers: usize) -> Vec<
             put("synchronous_standby_names", s(&ssn));
         }
     }
-    if let Some(dir) = archive_dir(c, at) {
+    if let Some(cmd) = archive_command(c, at) {
         put("archive_mode", ParamValue::Bool(true));
-        put(
-            "archive_command",
-            s(&format!("test ! -f {dir}/%f && cp %p {dir}/%f")),
-        );
+        put("archive_command", s(&cmd));
     }
     // Without a failover manager on a VM nothing else writes a standby's connection to its
     // upstream (in containers the start script runs pg_basebackup -R, which writes it).
@@ -204,6 +208,22 @@ pub fn server_params(c: &Cluster, n: &Node, at: Placement, peers: usize) -> Vec<
     v
 }
 
+/// The command PostgreSQL archives each WAL segment with: the backup tool's (pgBackRest unless
+/// `tool=` names another) when the cluster has a repository, a copy into the folder of the former
+/// `backup archive=`, or nothing.
+pub fn archive_command(c: &Cluster, at: Placement) -> Option<String> {
+    let b = c.backup.as_ref()?;
+    if at == Placement::Pod {
+        return None;
+    }
+    if b.repository().is_some() {
+        let tool = b.tool.as_ref().map_or(BackupTool::Pgbackrest, |t| t.value);
+        return Some(backup::archive_command(c, tool));
+    }
+    let dir = archive_dir(c, at)?;
+    Some(format!("test ! -f {dir}/%f && cp %p {dir}/%f"))
+}
+
 /// Where WAL is archived to, as the node sees it: the declared folder on a VM, the folder it is
 /// mounted at in a container.
 pub fn archive_dir(c: &Cluster, at: Placement) -> Option<String> {
@@ -211,6 +231,7 @@ pub fn archive_dir(c: &Cluster, at: Placement) -> Option<String> {
     Some(match at {
         Placement::Host => a.value.clone(),
         Placement::Container => CONTAINER_ARCHIVE_DIR.to_owned(),
+        Placement::Pod => return None,
     })
 }
 

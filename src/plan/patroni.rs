@@ -164,8 +164,31 @@ pub fn initdb() -> Value {
 /// 3.0's validator requires here as well, and the post-bootstrap hook that creates the
 /// topology's roles and databases (when there are any).
 pub fn bootstrap(dcs: Value, hba: &[HbaRow], post_bootstrap: Option<&str>) -> Value {
+    bootstrap_from(dcs, hba, post_bootstrap, None)
+}
+
+/// [`bootstrap`], with a custom bootstrap method when the cluster starts from another cluster's
+/// backups (`restore from=`): Patroni runs `restore` (with `--scope=` and `--datadir=`) instead
+/// of initdb, and keeps the recovery settings the restore wrote, so PostgreSQL replays the
+/// archived WAL to the target before the new cluster takes writes.
+pub fn bootstrap_from(
+    dcs: Value,
+    hba: &[HbaRow],
+    post_bootstrap: Option<&str>,
+    restore: Option<&str>,
+) -> Value {
     let mut m = Mapping::new();
     m.insert(key("dcs"), dcs);
+    if let Some(cmd) = restore {
+        m.insert(key("method"), string("pgbackrest"));
+        m.insert(
+            key("pgbackrest"),
+            map([
+                ("command", string(cmd)),
+                ("keep_existing_recovery_conf", Value::Bool(true)),
+            ]),
+        );
+    }
     m.insert(key("initdb"), initdb());
     m.insert(key("pg_hba"), hba_list(hba));
     if let Some(script) = post_bootstrap {

@@ -306,6 +306,58 @@ fn build(t: &Topology) -> Graph {
             }
         }
     }
+    // Backup repositories: the primary archives WAL and is backed up into its cluster's; a
+    // restored cluster starts from its source's.
+    let repo_id = |c: &Cluster| id(&[&c.name, "repository"]);
+    for c in &t.clusters {
+        let Some(r) = c.backup.as_ref().and_then(|b| b.repository()) else {
+            continue;
+        };
+        let where_ = r
+            .bucket
+            .as_ref()
+            .or(r.host.as_ref())
+            .or(r.path.as_ref())
+            .map_or_else(String::new, |v| format!(" {}", v.value));
+        let repo = g.node(
+            repo_id(c),
+            vec![
+                format!("backups of {}", c.name),
+                format!("{}{where_}", r.kind.value),
+            ],
+            Shape::Box,
+            None,
+        );
+        if let Some(p) = c.primary() {
+            g.edge(
+                &node_id(c, &p.name),
+                &repo,
+                Some("WAL + backups"),
+                Style::Dotted,
+            );
+        }
+    }
+    for c in &t.clusters {
+        let (Some(r), Some(p)) = (&c.restore, c.primary()) else {
+            continue;
+        };
+        let Some(src) = t
+            .cluster(&r.from.value)
+            .filter(|s| s.backup.as_ref().and_then(|b| b.repository()).is_some())
+        else {
+            continue;
+        };
+        let label = r.time.as_ref().map_or_else(
+            || "restore".to_owned(),
+            |t| format!("restore to {}", t.value),
+        );
+        g.edge(
+            &repo_id(src),
+            &node_id(c, &p.name),
+            Some(&label),
+            Style::Dashed,
+        );
+    }
     // Standby clusters follow their source's primary.
     for c in &t.clusters {
         let (Some(src), Some(p)) = (

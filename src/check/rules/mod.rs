@@ -43,6 +43,11 @@ mod pt161_cluster_too_large;
 mod pt170_pgtopo_owned_parameter;
 mod pt171_control_character;
 mod pt172_target_drops_property;
+mod pt180_backup_archive_folder;
+mod pt181_backup_schedule;
+mod pt182_backup_repository;
+mod pt183_restore_source;
+mod pt184_backup_tool;
 
 pub const RULES: &[Rule] = &[
     pt101_one_primary::RULE,
@@ -86,4 +91,9 @@ pub const RULES: &[Rule] = &[
     pt170_pgtopo_owned_parameter::RULE,
     pt171_control_character::RULE,
     pt172_target_drops_property::RULE,
+    pt180_backup_archive_folder::RULE,
+    pt181_backup_schedule::RULE,
+    pt182_backup_repository::RULE,
+    pt183_restore_source::RULE,
+    pt184_backup_tool::RULE,
 ];

@@ -2,8 +2,8 @@
 //!
 //! What: every declared target carries every optional part of a cluster into its output; where
 //! a target cannot yet (its capabilities, `plan::capabilities`), building for it says what is
-//! lost: `backup` on kubernetes and helm (no WAL archiving there yet), `monitoring` on VM hosts
-//! (no exporter unit).
+//! lost: `backup` and `restore` on kubernetes and helm (no pgBackRest in their images yet, no
+//! CloudNativePG backups yet), `monitoring` on VM hosts (no exporter unit).
 //! Why: a declared property that reaches some targets and silently not others deploys something
 //! other than what was reviewed; exit 0 with output that lacks it is the worst kind of bug.
 //! Example: `targets "kubernetes"` with `backup archive="/archive"`.
@@ -29,6 +29,12 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                     c.backup.as_ref().map(|b| b.span),
                     "backup",
                     "WAL is not archived",
+                ),
+                (
+                    !can.restore,
+                    c.restore.as_ref().map(|r| r.span),
+                    "restore",
+                    "the cluster starts empty instead of from the backups",
                 ),
                 (
                     !can.monitoring,

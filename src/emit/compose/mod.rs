@@ -7,6 +7,7 @@
 //!
 //! `stdout` prints one env's `compose.yaml`; the mounted files only exist with `build --out`.
 
+mod backup;
 mod monitoring;
 mod poolers;
 mod postgres;
@@ -80,6 +81,7 @@ fn render(p: &Program, t: &Topology) -> Project {
     let mut files = IndexMap::new();
     for c in &t.clusters {
         postgres::cluster(t, c, &mut compose, &mut files, &mut vars);
+        backup::cluster(t, c, &mut compose, &mut files);
         poolers::cluster(c, &mut compose, &mut files, &mut vars);
         monitoring::cluster(c, &mut compose, &mut files, &mut vars);
     }

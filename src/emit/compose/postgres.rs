@@ -153,7 +153,23 @@ if [ "$(id -u)" = 0 ]; then
     if [ -d {archive} ]; then
         chown postgres:postgres {archive}
     fi
+    # The pgBackRest repository (a volume, root's when new) is written by the postgres user.
+    if [ -n "${{PGTOPO_REPO:-}}" ]; then
+        mkdir -p "$PGTOPO_REPO"
+        chown postgres:postgres "$PGTOPO_REPO"
+    fi
     exec gosu postgres bash "${{BASH_SOURCE[0]}}" "$@"
+fi
+
+# A restored cluster's primary starts from the source's backups: pgBackRest restores into the
+# empty data directory (to PGTOPO_RESTORE_TARGET, then promoted, when set; otherwise to the end
+# of the archived WAL), and PostgreSQL then replays the archived WAL on its first start.
+if [ -n "${{PGTOPO_RESTORE_STANZA:-}}" ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
+    target=()
+    if [ -n "${{PGTOPO_RESTORE_TARGET:-}}" ]; then
+        target=(--type=time "--target=$PGTOPO_RESTORE_TARGET" --target-action=promote)
+    fi
+    pgbackrest --stanza="$PGTOPO_RESTORE_STANZA" --pg1-path="$PGDATA" "${{target[@]}}" restore
 fi
 
 if [ -n "${{PGTOPO_UPSTREAM:-}}" ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
@@ -286,10 +302,18 @@ fn plain(
         if let Some(a) = archive_source(c, n) {
             volumes.push(format!("{a}:{ARCHIVE_DIR}").into());
         }
+        let parts = super::backup::node_parts(t, c, n);
+        volumes.extend(parts.volumes);
+        env.extend(parts.env);
+        let (image, build) = match parts.image {
+            Some((i, b)) => (i, Some(b)),
+            None => (c.postgres.image.value.clone().into(), None),
+        };
         let svc = Service {
-            image: c.postgres.image.value.clone().into(),
+            image,
+            build,
             restart: RESTART.into(),
-            profiles: Vec::new(),
+            profiles: parts.profiles,
             entrypoint: Some(vec![
                 "bash".into(),
                 "/usr/local/bin/pgtopo-entrypoint.sh".into(),

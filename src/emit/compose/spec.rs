@@ -31,6 +31,9 @@ pub struct ComposeFile {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Service {
     pub image: Text,
+    /// Built locally (and tagged `image`) when the service needs more than the image has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build: Option<Build>,
     /// Empty leaves Compose's default, `"no"` (written out, a bare `no` is a boolean to YAML 1.1
     /// readers).
     #[serde(skip_serializing_if = "str::is_empty")]
@@ -55,6 +58,13 @@ pub struct Service {
     pub healthcheck: Option<Healthcheck>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<Text>,
+}
+
+/// `build: { dockerfile_inline: … }`: a Dockerfile written into compose.yaml, so the project needs
+/// no other file to build.
+#[derive(Clone, Debug, Serialize)]
+pub struct Build {
+    pub dockerfile_inline: Text,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -129,6 +139,10 @@ pub fn to_yaml(f: &ComposeFile) -> String {
     for (name, s) in &f.services {
         key_line(o, 2, name);
         str_field(o, 4, Plain("image"), &s.image);
+        if let Some(b) = &s.build {
+            key_line(o, 4, Plain("build"));
+            str_field(o, 6, Plain("dockerfile_inline"), &b.dockerfile_inline);
+        }
         if !s.restart.is_empty() {
             str_field(o, 4, Plain("restart"), &s.restart);
         }
@@ -221,6 +235,9 @@ mod tests {
         };
         let full = Service {
             image: "postgres:17".into(),
+            build: Some(Build {
+                dockerfile_inline: "FROM postgres:17\nRUN true\n".into(),
+            }),
             restart: "no".into(),
             profiles: vec!["tools".into()],
             entrypoint: Some(vec![]),

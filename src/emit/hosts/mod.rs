@@ -12,6 +12,7 @@
 //!
 //! Every setting comes from the stack plan (`crate::plan`); this module only places the files.
 
+mod backup;
 mod patroni;
 mod pgbouncer;
 
@@ -149,16 +150,25 @@ fn render_clusters(t: &Topology, each: &mut dyn FnMut(Vec<(String, String, Strin
         for h in c.nodes.iter().filter_map(|n| n.host.as_ref()) {
             *per_host.entry(h.value.as_str()).or_default() += 1;
         }
+        let shared = |n: &Node| {
+            n.host
+                .as_ref()
+                .is_some_and(|h| per_host.get(h.value.as_str()).copied().unwrap_or(0) > 1)
+        };
+        let data_dir = |n: &Node| {
+            if patroni {
+                patroni::data_dir(c, n, shared(n))
+            } else {
+                backup::debian_data_dir(c)
+            }
+        };
         for n in c.nodes.iter().filter(|n| n.host.is_some()) {
             let dir = node_dir(&clashes, c, n);
             let mut add = |file: &str, contents: String| {
                 files.push((dir.clone(), file.to_owned(), contents));
             };
             if patroni {
-                let shared = n
-                    .host
-                    .as_ref()
-                    .is_some_and(|h| per_host.get(h.value.as_str()).copied().unwrap_or(0) > 1);
+                let shared = shared(n);
                 add(
                     "patroni.yml",
                     patroni::yml(t, c, n, shared, peers.len(), &rows),
@@ -185,6 +195,14 @@ fn render_clusters(t: &Topology, each: &mut dyn FnMut(Vec<(String, String, Strin
             }
             if let Some(ini) = pgbouncer::ini(c, n) {
                 add("pgbouncer.ini", ini);
+            }
+            for (file, contents) in backup::node_files(t, c, n, &data_dir(n)) {
+                add(&file, contents);
+            }
+        }
+        if let Some((machine, repo)) = backup::repo_host_files(c, data_dir) {
+            for (file, contents) in repo {
+                files.push((machine.clone(), file, contents));
             }
         }
         each(files);

@@ -111,9 +111,18 @@ pub fn yml(
     m.insert(key("etcd3"), map([("hosts", Value::Sequence(endpoints))]));
     let hook = crate::plan::access::has_bootstrap(c)
         .then(|| format!("{CONF_DIR}/{}", super::BOOTSTRAP_SCRIPT));
+    // A restored cluster bootstraps from the source's backups (restore.sh sits beside).
+    let restore = crate::plan::backup::restore_source(t, c)
+        .filter(|s| crate::plan::backup::tool(s, crate::model::Target::Hosts).is_some())
+        .map(|_| format!("{CONF_DIR}/restore.sh"));
     m.insert(
         key("bootstrap"),
-        plan::bootstrap(dynamic(t, c, peers), hba, hook.as_deref()),
+        plan::bootstrap_from(
+            dynamic(t, c, peers),
+            hba,
+            hook.as_deref(),
+            restore.as_deref(),
+        ),
     );
     m.insert(
         key("postgresql"),

@@ -27,7 +27,7 @@ pub fn postgresql_conf(t: &Topology, c: &Cluster) -> String {
         s.push_str(&params::conf_lines(&params::server_params(
             c,
             n,
-            params::Placement::Container,
+            params::Placement::Pod,
             peers,
         )));
     }
@@ -432,12 +432,8 @@ pub fn patroni_yml(t: &Topology, c: &Cluster, source: Option<&Cluster>) -> Strin
     let Some(n) = c.primary().or(c.nodes.first()) else {
         return String::new();
     };
-    let settings = params::server_params(
-        c,
-        n,
-        params::Placement::Container,
-        params::streaming_peers(t, c),
-    );
+    let settings =
+        params::server_params(c, n, params::Placement::Pod, params::streaming_peers(t, c));
     let rows = access::hba_rows(ReplicationSources::Anywhere);
     let hook = access::has_bootstrap(c).then_some("/etc/pgtopo/bootstrap.sh");
     m.insert(

@@ -15,7 +15,23 @@ if [ "$(id -u)" = 0 ]; then
     if [ -d /archive ]; then
         chown postgres:postgres /archive
     fi
+    # The pgBackRest repository (a volume, root's when new) is written by the postgres user.
+    if [ -n "${PGTOPO_REPO:-}" ]; then
+        mkdir -p "$PGTOPO_REPO"
+        chown postgres:postgres "$PGTOPO_REPO"
+    fi
     exec gosu postgres bash "${BASH_SOURCE[0]}" "$@"
+fi
+
+# A restored cluster's primary starts from the source's backups: pgBackRest restores into the
+# empty data directory (to PGTOPO_RESTORE_TARGET, then promoted, when set; otherwise to the end
+# of the archived WAL), and PostgreSQL then replays the archived WAL on its first start.
+if [ -n "${PGTOPO_RESTORE_STANZA:-}" ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
+    target=()
+    if [ -n "${PGTOPO_RESTORE_TARGET:-}" ]; then
+        target=(--type=time "--target=$PGTOPO_RESTORE_TARGET" --target-action=promote)
+    fi
+    pgbackrest --stanza="$PGTOPO_RESTORE_STANZA" --pg1-path="$PGDATA" "${target[@]}" restore
 fi
 
 if [ -n "${PGTOPO_UPSTREAM:-}" ] && [ ! -s "$PGDATA/PG_VERSION" ]; then

@@ -1,0 +1,60 @@
+//! PT182 backup-repository
+//!
+//! What: an object-store repository (`"s3"`, `"gcs"`, `"azure"`) names its bucket, and on the
+//! Kubernetes and Helm targets the Secret its keys come from (`credentials-secret=`); an S3
+//! repository names its region or endpoint. A `"posix"` repository names its `path`.
+//! Why: the backup tool refuses to start without them, so the first archived WAL segment
+//! fails, and a primary whose archiving fails keeps every WAL segment until its disk is full.
+//! Example: `repository "s3" bucket="b"` on `targets "kubernetes"`.
+
+use crate::check::{Context, Rule};
+use crate::diag::Diagnostic;
+use crate::model::{RepositoryKind, Target};
+
+pub const RULE: Rule = Rule {
+    code: "PT182",
+    name: "backup-repository",
+    summary: "a backup repository names what its tool needs: bucket, region, credentials, path",
+    run,
+};
+
+fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
+    let k8s = cx.topo.has_target(Target::Kubernetes) || cx.topo.has_target(Target::Helm);
+    for c in &cx.topo.clusters {
+        for r in c.backup.iter().flat_map(|b| &b.repositories) {
+            let kind = r.kind.value;
+            let mut missing = Vec::new();
+            match kind {
+                RepositoryKind::Posix => {
+                    if r.path.is_none() {
+                        missing.push(("path", "path=\"/var/lib/pgbackrest\""));
+                    }
+                }
+                _ => {
+                    if r.bucket.is_none() {
+                        missing.push(("bucket", "bucket=\"my-backups\""));
+                    }
+                    if kind == RepositoryKind::S3 && r.region.is_none() && r.endpoint.is_none() {
+                        missing.push(("region", "region=\"eu-west-1\""));
+                    }
+                    if k8s && r.credentials_secret.is_none() {
+                        missing.push(("credentials-secret", "credentials-secret=\"backup-keys\""));
+                    }
+                }
+            }
+            for (what, example) in missing {
+                out.push(
+                    Diagnostic::error(
+                        "PT182",
+                        format!(
+                            "the {kind} repository of cluster \"{}\" does not say its {what}",
+                            c.name
+                        ),
+                    )
+                    .with_span(r.span, format!("no {what}"))
+                    .with_help(format!("add {example}")),
+                );
+            }
+        }
+    }
+}
