@@ -19,8 +19,17 @@ use crate::syntax::{Document, Node};
 
 /// Node names that may repeat among their siblings and are told apart by their first argument.
 pub const REPEATING: &[&str] = &[
-    "cluster", "node", "pooler", "host", "listen", "database", "endpoint", "workload", "env",
-    "role", "extension",
+    "cluster",
+    "node",
+    "pooler",
+    "host",
+    "listen",
+    "database",
+    "endpoint",
+    "workload",
+    "env",
+    "role",
+    "extension",
 ];
 
 /// Node names whose patch replaces the base's node whole instead of merging into it.

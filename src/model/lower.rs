@@ -585,7 +585,10 @@ fn lower_failover(f: Option<&SNode>, cluster: &SNode, d: &mut Vec<Diagnostic>) -
 fn bool_expected(key: &str, e: &crate::syntax::Entry) -> Diagnostic {
     Diagnostic::error(
         "PT003",
-        format!("`{key}` must be #true or #false, found {}", e.value.type_name()),
+        format!(
+            "`{key}` must be #true or #false, found {}",
+            e.value.type_name()
+        ),
     )
     .with_span(e.span, "expected a boolean")
     .with_help(format!("write `{key}=#true` or `{key}=#false`"))
@@ -638,7 +641,10 @@ fn connection_limit(r: &mut Reader, d: &mut Vec<Diagnostic>) -> Option<Spanned<i
 
 /// `role` nodes, merged by name: a role written twice (in the base, or by an env patch that adds
 /// a second line) keeps the first one's place and takes the later one's properties.
-fn lower_roles<'a>(nodes: impl Iterator<Item = &'a SNode>, d: &mut Vec<Diagnostic>) -> Vec<RoleDecl> {
+fn lower_roles<'a>(
+    nodes: impl Iterator<Item = &'a SNode>,
+    d: &mut Vec<Diagnostic>,
+) -> Vec<RoleDecl> {
     let mut roles: Vec<RoleDecl> = Vec::new();
     for n in nodes {
         let mut r = Reader::new(n);
@@ -752,7 +758,11 @@ fn lower_hba(h: &SNode, d: &mut Vec<Diagnostic>) -> Hba {
         let user = r.string(d, "user").unwrap_or_else(|| all(c.span));
         let address = r.string(d, "address");
         if address.is_none() && !c.props.contains_key("address") {
-            r.require_prop(d, "address", "allow database=\"app\" user=\"app\" address=\"10.0.0.0/16\"");
+            r.require_prop(
+                d,
+                "address",
+                "allow database=\"app\" user=\"app\" address=\"10.0.0.0/16\"",
+            );
         }
         if let Some(a) = &address {
             if !is_hba_address(&a.value) {
