@@ -845,7 +845,9 @@ fn cnpg_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
             },
         );
     }
-    expect(v, "enablePDB", &spec["enablePDB"], &json!(c.pdb.is_some()));
+    // The chart's own PDBs stay on whether or not the topology writes `pdb` (the kubernetes
+    // target's default is maxUnavailable 1 too); `pdb` only turns the value on explicitly.
+    expect(v, "enablePDB", &spec["enablePDB"], &json!(true));
     if let Some(db) = c.databases.first() {
         expect(
             v,

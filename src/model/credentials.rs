@@ -36,3 +36,20 @@ pub fn owner_password_var(owner: &str) -> String {
 /// (clusters with `failover "pg_auto_failover"` only).
 pub const MONITOR_PASSWORD_KEY: &str = "monitor-password";
 pub const MONITOR_PASSWORD_VAR: &str = "MONITOR_PASSWORD";
+
+/// The role every exporter logs in as: a member of `pg_monitor`, never the superuser (clusters
+/// with `monitoring` only).
+pub const EXPORTER_USER: &str = "pgtopo_exporter";
+pub const EXPORTER_PASSWORD_KEY: &str = "exporter-password";
+pub const EXPORTER_PASSWORD_VAR: &str = "EXPORTER_PASSWORD";
+
+/// The role PgBouncer logs in as to look other roles' secrets up (`auth_query`), through a
+/// SECURITY DEFINER function; it holds no other privilege (clusters with a PgBouncer only).
+pub const POOLER_AUTH_USER: &str = "pgbouncer_auth";
+pub const POOLER_AUTH_PASSWORD_KEY: &str = "pgbouncer-auth-password";
+pub const POOLER_AUTH_PASSWORD_VAR: &str = "PGBOUNCER_AUTH_PASSWORD";
+
+/// Password of Patroni's REST API for changes (`restapi.authentication`; user `patroni`).
+pub const PATRONI_REST_USER: &str = "patroni";
+pub const PATRONI_REST_PASSWORD_KEY: &str = "patroni-rest-password";
+pub const PATRONI_REST_PASSWORD_VAR: &str = "PATRONI_REST_PASSWORD";

@@ -7,6 +7,8 @@
 //! - the properties of a merged node override the base's one by one (so `labels` merge key by
 //!   key), a once-only node's arguments are replaced when the patch writes any, and its children
 //!   merge by the same rule; anything new is added;
+//! - an `hba` block replaces the base's block whole: its rules match in order, so a rule-by-rule
+//!   merge could not say where a new rule goes;
 //! - `nodes "a" "b"` inside a cluster keeps only the named nodes (applied during lowering).
 //!
 //! Merging before typing means one lowering function serves the base and every env, and every
@@ -27,7 +29,12 @@ pub const REPEATING: &[&str] = &[
     "workload",
     "env",
     "repository",
+    "role",
+    "extension",
 ];
+
+/// Node names whose patch replaces the base's node whole instead of merging into it.
+pub const REPLACED: &[&str] = &["hba"];
 
 pub fn is_repeating(name: &str) -> bool {
     REPEATING.contains(&name)
@@ -101,6 +108,10 @@ fn merge_by_search(base: &mut Vec<Node>, patch: &[Node]) {
 }
 
 fn merge_node(base: &mut Node, patch: &Node) {
+    if REPLACED.contains(&patch.name.as_str()) {
+        *base = patch.clone();
+        return;
+    }
     if !patch.args.is_empty() && !is_repeating(&patch.name) {
         base.args = patch.args.clone();
     }

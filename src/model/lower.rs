@@ -177,25 +177,13 @@ fn lower_cluster(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Cluster> {
         }
     };
 
+    let roles = lower_roles(r.children("role"), d);
     let databases = r
         .children("database")
-        .filter_map(|db| {
-            let mut dr = Reader::new(db);
-            let dname = name_arg(
-                &mut dr,
-                d,
-                "a database name",
-                "database \"app\" owner=\"app\"",
-            );
-            let owner = dr.string(d, "owner");
-            dr.finish(d);
-            Some(Database {
-                name: dname?.value,
-                owner,
-                span: db.span,
-            })
-        })
+        .filter_map(|db| lower_database(db, d))
         .collect();
+    let hba = r.child(d, "hba").map(|h| lower_hba(h, d));
+    let tls = r.child(d, "tls").and_then(|t| lower_tls(t, d));
 
     let failover = lower_failover(r.child(d, "failover"), n, d);
     // `filter_map` gives no size hint, so the list is sized here: grown by doubling, a cluster
@@ -276,12 +264,14 @@ fn lower_cluster(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Cluster> {
                 quantity_ok(d, sz, "storage size");
             }
             Storage {
+                size_declared: size.is_some(),
                 size: size.unwrap_or_else(|| Spanned::new(DEFAULT_STORAGE.to_owned(), s.span)),
                 class,
                 span: s.span,
             }
         }
         None => Storage {
+            size_declared: false,
             size: Spanned::new(DEFAULT_STORAGE.to_owned(), n.name_span),
             class: None,
             span: n.name_span,
@@ -368,7 +358,10 @@ fn lower_cluster(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Cluster> {
         },
         labels,
         credentials,
+        roles,
         databases,
+        hba,
+        tls,
         failover,
         replication,
         parameters,
@@ -480,6 +473,8 @@ fn lower_failover(f: Option<&SNode>, cluster: &SNode, d: &mut Vec<Diagnostic>) -
             loop_wait: Spanned::new(10, cluster.name_span),
             retry_timeout: Spanned::new(10, cluster.name_span),
             maximum_lag_on_failover: 1 << 20,
+            rest_api_auth: Spanned::new(true, cluster.name_span),
+            failsafe: None,
             span: cluster.name_span,
         };
     };
@@ -530,6 +525,24 @@ fn lower_failover(f: Option<&SNode>, cluster: &SNode, d: &mut Vec<Diagnostic>) -
         }),
         (_, m) => m,
     };
+    // Patroni's REST API asks for a password for every change unless `rest-api auth=#false` is
+    // written: anyone who reaches an unauthenticated API can reconfigure or fail over the cluster.
+    let rest_api_auth = r
+        .child(d, "rest-api")
+        .and_then(|x| {
+            let mut xr = Reader::new(x);
+            let v = xr.prop("auth").and_then(|e| match e.value {
+                Value::Bool(b) => Some(Spanned::new(b, e.span)),
+                _ => {
+                    d.push(bool_expected("auth", e));
+                    None
+                }
+            });
+            xr.finish(d);
+            v
+        })
+        .unwrap_or(Spanned::new(true, f.span));
+    let failsafe = r.child(d, "failsafe").and_then(|x| flag_child(x, d));
     let dcs = r.child(d, "dcs").map(|x| {
         let mut xr = Reader::new(x);
         let kind = xr
@@ -570,8 +583,259 @@ fn lower_failover(f: Option<&SNode>, cluster: &SNode, d: &mut Vec<Diagnostic>) -
         loop_wait,
         retry_timeout,
         maximum_lag_on_failover: max_lag,
+        rest_api_auth,
+        failsafe,
         span: f.span,
     }
+}
+
+fn bool_expected(key: &str, e: &crate::syntax::Entry) -> Diagnostic {
+    Diagnostic::error(
+        "PT003",
+        format!(
+            "`{key}` must be #true or #false, found {}",
+            e.value.type_name()
+        ),
+    )
+    .with_span(e.span, "expected a boolean")
+    .with_help(format!("write `{key}=#true` or `{key}=#false`"))
+}
+
+/// A switch written as a child with an optional boolean argument: `failsafe` or `failsafe #true`.
+fn flag_child(x: &SNode, d: &mut Vec<Diagnostic>) -> Option<Spanned<bool>> {
+    let mut xr = Reader::new(x);
+    let v = match xr.arg(0) {
+        None => Some(Spanned::new(true, x.span)),
+        Some(e) => match e.value {
+            Value::Bool(b) => Some(Spanned::new(b, e.span)),
+            _ => {
+                d.push(
+                    Diagnostic::error(
+                        "PT003",
+                        format!(
+                            "`{}` must be #true or #false, found {}",
+                            x.name,
+                            e.value.type_name()
+                        ),
+                    )
+                    .with_span(e.span, "expected a boolean")
+                    .with_help(format!("write `{} #true`", x.name)),
+                );
+                None
+            }
+        },
+    };
+    xr.finish(d);
+    v
+}
+
+/// `connection-limit=N`: -1 (PostgreSQL's "no limit") or more.
+fn connection_limit(r: &mut Reader, d: &mut Vec<Diagnostic>) -> Option<Spanned<i32>> {
+    let v = r.int::<i32>(d, "connection-limit")?;
+    if v.value < -1 {
+        d.push(
+            Diagnostic::error(
+                "PT003",
+                format!("`connection-limit` = {} is out of range", v.value),
+            )
+            .with_span(v.span, "below -1")
+            .with_help("write a number of connections, or -1 for no limit"),
+        );
+        return None;
+    }
+    Some(v)
+}
+
+/// `role` nodes, merged by name: a role written twice (in the base, or by an env patch that adds
+/// a second line) keeps the first one's place and takes the later one's properties.
+fn lower_roles<'a>(
+    nodes: impl Iterator<Item = &'a SNode>,
+    d: &mut Vec<Diagnostic>,
+) -> Vec<RoleDecl> {
+    let mut roles: Vec<RoleDecl> = Vec::new();
+    for n in nodes {
+        let mut r = Reader::new(n);
+        let name = name_arg(&mut r, d, "a name", "role \"app\" login=#true");
+        let login = r.bool(d, "login");
+        let limit = connection_limit(&mut r, d);
+        let member_of = r.string(d, "member-of").map(|m| {
+            m.value
+                .split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(|x| Spanned::new(x.to_owned(), m.span))
+                .collect::<Vec<_>>()
+        });
+        r.finish(d);
+        let Some(name) = name else { continue };
+        match roles.iter_mut().find(|x| x.name == name.value) {
+            Some(prev) => {
+                if let Some(l) = login {
+                    prev.login = l;
+                }
+                if limit.is_some() {
+                    prev.connection_limit = limit;
+                }
+                if let Some(m) = member_of {
+                    prev.member_of = m;
+                }
+            }
+            None => roles.push(RoleDecl {
+                login: login.unwrap_or(false),
+                connection_limit: limit,
+                member_of: member_of.unwrap_or_default(),
+                span: n.span,
+                name_span: name.span,
+                name: name.value,
+            }),
+        }
+    }
+    roles
+}
+
+fn lower_database(db: &SNode, d: &mut Vec<Diagnostic>) -> Option<Database> {
+    let mut dr = Reader::new(db);
+    let dname = name_arg(
+        &mut dr,
+        d,
+        "a database name",
+        "database \"app\" owner=\"app\"",
+    );
+    let owner = dr.string(d, "owner");
+    let connection_limit = connection_limit(&mut dr, d);
+    let mut extensions: Vec<Spanned<String>> = Vec::new();
+    for e in dr.children("extension") {
+        let mut er = Reader::new(e);
+        let v = er.string_arg(d, 0, "extension");
+        if v.is_none() && e.args.is_empty() {
+            er.require_arg(d, "a name", "extension \"pgcrypto\"");
+        }
+        er.finish(d);
+        if let Some(v) = v {
+            // An extension named twice (the base and an env) is created once.
+            if !extensions.iter().any(|x| x.value == v.value) {
+                extensions.push(v);
+            }
+        }
+    }
+    dr.finish(d);
+    Some(Database {
+        name: dname?.value,
+        owner,
+        connection_limit,
+        extensions,
+        span: db.span,
+    })
+}
+
+/// Whether `s` is an address pg_hba.conf takes in a rule: a CIDR (`10.0.0.0/8`, `::1/128`) or
+/// `all`.
+pub fn is_hba_address(s: &str) -> bool {
+    if s == "all" {
+        return true;
+    }
+    let Some((ip, bits)) = s.split_once('/') else {
+        return false;
+    };
+    let Ok(bits) = bits.parse::<u8>() else {
+        return false;
+    };
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => bits <= 32,
+        Ok(std::net::IpAddr::V6(_)) => bits <= 128,
+        Err(_) => false,
+    }
+}
+
+fn lower_hba(h: &SNode, d: &mut Vec<Diagnostic>) -> Hba {
+    let mut hr = Reader::new(h);
+    // Both kinds of rule are read in one pass: their order is the order pg_hba.conf matches in.
+    hr.children("allow").for_each(drop);
+    hr.children("reject").for_each(drop);
+    let mut rules = Vec::new();
+    for c in &h.children {
+        let action = match c.name.as_str() {
+            "allow" => HbaAction::Allow,
+            "reject" => HbaAction::Reject,
+            _ => continue,
+        };
+        let mut r = Reader::new(c);
+        let all = |span| Spanned::new("all".to_owned(), span);
+        let database = r.string(d, "database").unwrap_or_else(|| all(c.span));
+        let user = r.string(d, "user").unwrap_or_else(|| all(c.span));
+        let address = r.string(d, "address");
+        if address.is_none() && !c.props.contains_key("address") {
+            r.require_prop(
+                d,
+                "address",
+                "allow database=\"app\" user=\"app\" address=\"10.0.0.0/16\"",
+            );
+        }
+        if let Some(a) = &address {
+            if !is_hba_address(&a.value) {
+                d.push(
+                    Diagnostic::error("PT003", format!("address \"{}\" is not a CIDR", a.value))
+                        .with_span(a.span, "expected ADDR/PREFIX")
+                        .with_help("write a network as ADDR/PREFIX, e.g. \"10.0.0.0/16\" or \"10.0.9.15/32\", or \"all\""),
+                );
+            }
+        }
+        // Only `allow` authenticates; a `reject` takes no method.
+        let method = if action == HbaAction::Allow {
+            match r.prop("method") {
+                None => Some(Spanned::new(HbaMethod::ScramSha256, c.span)),
+                Some(e) => match &e.value {
+                    Value::String(m) if matches!(m.as_str(), "trust" | "password" | "md5") => {
+                        d.push(
+                            Diagnostic::error("PT005", format!("method \"{m}\" is not allowed"))
+                                .with_span(e.span, "unsafe authentication method")
+                                .with_help(match m.as_str() {
+                                    "trust" => "`trust` lets anyone who reaches the port log in as any role; use the default scram-sha-256 or method=\"cert\"",
+                                    _ => "`password` sends the password in clear and `md5` stores a replayable hash; use the default scram-sha-256 or method=\"cert\"",
+                                }),
+                        );
+                        None
+                    }
+                    _ => keyword_entry(d, e, "method", HbaMethod::parse, HbaMethod::ALL),
+                },
+            }
+        } else {
+            Some(Spanned::new(HbaMethod::ScramSha256, c.span))
+        };
+        r.finish(d);
+        if let (Some(address), Some(method)) = (address, method) {
+            rules.push(HbaRule {
+                action,
+                database,
+                user,
+                address,
+                method,
+                span: c.span,
+            });
+        }
+    }
+    hr.finish(d);
+    Hba {
+        rules,
+        span: h.span,
+    }
+}
+
+fn lower_tls(t: &SNode, d: &mut Vec<Diagnostic>) -> Option<Tls> {
+    let mut r = Reader::new(t);
+    let mode = r.keyword(d, "mode", TlsMode::parse, TlsMode::ALL);
+    if mode.is_none() && !t.props.contains_key("mode") {
+        r.require_prop(d, "mode", "tls mode=\"require\" secret=\"db-tls\"");
+    }
+    let secret = r.string(d, "secret");
+    let dir = r.string(d, "dir");
+    r.finish(d);
+    Some(Tls {
+        mode: mode?,
+        secret,
+        dir,
+        span: t.span,
+    })
 }
 
 fn bytes_prop(r: &mut Reader, d: &mut Vec<Diagnostic>, key: &'static str) -> Option<Spanned<u64>> {
@@ -605,6 +869,7 @@ fn lower_replication(
         method: Spanned::new(SyncMethod::Any, span),
         count: Spanned::new(1, span),
         declared: false,
+        strict: None,
         span,
     };
     let Some(node) = r else {
@@ -619,11 +884,19 @@ fn lower_replication(
         let mut sr = Reader::new(s);
         let method = sr.keyword(d, "method", SyncMethod::parse, SyncMethod::ALL);
         let count = sr.int::<u32>(d, "count");
+        let strict = sr.prop("strict").and_then(|e| match e.value {
+            Value::Bool(b) => Some(Spanned::new(b, e.span)),
+            _ => {
+                d.push(bool_expected("strict", e));
+                None
+            }
+        });
         sr.finish(d);
         Synchronous {
             method: method.unwrap_or(Spanned::new(SyncMethod::Any, s.span)),
             count: count.unwrap_or(Spanned::new(1, s.span)),
             declared: true,
+            strict,
             span: s.span,
         }
     });

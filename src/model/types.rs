@@ -82,6 +82,23 @@ keyword_enum!(
     SyncMethod { Any = "any", First = "first" }
 );
 
+keyword_enum!(
+    /// An `hba` rule: `allow` lets matching clients authenticate, `reject` turns them away.
+    HbaAction { Allow = "allow", Reject = "reject" }
+);
+
+keyword_enum!(
+    /// How an `allow` rule authenticates: a SCRAM password, or a client certificate whose CN is
+    /// the role name. `trust`, `password` and `md5` are refused while lowering (PT005).
+    HbaMethod { ScramSha256 = "scram-sha-256", Cert = "cert" }
+);
+
+keyword_enum!(
+    /// `tls mode=`: `prefer` serves TLS to clients that ask, `require` refuses remote clients
+    /// without it (`hostssl` rows), `verify-full` also checks client certificates on `cert` rows.
+    TlsMode { Prefer = "prefer", Require = "require", VerifyFull = "verify-full" }
+);
+
 keyword_enum!(PoolerKind { Pgbouncer = "pgbouncer", Pgpool = "pgpool" });
 
 keyword_enum!(
@@ -168,7 +185,13 @@ pub struct Cluster {
     pub namespace: Spanned<String>,
     pub labels: IndexMap<String, Spanned<String>>,
     pub credentials: Credentials,
+    /// `role` nodes, merged by name, in declaration order.
+    pub roles: Vec<RoleDecl>,
     pub databases: Vec<Database>,
+    /// The client rules (`hba { allow …; reject … }`); `None` when the block is not written.
+    pub hba: Option<Hba>,
+    /// The server certificate and how strictly clients must use TLS.
+    pub tls: Option<Tls>,
     pub failover: Failover,
     pub replication: Replication,
     /// postgresql.conf settings as written, in source order.
@@ -199,6 +222,16 @@ impl Cluster {
 
     pub fn standbys(&self) -> impl Iterator<Item = &Node> {
         self.nodes.iter().filter(|n| n.role.value != Role::Primary)
+    }
+
+    /// A declared `role` by name.
+    pub fn role(&self, name: &str) -> Option<&RoleDecl> {
+        self.roles.iter().find(|r| r.name == name)
+    }
+
+    /// The TLS mode, when the cluster has `tls`.
+    pub fn tls_mode(&self) -> Option<TlsMode> {
+        self.tls.as_ref().map(|t| t.mode.value)
     }
 
     pub fn sync_nodes(&self) -> impl Iterator<Item = &Node> {
@@ -274,6 +307,55 @@ pub struct Credentials {
 pub struct Database {
     pub name: String,
     pub owner: Option<Spanned<String>>,
+    /// `connection-limit=`: `ALTER DATABASE … CONNECTION LIMIT`; `None` leaves it unlimited.
+    pub connection_limit: Option<Spanned<i32>>,
+    /// `extension "NAME"` children: created with `CREATE EXTENSION IF NOT EXISTS` in this database.
+    pub extensions: Vec<Spanned<String>>,
+    pub span: Span,
+}
+
+/// `role "NAME" login= connection-limit= member-of=`: a role the bootstrap creates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoleDecl {
+    pub name: String,
+    /// `login=#true`: the role may log in, with the password of the credentials key
+    /// `<role>-password` (default `#false`: a group role).
+    pub login: bool,
+    pub connection_limit: Option<Spanned<i32>>,
+    /// The roles this one is granted (`member-of="a,b"`), predefined ones (`pg_monitor`) included.
+    pub member_of: Vec<Spanned<String>>,
+    pub span: Span,
+    pub name_span: Span,
+}
+
+/// The client rules of a cluster, first match wins, after pgtopo's own rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hba {
+    pub rules: Vec<HbaRule>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct HbaRule {
+    pub action: HbaAction,
+    /// A database name or `all` (default `all`).
+    pub database: Spanned<String>,
+    /// A role name or `all` (default `all`).
+    pub user: Spanned<String>,
+    /// A CIDR such as `10.0.0.0/16`, or `all`; required.
+    pub address: Spanned<String>,
+    pub method: Spanned<HbaMethod>,
+    pub span: Span,
+}
+
+/// `tls mode= secret= dir=`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tls {
+    pub mode: Spanned<TlsMode>,
+    /// A `kubernetes.io/tls` Secret (`tls.crt`, `tls.key`, `ca.crt`): Kubernetes and Helm.
+    pub secret: Option<Spanned<String>>,
+    /// A folder on every host holding `server.crt`, `server.key` and `ca.crt`: hosts and Compose.
+    pub dir: Option<Spanned<String>>,
     pub span: Span,
 }
 
@@ -292,7 +374,19 @@ pub struct Failover {
     pub retry_timeout: Spanned<u32>,
     /// Patroni's `maximum_lag_on_failover` in bytes (default 1 MiB).
     pub maximum_lag_on_failover: u64,
+    /// `rest-api auth=`: Patroni's REST API asks for a password for every change (default
+    /// `#true`; `#false` must be written to turn it off).
+    pub rest_api_auth: Spanned<bool>,
+    /// `failsafe #true`: Patroni's `failsafe_mode` (the leader stays primary while the DCS is down
+    /// if every member still answers it). Default `#false`.
+    pub failsafe: Option<Spanned<bool>>,
     pub span: Span,
+}
+
+impl Failover {
+    pub fn failsafe(&self) -> bool {
+        self.failsafe.as_ref().is_some_and(|f| f.value)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -327,6 +421,9 @@ pub struct Synchronous {
     pub count: Spanned<u32>,
     /// False when implied by `sync` nodes without a `synchronous` line.
     pub declared: bool,
+    /// `strict=#true`: with no synchronous standby, the primary stops accepting writes instead of
+    /// turning asynchronous (Patroni's `synchronous_mode_strict`).
+    pub strict: Option<Spanned<bool>>,
     pub span: Span,
 }
 
@@ -424,6 +521,8 @@ pub struct Resources {
 pub struct Storage {
     /// Volume size as a Kubernetes quantity (default "10Gi").
     pub size: Spanned<String>,
+    /// Whether `storage size=` was written.
+    pub size_declared: bool,
     pub class: Option<Spanned<String>>,
     pub span: Span,
 }

@@ -4,13 +4,19 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{credentials, Cluster, FailoverManager};
+use crate::model::{credentials, Cluster, FailoverManager, HbaAction, HbaMethod, HbaRule, TlsMode};
 
-/// A role the bootstrap creates, with where its password comes from.
+/// A role the bootstrap creates, with its attributes and where its password comes from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoginRole {
     pub name: String,
     pub replication: bool,
+    /// Whether the role may log in (a `role` without `login=#true` is a group role: no password).
+    pub login: bool,
+    /// `CONNECTION LIMIT`; -1 is PostgreSQL's "no limit".
+    pub connection_limit: i32,
+    /// The roles granted to this one.
+    pub member_of: Vec<String>,
     /// The key in the cluster's Secret (Kubernetes, Helm).
     pub secret_key: String,
     /// The variable in the cluster's env file (Compose, VM hosts) and in the container's or the
@@ -23,6 +29,18 @@ impl LoginRole {
     pub fn psql_var(&self) -> String {
         format!("{}_password", super::params::slot_name(&self.name))
     }
+
+    fn login(name: &str) -> Self {
+        LoginRole {
+            name: name.to_owned(),
+            replication: false,
+            login: true,
+            connection_limit: -1,
+            member_of: Vec::new(),
+            secret_key: credentials::owner_password_key(name),
+            env_var: credentials::owner_password_var(name),
+        }
+    }
 }
 
 /// Whether pgtopo creates the replication role: only without a failover manager. Patroni,
@@ -31,31 +49,40 @@ pub fn creates_replication_role(c: &Cluster) -> bool {
     c.failover.manager.value == FailoverManager::None
 }
 
-/// The roles the bootstrap creates: the replication role when pgtopo owns it, then every
-/// database owner once, in declaration order.
+/// The roles the bootstrap creates, in this order: the replication role when pgtopo owns it,
+/// every declared `role` (merged by name), then every database owner that is not a declared role
+/// (a login role, as before roles could be declared).
 pub fn login_roles(c: &Cluster) -> Vec<LoginRole> {
     let mut v = Vec::new();
     if creates_replication_role(c) {
         v.push(LoginRole {
-            name: credentials::REPLICATION_USER.to_owned(),
             replication: true,
             secret_key: credentials::REPLICATION_PASSWORD_KEY.to_owned(),
             env_var: credentials::REPLICATION_PASSWORD_VAR.to_owned(),
+            ..LoginRole::login(credentials::REPLICATION_USER)
+        });
+    }
+    for r in &c.roles {
+        v.push(LoginRole {
+            login: r.login,
+            connection_limit: r.connection_limit.as_ref().map_or(-1, |l| l.value),
+            member_of: r.member_of.iter().map(|m| m.value.clone()).collect(),
+            ..LoginRole::login(&r.name)
         });
     }
     for d in &c.databases {
         if let Some(o) = &d.owner {
             if !v.iter().any(|r: &LoginRole| r.name == o.value) {
-                v.push(LoginRole {
-                    name: o.value.clone(),
-                    replication: false,
-                    secret_key: credentials::owner_password_key(&o.value),
-                    env_var: credentials::owner_password_var(&o.value),
-                });
+                v.push(LoginRole::login(&o.value));
             }
         }
     }
     v
+}
+
+/// The roles whose password the bootstrap sets: the login roles of [`login_roles`].
+pub fn password_roles(c: &Cluster) -> impl Iterator<Item = LoginRole> {
+    login_roles(c).into_iter().filter(|r| r.login)
 }
 
 /// The database owners, each once, in declaration order.
@@ -89,39 +116,108 @@ pub fn primary_slots(c: &Cluster) -> Vec<String> {
         .collect()
 }
 
+/// Modules an extension needs in `shared_preload_libraries`, and whether `CREATE EXTENSION`
+/// applies (auto_explain is a module only). The extensions not listed need no preloading.
+pub const PRELOADED: &[(&str, bool)] = &[
+    ("pg_stat_statements", true),
+    ("auto_explain", false),
+    ("pg_cron", true),
+    ("timescaledb", true),
+    ("pgaudit", true),
+    ("pg_wait_sampling", true),
+    ("pg_stat_kcache", true),
+    ("pg_squeeze", true),
+    ("pg_qualstats", true),
+    ("pg_partman_bgw", false),
+    ("citus", true),
+];
+
+/// `shared_preload_libraries`: every declared extension that needs preloading, each once, in the
+/// order first declared (citus, which must come first, first); `None` when none does.
+pub fn preload_libraries(c: &Cluster) -> Option<String> {
+    let mut libs: Vec<&str> = Vec::new();
+    for e in c.databases.iter().flat_map(|d| &d.extensions) {
+        if PRELOADED.iter().any(|(n, _)| *n == e.value) && !libs.contains(&e.value.as_str()) {
+            libs.push(&e.value);
+        }
+    }
+    if let Some(i) = libs.iter().position(|l| *l == "citus") {
+        let citus = libs.remove(i);
+        libs.insert(0, citus);
+    }
+    (!libs.is_empty()).then(|| libs.join(","))
+}
+
+/// Whether `CREATE EXTENSION` applies to `name` (not to a module that is only preloaded).
+pub fn is_extension(name: &str) -> bool {
+    PRELOADED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .is_none_or(|(_, create)| *create)
+}
+
 /// A SQL string literal.
 fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// The bootstrap SQL, for psql: it creates the roles and databases that do not exist yet, so it
-/// can run again after a failover or a restart without harm. Passwords are psql variables
-/// (`--set=<role>_password=…`, see [`LoginRole::psql_var`]), which psql substitutes as quoted
-/// literals, so no password is ever written in a file. The standbys' slots are created here too
-/// when pgtopo runs the replication itself ([`primary_slots`]).
+/// A SQL identifier, double-quoted.
+fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// The bootstrap SQL, for psql: it creates the roles and databases that do not exist yet and
+/// brings their attributes (login, connection limits, memberships) and extensions to what the
+/// topology says, so it can run again after a failover, a restart or a change without harm.
+/// Passwords are psql variables (`--set=<role>_password=…`, see [`LoginRole::psql_var`]), which
+/// psql substitutes as quoted literals, so no password is ever written in a file; a password is
+/// set when its role is created. The standbys' slots are created here too when pgtopo runs the
+/// replication itself ([`primary_slots`]). Extensions are created in their database, after a
+/// `\connect` to it.
 pub fn bootstrap_sql(c: &Cluster) -> String {
     let slots = primary_slots(c);
     let mut s = format!(
         "-- Generated by pgtopo for cluster \"{}\": the roles and databases the topology declares.\n\
-         -- Idempotent: each statement runs only when what it creates is missing.\n",
+         -- Idempotent: each statement creates only what is missing, or sets what the topology says.\n",
         c.name
     );
     // Before any standby exists a commit that waited for a synchronous standby would wait
     // forever (the standbys wait for this primary).
     s.push_str("SET synchronous_commit = local;\n");
-    for r in login_roles(c) {
-        let attrs = if r.replication {
-            "REPLICATION LOGIN"
+    let roles = login_roles(c);
+    for r in &roles {
+        let attrs = match (r.replication, r.login) {
+            (true, _) => "REPLICATION LOGIN",
+            (false, true) => "LOGIN",
+            (false, false) => "NOLOGIN",
+        };
+        let password = if r.login {
+            format!(" PASSWORD %L', {}, :'{}'", literal(&r.name), r.psql_var())
         } else {
-            "LOGIN"
+            format!("', {}", literal(&r.name))
         };
         let _ = writeln!(
             s,
-            "SELECT format('CREATE ROLE %I WITH {attrs} PASSWORD %L', {name}, :'{var}')\n  \
+            "SELECT format('CREATE ROLE %I WITH {attrs}{password})\n  \
              WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {name}) \\gexec",
             name = literal(&r.name),
-            var = r.psql_var(),
         );
+    }
+    // Declared roles converge to their attributes on every run; memberships are granted once the
+    // roles they name exist (a role may be a member of one declared after it).
+    for r in roles.iter().filter(|r| c.role(&r.name).is_some()) {
+        let login = if r.login { "LOGIN" } else { "NOLOGIN" };
+        let _ = writeln!(
+            s,
+            "ALTER ROLE {} WITH {login} CONNECTION LIMIT {};",
+            ident(&r.name),
+            r.connection_limit
+        );
+    }
+    for r in &roles {
+        for m in &r.member_of {
+            let _ = writeln!(s, "GRANT {} TO {};", ident(m), ident(&r.name));
+        }
     }
     for d in &c.databases {
         let owner = match &d.owner {
@@ -134,6 +230,14 @@ pub fn bootstrap_sql(c: &Cluster) -> String {
              WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = {}) \\gexec",
             literal(&d.name)
         );
+        if let Some(l) = &d.connection_limit {
+            let _ = writeln!(
+                s,
+                "ALTER DATABASE {} CONNECTION LIMIT {};",
+                ident(&d.name),
+                l.value
+            );
+        }
     }
     for slot in &slots {
         let _ = writeln!(
@@ -143,6 +247,22 @@ pub fn bootstrap_sql(c: &Cluster) -> String {
             literal(slot)
         );
     }
+    for d in &c.databases {
+        let exts: Vec<&str> = d
+            .extensions
+            .iter()
+            .map(|e| e.value.as_str())
+            .filter(|e| is_extension(e))
+            .collect();
+        if exts.is_empty() {
+            continue;
+        }
+        // Database names are plain identifiers (PT160), so psql takes them unquoted.
+        let _ = writeln!(s, "\\connect {}", d.name);
+        for e in exts {
+            let _ = writeln!(s, "CREATE EXTENSION IF NOT EXISTS {};", ident(e));
+        }
+    }
     s
 }
 
@@ -150,7 +270,7 @@ pub fn bootstrap_sql(c: &Cluster) -> String {
 /// of [`login_roles`], as a shell fragment (`--set=app_password="$APP_PASSWORD" …`).
 pub fn psql_password_args(c: &Cluster) -> String {
     let mut s = String::new();
-    for r in login_roles(c) {
+    for r in password_roles(c) {
         let _ = write!(
             s,
             " \\\n    --set={}=\"${{{}:?{} must be set}}\"",
@@ -190,7 +310,10 @@ pub struct HbaRow {
     pub user: String,
     /// Empty for `local` rows.
     pub address: String,
+    /// `scram-sha-256`, `cert`, `peer` or `reject`.
     pub method: &'static str,
+    /// Authentication options (`clientcert=verify-full`), empty for none.
+    pub options: String,
 }
 
 impl HbaRow {
@@ -201,6 +324,7 @@ impl HbaRow {
             user: user.to_owned(),
             address: addr.to_owned(),
             method,
+            options: String::new(),
         }
     }
 
@@ -212,6 +336,7 @@ impl HbaRow {
             &self.user,
             &self.address,
             self.method,
+            &self.options,
         ]
         .iter()
         .filter(|x| !x.is_empty())
@@ -221,62 +346,216 @@ impl HbaRow {
     }
 }
 
-/// The addresses replication connections come from: on VM hosts the cluster's (and its standby
-/// clusters') host addresses as `ADDR/32`, in containers every address (pod and container
-/// addresses are not stable; the network boundary there is the NetworkPolicy or the Compose
-/// network).
-pub enum ReplicationSources<'a> {
-    Anywhere,
-    Hosts(&'a [String]),
+/// Where a cluster's nodes run, which decides the addresses pgtopo's own rows name: only what
+/// the topology knows, never every address.
+pub enum Network<'a> {
+    /// VM hosts: the cluster's (and its standby clusters') node addresses, and its balancer
+    /// hosts, each as `ADDR/32` (or `/128`).
+    Hosts {
+        nodes: &'a [String],
+        balancers: &'a [String],
+    },
+    /// Kubernetes pods: pod addresses are not stable and pg_hba.conf cannot name a namespace, so
+    /// the private address ranges pod networks are drawn from ([`POD_NETWORKS`]); the
+    /// NetworkPolicies keep other namespaces out.
+    Pods,
+    /// Compose containers: `samenet`, the subnets of the project network the server is on.
+    Compose,
 }
 
-/// The pg_hba rows of a cluster: local administration by the `postgres` OS user (peer), every
-/// other local login with a password, replication as the replication role from the sources, and
-/// every remote login with scram-sha-256. Never `trust`.
-pub fn hba_rows(sources: ReplicationSources) -> Vec<HbaRow> {
-    let repl = credentials::REPLICATION_USER;
+/// The private ranges (RFC 1918, RFC 4193) a Kubernetes pod network is drawn from: the
+/// narrowest rule pg_hba.conf can express for "the pods", which it cannot name.
+pub const POD_NETWORKS: &[&str] = &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"];
+
+impl Network<'_> {
+    fn peers(&self) -> Vec<String> {
+        match self {
+            Network::Hosts { nodes, .. } => nodes.to_vec(),
+            Network::Pods => POD_NETWORKS.iter().map(|s| s.to_string()).collect(),
+            Network::Compose => vec!["samenet".to_owned()],
+        }
+    }
+
+    /// The addresses clients reach the database from when no `hba` block says: the nodes (local
+    /// poolers, the failover manager), the balancer hosts (haproxy forwards connections from its
+    /// own address), and in containers the network they share.
+    fn known(&self) -> Vec<String> {
+        match self {
+            Network::Hosts { nodes, balancers } => {
+                let mut v = nodes.to_vec();
+                v.extend(balancers.iter().filter(|b| !nodes.contains(b)).cloned());
+                v
+            }
+            _ => self.peers(),
+        }
+    }
+}
+
+/// The replication role a cluster's standbys stream as, by failover manager.
+fn replication_user(c: &Cluster) -> &'static str {
+    match c.failover.manager.value {
+        FailoverManager::PgAutoFailover => "pgautofailover_replicator",
+        _ => credentials::REPLICATION_USER,
+    }
+}
+
+/// The pg_hba rows of a cluster, first match wins:
+/// 1. pgtopo's own: local administration by the `postgres` OS user (peer), every other local login
+///    with a password, password logins over loopback (sidecars such as the exporter),
+///    replication as the replication role from the peers, the failover manager's superuser
+///    logins (Patroni's own connection and pg_rewind) from the peers, and with poolers or a
+///    balancer, the connections they forward from the addresses they run at;
+/// 2. the user's `hba` rules in order; without an `hba` block, password logins from what the
+///    topology knows ([`Network`]), never from every address.
+///
+/// With `tls mode="require"` or stricter every remote row is `hostssl`; `method="cert"` rows
+/// check the client certificate (`clientcert=verify-full`). Never `trust`.
+pub fn hba_rows(c: &Cluster, net: Network) -> Vec<HbaRow> {
+    let mut rows = own_rows(c, &net);
+    rows.extend(client_rows(c, &net));
+    rows
+}
+
+/// `host`, or `hostssl` when the cluster requires TLS.
+fn remote_kind(c: &Cluster) -> &'static str {
+    match c.tls_mode() {
+        Some(TlsMode::Require) | Some(TlsMode::VerifyFull) => "hostssl",
+        _ => "host",
+    }
+}
+
+const SCRAM: &str = "scram-sha-256";
+
+/// pgtopo's own rows (see [`hba_rows`]).
+pub fn own_rows(c: &Cluster, net: &Network) -> Vec<HbaRow> {
+    let remote = remote_kind(c);
+    let scram = SCRAM;
     let mut rows = vec![
         HbaRow::new("local", "all", "postgres", "", "peer"),
-        HbaRow::new("local", "all", "all", "", "scram-sha-256"),
+        HbaRow::new("local", "all", "all", "", scram),
+        HbaRow::new("host", "all", "all", "127.0.0.1/32", scram),
+        HbaRow::new("host", "all", "all", "::1/128", scram),
     ];
-    match sources {
-        ReplicationSources::Anywhere => {
-            rows.push(HbaRow::new(
-                "host",
-                "replication",
-                repl,
-                "0.0.0.0/0",
-                "scram-sha-256",
-            ));
-            rows.push(HbaRow::new(
-                "host",
-                "replication",
-                repl,
-                "::/0",
-                "scram-sha-256",
-            ));
+    let peers = net.peers();
+    let repl = replication_user(c);
+    for a in &peers {
+        rows.push(HbaRow::new(remote, "replication", repl, a, scram));
+    }
+    match c.failover.manager.value {
+        // Patroni logs in to its own node over TCP as the superuser, and pg_rewind to the new
+        // primary; pg_auto_failover's monitor checks the nodes as its health-check role.
+        FailoverManager::Patroni => {
+            for a in &peers {
+                rows.push(HbaRow::new(remote, "all", "postgres", a, scram));
+            }
         }
-        ReplicationSources::Hosts(cidrs) => {
-            for cidr in cidrs {
+        // pg_auto_failover's keepers rewind as the replication role, and the monitor checks
+        // the nodes as its health-check role.
+        FailoverManager::PgAutoFailover => {
+            for a in &peers {
+                rows.push(HbaRow::new(remote, "postgres", repl, a, scram));
                 rows.push(HbaRow::new(
-                    "host",
-                    "replication",
-                    repl,
-                    cidr,
-                    "scram-sha-256",
+                    remote,
+                    "postgres",
+                    "pgautofailover_monitor",
+                    a,
+                    scram,
                 ));
             }
         }
+        FailoverManager::Repmgr => {
+            for a in &peers {
+                rows.push(HbaRow::new(
+                    remote,
+                    "repmgr",
+                    credentials::REPLICATION_USER,
+                    a,
+                    scram,
+                ));
+            }
+        }
+        FailoverManager::None => {}
     }
-    rows.push(HbaRow::new(
-        "host",
-        "all",
-        "all",
-        "0.0.0.0/0",
-        "scram-sha-256",
-    ));
-    rows.push(HbaRow::new("host", "all", "all", "::/0", "scram-sha-256"));
     rows
+}
+
+/// The rows after pgtopo's own: the forwarders and the cluster's `hba` rules, or without an
+/// `hba` block, password logins from what the topology knows (see [`hba_rows`]).
+pub fn client_rows(c: &Cluster, net: &Network) -> Vec<HbaRow> {
+    let remote = remote_kind(c);
+    let scram = SCRAM;
+    let peers = net.peers();
+    let mut rows = Vec::new();
+    match &c.hba {
+        Some(h) => {
+            // Poolers and balancers forward their clients' connections from their own
+            // addresses, so the client rules cannot tell those clients apart: the poolers'
+            // and balancers' addresses are let in before the rules (their own access rules
+            // stand in front).
+            let forwarders: Vec<String> = match net {
+                Network::Hosts { nodes, balancers } => {
+                    let mut v = Vec::new();
+                    if c.poolers
+                        .iter()
+                        .any(|p| p.target.value == crate::model::PoolerTarget::Local)
+                    {
+                        v.extend(nodes.iter().cloned());
+                    }
+                    for b in balancers.iter() {
+                        if !v.contains(b) {
+                            v.push(b.clone());
+                        }
+                    }
+                    v
+                }
+                _ if !c.poolers.is_empty() => peers.clone(),
+                _ => Vec::new(),
+            };
+            // A forwarded client is let in as the rules let it in (the same database, role and
+            // method), from the forwarder's address instead of its own.
+            for a in &forwarders {
+                for r in h.rules.iter().filter(|r| r.action == HbaAction::Allow) {
+                    rows.push(rule_row(remote, r, &r.database.value, &r.user.value, a));
+                }
+            }
+            for r in &h.rules {
+                rows.push(rule_row(
+                    remote,
+                    r,
+                    &r.database.value,
+                    &r.user.value,
+                    &r.address.value,
+                ));
+            }
+        }
+        None => {
+            for a in net.known() {
+                rows.push(HbaRow::new(remote, "all", "all", &a, scram));
+            }
+        }
+    }
+    rows
+}
+
+/// The row of a client rule, from `address`.
+fn rule_row(remote: &'static str, r: &HbaRule, db: &str, user: &str, address: &str) -> HbaRow {
+    let mut row = HbaRow::new(
+        remote,
+        db,
+        user,
+        address,
+        match (r.action, r.method.value) {
+            (HbaAction::Reject, _) => "reject",
+            (HbaAction::Allow, HbaMethod::ScramSha256) => SCRAM,
+            (HbaAction::Allow, HbaMethod::Cert) => "cert",
+        },
+    );
+    if row.method == "cert" {
+        // Certificate logins always use TLS; the certificate's CN must be the role.
+        row.kind = "hostssl";
+        row.options = "clientcert=verify-full".to_owned();
+    }
+    row
 }
 
 /// The rows as pg_hba.conf's table, with its header line.
@@ -284,8 +563,8 @@ pub fn hba_table(rows: &[HbaRow]) -> String {
     let mut s = String::from("# TYPE  DATABASE     USER         ADDRESS              METHOD\n");
     for r in rows {
         let line = format!(
-            "{:<7} {:<12} {:<12} {:<20} {}",
-            r.kind, r.database, r.user, r.address, r.method
+            "{:<7} {:<12} {:<12} {:<20} {} {}",
+            r.kind, r.database, r.user, r.address, r.method, r.options
         );
         s.push_str(line.trim_end());
         s.push('\n');

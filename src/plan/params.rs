@@ -35,7 +35,48 @@ pub const OWNED: &[(&str, &str)] = &[
         "the node's `upstream=` (or the primary)",
     ),
     ("primary_slot_name", "`replication { slots #true }`"),
+    (
+        "shared_preload_libraries",
+        "the databases' `extension` nodes (pgtopo preloads the extensions that need it)",
+    ),
 ];
+
+/// The TLS settings, owned while the cluster has `tls`.
+pub const TLS_OWNED: &[(&str, &str)] = &[
+    ("ssl", "`tls`"),
+    ("ssl_cert_file", "`tls secret=` or `tls dir=`"),
+    ("ssl_key_file", "`tls secret=` or `tls dir=`"),
+    ("ssl_ca_file", "`tls secret=` or `tls dir=`"),
+];
+
+/// Where a container sees the cluster's certificate, key and CA (the Secret or the `tls dir=`
+/// folder is mounted there, with the files named as on a VM host).
+pub const CONTAINER_TLS_DIR: &str = "/etc/pgtopo-tls";
+/// The file names of the server certificate, its key and the CA, in the TLS folder.
+pub const TLS_CERT: &str = "server.crt";
+pub const TLS_KEY: &str = "server.key";
+pub const TLS_CA: &str = "ca.crt";
+
+/// The folder that holds the TLS files as node `at` sees it.
+pub fn tls_dir(c: &Cluster, at: Placement) -> Option<String> {
+    let t = c.tls.as_ref()?;
+    Some(match (at, &t.dir) {
+        (Placement::Host, Some(d)) => d.value.trim_end_matches('/').to_owned(),
+        _ => CONTAINER_TLS_DIR.to_owned(),
+    })
+}
+
+/// `max_slot_wal_keep_size` when slots are on: a tenth of the volume (`storage size=`, its
+/// default when not written), in MB, so that a dead standby's slot is invalidated before the WAL
+/// it holds back fills the primary's disk. PostgreSQL 13 brought the setting.
+pub fn slot_wal_bound(c: &Cluster) -> Option<String> {
+    if !c.replication.slots || c.postgres.version.value < 13 {
+        return None;
+    }
+    let bytes = crate::model::quantity::parse_quantity(&c.storage.size.value)? / 1000;
+    let mb = (bytes / 10 / (1 << 20)).max(1);
+    Some(format!("{mb}MB"))
+}
 
 /// The archive settings, owned while the cluster has a `backup`.
 pub const ARCHIVE_OWNED: &[(&str, &str)] = &[
@@ -46,9 +87,11 @@ pub const ARCHIVE_OWNED: &[(&str, &str)] = &[
 /// The topology property that owns `name` in cluster `c`, when pgtopo owns it.
 pub fn owned_by(c: &Cluster, name: &str) -> Option<&'static str> {
     let archive = c.backup.is_some();
+    let tls = c.tls.is_some();
     OWNED
         .iter()
         .chain(ARCHIVE_OWNED.iter().filter(|_| archive))
+        .chain(TLS_OWNED.iter().filter(|_| tls))
         .find(|(n, _)| *n == name)
         .map(|(_, why)| *why)
 }
@@ -167,6 +210,18 @@ pub fn server_params(c: &Cluster, n: &Node, at: Placement, peers: usize) -> Vec<
         if let Some(ssn) = c.synchronous_standby_names() {
             put("synchronous_standby_names", s(&ssn));
         }
+    }
+    if let Some(libs) = super::access::preload_libraries(c) {
+        put("shared_preload_libraries", s(&libs));
+    }
+    if let Some(bound) = slot_wal_bound(c) {
+        put("max_slot_wal_keep_size", s(&bound));
+    }
+    if let Some(dir) = tls_dir(c, at) {
+        put("ssl", ParamValue::Bool(true));
+        put("ssl_cert_file", s(&format!("{dir}/{TLS_CERT}")));
+        put("ssl_key_file", s(&format!("{dir}/{TLS_KEY}")));
+        put("ssl_ca_file", s(&format!("{dir}/{TLS_CA}")));
     }
     if let Some(cmd) = archive_command(c, at) {
         put("archive_mode", ParamValue::Bool(true));

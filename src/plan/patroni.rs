@@ -120,7 +120,10 @@ pub fn dynamic_config(
                 _ => Value::Bool(true),
             };
             m.insert(key("synchronous_mode"), mode);
-            m.insert(key("synchronous_mode_strict"), Value::Bool(false));
+            // `strict=#true`: with no synchronous standby left the primary stops accepting
+            // writes rather than acknowledging commits no standby holds.
+            let strict = sync.strict.as_ref().is_some_and(|s| s.value);
+            m.insert(key("synchronous_mode_strict"), Value::Bool(strict));
             m.insert(
                 key("synchronous_node_count"),
                 Value::Number(sync.count.value.into()),
@@ -129,6 +132,11 @@ pub fn dynamic_config(
         _ => {
             m.insert(key("synchronous_mode"), Value::Bool(false));
         }
+    }
+    if f.failsafe() {
+        // The leader keeps its role while the DCS is unreachable, as long as every member
+        // still answers it over the REST API.
+        m.insert(key("failsafe_mode"), Value::Bool(true));
     }
     if let Some(src) = standby {
         m.insert(
@@ -201,6 +209,9 @@ pub fn bootstrap_from(
 /// (passwords come from PATRONI_* variables, never from the file), the local parameters, and
 /// the pg_hba Patroni writes on every start.
 pub struct Member<'a> {
+    /// libpq's `sslmode` for Patroni's own connections (`require` when the cluster's pg_hba
+    /// requires TLS), or `None` for libpq's default.
+    pub sslmode: Option<&'static str>,
     pub listen: String,
     pub connect_address: Option<String>,
     pub data_dir: String,
@@ -223,20 +234,63 @@ pub fn postgresql(m: &Member) -> Value {
     }
     pg.insert(key("pgpass"), string(&m.pgpass));
     pg.insert(key("use_pg_rewind"), Value::Bool(true));
+    let user = |name: &str| {
+        let mut u = Mapping::new();
+        u.insert(key("username"), string(name));
+        if let Some(mode) = m.sslmode {
+            u.insert(key("sslmode"), string(mode));
+        }
+        Value::Mapping(u)
+    };
     pg.insert(
         key("authentication"),
         map([
-            ("superuser", map([("username", string("postgres"))])),
-            (
-                "replication",
-                map([("username", string(m.replication_user))]),
-            ),
+            ("superuser", user("postgres")),
+            ("replication", user(m.replication_user)),
             // pg_rewind runs as the superuser: the same credentials, so Patroni creates no
             // extra role.
-            ("rewind", map([("username", string("postgres"))])),
+            ("rewind", user("postgres")),
         ]),
     );
     pg.insert(key("parameters"), params_map(local_parameters(m.params)));
     pg.insert(key("pg_hba"), hba_list(m.hba));
     Value::Mapping(pg)
+}
+
+/// libpq's `sslmode` for Patroni's connections: `require` when the cluster's remote pg_hba rows
+/// are `hostssl`.
+pub fn sslmode(c: &Cluster) -> Option<&'static str> {
+    matches!(
+        c.tls_mode(),
+        Some(crate::model::TlsMode::Require) | Some(crate::model::TlsMode::VerifyFull)
+    )
+    .then_some("require")
+}
+
+/// The REST API section: where it listens, and with TLS files the API serves HTTPS. When
+/// `rest-api auth` is on (the default) the basic-auth user and password for changes come from
+/// `PATRONI_RESTAPI_USERNAME`/`PATRONI_RESTAPI_PASSWORD` (the launcher sets them); Patroni asks
+/// for them on the unsafe methods only (POST, PUT, PATCH, DELETE), so the GET health checks
+/// haproxy and Kubernetes probes send stay open.
+pub fn restapi(
+    c: &Cluster,
+    listen: &str,
+    connect_address: Option<&str>,
+    tls: Option<(String, String, String)>,
+) -> Value {
+    let mut m = Mapping::new();
+    m.insert(key("listen"), string(listen));
+    if let Some(a) = connect_address {
+        m.insert(key("connect_address"), string(a));
+    }
+    // `rest-api auth` (the default) is set through PATRONI_RESTAPI_USERNAME and
+    // PATRONI_RESTAPI_PASSWORD: Patroni refuses an `authentication` without its password, and the
+    // password never belongs in the file.
+    let _ = c;
+    if let Some((cert, keyfile, ca)) = tls {
+        m.insert(key("certfile"), string(cert));
+        m.insert(key("keyfile"), string(keyfile));
+        m.insert(key("cafile"), string(ca));
+    }
+    Value::Mapping(m)
 }

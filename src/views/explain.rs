@@ -136,6 +136,16 @@ fn failures(c: &Cluster) -> Vec<String> {
             .map_or(1, |s| s.count.value) as usize;
         let sync_n = c.sync_nodes().count();
         let blocked = match c.failover.manager.value {
+            FailoverManager::Patroni
+                if c
+                    .replication
+                    .synchronous
+                    .as_ref()
+                    .and_then(|s| s.strict.as_ref())
+                    .is_some_and(|s| s.value) =>
+            {
+                "Patroni keeps synchronous replication strict (synchronous_mode_strict): with no synchronous standby left, commits wait until one is back".to_owned()
+            }
             FailoverManager::Patroni => "Patroni drops it from the synchronous set (synchronous_mode, not strict): writes go on, unprotected until it returns".to_owned(),
             FailoverManager::PgAutoFailover => "pg_auto_failover relaxes synchronous replication (wait_primary): writes go on, unprotected until it returns".to_owned(),
             _ => "commits wait until it is back or synchronous_standby_names is changed".to_owned(),

@@ -38,6 +38,7 @@ mod pt151_helm_image;
 mod pt152_helm_pooler;
 mod pt153_helm_node_settings;
 mod pt154_helm_chart_shape;
+mod pt155_helm_access;
 mod pt160_invalid_name;
 mod pt161_cluster_too_large;
 mod pt170_pgtopo_owned_parameter;
@@ -86,6 +87,7 @@ pub const RULES: &[Rule] = &[
     pt152_helm_pooler::RULE,
     pt153_helm_node_settings::RULE,
     pt154_helm_chart_shape::RULE,
+    pt155_helm_access::RULE,
     pt160_invalid_name::RULE,
     pt161_cluster_too_large::RULE,
     pt170_pgtopo_owned_parameter::RULE,

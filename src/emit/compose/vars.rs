@@ -57,7 +57,7 @@ impl Vars {
 
     pub fn owner(&mut self, owner: &str) -> String {
         self.interpolate_with(&credentials::owner_password_var(owner), || {
-            format!("Password of the database owner \"{owner}\".")
+            format!("Password of the role \"{owner}\".")
         })
     }
 

@@ -306,6 +306,12 @@ fn server_line(c: &Cluster, n: &Node, suffix: &str, extra: &str) -> String {
         line.push_str(" check");
         if c.failover.manager.value == FailoverManager::Patroni {
             let _ = write!(line, " port {}", n.patroni_port.value);
+            // With `tls` Patroni's REST API serves HTTPS. The check only reads a member's role
+            // (GET, which needs no password), and the CA lives on the database hosts, so the
+            // certificate is not verified here.
+            if c.tls.is_some() {
+                line.push_str(" check-ssl verify none");
+            }
         }
     } else {
         line.push(' ');

@@ -4,6 +4,7 @@
 use serde_yaml::{Mapping, Value};
 
 use crate::model::{Cluster, PoolMode, Pooler, PoolerTarget, SyncMethod};
+use crate::plan::access;
 
 use super::charts::{cnpg_image, labels, resources, CNPG_FIXED_PARAMETERS};
 use super::values::{b, int, map, s, set};
@@ -114,7 +115,54 @@ pub fn values(c: &Cluster) -> Value {
         if let Some(o) = &db.owner {
             init.push(("owner", s(o.value.clone())));
         }
+        // The database's connection limit, run once by the operator after initdb.
+        if let Some(l) = &db.connection_limit {
+            init.push((
+                "postInitSQL",
+                Value::Sequence(vec![s(format!(
+                    "ALTER DATABASE \"{}\" CONNECTION LIMIT {}",
+                    db.name, l.value
+                ))]),
+            ));
+        }
+        // Its extensions, created in it (the operator runs these in the application database).
+        let exts: Vec<Value> = db
+            .extensions
+            .iter()
+            .filter(|e| access::is_extension(&e.value))
+            .map(|e| s(format!("CREATE EXTENSION IF NOT EXISTS \"{}\"", e.value)))
+            .collect();
+        if !exts.is_empty() {
+            init.push(("postInitApplicationSQL", Value::Sequence(exts)));
+        }
         set(&mut v, "cluster.initdb", map(init));
+    }
+    let roles = roles(c);
+    if !roles.is_empty() {
+        set(&mut v, "cluster.roles", Value::Sequence(roles));
+    }
+    if let Some(libs) = access::preload_libraries(c) {
+        set(
+            &mut v,
+            "cluster.postgresql.shared_preload_libraries",
+            Value::Sequence(libs.split(',').map(|l| s(l.to_owned())).collect()),
+        );
+    }
+    set(
+        &mut v,
+        "cluster.postgresql.pg_hba",
+        Value::Sequence(pg_hba(c)),
+    );
+    if let Some(secret) = c.tls.as_ref().and_then(|t| t.secret.as_ref()) {
+        // A kubernetes.io/tls Secret holds the server certificate and key, and ca.crt.
+        set(
+            &mut v,
+            "cluster.certificates",
+            map([
+                ("serverTLSSecret", s(secret.value.clone())),
+                ("serverCASecret", s(secret.value.clone())),
+            ]),
+        );
     }
 
     if !c.poolers.is_empty() {
@@ -127,6 +175,57 @@ pub fn values(c: &Cluster) -> Value {
         set(&mut v, "poolers", Value::Sequence(poolers));
     }
     v
+}
+
+/// The operator's managed roles: every role the bootstrap would create but the replication role
+/// (the operator streams as its own), with its login, connection limit and memberships. A login
+/// role's password comes from a basic-auth Secret `<credentials secret>-<role>` (the operator
+/// cannot read one key of the topology's Secret; PT155 says so).
+pub fn roles(c: &Cluster) -> Vec<Value> {
+    access::login_roles(c)
+        .into_iter()
+        .filter(|r| !r.replication)
+        .map(|r| {
+            let mut pairs = vec![
+                ("name", s(r.name.clone())),
+                ("ensure", s("present")),
+                ("login", b(r.login)),
+                ("connectionLimit", int(i64::from(r.connection_limit))),
+            ];
+            if !r.member_of.is_empty() {
+                pairs.push((
+                    "inRoles",
+                    Value::Sequence(r.member_of.iter().map(|m| s(m.clone())).collect()),
+                ));
+            }
+            if r.login {
+                pairs.push((
+                    "passwordSecret",
+                    map([("name", s(role_secret(c, &r.name)))]),
+                ));
+            }
+            map(pairs)
+        })
+        .collect()
+}
+
+/// The basic-auth Secret the operator reads a login role's password from.
+pub fn role_secret(c: &Cluster, role: &str) -> String {
+    format!("{}-{}", c.credentials.secret.value, role.replace('_', "-"))
+}
+
+/// The rows the operator appends to its own pg_hba.conf (which handles local logins, its
+/// replication and its poolers, and ends with a password login from every address): the
+/// cluster's `hba` rules, or the pod network, and then a reject of every other address, so that
+/// the operator's last row never lets every address in.
+pub fn pg_hba(c: &Cluster) -> Vec<Value> {
+    let rows = access::client_rows(c, &access::Network::Pods);
+    let kind = rows.first().map_or("host", |r| r.kind);
+    let mut out: Vec<Value> = rows.iter().map(|r| s(r.line())).collect();
+    for any in ["0.0.0.0/0", "::/0"] {
+        out.push(s(format!("{kind} all all {any} reject")));
+    }
+    out
 }
 
 fn pooler(c: &Cluster, p: &Pooler) -> Value {

@@ -277,12 +277,14 @@ fn field_env(name: &str, path: &str) -> EnvVar {
     }
 }
 
-fn http_probe(path: &str, initial: i32, period: i32) -> Probe {
+/// A probe of Patroni's REST API: HTTPS when the cluster has `tls` (the kubelet does not verify
+/// the certificate).
+fn http_probe(c: &Cluster, path: &str, initial: i32, period: i32) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.to_owned()),
             port: IntOrString::String("patroni".to_owned()),
-            scheme: Some("HTTP".to_owned()),
+            scheme: Some(if c.tls.is_some() { "HTTPS" } else { "HTTP" }.to_owned()),
             ..Default::default()
         }),
         initial_delay_seconds: Some(initial),
@@ -486,7 +488,7 @@ fn cluster(cx: &mut Ctx, c: &Cluster) {
         data.insert("labeler.sh".to_owned(), config::labeler_script(c));
     }
     if names::family(c) == Family::Official {
-        data.insert("pg_hba.conf".to_owned(), config::pg_hba_conf());
+        data.insert("pg_hba.conf".to_owned(), config::pg_hba_conf(c));
     }
     let cm = ConfigMap {
         metadata: meta(c, &names::config_map(c), db_labels.clone()),
@@ -607,6 +609,32 @@ fn db_volumes_and_mounts(c: &Cluster) -> (Vec<Volume>, Vec<VolumeMount>) {
         Family::Official => {}
         Family::Citus | Family::Patroni => {}
     }
+    // The server certificate, key and CA from the `tls` Secret, under the names every target's
+    // postgresql.conf reads. PostgreSQL accepts a key readable by its group when root owns it,
+    // as the kubelet's files are (the pod's fsGroup is the group).
+    if let Some(secret) = c.tls.as_ref().and_then(|t| t.secret.as_ref()) {
+        use crate::plan::params::{CONTAINER_TLS_DIR, TLS_CA, TLS_CERT, TLS_KEY};
+        let item = |key: &str, path: &str| k8s_openapi::api::core::v1::KeyToPath {
+            key: key.to_owned(),
+            path: path.to_owned(),
+            ..Default::default()
+        };
+        volumes.push(Volume {
+            name: "tls".to_owned(),
+            secret: Some(k8s_openapi::api::core::v1::SecretVolumeSource {
+                secret_name: Some(secret.value.clone()),
+                default_mode: Some(0o640),
+                items: Some(vec![
+                    item("tls.crt", TLS_CERT),
+                    item("tls.key", TLS_KEY),
+                    item("ca.crt", TLS_CA),
+                ]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        mounts.push(mount("tls", CONTAINER_TLS_DIR, true));
+    }
     // Both the official and the bitnami image run the scripts of /docker-entrypoint-initdb.d on
     // the primary's first start: there the bootstrap creates the roles and databases.
     if matches!(names::family(c), Family::Official | Family::Bitnami)
@@ -690,6 +718,18 @@ fn statefulset(cx: &mut Ctx, c: &Cluster, db_labels: &Labels) {
                 "PATRONI_REWIND_PASSWORD",
                 credentials::SUPERUSER_PASSWORD_KEY,
             ));
+            if c.failover.rest_api_auth.value {
+                // The REST API's user and password for changes.
+                env_vars.push(env(
+                    "PATRONI_RESTAPI_USERNAME",
+                    credentials::PATRONI_REST_USER,
+                ));
+                env_vars.push(secret_env(
+                    c,
+                    "PATRONI_RESTAPI_PASSWORD",
+                    credentials::PATRONI_REST_PASSWORD_KEY,
+                ));
+            }
             env_vars.push(field_env("POD_IP", "status.podIP"));
             env_vars.push(field_env("PATRONI_KUBERNETES_POD_IP", "status.podIP"));
             env_vars.push(field_env(
@@ -700,10 +740,7 @@ fn statefulset(cx: &mut Ctx, c: &Cluster, db_labels: &Labels) {
         Family::Official => {}
     }
     // The owners' passwords, which the bootstrap SQL sets (the replication role's is set above).
-    for r in crate::plan::access::login_roles(c)
-        .into_iter()
-        .filter(|r| !r.replication)
-    {
+    for r in crate::plan::access::password_roles(c).filter(|r| !r.replication) {
         env_vars.push(secret_env(c, &r.env_var, &r.secret_key));
     }
     let ready_cmd = format!("pg_isready -h 127.0.0.1 -p {pg_port}");
@@ -721,12 +758,12 @@ fn statefulset(cx: &mut Ctx, c: &Cluster, db_labels: &Labels) {
         ports: Some(db_ports),
         // Patroni's REST API knows the member's health; elsewhere PostgreSQL is asked directly.
         readiness_probe: Some(if patroni {
-            http_probe("/readiness", 10, 10)
+            http_probe(c, "/readiness", 10, 10)
         } else {
             exec_probe(&["sh", "-c", &ready_cmd], 10, 10)
         }),
         liveness_probe: Some(if patroni {
-            http_probe("/liveness", 60, 20)
+            http_probe(c, "/liveness", 60, 20)
         } else {
             tcp_probe("postgresql", 60, 20)
         }),

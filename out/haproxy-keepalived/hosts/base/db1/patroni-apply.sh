@@ -7,6 +7,13 @@
 # 3. the members are listed: "Pending restart" marks a parameter PostgreSQL reads only at start
 #    (max_connections, shared_buffers, ...); --restart restarts exactly those members.
 set -eu
+# patronictl changes the cluster through the REST API, with its password.
+env_file="${PGTOPO_ENV_FILE:-/etc/pgtopo/orders.env}"
+set -a
+. "$env_file"
+set +a
+export PATRONI_RESTAPI_USERNAME=patroni
+export PATRONI_RESTAPI_PASSWORD="${PATRONI_REST_PASSWORD:?PATRONI_REST_PASSWORD must be set in $env_file}"
 restart=false
 if [ "${1:-}" = "--restart" ]; then restart=true; shift; fi
 conf="${1:-/etc/patroni/patroni.yml}"

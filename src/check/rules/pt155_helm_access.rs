@@ -1,0 +1,138 @@
+//! PT155 helm-access
+//!
+//! What: with the helm target, the access a cluster declares (`role`, a database's `extension`
+//! and `connection-limit`, `hba`, `tls`) is what its chart renders. CloudNativePG renders roles
+//! (`cluster.roles`), the first database's limit and extensions, `postgresql.pg_hba` and the
+//! server certificate, but reads a login role's password from a basic-auth Secret
+//! `<secret>-<role>` rather than the topology's Secret, and checks client certificates against
+//! its own CA (warnings). The bitnami charts render none of it yet (warnings that name each part).
+//! Why: nothing declared is silently dropped: a reviewer of the Helm output must know which
+//! roles, rules or certificates the chart will not set up.
+//! Example: `cluster "db" { helm chart="bitnami/postgresql-ha"; role "app" login=#true … }`.
+
+use crate::check::{Context, Rule};
+use crate::diag::{Diagnostic, Span};
+use crate::emit::helm::cnpg::role_secret;
+use crate::model::{Cluster, HbaMethod, HelmChart, Target};
+
+pub const RULE: Rule = Rule {
+    code: "PT155",
+    name: "helm-access",
+    summary: "roles, client rules and TLS the Helm chart cannot render as declared",
+    run,
+};
+
+fn warn(span: Span, msg: String, help: &str) -> Diagnostic {
+    Diagnostic::warning("PT155", msg)
+        .with_span(span, "not rendered as declared by the chart")
+        .with_help(help.to_owned())
+}
+
+fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
+    if !cx.topo.has_target(Target::Helm) {
+        return;
+    }
+    for c in &cx.topo.clusters {
+        match c.helm.chart.value {
+            HelmChart::Cnpg => cnpg(c, out),
+            chart => bitnami(c, chart, out),
+        }
+    }
+}
+
+fn cnpg(c: &Cluster, out: &mut Vec<Diagnostic>) {
+    for r in c.roles.iter().filter(|r| r.login) {
+        out.push(warn(
+            r.name_span,
+            format!(
+                "CloudNativePG reads the password of `role` \"{}\" from a basic-auth Secret \"{}\" (keys username, password), not from key \"{}-password\" of \"{}\"",
+                r.name,
+                role_secret(c, &r.name),
+                r.name,
+                c.credentials.secret.value
+            ),
+            "create that Secret beside the chart's release (type kubernetes.io/basic-auth)",
+        ));
+    }
+    let cert = c
+        .hba
+        .iter()
+        .flat_map(|h| &h.rules)
+        .find(|r| r.method.value == HbaMethod::Cert);
+    if let Some(r) = cert {
+        out.push(warn(
+            r.method.span,
+            format!(
+                "CloudNativePG checks client certificates against its own client CA; the `hba` rule for \"{}\" (method cert) needs certificates it signs",
+                r.user.value
+            ),
+            "issue the client certificates from the operator's client CA (cluster.certificates.clientCASecret)",
+        ));
+    }
+    for d in c.databases.iter().skip(1) {
+        if let Some(l) = &d.connection_limit {
+            out.push(warn(
+                l.span,
+                format!("CloudNativePG creates only the first database; the `database` \"{}\" connection limit is not set", d.name),
+                "set it after deployment, or use the kubernetes target",
+            ));
+        }
+        if let Some(e) = d.extensions.first() {
+            out.push(warn(
+                e.span,
+                format!("CloudNativePG creates only the first database; the `extension`s of database \"{}\" are not created", d.name),
+                "create them after deployment, or use the kubernetes target",
+            ));
+        }
+    }
+}
+
+fn bitnami(c: &Cluster, chart: HelmChart, out: &mut Vec<Diagnostic>) {
+    let help = "use `helm chart=\"cnpg\"`, or the kubernetes target, which render it";
+    for r in &c.roles {
+        out.push(warn(
+            r.name_span,
+            format!("{chart} does not create `role` \"{}\"", r.name),
+            help,
+        ));
+    }
+    for d in &c.databases {
+        if let Some(e) = d.extensions.first() {
+            out.push(warn(
+                e.span,
+                format!(
+                    "{chart} does not create the `extension`s of database \"{}\"",
+                    d.name
+                ),
+                help,
+            ));
+        }
+        if let Some(l) = &d.connection_limit {
+            out.push(warn(
+                l.span,
+                format!(
+                    "{chart} does not set the `database` \"{}\" connection limit",
+                    d.name
+                ),
+                help,
+            ));
+        }
+    }
+    if let Some(h) = &c.hba {
+        out.push(warn(
+            h.span,
+            format!("{chart} writes its own pg_hba.conf; the `hba` rules of cluster \"{}\" are not rendered", c.name),
+            help,
+        ));
+    }
+    if let Some(t) = &c.tls {
+        out.push(warn(
+            t.span,
+            format!(
+                "{chart} values do not carry the `tls` of cluster \"{}\" yet",
+                c.name
+            ),
+            help,
+        ));
+    }
+}
