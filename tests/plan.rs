@@ -196,3 +196,62 @@ fn diff_names_patronis_apply_mechanism_and_the_pending_restart() {
         "{mc:?}"
     );
 }
+
+/// A Patroni standby cluster on VMs follows its source, not one fixed node: it lists every
+/// source node (libpq tries them in turn), streams through a permanent slot that the source's
+/// Patroni keeps on whichever member leads, and falls back on the source's pgBackRest
+/// repository for WAL the stream no longer has.
+#[test]
+fn a_patroni_standby_cluster_follows_its_source_through_a_slot_and_the_repository() {
+    let src = r#"targets "hosts"
+cluster "main" {
+    postgres version=16
+    failover "patroni" { dcs "etcd" { endpoint "10.0.0.9:2379" } }
+    node "m1" role="primary" host="10.0.0.1"
+    node "m2" role="async" host="10.0.0.2"
+    backup {
+        repository "posix" path="/var/lib/pgbackrest"
+        schedule full="0 1 * * 0"
+        retention full=2
+    }
+}
+cluster "dr" replica-of="main" {
+    postgres version=16
+    failover "patroni" { dcs "etcd" { endpoint "10.0.0.9:2379" } }
+    node "d1" role="primary" host="10.0.1.1"
+}
+"#;
+    let p = pgtopo::driver::compile(src).program("dr").unwrap();
+    let b = emit::files(pgtopo::model::Target::Hosts, &p).unwrap();
+    let get = |path: &str| {
+        b.get(path)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {path}: {:?}",
+                    b.iter().map(|(p, _)| p).collect::<Vec<_>>()
+                )
+            })
+            .to_owned()
+    };
+    let dcs = get("base/m1/dcs.yml");
+    assert!(
+        dcs.contains("slots:\n  standby_dr:\n    type: physical\n"),
+        "{dcs}"
+    );
+    let yml = get("base/d1/patroni.yml");
+    for want in [
+        "host: \"10.0.0.1,10.0.0.2\"",
+        "primary_slot_name: standby_dr",
+        "restore_command: \"pgbackrest --stanza=main archive-get %f \\\"%p\\\"\"",
+    ] {
+        assert!(yml.contains(want), "{want}\n{yml}");
+    }
+    // The source lets the standby cluster's leader replicate.
+    let main = get("base/m1/patroni.yml");
+    assert!(
+        main.contains("host replication replicator 10.0.1.1/32"),
+        "{main}"
+    );
+    let conf = get("base/d1/pgbackrest.conf");
+    assert!(conf.contains("[main]\n"), "{conf}");
+}

@@ -87,8 +87,18 @@ pub fn local_parameters(all: &[Setting]) -> impl Iterator<Item = &Setting> {
 
 /// Where a standby cluster's leader streams from.
 pub struct StandbySource {
+    /// One address, or several separated by commas (libpq tries them in turn).
     pub host: String,
     pub port: u16,
+    /// The permanent slot the source keeps for this cluster on whichever node is its primary.
+    pub slot: Option<String>,
+    /// How the standby leader reads WAL the source no longer streams: the source's repository.
+    pub restore_command: Option<String>,
+}
+
+/// The permanent physical slot a source cluster keeps for a standby cluster that follows it.
+pub fn follower_slot(follower: &Cluster) -> String {
+    format!("standby_{}", crate::plan::params::slot_name(&follower.name))
 }
 
 /// The dynamic configuration: `bootstrap.dcs` in patroni.yml, and the file that
@@ -98,6 +108,7 @@ pub fn dynamic_config(
     version: Version,
     params: &[Setting],
     standby: Option<&StandbySource>,
+    followers: &[&Cluster],
 ) -> Value {
     let f = &c.failover;
     let mut m = Mapping::new();
@@ -139,13 +150,29 @@ pub fn dynamic_config(
         m.insert(key("failsafe_mode"), Value::Bool(true));
     }
     if let Some(src) = standby {
-        m.insert(
-            key("standby_cluster"),
-            map([
-                ("host", string(&src.host)),
-                ("port", Value::Number(src.port.into())),
-            ]),
-        );
+        let mut sc = map([
+            ("host", string(&src.host)),
+            ("port", Value::Number(src.port.into())),
+        ]);
+        if let Value::Mapping(sc) = &mut sc {
+            if let Some(slot) = &src.slot {
+                sc.insert(key("primary_slot_name"), string(slot));
+            }
+            if let Some(cmd) = &src.restore_command {
+                sc.insert(key("restore_command"), string(cmd));
+            }
+        }
+        m.insert(key("standby_cluster"), sc);
+    }
+    // A permanent slot per standby cluster that follows this one: Patroni creates it on
+    // whichever member is the leader, so the follower keeps its WAL across a failover (bounded
+    // by max_slot_wal_keep_size when slots are on).
+    if !followers.is_empty() {
+        let mut slots = Mapping::new();
+        for f in followers {
+            slots.insert(key(&follower_slot(f)), map([("type", string("physical"))]));
+        }
+        m.insert(key("slots"), Value::Mapping(slots));
     }
     let mut pg = Mapping::new();
     pg.insert(key("use_pg_rewind"), Value::Bool(true));

@@ -58,6 +58,20 @@ pub fn node_files(t: &Topology, c: &Cluster, n: &Node, data_dir: &str) -> Files 
             ));
         }
     }
+    // A standby cluster reads the WAL its source no longer streams from the source's repository
+    // (Patroni's `standby_cluster.restore_command`): it needs the source's stanza.
+    let follows = c.replica_of.as_ref().and_then(|r| t.cluster(&r.value));
+    if let (Some(src), false) = (follows.filter(|s| runs_pgbackrest(s)), runs_pgbackrest(c)) {
+        let me = [Instance {
+            host: None,
+            data_dir: data_dir.to_owned(),
+            port: n.port.value,
+        }];
+        v.push((
+            "pgbackrest.conf".into(),
+            backup::pgbackrest_conf(c, src, &me, false),
+        ));
+    }
     if let Some(src) = backup::restore_source(t, c) {
         if runs_pgbackrest(src) {
             let me = [Instance {

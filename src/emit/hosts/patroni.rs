@@ -37,16 +37,40 @@ pub fn bin_dir(c: &Cluster) -> String {
 /// post-bootstrap hook names.
 pub const CONF_DIR: &str = "/etc/patroni";
 
-/// The standby cluster's source: the primary of the cluster it follows, on its VM.
+/// The standby cluster's source, on its VMs: every node of the cluster it follows (libpq tries
+/// them in turn, so the standby leader streams from whichever is up after a failover, and a
+/// source standby cascades the new primary's WAL), through a permanent slot the source keeps on
+/// its leader, and from the source's repository when the stream is behind. With nodes on
+/// different ports, only the declared primary (libpq takes one port for all hosts here).
 fn standby_source(t: &Topology, c: &Cluster) -> Option<StandbySource> {
-    let src = c
-        .replica_of
-        .as_ref()
-        .and_then(|r| t.cluster(&r.value))
-        .and_then(|o| o.primary())?;
+    let cluster = c.replica_of.as_ref().and_then(|r| t.cluster(&r.value))?;
+    let primary = cluster.primary()?;
+    let same_port = cluster
+        .nodes
+        .iter()
+        .all(|n| n.port.value == primary.port.value);
+    let hosts: Vec<&str> = if same_port {
+        let mut v: Vec<&str> = vec![primary.host.as_ref()?.value.as_str()];
+        for n in cluster.standbys() {
+            if let Some(h) = &n.host {
+                if !v.contains(&h.value.as_str()) {
+                    v.push(&h.value);
+                }
+            }
+        }
+        v
+    } else {
+        vec![primary.host.as_ref()?.value.as_str()]
+    };
+    let patroni_source = cluster.failover.manager.value == crate::model::FailoverManager::Patroni
+        && c.failover.manager.value == crate::model::FailoverManager::Patroni;
     Some(StandbySource {
-        host: src.host.as_ref()?.value.clone(),
-        port: src.port.value,
+        host: hosts.join(","),
+        port: primary.port.value,
+        slot: patroni_source.then(|| plan::follower_slot(c)),
+        restore_command: crate::plan::backup::tool(cluster, crate::model::Target::Hosts)
+            .filter(|t| *t == crate::model::BackupTool::Pgbackrest)
+            .map(|_| crate::plan::backup::restore_command(cluster)),
     })
 }
 
@@ -55,7 +79,21 @@ fn standby_source(t: &Topology, c: &Cluster) -> Option<StandbySource> {
 fn dynamic(t: &Topology, c: &Cluster, peers: usize) -> Value {
     let first = c.nodes.first().expect("a cluster has nodes (PT101)");
     let params = server_params(c, first, peers);
-    plan::dynamic_config(c, Version::V3, &params, standby_source(t, c).as_ref())
+    // Only Patroni standby clusters stream through the slot (`standby_cluster.primary_slot_name`).
+    let followers: Vec<&Cluster> = t
+        .standby_clusters()
+        .remove(c.name.as_str())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|f| f.failover.manager.value == crate::model::FailoverManager::Patroni)
+        .collect();
+    plan::dynamic_config(
+        c,
+        Version::V3,
+        &params,
+        standby_source(t, c).as_ref(),
+        &followers,
+    )
 }
 
 /// `dcs.yml`: the dynamic configuration on its own, which `patroni-apply.sh` applies.

@@ -435,6 +435,12 @@ pub fn patroni_yml(t: &Topology, c: &Cluster, source: Option<&Cluster>) -> Strin
             )
         },
         port: names::pg_port(src),
+        // The primary Service follows the source's primary, and a Patroni source keeps this
+        // cluster's slot on whichever pod leads; pods archive no WAL yet (PT172), so there is
+        // no repository to fall back on.
+        slot: (src.failover.manager.value == FailoverManager::Patroni)
+            .then(|| plan::follower_slot(c)),
+        restore_command: None,
     });
     let Some(n) = c.primary().or(c.nodes.first()) else {
         return String::new();
@@ -446,7 +452,18 @@ pub fn patroni_yml(t: &Topology, c: &Cluster, source: Option<&Cluster>) -> Strin
     m.insert(
         key("bootstrap"),
         plan::bootstrap(
-            plan::dynamic_config(c, Version::V4, &settings, standby.as_ref()),
+            plan::dynamic_config(
+                c,
+                Version::V4,
+                &settings,
+                standby.as_ref(),
+                &t.standby_clusters()
+                    .remove(c.name.as_str())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|f| f.failover.manager.value == FailoverManager::Patroni)
+                    .collect::<Vec<_>>(),
+            ),
             &rows,
             hook,
         ),
