@@ -21,6 +21,27 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("haproxy.cfg", include_str!("templates/haproxy.cfg.j2")),
     ("haproxy-check", include_str!("templates/haproxy-check.j2")),
+    (
+        "pgbackrest-keys",
+        include_str!("templates/pgbackrest-keys.j2"),
+    ),
+    (
+        "pgbackrest-setup.sh",
+        include_str!("templates/pgbackrest-setup.sh.j2"),
+    ),
+    (
+        "pgbackrest-backup.sh",
+        include_str!("templates/pgbackrest-backup.sh.j2"),
+    ),
+    (
+        "pgbackrest-service.sh",
+        include_str!("templates/pgbackrest-service.sh.j2"),
+    ),
+    ("restore.sh", include_str!("templates/restore.sh.j2")),
+    (
+        "node-entrypoint.sh",
+        include_str!("templates/node-entrypoint.sh.j2"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {
