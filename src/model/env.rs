@@ -57,11 +57,8 @@ pub fn apply(doc: &Document, env: &Node) -> Vec<Node> {
     root
 }
 
-fn same_key(a: &Node, b: &Node) -> bool {
-    a.name == b.name && (!is_repeating(&a.name) || a.first_arg_str() == b.first_arg_str())
-}
-
-/// A node's identity among its siblings, as [`same_key`] compares it. Merging never changes it:
+/// A node's identity among its siblings: its name, and for repeating nodes its first argument
+/// too. Merging never changes it:
 /// a once-only node's arguments may be replaced, but they are not part of its key.
 fn key_of(n: &Node) -> (String, Option<String>) {
     let arg = if is_repeating(&n.name) {
@@ -73,36 +70,22 @@ fn key_of(n: &Node) -> (String, Option<String>) {
 }
 
 pub fn merge_children(base: &mut Vec<Node>, patch: &[Node]) {
-    // Beyond a handful of siblings on both sides (an env that patches every one of thousands of
-    // clusters), look the base up in an index: a search of the whole list per patched node made
-    // resolving quadratic in the number of clusters. The index answers what the search would:
-    // the first sibling with the same key. It is only looked up, never iterated.
-    if base.len() > 8 && patch.len() > 8 {
-        let mut index = std::collections::HashMap::with_capacity(base.len());
-        for (i, b) in base.iter().enumerate() {
-            index.entry(key_of(b)).or_insert(i);
-        }
-        for p in patch {
-            let key = key_of(p);
-            match index.get(&key) {
-                Some(&i) => merge_node(&mut base[i], p),
-                None => {
-                    index.insert(key, base.len());
-                    base.push(p.clone());
-                }
-            }
-        }
-        return;
+    // Each patched node is looked up in an index of its siblings by key, so that an env patching
+    // every one of thousands of clusters resolves in linear time. The index answers what a search
+    // of the list would: the first sibling with the same key. It is only looked up, never
+    // iterated, so the order of the children is the list's.
+    let mut index = std::collections::HashMap::with_capacity(base.len());
+    for (i, b) in base.iter().enumerate() {
+        index.entry(key_of(b)).or_insert(i);
     }
-    merge_by_search(base, patch);
-}
-
-/// The merge for short lists: each patched node found by searching its siblings.
-fn merge_by_search(base: &mut Vec<Node>, patch: &[Node]) {
     for p in patch {
-        match base.iter_mut().find(|b| same_key(b, p)) {
-            Some(b) => merge_node(b, p),
-            None => base.push(p.clone()),
+        let key = key_of(p);
+        match index.get(&key) {
+            Some(&i) => merge_node(&mut base[i], p),
+            None => {
+                index.insert(key, base.len());
+                base.push(p.clone());
+            }
         }
     }
 }
@@ -129,7 +112,7 @@ mod tests {
     /// twice (the first one is patched), once-only nodes whose arguments change, and new nodes
     /// added to the end in the patch's order.
     #[test]
-    fn the_index_merges_as_the_search_does() {
+    fn merging_patches_the_first_sibling_of_a_key_and_appends_the_rest() {
         let mut base_src = String::from("postgres \"x\"\nstorage size=\"1Gi\"\n");
         for i in 0..12 {
             base_src.push_str(&format!(
@@ -141,14 +124,27 @@ mod tests {
         for i in (0..20).rev() {
             patch_src.push_str(&format!("cluster \"c{i}\" {{ node \"n{i}\" }}\n"));
         }
-        let base = crate::syntax::parse(&base_src).unwrap().nodes;
+        let mut base = crate::syntax::parse(&base_src).unwrap().nodes;
         let patch = crate::syntax::parse(&patch_src).unwrap().nodes;
-        assert!(base.len() > 8 && patch.len() > 8, "the indexed path runs");
-        let mut indexed = base.clone();
-        merge_children(&mut indexed, &patch);
-        let mut searched = base;
-        merge_by_search(&mut searched, &patch);
-        assert_eq!(indexed, searched);
-        assert_eq!(indexed.len(), 15 + 8, "eight new clusters");
+        merge_children(&mut base, &patch);
+        assert_eq!(base.len(), 15 + 8, "eight new clusters");
+        // A once-only node's arguments are replaced.
+        assert_eq!(base[0].first_arg_str(), Some("y"));
+        // The first of the two "c3" clusters is patched, the second left alone.
+        let c3: Vec<&Node> = base
+            .iter()
+            .filter(|n| n.first_arg_str() == Some("c3"))
+            .collect();
+        assert_eq!(c3[0].children.len(), 2);
+        assert_eq!(c3[1].children.len(), 1);
+        // New clusters come last, in the patch's order.
+        let new: Vec<&str> = base[15..]
+            .iter()
+            .filter_map(|n| n.first_arg_str())
+            .collect();
+        assert_eq!(
+            new,
+            ["c19", "c18", "c17", "c16", "c15", "c14", "c13", "c12"]
+        );
     }
 }
