@@ -175,6 +175,9 @@ pub enum Availability {
     Available,
     /// Known, but PostgreSQL does not let it be set (`internal` context).
     ReadOnly,
+    /// Known in another letter case than PostgreSQL's own or all lower case (`Max_Connections`):
+    /// PostgreSQL would read it, but pgtopo's own checks compare names exactly.
+    Spelling(&'static str),
     /// Known, but only in these majors of the catalogue (first, last).
     OtherVersions(u32, u32),
     Unknown,
@@ -192,6 +195,9 @@ pub fn availability(name: &str, major: u32) -> Availability {
     };
     match cat.get(name) {
         Some(s) if s.read_only() => return Availability::ReadOnly,
+        Some(s) if s.name != name && !s.name.to_ascii_lowercase().eq(name) => {
+            return Availability::Spelling(s.name)
+        }
         Some(_) => return Availability::Available,
         None => {}
     }
@@ -265,6 +271,12 @@ mod tests {
             Availability::OtherVersions(13, LAST_MAJOR)
         );
         assert_eq!(availability("block_size", 15), Availability::ReadOnly);
+        assert_eq!(availability("timezone", 15), Availability::Available);
+        assert_eq!(availability("TimeZone", 15), Availability::Available);
+        assert_eq!(
+            availability("Max_Connections", 15),
+            Availability::Spelling("max_connections")
+        );
         assert_eq!(availability("shared_bufers", 15), Availability::Unknown);
         assert_eq!(
             availability("pg_stat_statements.max", 15),

@@ -60,6 +60,13 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                         "remove it; PostgreSQL fixes it when it is built or when initdb creates the cluster".to_owned(),
                     )
                 }
+                Availability::Spelling(canonical) => {
+                    label = format!("PostgreSQL spells it `{canonical}`");
+                    (
+                        format!("write `{canonical}` as PostgreSQL spells it, not `{name}`"),
+                        format!("PostgreSQL ignores the case of names, but pgtopo's own checks and the settings it derives compare them exactly: spell it `{canonical}`"),
+                    )
+                }
                 Availability::OtherVersions(first, last) => {
                     let range = if last == LAST_MAJOR {
                         format!("{first} and later")
