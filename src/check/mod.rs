@@ -6,6 +6,7 @@
 //! is specific to one (PT105, PT115).
 
 pub mod pg_params;
+pub mod pg_value;
 pub mod rules;
 
 use crate::diag::Diagnostic;

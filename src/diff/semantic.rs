@@ -24,8 +24,8 @@ fn applied_by(patroni: bool, k: &str) -> &'static str {
     }
 }
 
-fn restart_risk(patroni: bool, k: &str) -> Option<&'static str> {
-    match (needs_restart(k), patroni) {
+fn restart_risk(patroni: bool, major: u32, k: &str) -> Option<&'static str> {
+    match (needs_restart(k, major), patroni) {
         (false, _) => None,
         (true, false) => Some("needs a PostgreSQL restart to take effect"),
         (true, true) => Some(
@@ -223,6 +223,8 @@ fn cluster(o: &Cluster, n: &Cluster, out: &mut Vec<Change>) {
     }
     // Parameters.
     let patroni = n.failover.manager.value == FailoverManager::Patroni;
+    // The new major decides: a change applied together with an upgrade meets the new server.
+    let major = n.postgres.version.value;
     for (k, v) in &n.parameters {
         let before = o.parameters.get(k).map(|p| p.to_conf());
         let now = v.to_conf();
@@ -234,7 +236,7 @@ fn cluster(o: &Cluster, n: &Cluster, out: &mut Vec<Change>) {
                     before.unwrap_or_else(|| "(default)".into()),
                     applied_by(patroni, k)
                 ),
-                restart_risk(patroni, k),
+                restart_risk(patroni, major, k),
             ));
         }
     }
@@ -247,7 +249,7 @@ fn cluster(o: &Cluster, n: &Cluster, out: &mut Vec<Change>) {
                     v.to_conf(),
                     applied_by(patroni, k)
                 ),
-                restart_risk(patroni, k),
+                restart_risk(patroni, major, k),
             ));
         }
     }

