@@ -1,7 +1,7 @@
 //! The YAML writer of every YAML file pgtopo emits: Kubernetes manifests and kustomizations
 //! (JSON values, keys sorted), Helm values and Prometheus/Grafana files (serde_yaml values, keys in
-//! insertion order), both through [`write`], and Compose files (typed, written field by field with
-//! [`str_field`] and friends). serde_yaml writes YAML 1.2, where `yes`, `on` or `no` are plain
+//! insertion order) and Compose files (their typed values, through serde_yaml values), all
+//! through [`write`]. serde_yaml writes YAML 1.2, where `yes`, `on` or `no` are plain
 //! strings, but the programs that read these files read YAML 1.1, where they are booleans:
 //! `kubectl apply` would reject `PGPOOL_ENABLE_LOAD_BALANCING: yes` as an env value, Helm turns
 //! `synchronous_commit: on` into `true` (helm/helm#5497), and the Compose file reference warns
@@ -117,71 +117,6 @@ pub fn write<T: Tree>(v: &T, out: &mut String) {
         array(a, 0, out);
     } else {
         v.scalar(0, out);
-        out.push('\n');
-    }
-}
-
-/// A key the writer's caller spells out in its code and knows to be plain (`image`, `restart`):
-/// written without asking [`plain_ok`], which runs for every key and string of every file (a
-/// Compose service has some fifteen such keys). Debug builds check the claim.
-#[derive(Clone, Copy)]
-pub(crate) struct Plain(pub &'static str);
-
-/// A mapping key: any string (quoted when YAML would misread it), or a [`Plain`] one.
-pub(crate) trait Key {
-    fn write_key(&self, out: &mut String);
-}
-
-/// Any borrowed string (`&str`, `&String`, `&Cow<str>`), tested as every key is.
-impl<S: AsRef<str> + ?Sized> Key for &S {
-    fn write_key(&self, out: &mut String) {
-        key(self.as_ref(), out);
-    }
-}
-
-impl Key for Plain {
-    fn write_key(&self, out: &mut String) {
-        debug_assert!(plain_ok(self.0), "{} is not a plain key", self.0);
-        out.push_str(self.0);
-    }
-}
-
-/// `key: value` at `indent`, the value a string scalar.
-pub(crate) fn str_field(out: &mut String, indent: usize, k: impl Key, v: &str) {
-    pad(indent, out);
-    k.write_key(out);
-    out.push_str(": ");
-    string(v, indent + 2, out);
-    out.push('\n');
-}
-
-/// `key: text` at `indent`, `text` written as it is: for numbers and `null`.
-pub(crate) fn raw_field(out: &mut String, indent: usize, k: impl Key, text: &str) {
-    pad(indent, out);
-    k.write_key(out);
-    out.push_str(": ");
-    out.push_str(text);
-    out.push('\n');
-}
-
-/// `key:` at `indent`, opening a mapping or sequence written after it (sequences under a key are
-/// not indented further, as in [`write`]).
-pub(crate) fn key_line(out: &mut String, indent: usize, k: impl Key) {
-    pad(indent, out);
-    k.write_key(out);
-    out.push_str(":\n");
-}
-
-/// `- item` at `indent` for every string of a sequence.
-pub(crate) fn str_items<'a, S: AsRef<str> + 'a>(
-    out: &mut String,
-    indent: usize,
-    items: impl IntoIterator<Item = &'a S>,
-) {
-    for item in items {
-        pad(indent, out);
-        out.push_str("- ");
-        string(item.as_ref(), indent + 2, out);
         out.push('\n');
     }
 }

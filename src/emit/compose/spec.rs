@@ -1,8 +1,8 @@
 //! The subset of the Compose Specification that pgtopo writes, as types, and their YAML. Building
 //! the file from types (not text templates) keeps quoting and indentation in one place: the
 //! shared writer (`emit::yaml`) quotes every string YAML 1.1 or 1.2 could misread, and `IndexMap`
-//! keeps keys in the order we insert them. The types still derive `Serialize`, so that tests can
-//! compare the written file with serde's view of the same value.
+//! keeps keys in the order we insert them; the types' `Serialize` is the one description of what
+//! is written.
 
 use std::borrow::Cow;
 
@@ -120,113 +120,19 @@ pub struct Volume {
     pub driver: String,
 }
 
-/// Renders the document, field by field in the types' order, skipping what is empty as the
-/// `skip_serializing_if` attributes say. Written directly rather than through serde_yaml, which
-/// made Compose the slowest part of rendering a large topology (docs/performance.md).
+/// Renders the document through the shared YAML writer: the types' `Serialize` (field order,
+/// `skip_serializing_if`) decides what is written, the writer how it is quoted.
 pub fn to_yaml(f: &ComposeFile) -> String {
-    use crate::emit::yaml::{key_line, raw_field, str_field, str_items, Plain};
-    // A PostgreSQL service takes 1.1 KB (a thousand of them, 1,128 KB): 1.5 KB each keeps a large
-    // file from being copied into a buffer twice its size near the end (1.5 % of `build --out`
-    // of 10 clusters of 100 nodes).
-    let mut out = String::with_capacity(1536 * f.services.len().max(1));
-    let o = &mut out;
-    str_field(o, 0, Plain("name"), &f.name);
-    if f.services.is_empty() {
-        raw_field(o, 0, Plain("services"), "{}");
-    } else {
-        key_line(o, 0, Plain("services"));
-    }
-    for (name, s) in &f.services {
-        key_line(o, 2, name);
-        str_field(o, 4, Plain("image"), &s.image);
-        if let Some(b) = &s.build {
-            key_line(o, 4, Plain("build"));
-            str_field(o, 6, Plain("dockerfile_inline"), &b.dockerfile_inline);
-        }
-        if !s.restart.is_empty() {
-            str_field(o, 4, Plain("restart"), &s.restart);
-        }
-        let lists = [
-            (Plain("profiles"), Some(&s.profiles)),
-            (Plain("entrypoint"), s.entrypoint.as_ref()),
-            (Plain("command"), s.command.as_ref()),
-        ];
-        for (k, list) in lists {
-            match list {
-                // An empty entrypoint or command is written (it overrides the image's).
-                Some(l) if l.is_empty() && k.0 != "profiles" => raw_field(o, 4, k, "[]"),
-                Some(l) if !l.is_empty() => {
-                    key_line(o, 4, k);
-                    str_items(o, 4, l);
-                }
-                _ => {}
-            }
-        }
-        if !s.environment.is_empty() {
-            key_line(o, 4, Plain("environment"));
-            for (k, v) in &s.environment {
-                str_field(o, 6, k, v);
-            }
-        }
-        for (k, list) in [(Plain("ports"), &s.ports), (Plain("volumes"), &s.volumes)] {
-            if !list.is_empty() {
-                key_line(o, 4, k);
-                str_items(o, 4, list);
-            }
-        }
-        if !s.depends_on.is_empty() {
-            key_line(o, 4, Plain("depends_on"));
-            for (k, d) in &s.depends_on {
-                key_line(o, 6, k);
-                str_field(o, 8, Plain("condition"), &d.condition);
-            }
-        }
-        if let Some(h) = &s.healthcheck {
-            key_line(o, 4, Plain("healthcheck"));
-            if h.test.is_empty() {
-                raw_field(o, 6, Plain("test"), "[]");
-            } else {
-                key_line(o, 6, Plain("test"));
-                str_items(o, 6, &h.test);
-            }
-            str_field(o, 6, Plain("interval"), &h.interval);
-            str_field(o, 6, Plain("timeout"), &h.timeout);
-            raw_field(o, 6, Plain("retries"), &h.retries.to_string());
-            str_field(o, 6, Plain("start_period"), &h.start_period);
-        }
-        if !s.networks.is_empty() {
-            key_line(o, 4, Plain("networks"));
-            str_items(o, 4, &s.networks);
-        }
-    }
-    if !f.networks.is_empty() {
-        key_line(o, 0, Plain("networks"));
-        for (k, n) in &f.networks {
-            key_line(o, 2, k);
-            str_field(o, 4, Plain("driver"), &n.driver);
-        }
-    }
-    if !f.volumes.is_empty() {
-        key_line(o, 0, Plain("volumes"));
-        for (k, v) in &f.volumes {
-            match v {
-                None => raw_field(o, 2, k, "null"),
-                Some(v) => {
-                    key_line(o, 2, k);
-                    str_field(o, 4, Plain("driver"), &v.driver);
-                }
-            }
-        }
-    }
-    out
+    let tree = serde_yaml::to_value(f).expect("compose values are plain data");
+    crate::emit::yaml::to_string(&tree)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The writer and serde's view of the same value must agree: every field, in order, with
-    /// the same skipping. A field added to the types but not to `to_yaml` fails here.
+    /// The written file reads back as serde's view of the same value: every field, in order,
+    /// with the same skipping, and every string kept a string.
     #[test]
     fn written_yaml_reads_back_as_the_serialized_value() {
         let mut f = ComposeFile {
