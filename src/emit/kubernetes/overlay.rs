@@ -282,8 +282,8 @@ struct Undo<'a> {
 }
 
 impl Undo<'_> {
-    /// The patch the exact way: a copy of the env object with the transformers' work undone,
-    /// compared with the base object.
+    /// The patch: a copy of the env object with the transformers' work undone, compared with
+    /// the base object.
     fn ops_on_a_copy(&self, b: &Value, u: &Value) -> Vec<Value> {
         let mut x = u.clone();
         for p in label_paths(&x) {
@@ -312,98 +312,6 @@ impl Undo<'_> {
         diff(b, &x, "", &mut ops);
         ops
     }
-
-    /// [`Undo::keep_ops`] of an env object at hand (for the unit tests).
-    #[cfg(test)]
-    fn ops_in_place(&self, b: &Value, u: &Value) -> Option<Vec<Value>> {
-        let mut ops = Vec::new();
-        diff(b, u, "", &mut ops);
-        self.keep_ops(b, &label_maps(u), &ops)
-    }
-
-    /// The same patch without the copy: takes the operations that turn the base object into the
-    /// env's (`diff`) and drops those at the paths the transformers write. Most env objects differ
-    /// from the base only there, and copying each one was most of an overlay's time. It needs of
-    /// the env object only its label maps ([`label_maps`]). `None` when an operation touches a
-    /// parent of such a path, or a label map would be left empty: those take
-    /// [`Undo::ops_on_a_copy`]. Debug builds (the tests) compute both and require the same
-    /// operations.
-    fn keep_ops(&self, b: &Value, labels: &LabelMaps, ops: &[Value]) -> Option<Vec<Value>> {
-        for (p, keys) in labels {
-            if let Some(keys) = keys {
-                // Undoing would empty the env's map, which the copy then drops as a whole.
-                if pointer(b, p).is_some() && keys.iter().all(|k| self.delta.contains_key(k)) {
-                    return None;
-                }
-            }
-        }
-        let images: Vec<&str> = self
-            .images
-            .iter()
-            .filter(|(path, img)| {
-                self.image_rewrite.contains_key(split_image(img).0) && pointer(b, path).is_some()
-            })
-            .map(|(path, _)| path.as_str())
-            .collect();
-        let mut guarded: Vec<&str> = labels.iter().map(|(p, _)| p.as_str()).collect();
-        guarded.extend(&images);
-        if self.replicas {
-            guarded.push("/spec/replicas");
-        }
-        let mut kept = Vec::with_capacity(ops.len());
-        for op in ops {
-            let path = op["path"].as_str().unwrap_or_default();
-            let under = |g: &str| {
-                g.len() > path.len() && g.starts_with(path) && g[path.len()..].starts_with('/')
-            };
-            if guarded.iter().any(|g| under(g)) {
-                return None;
-            }
-            if labels.iter().any(|(p, _)| p == path) {
-                // The whole label map: keep what the transformer does not add.
-                let mut op = op.clone();
-                let kind = op["op"].as_str().unwrap_or_default().to_owned();
-                match (kind.as_str(), op.get_mut("value")) {
-                    ("remove", _) => {}
-                    ("add", Some(Value::Object(m))) => {
-                        m.retain(|k, _| !self.delta.contains_key(k));
-                        if m.is_empty() {
-                            continue;
-                        }
-                    }
-                    _ => return None,
-                }
-                kept.push(op);
-                continue;
-            } else if let Some((parent, last)) = path.rsplit_once('/') {
-                let key = unescape(last);
-                if labels.iter().any(|(p, _)| p == parent) && self.delta.contains_key(&key) {
-                    continue;
-                }
-                if images.contains(&path) || (self.replicas && path == "/spec/replicas") {
-                    continue;
-                }
-            }
-            kept.push(op.clone());
-        }
-        Some(kept)
-    }
-}
-
-/// Where an object's labels go ([`label_paths`]), each with the keys of the map the object has
-/// there, if it has one.
-type LabelMaps = Vec<(String, Option<Vec<String>>)>;
-
-fn label_maps(u: &Value) -> LabelMaps {
-    label_paths(u)
-        .into_iter()
-        .map(|p| {
-            let keys = pointer(u, &p)
-                .and_then(Value::as_object)
-                .map(|m| m.keys().cloned().collect());
-            (p, keys)
-        })
-        .collect()
 }
 
 /// Applies operations made by `diff` (add and remove of object members, replace anywhere).
@@ -453,7 +361,6 @@ struct Paired {
     base: usize,
     /// The operations that turn the base object into this one.
     ops: Vec<Value>,
-    labels: LabelMaps,
     /// Its images: (JSON pointer, reference).
     images: Vec<(String, String)>,
     /// The replica count of a Deployment or StatefulSet whose count differs from the base's.
@@ -569,7 +476,6 @@ pub fn derive(
                     Ok(Paired {
                         base: i,
                         ops,
-                        labels: label_maps(u),
                         images: images(u),
                         replicas,
                     })
@@ -673,19 +579,11 @@ pub fn derive(
             images: &p.images,
             replicas: p.replicas.is_some(),
         };
-        // The exact way needs the env object: it is the base object with the operations applied.
-        let on_a_copy = || {
-            let mut u = (*b).clone();
-            apply(&mut u, &p.ops);
-            undo.ops_on_a_copy(b, &u)
-        };
-        let ops = match undo.keep_ops(b, &p.labels, &p.ops) {
-            Some(ops) => {
-                debug_assert_eq!(ops, on_a_copy(), "{}", file_stem(b));
-                ops
-            }
-            None => on_a_copy(),
-        };
+        // The env object is the base object with the operations applied; the patch is what
+        // turns the base into it once the transformers' work is undone.
+        let mut u = (*b).clone();
+        apply(&mut u, &p.ops);
+        let ops = undo.ops_on_a_copy(b, &u);
         if ops.is_empty() {
             continue;
         }
@@ -818,7 +716,7 @@ mod tests {
     }
 
     #[test]
-    fn undo_in_place_agrees_with_the_copy_or_steps_aside() {
+    fn undo_takes_the_transformers_work_out_of_the_patch() {
         let delta: Map<String, Value> = [("environment".to_owned(), json!("e0"))]
             .into_iter()
             .collect();
@@ -838,18 +736,15 @@ mod tests {
             cm(json!({"a": "1"}), 1),
             cm(json!({"a": "1", "environment": "e0"}), 2),
         );
-        let fast = undo.ops_in_place(&b, &u).expect("in place");
-        assert_eq!(fast, undo.ops_on_a_copy(&b, &u));
         assert_eq!(
-            fast,
+            undo.ops_on_a_copy(&b, &u),
             vec![json!({"op": "replace", "path": "/data/x", "value": 2})]
         );
-        // Undoing the label would leave the env's map empty while the base has one: the copy.
+        // Undoing the label leaves the env's map empty while the base has one.
         let (b, u) = (
             cm(json!({"a": "1"}), 1),
             cm(json!({"environment": "e0"}), 1),
         );
-        assert_eq!(undo.ops_in_place(&b, &u), None);
         assert_eq!(
             undo.ops_on_a_copy(&b, &u),
             vec![json!({"op": "remove", "path": "/metadata/labels"})]
@@ -858,16 +753,10 @@ mod tests {
         let mut b = cm(json!({}), 1);
         b["metadata"].as_object_mut().unwrap().remove("labels");
         let u = cm(json!({"b": "2", "environment": "e0"}), 1);
-        let fast = undo.ops_in_place(&b, &u).expect("in place");
-        assert_eq!(fast, undo.ops_on_a_copy(&b, &u));
         assert_eq!(
-            fast,
+            undo.ops_on_a_copy(&b, &u),
             vec![json!({"op": "add", "path": "/metadata/labels", "value": {"b": "2"}})]
         );
-        // An operation on a parent of a label map (here the whole metadata) steps aside.
-        let mut b3 = b.clone();
-        b3.as_object_mut().unwrap().remove("metadata");
-        assert_eq!(undo.ops_in_place(&b3, &u), None);
     }
 
     /// The namespace the caller expects is checked against the objects: a wrong guess is
