@@ -43,6 +43,7 @@ mod pt161_cluster_too_large;
 mod pt170_pgtopo_owned_parameter;
 mod pt171_control_character;
 mod pt172_target_drops_property;
+mod pt173_moved_image;
 
 pub const RULES: &[Rule] = &[
     pt101_one_primary::RULE,
@@ -86,4 +87,5 @@ pub const RULES: &[Rule] = &[
     pt170_pgtopo_owned_parameter::RULE,
     pt171_control_character::RULE,
     pt172_target_drops_property::RULE,
+    pt173_moved_image::RULE,
 ];
