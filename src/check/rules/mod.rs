@@ -44,6 +44,7 @@ mod pt170_pgtopo_owned_parameter;
 mod pt171_control_character;
 mod pt172_target_drops_property;
 mod pt173_moved_image;
+mod pt174_pg_auto_failover_sync;
 
 pub const RULES: &[Rule] = &[
     pt101_one_primary::RULE,
@@ -88,4 +89,5 @@ pub const RULES: &[Rule] = &[
     pt171_control_character::RULE,
     pt172_target_drops_property::RULE,
     pt173_moved_image::RULE,
+    pt174_pg_auto_failover_sync::RULE,
 ];
