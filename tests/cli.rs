@@ -317,7 +317,8 @@ fn build_of_one_env_ignores_the_other_envs() {
 
 /// `build --target T` for a T the file does not list runs T's checks as if it did: a Patroni VM
 /// topology printed as Kubernetes once gave a StatefulSet running `patroni` in `postgres:16` (which
-/// has no Patroni), with exit 0. Now T's errors stop it, with nothing on stdout.
+/// has no Patroni), with exit 0. Now T's errors stop it, with nothing on stdout: here the pooler
+/// beside every database host and the balancer, which Kubernetes cannot run.
 #[test]
 fn build_for_an_undeclared_target_runs_its_checks() {
     let vm = "topologies/haproxy-keepalived.kdl";
@@ -325,7 +326,8 @@ fn build_for_an_undeclared_target_runs_its_checks() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stdout.is_empty(), "nothing is printed:\n{stdout}");
     assert!(
-        stderr.contains("PT120") && stderr.contains("which has no Patroni"),
+        stderr.contains("PT116")
+            && stderr.contains("the kubernetes target cannot express balancer"),
         "{stderr}"
     );
     assert!(

@@ -322,6 +322,35 @@ fn credentials_are_referenced_never_written() {
     }
 }
 
+/// Every service's image is pinned and pulls today: versioned tags under Docker Hub's `bitnami/`
+/// stopped pulling in August 2025 (bitnami moved them to `bitnamilegacy/`).
+#[test]
+fn every_image_is_pinned_and_served() {
+    let mut seen = 0;
+    for (name, b) in bundles() {
+        for (path, compose) in files_named(&b, "compose.yaml") {
+            let doc: serde_yaml::Value = serde_yaml::from_str(compose).unwrap();
+            for (svc, def) in doc["services"].as_mapping().into_iter().flatten() {
+                let Some(img) = def["image"].as_str() else {
+                    continue;
+                };
+                let at = format!("{name}/{path} service {:?}: image {img}", svc.as_str());
+                let last = img.rsplit('/').next().unwrap();
+                assert!(
+                    last.contains(':') && !last.ends_with(":latest"),
+                    "{at} is not pinned"
+                );
+                assert!(
+                    !img.starts_with("bitnami/") && !img.starts_with("docker.io/bitnami/"),
+                    "{at} is a tag Docker Hub no longer serves"
+                );
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 0, "no compose service has an image");
+}
+
 /// `build ENV --target compose` prints that env's compose.yaml, byte for byte the file `--out`
 /// writes.
 #[test]

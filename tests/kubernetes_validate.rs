@@ -332,6 +332,23 @@ fn internal_invariants_hold_for_every_env() {
                         "{}",
                         at(&format!("image {img} is not pinned"))
                     );
+                    // Versioned tags under docker.io/bitnami/ no longer pull (August 2025).
+                    assert!(
+                        !img.starts_with("bitnami/") && !img.starts_with("docker.io/bitnami/"),
+                        "{}",
+                        at(&format!("image {img} is a tag Docker Hub no longer serves"))
+                    );
+                    // Each image runs as its own user: Spilo's postgres is uid 101 (gid 103), not
+                    // the official image's 999, whose uid cannot write Spilo's paths.
+                    if last.starts_with("spilo") {
+                        let psc = &spec["securityContext"];
+                        assert_eq!(
+                            (psc["runAsUser"].as_i64(), psc["fsGroup"].as_i64()),
+                            (Some(101), Some(103)),
+                            "{}",
+                            at(&format!("{img} runs as its postgres user"))
+                        );
+                    }
                     let sc = &c["securityContext"];
                     assert_eq!(
                         sc["allowPrivilegeEscalation"],
@@ -364,15 +381,22 @@ fn patroni_validates_the_generated_configuration() {
         common::program(&common::repo().join("tests/fixtures/kubernetes/overlay-edges.kdl"));
     let docs =
         parse_docs(&emit::stdout(Target::Kubernetes, &edges, None, &Options::default()).unwrap());
+    let dir = common::temp_dir("k8s-patroni");
+    // A declared image built on the official one, and the pinned Spilo (no image declared).
+    for cluster in ["pat", "spilo"] {
+        validate_patroni_yml(&docs, &dir, cluster);
+    }
+}
+
+fn validate_patroni_yml(docs: &[Value], dir: &Path, cluster: &str) {
     let cm = docs
         .iter()
-        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "pat-config")
-        .expect("the Patroni cluster has a ConfigMap");
+        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == format!("{cluster}-config"))
+        .unwrap_or_else(|| panic!("the Patroni cluster {cluster} has a ConfigMap"));
     let yml = cm["data"]["patroni.yml"]
         .as_str()
         .expect("patroni.yml is emitted");
-    let dir = common::temp_dir("k8s-patroni");
-    let file = dir.join("patroni.yml");
+    let file = dir.join(format!("{cluster}-patroni.yml"));
     std::fs::write(
         &file,
         format!("{yml}tags:\n  nosync: false\n  nofailover: false\n  failover_priority: 50\n"),
@@ -382,7 +406,7 @@ fn patroni_validates_the_generated_configuration() {
         Command::new("patroni")
             .arg("--validate-config")
             .arg(&file)
-            .env("PATRONI_NAME", "pat-0")
+            .env("PATRONI_NAME", format!("{cluster}-0"))
             .env("PATRONI_POSTGRESQL_CONNECT_ADDRESS", "10.1.2.3:5432")
             .env("PATRONI_RESTAPI_CONNECT_ADDRESS", "10.1.2.3:8008")
             .env("PATRONI_KUBERNETES_NAMESPACE", "apps")
@@ -393,7 +417,7 @@ fn patroni_validates_the_generated_configuration() {
     );
     assert!(
         ok,
-        "patroni --validate-config rejected pat-config's patroni.yml:\n{out}\n{yml}"
+        "patroni --validate-config rejected {cluster}-config's patroni.yml:\n{out}\n{yml}"
     );
 }
 

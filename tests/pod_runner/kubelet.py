@@ -69,7 +69,9 @@ IMAGES = {
         "dirs": [],
         "env": {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
     },
-    "bitnami/kubectl": {
+    # bitnami's kubectl image, pulled from bitnamilegacy where bitnami moved its versioned tags
+    # (August 2025); the image and its paths are the same.
+    "bitnamilegacy/kubectl": {
         "users": [],
         "groups": [],
         "dirs": [],

@@ -50,6 +50,8 @@ mod pt181_backup_schedule;
 mod pt182_backup_repository;
 mod pt183_restore_source;
 mod pt184_backup_tool;
+mod pt175_moved_image;
+mod pt176_pg_auto_failover_sync;
 
 pub const RULES: &[Rule] = &[
     pt101_one_primary::RULE,
@@ -100,4 +102,6 @@ pub const RULES: &[Rule] = &[
     pt182_backup_repository::RULE,
     pt183_restore_source::RULE,
     pt184_backup_tool::RULE,
+    pt175_moved_image::RULE,
+    pt176_pg_auto_failover_sync::RULE,
 ];

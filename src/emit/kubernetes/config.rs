@@ -255,13 +255,33 @@ exec /opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh /opt/bitnami/scripts/p
             );
         }
         FailoverManager::Patroni => {
+            match names::patroni_bin_dir(c) {
+                // Spilo ships several majors; patroni.yml names this cluster's folder, and the
+                // bootstrap hook's psql comes from it too.
+                Some(bin) => {
+                    let _ = writeln!(
+                        s,
+                        "# Spilo ships several PostgreSQL majors: this cluster's programs come first.\nexport PATH=\"{bin}:$PATH\""
+                    );
+                }
+                // An image built on the official one has a single major, which pg_config names.
+                None => s.push_str("export PATRONI_POSTGRESQL_BIN_DIR=\"$(pg_config --bindir)\"\n"),
+            }
+            // What Spilo's own launch script does before it starts Patroni, which start.sh
+            // replaces: the kubelet hands the volume's files to the pod's group with group write
+            // (fsGroup) on every mount, and PostgreSQL refuses a data directory anyone but its
+            // owner may write.
+            let _ = writeln!(
+                s,
+                "# The kubelet makes the volume group-writable (fsGroup); PostgreSQL wants its data directory private.\nmkdir -p \"{pgdata}\"\nchmod 0700 \"{pgdata}\"",
+                pgdata = names::pgdata(c)
+            );
             let _ = write!(
                 s,
                 r#"# Patroni's member name is the pod name: its Kubernetes DCS labels the pod of that name.
 export PATRONI_NAME="$POD_NAME"
 export PATRONI_POSTGRESQL_CONNECT_ADDRESS="${{POD_IP}}:{port}"
 export PATRONI_RESTAPI_CONNECT_ADDRESS="${{POD_IP}}:8008"
-export PATRONI_POSTGRESQL_BIN_DIR="$(pg_config --bindir)"
 # Per-node tags: async nodes never become synchronous, failover=#false nodes are never promoted.
 nosync=false; if [ "$NODE_ROLE" = "async" ]; then nosync=true; fi
 nofailover=false; if [ "$NODE_PRIORITY" = "0" ]; then nofailover=true; fi
@@ -477,7 +497,7 @@ pub fn patroni_yml(t: &Topology, c: &Cluster, source: Option<&Cluster>) -> Strin
             listen: format!("0.0.0.0:{port}"),
             connect_address: None,
             data_dir: names::pgdata(c),
-            bin_dir: None,
+            bin_dir: names::patroni_bin_dir(c),
             pgpass: "/tmp/pgpass".to_owned(),
             replication_user: credentials::REPLICATION_USER,
             params: &settings,

@@ -1,5 +1,6 @@
 //! Object names, paths and images: one place, so every object that refers to another agrees.
 
+use crate::catalog;
 use crate::model::{Cluster, FailoverManager};
 
 /// The pod label the labeler keeps true and the primary/replicas Services select on.
@@ -57,6 +58,9 @@ pub enum Family {
     Official,
     /// An image with Patroni on the official postgres base (uid 999), declared by the user.
     Patroni,
+    /// Zalando's Spilo (Ubuntu, user `postgres` uid 101 / gid 103, every major under
+    /// `/usr/lib/postgresql/<major>/bin`): the pinned default for Patroni, or a declared Spilo.
+    Spilo,
 }
 
 pub fn family(c: &Cluster) -> Family {
@@ -64,6 +68,8 @@ pub fn family(c: &Cluster) -> Family {
         FailoverManager::PgAutoFailover => Family::Citus,
         FailoverManager::Repmgr => Family::Bitnami,
         FailoverManager::None => Family::Official,
+        // A declared image is taken to be built on the official image, unless it is a Spilo.
+        FailoverManager::Patroni if catalog::is_spilo(&c.postgres.image.value) => Family::Spilo,
         FailoverManager::Patroni => Family::Patroni,
     }
 }
@@ -73,6 +79,16 @@ pub fn uid(f: Family) -> i64 {
         Family::Citus => 1000,
         Family::Bitnami => 1001,
         Family::Official | Family::Patroni => 999,
+        Family::Spilo => catalog::SPILO_UID,
+    }
+}
+
+/// The group the pod runs as and owns its volumes with (`runAsGroup`, `fsGroup`): the user's own
+/// group everywhere but Spilo, whose `postgres` group has another number than its user.
+pub fn gid(f: Family) -> i64 {
+    match f {
+        Family::Spilo => catalog::SPILO_GID,
+        other => uid(other),
     }
 }
 
@@ -81,6 +97,8 @@ pub fn data_mount(c: &Cluster) -> &'static str {
         Family::Citus => "/var/lib/postgresql",
         Family::Bitnami => "/bitnami/postgresql",
         Family::Official | Family::Patroni => "/var/lib/postgresql/data",
+        // Where Spilo (and the postgres-operator) mount the volume: $PGHOME/pgdata.
+        Family::Spilo => "/home/postgres/pgdata",
     }
 }
 
@@ -89,7 +107,16 @@ pub fn pgdata(c: &Cluster) -> String {
         Family::Citus => "/var/lib/postgresql/pgdata".to_owned(),
         Family::Bitnami => "/bitnami/postgresql/data".to_owned(),
         Family::Official | Family::Patroni => "/var/lib/postgresql/data/pgdata".to_owned(),
+        // The image's own PGDATA ($PGROOT/data), a folder below the mount as elsewhere.
+        Family::Spilo => "/home/postgres/pgdata/pgroot/data".to_owned(),
     }
+}
+
+/// Where a Patroni member finds PostgreSQL's programs: Spilo ships several majors, each in its
+/// Debian folder, so the cluster's major picks one; other images are asked with `pg_config`.
+pub fn patroni_bin_dir(c: &Cluster) -> Option<String> {
+    (family(c) == Family::Spilo)
+        .then(|| format!("/usr/lib/postgresql/{}/bin", c.postgres.version.value))
 }
 
 /// Whether pods need the labeler sidecar: everywhere except Patroni with its Kubernetes DCS, which

@@ -212,12 +212,13 @@ fn container_security(read_only_root: bool) -> SecurityContext {
     }
 }
 
-fn pod_security(uid: i64) -> PodSecurityContext {
+/// The pod's identity: the image's user, and its group for the process and the volumes.
+fn pod_security(uid: i64, gid: i64) -> PodSecurityContext {
     PodSecurityContext {
         run_as_non_root: Some(true),
         run_as_user: Some(uid),
-        run_as_group: Some(uid),
-        fs_group: Some(uid),
+        run_as_group: Some(gid),
+        fs_group: Some(gid),
         seccomp_profile: Some(SeccompProfile {
             type_: "RuntimeDefault".to_owned(),
             ..Default::default()
@@ -463,7 +464,7 @@ fn cluster(cx: &mut Ctx, c: &Cluster) {
     // Configuration files and scripts.
     let mut data = BTreeMap::new();
     data.insert("start.sh".to_owned(), config::start_script(c, source));
-    if names::family(c) == Family::Patroni {
+    if c.failover.manager.value == FailoverManager::Patroni {
         // Patroni owns postgresql.conf, pg_hba.conf and the replication role.
         data.insert(
             "patroni.yml".to_owned(),
@@ -607,7 +608,7 @@ fn db_volumes_and_mounts(c: &Cluster) -> (Vec<Volume>, Vec<VolumeMount>) {
             mounts.push(mount("conf-d", "/bitnami/repmgr/conf/conf.d", true));
         }
         Family::Official => {}
-        Family::Citus | Family::Patroni => {}
+        Family::Citus | Family::Patroni | Family::Spilo => {}
     }
     // The server certificate, key and CA from the `tls` Secret, under the names every target's
     // postgresql.conf reads. PostgreSQL accepts a key readable by its group when root owns it,
@@ -702,7 +703,7 @@ fn statefulset(cx: &mut Ctx, c: &Cluster, db_labels: &Labels) {
             env_vars.push(env("POSTGRESQL_PGAUDIT_LOG", "none"));
             env_vars.push(env("REPMGR_DATABASE", "repmgr"));
         }
-        Family::Patroni => {
+        Family::Patroni | Family::Spilo => {
             env_vars.push(secret_env(
                 c,
                 "PATRONI_SUPERUSER_PASSWORD",
@@ -744,7 +745,7 @@ fn statefulset(cx: &mut Ctx, c: &Cluster, db_labels: &Labels) {
         env_vars.push(secret_env(c, &r.env_var, &r.secret_key));
     }
     let ready_cmd = format!("pg_isready -h 127.0.0.1 -p {pg_port}");
-    let patroni = fam == Family::Patroni;
+    let patroni = matches!(fam, Family::Patroni | Family::Spilo);
     let mut db_ports = vec![port("postgresql", pg_port)];
     if patroni {
         db_ports.push(port("patroni", 8008));
@@ -871,7 +872,7 @@ fn statefulset(cx: &mut Ctx, c: &Cluster, db_labels: &Labels) {
                 }),
                 spec: Some(PodSpec {
                     service_account_name: Some(names::service_account(c)),
-                    security_context: Some(pod_security(names::uid(fam))),
+                    security_context: Some(pod_security(names::uid(fam), names::gid(fam))),
                     affinity: Some(anti),
                     topology_spread_constraints: spread,
                     termination_grace_period_seconds: Some(60),
@@ -984,7 +985,10 @@ exec pg_autoctl run --pgdata /var/lib/postgresql/monitor\n",
                 }),
                 spec: Some(PodSpec {
                     automount_service_account_token: Some(false),
-                    security_context: Some(pod_security(names::uid(Family::Citus))),
+                    security_context: Some(pod_security(
+                        names::uid(Family::Citus),
+                        names::gid(Family::Citus),
+                    )),
                     containers: vec![container],
                     volumes: Some(vec![empty_dir("tmp"), empty_dir("run")]),
                     ..Default::default()
@@ -1081,7 +1085,7 @@ fn pooler(cx: &mut Ctx, c: &Cluster, p: &Pooler) {
             };
             PodSpec {
                 automount_service_account_token: Some(false),
-                security_context: Some(pod_security(70)),
+                security_context: Some(pod_security(70, 70)),
                 init_containers: Some(vec![auth]),
                 containers: vec![main],
                 volumes: Some(vec![
@@ -1174,7 +1178,7 @@ fn pooler(cx: &mut Ctx, c: &Cluster, p: &Pooler) {
             };
             PodSpec {
                 automount_service_account_token: Some(false),
-                security_context: Some(pod_security(1001)),
+                security_context: Some(pod_security(1001, 1001)),
                 containers: vec![main],
                 volumes: Some(vec![
                     empty_dir("tmp"),

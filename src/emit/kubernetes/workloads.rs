@@ -186,7 +186,10 @@ fn job(cx: &mut Ctx, c: &Cluster, w: &Workload) {
                 spec: Some(PodSpec {
                     restart_policy: Some("Never".to_owned()),
                     automount_service_account_token: Some(false),
-                    security_context: Some(pod_security(names::uid(names::family(c)))),
+                    security_context: Some(pod_security(
+                        names::uid(names::family(c)),
+                        names::gid(names::family(c)),
+                    )),
                     containers: vec![container],
                     volumes: Some(vec![
                         config_volume("scripts", &scripts_cm, Some(0o555)),
