@@ -50,7 +50,7 @@ fn bench(name: &str, src: &str) {
         .into_iter()
         .map(|e| e.value)
         .collect();
-    let c = driver::compile(src);
+    let mut c = driver::compile(src);
     assert!(!c.has_errors(), "{name} has errors: {:?}", c.diagnostics);
     let program = c
         .program(name)
@@ -88,7 +88,7 @@ fn bench(name: &str, src: &str) {
     let last = envs.last().map(String::as_str);
     let (t, n) = median(|| {
         let mut c = driver::compile_for(src, driver::Envs::Only(last));
-        let p = c.take_program(name).unwrap();
+        let p = c.program(name).unwrap();
         for target in p.build_targets() {
             std::hint::black_box(
                 emit::stdout(target, &p, last, &emit::Options::default()).unwrap(),
@@ -98,7 +98,7 @@ fn bench(name: &str, src: &str) {
     row.push(("build_env".into(), t, n));
     let (t, n) = median(|| {
         let mut c = driver::compile(src);
-        let p = c.take_program(name).unwrap();
+        let p = c.program(name).unwrap();
         std::hint::black_box(emit::build_all(&p).unwrap());
     });
     row.push(("build_all".into(), t, n));

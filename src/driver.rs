@@ -26,10 +26,10 @@ impl Compilation {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
-    /// [`Compilation::program`] without the copy: moves the models out (diagnostics stay) and
-    /// drops the syntax tree, which nothing needs once the models exist. A large topology's tree
-    /// and models are tens of megabytes each; `build --out` and `diff` should not hold them twice.
-    pub fn take_program(&mut self, name: &str) -> Option<Program> {
+    /// The resolved program, only when nothing is wrong with it: emitters never see a broken
+    /// model. It moves the models out (the diagnostics stay) and drops the syntax tree, which
+    /// nothing needs once the models exist, so a large topology is never held twice.
+    pub fn program(&mut self, name: &str) -> Option<Program> {
         if self.has_errors() {
             return None;
         }
@@ -56,18 +56,6 @@ impl Compilation {
             },
             doc: self.doc.take()?,
             env_names: self.env_names.clone(),
-        })
-    }
-
-    /// The resolved program, only when nothing is wrong with it: emitters never see a broken model.
-    pub fn program(&self, name: &str) -> Option<Program> {
-        if self.has_errors() {
-            return None;
-        }
-        Some(Program {
-            name: name.to_owned(),
-            base: self.base.clone()?,
-            envs: self.envs.clone(),
         })
     }
 }

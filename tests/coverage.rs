@@ -52,7 +52,7 @@ fn used_by() -> BTreeMap<String, Vec<Target>> {
 
 /// What building `target` gives: its files, or its findings.
 fn build(src: &str, target: Target) -> (String, Vec<String>) {
-    let c = driver::compile(src);
+    let mut c = driver::compile(src);
     let findings: Vec<String> = c
         .diagnostics
         .iter()

@@ -128,7 +128,7 @@ fn mutate(rng: &mut Rng, input: &[u8], others: &[Vec<u8>]) -> Vec<u8> {
 /// Runs one input through every phase; returns a description if anything panicked.
 fn exercise(bytes: &[u8]) -> Result<(), String> {
     let r = catch_unwind(AssertUnwindSafe(|| {
-        let (_, c) = compile_bytes(bytes);
+        let (_, mut c) = compile_bytes(bytes);
         if let Some(p) = c.program("fuzz") {
             for t in pgtopo::model::Target::ALL {
                 let _ = emit::files(*t, &p);

@@ -138,7 +138,7 @@ fn two_databases_with_two_owners_are_created_on_every_target() {
                 "    postgres version=15\n",
                 &format!("    postgres version=15{image}\n    failover \"{manager}\"{block}\n"),
             );
-        let c = pgtopo::driver::compile(&text);
+        let mut c = pgtopo::driver::compile(&text);
         let p = c
             .program("one-stack")
             .unwrap_or_else(|| panic!("{manager}: does not compile: {:#?}", c.diagnostics));

@@ -278,7 +278,7 @@ fn yaml_special_values_survive_a_round_trip() {
         "targets \"kubernetes\" \"helm\" \"compose\"\ncluster \"db\" {{\n    labels {}\n    helm chart=\"cnpg\"\n    parameters {{\n        application_name \"~\"\n        search_path \".inf\"\n        synchronous_commit \"on\"\n    }}\n    node \"db-0\" role=\"primary\"\n    node \"db-1\" role=\"async\"\n}}\n",
         labels.join(" ")
     );
-    let c = compile(&src);
+    let mut c = compile(&src);
     assert!(!c.has_errors(), "{:?}", c.diagnostics);
     let bundle = build_all(&c.program("yaml").unwrap()).unwrap();
     let mut checked = 0;
@@ -372,7 +372,7 @@ fn adversarial_sizes_compile_or_are_rejected_with_a_code() {
     ];
     for (name, src) in cases {
         let started = std::time::Instant::now();
-        let c = compile(&src);
+        let mut c = compile(&src);
         if c.has_errors() {
             assert!(
                 c.diagnostics.iter().all(|d| d.code.starts_with("PT")),

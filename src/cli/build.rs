@@ -87,7 +87,7 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
     let name = loaded.name();
     let (eager, lazy) = match args.out {
         Some(_) => (None, loaded.compilation.take_lazy_program(&name)),
-        None => (loaded.compilation.take_program(&name), None),
+        None => (loaded.compilation.program(&name), None),
     };
     let Some(program) = eager.as_ref().or(lazy.as_ref().map(|l| &l.program)) else {
         if args.out.is_some() {

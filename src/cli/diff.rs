@@ -83,7 +83,7 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
     };
     let name = loaded.name();
     let all_envs = loaded.compilation.env_names.clone();
-    let Some(program) = loaded.compilation.take_program(&name) else {
+    let Some(program) = loaded.compilation.program(&name) else {
         eprint!("{}", render(ctx, &loaded, &loaded.compilation.diagnostics));
         eprintln!(
             "pgtopo: {} does not compile; nothing to compare",
@@ -329,7 +329,7 @@ fn old_side(
         let spec = format!("git:{rev}");
         let src = git_show(path, rev).map_err(|msg| format!("pgtopo: {msg}"))?;
         let old = compile_for(&src, selected)
-            .take_program(name)
+            .program(name)
             .ok_or_else(|| format!("pgtopo: the topology at {spec} does not compile"))?;
         let files = emit::build_targets(&old, &targets(&old))
             .map_err(|_| format!("pgtopo: the topology at {spec} does not build"))?;
@@ -349,7 +349,7 @@ fn old_side(
     }
     let model = match tree.source {
         None => OldModel::NotRecorded,
-        Some(src) => match compile_for(&src, selected).take_program(name) {
+        Some(src) => match compile_for(&src, selected).program(name) {
             Some(p) => OldModel::Program(p),
             None => OldModel::Broken,
         },

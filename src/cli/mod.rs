@@ -227,7 +227,7 @@ pub fn load_env(
         2
     })?;
     let name = loaded.name();
-    let Some(program) = loaded.compilation.take_program(&name) else {
+    let Some(program) = loaded.compilation.program(&name) else {
         eprint!("{}", render(ctx, &loaded, &loaded.compilation.diagnostics));
         return Err(1);
     };

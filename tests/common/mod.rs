@@ -40,7 +40,7 @@ pub fn topologies() -> Vec<(String, PathBuf)> {
 /// Compiles a topology file; panics with the rendered diagnostics when it has errors.
 pub fn program(path: &Path) -> Program {
     let src = std::fs::read_to_string(path).expect("topology is readable");
-    let c = compile(&src);
+    let mut c = compile(&src);
     let name = path.file_stem().unwrap().to_string_lossy().into_owned();
     match c.program(&name) {
         Some(p) => p,

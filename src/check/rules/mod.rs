@@ -45,13 +45,13 @@ mod pt170_pgtopo_owned_parameter;
 mod pt171_control_character;
 mod pt172_target_drops_property;
 mod pt173_parameter_value;
+mod pt175_moved_image;
+mod pt176_pg_auto_failover_sync;
 mod pt180_backup_archive_folder;
 mod pt181_backup_schedule;
 mod pt182_backup_repository;
 mod pt183_restore_source;
 mod pt184_backup_tool;
-mod pt175_moved_image;
-mod pt176_pg_auto_failover_sync;
 
 pub const RULES: &[Rule] = &[
     pt101_one_primary::RULE,

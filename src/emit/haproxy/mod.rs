@@ -417,7 +417,7 @@ cluster "c" {{
 }}
 "#
         );
-        let c = crate::driver::compile(&src);
+        let mut c = crate::driver::compile(&src);
         let p = c.program("t").unwrap_or_else(|| {
             panic!("{manager}: {:#?}", c.diagnostics);
         });
