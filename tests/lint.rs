@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use pgtopo::check::RULES;
-use pgtopo::diag::{render_human, Severity};
+use pgtopo::diag::{codes, render_human, Severity};
 use pgtopo::driver::{compile, compile_bytes};
 
 fn fixtures() -> Vec<PathBuf> {
@@ -42,7 +42,7 @@ fn every_fixture_triggers_its_code_and_matches_its_snapshot() {
             path.file_name().unwrap().to_string_lossy()
         );
         assert!(
-            c.diagnostics.iter().any(|d| d.code == code),
+            c.diagnostics.iter().any(|d| d.code == code.as_str()),
             "{name} should trigger {code}, got {:?}",
             c.diagnostics
                 .iter()
@@ -68,29 +68,54 @@ fn every_rule_has_a_fixture() {
     let have: Vec<String> = fixtures().iter().map(|p| code_of(p)).collect();
     for rule in RULES {
         assert!(
-            have.iter().any(|c| c == rule.code),
+            have.iter().any(|c| rule.code == c.as_str()),
             "rule {} ({}) has no fixture in tests/fixtures/lint",
             rule.code,
-            rule.name
+            rule.code.name()
         );
     }
 }
 
 #[test]
-fn rule_codes_are_unique_and_documented() {
-    let doc = std::fs::read_to_string(common::repo().join("docs/language.md")).unwrap();
+fn rule_codes_are_unique() {
     for (i, rule) in RULES.iter().enumerate() {
         assert!(
             !RULES[..i].iter().any(|r| r.code == rule.code),
             "{} is used twice",
             rule.code
         );
+    }
+}
+
+/// docs/language.md's table of codes and `diag::codes::ALL` list the same codes, in the same
+/// order: a code added to one place and not the other fails here.
+#[test]
+fn every_code_is_documented_and_every_documented_code_exists() {
+    let doc = std::fs::read_to_string(common::repo().join("docs/language.md")).unwrap();
+    let table = doc
+        .split("## Lint codes")
+        .nth(1)
+        .expect("docs/language.md has a section \"Lint codes\"");
+    let documented: Vec<&str> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| PT"))
+        .map(|l| &l[..3])
+        .collect();
+    let documented: Vec<String> = documented.iter().map(|n| format!("PT{n}")).collect();
+    let defined: Vec<&str> = codes::ALL.iter().map(|c| c.as_str()).collect();
+    for c in &defined {
         assert!(
-            doc.contains(rule.code),
-            "docs/language.md does not list {}",
-            rule.code
+            documented.iter().any(|d| d == c),
+            "{c} is not in docs/language.md's table of codes"
         );
     }
+    for d in &documented {
+        assert!(
+            defined.contains(&d.as_str()),
+            "docs/language.md lists {d}, which src/diag/codes.rs does not define"
+        );
+    }
+    assert_eq!(documented, defined, "the table follows the codes' order");
 }
 
 /// Warnings an example topology deserves (docs/language.md says why); anything else is a regression.
@@ -110,7 +135,7 @@ fn example_topologies_are_lint_clean() {
         let c = compile(&std::fs::read_to_string(&path).unwrap());
         for d in &c.diagnostics {
             let expected = d.severity == Severity::Warning
-                && EXPECTED_WARNINGS.contains(&(name.as_str(), d.code));
+                && EXPECTED_WARNINGS.contains(&(name.as_str(), d.code.as_str()));
             assert!(
                 expected,
                 "{name}: unexpected {} {}: {}",
@@ -188,7 +213,7 @@ fn design_examples_compile_as_written() {
         let c = compile(&std::fs::read_to_string(&p).unwrap());
         for d in &c.diagnostics {
             let allowed = d.severity == Severity::Warning
-                && EXPECTED_WARNINGS.contains(&(name.as_str(), d.code));
+                && EXPECTED_WARNINGS.contains(&(name.as_str(), d.code.as_str()));
             assert!(allowed, "design example {name}: {} {}", d.code, d.message);
         }
         n += 1;

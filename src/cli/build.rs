@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use clap::ValueEnum;
 
 use pgtopo::bundle::Bundle;
-use pgtopo::diag::{did_you_mean, Diagnostic, Span};
+use pgtopo::diag::{codes, did_you_mean, Code, Diagnostic, Span};
 use pgtopo::driver::{self, compile_for, Envs, LazyProgram};
 use pgtopo::emit::{self, EnvOutcome, Options, TreeBuild};
 use pgtopo::model::Target;
@@ -139,7 +139,8 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
                 .iter()
                 .map(String::as_str)
                 .collect();
-            let mut d = Diagnostic::error("PT008", format!("the topology has no env \"{env}\""));
+            let mut d =
+                Diagnostic::error(codes::PT008, format!("the topology has no env \"{env}\""));
             d = match did_you_mean(env, names.iter().copied()) {
                 Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
                 None => d.with_help(format!("declared envs: {}", names.join(", "))),
@@ -186,7 +187,7 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             Some(t) => t.value,
             None => {
                 return fail(vec![Diagnostic::error(
-                    "PT004",
+                    codes::PT004,
                     "the topology declares no targets",
                 )])
             }
@@ -326,7 +327,7 @@ fn write_tree(lazy: &LazyProgram, staging: &Staging, base_findings: &[Diagnostic
     // report again, which the merge would drop; dropped at once, the findings of fifty envs are
     // not held while the tree renders (containers 100 × 10 × 50 repeats 200 warnings per env,
     // 5 MiB at the peak).
-    let base_keys: HashSet<(&str, Option<Span>, &str)> =
+    let base_keys: HashSet<(Code, Option<Span>, &str)> =
         base_findings.iter().map(driver::problem).collect();
     let next = AtomicUsize::new(0);
     let work = || loop {

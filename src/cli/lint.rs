@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use pgtopo::check::RULES;
-use pgtopo::diag::{to_json, Severity, FORM_CODES};
+use pgtopo::diag::{codes, to_json, Severity};
 
 use pgtopo::driver::Envs;
 
@@ -109,13 +108,12 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
 /// result with its region (1-based lines and columns, as SARIF wants).
 fn sarif(records: &[serde_json::Value]) -> serde_json::Value {
     use serde_json::json;
-    let rules: Vec<serde_json::Value> = FORM_CODES
+    let rules: Vec<serde_json::Value> = codes::ALL
         .iter()
-        .map(|(code, text)| json!({"id": code, "name": code, "shortDescription": {"text": text}}))
-        .chain(RULES.iter().map(|r| {
-            json!({"id": r.code, "name": r.name, "shortDescription": {"text": r.summary},
+        .map(|c| {
+            json!({"id": c.as_str(), "name": c.name(), "shortDescription": {"text": c.summary()},
                    "help": {"text": "see docs/language.md, section \"Lint codes\""}})
-        }))
+        })
         .collect();
     let results: Vec<serde_json::Value> = records
         .iter()

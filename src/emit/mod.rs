@@ -30,7 +30,7 @@ pub(crate) mod yaml;
 use std::borrow::Cow;
 
 use crate::bundle::Bundle;
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::{Target, Topology};
 
 /// The resolved topology: the base model and one model per env, all free of errors.
@@ -57,7 +57,7 @@ impl Program {
     pub fn model(&self, env: Option<&str>) -> Result<&Topology, Vec<Diagnostic>> {
         self.get(env).ok_or_else(|| {
             vec![Diagnostic::error(
-                "PT008",
+                codes::PT008,
                 format!("the topology has no env \"{}\"", env.unwrap_or_default()),
             )]
         })
@@ -310,7 +310,7 @@ pub fn lists_every_env(path: &str) -> bool {
 /// The error an emitter returns for something it does not render yet.
 pub fn not_yet(target: Target) -> Vec<Diagnostic> {
     vec![Diagnostic::error(
-        "PT199",
+        codes::PT199,
         format!("the {target} target is not implemented yet"),
     )
     .with_help("see docs/targets/ for the targets this build renders")]
@@ -319,6 +319,7 @@ pub fn not_yet(target: Target) -> Vec<Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diag::Code;
     use crate::synth::{topology, Flavor};
 
     /// Every target answers a name that is not an env with the same stable code (it once took
@@ -330,8 +331,8 @@ mod tests {
             let p = crate::driver::compile(&src).program("t").unwrap();
             for target in p.build_targets() {
                 let err = stdout(target, &p, Some("nope"), &Options::default()).unwrap_err();
-                let codes: Vec<&str> = err.iter().map(|d| d.code).collect();
-                assert_eq!(codes, ["PT008"], "{target:?}");
+                let found: Vec<Code> = err.iter().map(|d| d.code).collect();
+                assert_eq!(found, [codes::PT008], "{target:?}");
                 assert!(err[0].message.contains("\"nope\""), "{target:?}");
             }
         }

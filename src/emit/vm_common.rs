@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use crate::bundle::Bundle;
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::emit::{Options, Program};
 use crate::model::{Cluster, Node, Pooler, PoolerKind, PoolerTarget, Topology};
 
@@ -117,7 +117,7 @@ pub fn stdout_for(
     let files = render(t)?;
     let Some(first) = files.first().map(|f| f.0.clone()) else {
         return Err(vec![Diagnostic::error(
-            "PT130",
+            codes::PT130,
             format!("this topology has no {what} to print"),
         )]);
     };
@@ -131,7 +131,7 @@ pub fn stdout_for(
                     let mut names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
                     names.dedup();
                     return Err(vec![Diagnostic::error(
-                        "PT130",
+                        codes::PT130,
                         format!("no {what} named \"{h}\""),
                     )
                     .with_help(format!("choose one of: {}", names.join(", ")))]);

@@ -6,7 +6,7 @@
 
 use indexmap::IndexMap;
 
-use crate::diag::{did_you_mean, Diagnostic, Span};
+use crate::diag::{codes, did_you_mean, Diagnostic, Span};
 use crate::model::quantity::{parse_bytes, parse_quantity};
 use crate::model::reader::{keyword_entry, looks_like_secret_key, Reader};
 use crate::model::types::*;
@@ -29,7 +29,7 @@ pub fn lower(
             "targets" => {
                 if let Some(first) = targets_node {
                     d.push(
-                        Diagnostic::error("PT006", "`targets` is given twice")
+                        Diagnostic::error(codes::PT006, "`targets` is given twice")
                             .with_span(n.name_span, "second one here")
                             .with_related(first.name_span, "first one here")
                             .with_help("list every target in one `targets` line"),
@@ -60,7 +60,7 @@ pub fn lower(
             "env" => {}
             other => {
                 let mut diag =
-                    Diagnostic::error("PT001", format!("unknown top-level node `{other}`"))
+                    Diagnostic::error(codes::PT001, format!("unknown top-level node `{other}`"))
                         .with_span(n.name_span, "unknown node");
                 diag = match did_you_mean(other, TOP_LEVEL.iter().copied()) {
                     Some(s) => diag.with_help(format!("did you mean `{s}`?")),
@@ -131,7 +131,7 @@ fn lower_cluster(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Cluster> {
                 }
                 other => d.push(
                     Diagnostic::error(
-                        "PT003",
+                        codes::PT003,
                         format!("label `{k}` must be a string, found {}", other.type_name()),
                     )
                     .with_span(e.span, "expected a string")
@@ -148,7 +148,7 @@ fn lower_cluster(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Cluster> {
         for a in &l.args {
             d.push(
                 Diagnostic::error(
-                    "PT003",
+                    codes::PT003,
                     "`labels` takes key=value properties, not arguments",
                 )
                 .with_span(a.span, "not a key=value pair")
@@ -225,7 +225,7 @@ fn lower_cluster(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Cluster> {
                     parameters.insert(c.name.clone(), Param { value: v, span: c.span });
                 }
                 _ => d.push(
-                    Diagnostic::error("PT003", format!("parameter `{}` needs exactly one value", c.name))
+                    Diagnostic::error(codes::PT003, format!("parameter `{}` needs exactly one value", c.name))
                         .with_span(c.span, "expected `name value`")
                         .with_help("write one parameter per line as PostgreSQL spells it: `shared_buffers \"128MB\"`"),
                 ),
@@ -244,7 +244,7 @@ fn lower_cluster(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Cluster> {
                 other => {
                     d.push(
                         Diagnostic::error(
-                            "PT003",
+                            codes::PT003,
                             format!("`nodes` lists node names, found {}", other.type_name()),
                         )
                         .with_span(a.span, "expected a node name")
@@ -412,7 +412,7 @@ fn quantity_ok(d: &mut Vec<Diagnostic>, q: &Spanned<String>, what: &str) {
     if parse_quantity(&q.value).is_none() {
         d.push(
             Diagnostic::error(
-                "PT003",
+                codes::PT003,
                 format!("{what} \"{}\" is not a Kubernetes quantity", q.value),
             )
             .with_span(q.span, "not a quantity")
@@ -427,7 +427,7 @@ fn finish_children_only(r: Reader, node: &SNode, d: &mut Vec<Diagnostic>) {
     // Properties were all consumed by the caller; reuse `finish` for children by filtering.
     let mut tmp = Vec::new();
     r.finish(&mut tmp);
-    d.extend(tmp.into_iter().filter(|x| x.code != "PT002"));
+    d.extend(tmp.into_iter().filter(|x| x.code != codes::PT002));
     let _ = node;
 }
 
@@ -440,7 +440,7 @@ impl<'n> Reader<'n> {
             }
             d.push(
                 Diagnostic::error(
-                    "PT002",
+                    codes::PT002,
                     format!("unknown property `{key}` on `{}`", self.node.name),
                 )
                 .with_span(e.span, "unknown property")
@@ -453,7 +453,7 @@ impl<'n> Reader<'n> {
         for a in &self.node.args {
             d.push(
                 Diagnostic::error(
-                    "PT003",
+                    codes::PT003,
                     format!("unexpected argument {} on `{}`", a.value, self.node.name),
                 )
                 .with_span(a.span, "not expected here")
@@ -530,7 +530,7 @@ fn lower_failover(f: Option<&SNode>, cluster: &SNode, d: &mut Vec<Diagnostic>) -
             .unwrap_or(Spanned::new("etcd".to_owned(), x.span));
         if kind.value != "etcd" && kind.value != "etcd3" {
             d.push(
-                Diagnostic::error("PT005", format!("unknown dcs \"{}\"", kind.value))
+                Diagnostic::error(codes::PT005, format!("unknown dcs \"{}\"", kind.value))
                     .with_span(kind.span, "not a supported DCS")
                     .with_help("pgtopo supports dcs \"etcd\" (Patroni's etcd3 API)"),
             );
@@ -577,7 +577,7 @@ fn bytes_prop(r: &mut Reader, d: &mut Vec<Diagnostic>, key: &'static str) -> Opt
     if v.is_none() {
         d.push(
             Diagnostic::error(
-                "PT003",
+                codes::PT003,
                 format!("`{key}` must be a byte size, found {}", e.value),
             )
             .with_span(e.span, "expected a size")
@@ -629,7 +629,7 @@ fn lower_replication(
                 _ => {
                     d.push(
                         Diagnostic::error(
-                            "PT003",
+                            codes::PT003,
                             format!(
                                 "`slots` must be #true or #false, found {}",
                                 e.value.type_name()
@@ -809,7 +809,7 @@ fn lower_balancer(b: &SNode, d: &mut Vec<Diagnostic>) -> Option<Balancer> {
     if let Some(n) = &name {
         if n.value != "haproxy" {
             d.push(
-                Diagnostic::error("PT005", format!("unknown balancer \"{}\"", n.value))
+                Diagnostic::error(codes::PT005, format!("unknown balancer \"{}\"", n.value))
                     .with_span(n.span, "not a supported balancer")
                     .with_help("pgtopo emits balancer \"haproxy\""),
             );

@@ -10,7 +10,7 @@ pub mod types;
 pub use lower::{default_chart, default_image, DEFAULT_PG_VERSION, DEFAULT_STORAGE};
 pub use types::*;
 
-use crate::diag::{did_you_mean, Diagnostic};
+use crate::diag::{codes, did_you_mean, Diagnostic};
 use crate::syntax::{Document, Value};
 
 /// The names of the environments a document declares, with their spans, in order.
@@ -23,10 +23,13 @@ pub fn env_names(doc: &Document, d: &mut Vec<Diagnostic>) -> Vec<Spanned<String>
                 Value::String(s) => {
                     if let Some(prev) = out.iter().find(|p| &p.value == s) {
                         d.push(
-                            Diagnostic::error("PT102", format!("env \"{s}\" is declared twice"))
-                                .with_span(a.span, "second declaration")
-                                .with_related(prev.span, "first declaration")
-                                .with_help("put every change of an environment in one `env` block"),
+                            Diagnostic::error(
+                                codes::PT102,
+                                format!("env \"{s}\" is declared twice"),
+                            )
+                            .with_span(a.span, "second declaration")
+                            .with_related(prev.span, "first declaration")
+                            .with_help("put every change of an environment in one `env` block"),
                         );
                     } else {
                         out.push(Spanned::new(s.clone(), a.span));
@@ -34,7 +37,7 @@ pub fn env_names(doc: &Document, d: &mut Vec<Diagnostic>) -> Vec<Spanned<String>
                 }
                 other => d.push(
                     Diagnostic::error(
-                        "PT003",
+                        codes::PT003,
                         format!("an env name must be a string, found {}", other.type_name()),
                     )
                     .with_span(a.span, "expected a name")
@@ -42,14 +45,14 @@ pub fn env_names(doc: &Document, d: &mut Vec<Diagnostic>) -> Vec<Spanned<String>
                 ),
             },
             None => d.push(
-                Diagnostic::error("PT004", "`env` needs a name")
+                Diagnostic::error(codes::PT004, "`env` needs a name")
                     .with_span(e.name_span, "name missing")
                     .with_help("write `env \"prod\" { … }`"),
             ),
         }
         for (k, p) in &e.props {
             d.push(
-                Diagnostic::error("PT002", format!("unknown property `{k}` on `env`"))
+                Diagnostic::error(codes::PT002, format!("unknown property `{k}` on `env`"))
                     .with_span(p.span, "unknown property")
                     .with_help("`env` takes only a name and a block of patches"),
             );
@@ -75,8 +78,10 @@ pub fn resolve(
             match env::env_nodes(doc).find(|n| n.first_arg_str() == Some(name)) {
                 Some(n) => Some(n),
                 None => {
-                    let mut diag =
-                        Diagnostic::error("PT008", format!("the topology has no env \"{name}\""));
+                    let mut diag = Diagnostic::error(
+                        codes::PT008,
+                        format!("the topology has no env \"{name}\""),
+                    );
                     diag = match did_you_mean(name, envs.iter().map(|e| e.value.as_str())) {
                     Some(s) => diag.with_help(format!("did you mean \"{s}\"?")),
                     None if envs.is_empty() => diag.with_help("this topology declares no env blocks; build the base by leaving ENV out"),
@@ -109,14 +114,14 @@ pub fn resolve(
     }
     if topo.targets.is_empty() && !d.iter().any(|x| x.message.contains("target")) {
         d.push(
-            Diagnostic::error("PT004", "the topology declares no targets").with_help(
+            Diagnostic::error(codes::PT004, "the topology declares no targets").with_help(
                 "start the file with the outputs you want, e.g. `targets \"kubernetes\" \"helm\"`",
             ),
         );
     }
     if topo.clusters.is_empty() && !d.iter().any(|x| x.is_error()) {
         d.push(
-            Diagnostic::error("PT007", "the topology declares no cluster")
+            Diagnostic::error(codes::PT007, "the topology declares no cluster")
                 .with_help("add `cluster \"main\" { node \"db1\" role=\"primary\" }`"),
         );
     }

@@ -8,12 +8,10 @@
 
 use crate::check::pg_params::{all_names, availability, Availability};
 use crate::check::{Context, Rule};
-use crate::diag::{did_you_mean, Diagnostic};
+use crate::diag::{codes, did_you_mean, Diagnostic};
 
 pub const RULE: Rule = Rule {
-    code: "PT113",
-    name: "unknown-parameter",
-    summary: "a parameter must exist in the declared PostgreSQL major version",
+    code: codes::PT113,
     run,
 };
 
@@ -58,7 +56,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 }
             };
             out.push(
-                Diagnostic::error("PT113", msg)
+                Diagnostic::error(codes::PT113, msg)
                     .with_span(p.span, format!("not a PostgreSQL {v} setting"))
                     .with_related(c.postgres.version.span, "version declared here")
                     .with_help(help),

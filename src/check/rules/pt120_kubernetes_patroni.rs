@@ -9,13 +9,11 @@
 //! Example: `targets "kubernetes"` with `failover "patroni"` and no `postgres image=`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::{FailoverManager, Target};
 
 pub const RULE: Rule = Rule {
-    code: "PT120",
-    name: "kubernetes-patroni-image",
-    summary: "Patroni clusters on kubernetes must declare an image that contains Patroni",
+    code: codes::PT120,
     run,
 };
 
@@ -27,7 +25,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         if c.failover.manager.value == FailoverManager::Patroni && !c.postgres.image_declared {
             out.push(
                 Diagnostic::error(
-                    "PT120",
+                    codes::PT120,
                     format!(
                         "the kubernetes target cannot run failover \"patroni\" from the default image \"{}\" (cluster \"{}\"), which has no Patroni",
                         c.postgres.image.value, c.name
