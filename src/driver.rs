@@ -26,6 +26,18 @@ impl Compilation {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
+    /// PT008 ([`model::unknown_env`]) when the file was parsed and declares no env `env`; `None`
+    /// when it does, or when the file could not be parsed (its syntax errors say why). Ask before
+    /// [`Compilation::take_program`], which drops the syntax tree.
+    pub fn unknown_env(&self, env: &str) -> Option<Diagnostic> {
+        self.doc.as_ref()?;
+        if self.env_names.iter().any(|e| e == env) {
+            return None;
+        }
+        let declared: Vec<&str> = self.env_names.iter().map(String::as_str).collect();
+        Some(model::unknown_env(env, &declared))
+    }
+
     /// [`Compilation::program`] without the copy: moves the models out (diagnostics stay) and
     /// drops the syntax tree, which nothing needs once the models exist. A large topology's tree
     /// and models are tens of megabytes each; `build --out` and `diff` should not hold them twice.

@@ -4,7 +4,7 @@ use clap::ValueEnum;
 
 use pgtopo::driver::compile;
 
-use super::Ctx;
+use super::{Ctx, Exit};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -136,33 +136,41 @@ fn topology(a: &Args) -> Result<String, String> {
     Ok(s)
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> i32 {
-    let text = match topology(&args) {
+pub fn run(ctx: &Ctx, args: &Args) -> Exit {
+    let text = match topology(args) {
         Ok(t) => t,
         Err(msg) => {
             eprintln!("pgtopo init: {msg}");
-            return 2;
+            return Exit::Usage;
         }
     };
     // The promise of init is a lint-clean file; hold it to that before writing anything.
     let c = compile(&text);
     if c.has_errors() {
         eprintln!("pgtopo init: these flags give a topology that does not lint clean:");
-        for d in &c.diagnostics {
-            eprintln!("  {}: {}", d.code, d.message);
-        }
-        return 2;
+        eprint!(
+            "{}",
+            pgtopo::diag::render_human(
+                &c.diagnostics,
+                "(pgtopo init)",
+                &std::sync::Arc::new(text),
+                ctx.color
+            )
+        );
+        return Exit::Usage;
     }
     if args.stdout {
-        return super::write_stdout(&text).err().unwrap_or(0);
+        return super::write_stdout(ctx, &text)
+            .err()
+            .unwrap_or(Exit::Success);
     }
-    let path = ctx.topology_path();
+    let path = ctx.topology_path().path;
     if path.exists() {
         eprintln!(
             "pgtopo init: {} exists; not overwriting it (use --stdout, or -f NEW.kdl)",
             path.display()
         );
-        return 2;
+        return Exit::Usage;
     }
     match std::fs::write(&path, text) {
         Ok(()) => {
@@ -171,11 +179,8 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
                 path.display(),
                 path.display()
             );
-            0
+            Exit::Success
         }
-        Err(e) => {
-            eprintln!("error[PT010]: cannot write {}: {e}", path.display());
-            2
-        }
+        Err(e) => ctx.io_error(&path, "written", &e),
     }
 }

@@ -8,7 +8,7 @@ use pgtopo::diag::{codes, to_json, Severity};
 
 use pgtopo::driver::Envs;
 
-use super::{load_for, render, write_stdout, Ctx};
+use super::{load_for, render, write_stdout, Ctx, Exit, Input};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,21 +35,20 @@ enum Format {
     Github,
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> i32 {
+pub fn run(ctx: &Ctx, args: &Args) -> Exit {
     let files = if args.files.is_empty() {
         vec![ctx.topology_path()]
     } else {
-        args.files
+        args.files.iter().cloned().map(Input::argument).collect()
     };
     let mut io_error = false;
     let (mut errors, mut warnings) = (0usize, 0usize);
     let mut human = String::new();
     let mut json: Vec<serde_json::Value> = Vec::new();
-    for path in &files {
-        let loaded = match load_for(path, Envs::CheckOnly) {
+    for input in &files {
+        let loaded = match load_for(ctx, input, Envs::CheckOnly) {
             Ok(l) => l,
-            Err(msg) => {
-                eprintln!("{msg}");
+            Err(_) => {
                 io_error = true;
                 continue;
             }
@@ -92,15 +91,15 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         Format::Github => json.iter().map(github).collect(),
     };
     // A reader that closed the pipe (`| head`) still gets lint's verdict in the exit code.
-    if let Err(code @ 2) = write_stdout(&text) {
-        return code;
+    if let Err(exit @ Exit::Io) = write_stdout(ctx, &text) {
+        return exit;
     }
     if io_error {
-        2
+        Exit::Io
     } else if errors > 0 || (args.deny_warnings && warnings > 0) {
-        1
+        Exit::Findings
     } else {
-        0
+        Exit::Success
     }
 }
 

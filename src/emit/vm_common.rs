@@ -116,10 +116,21 @@ pub fn stdout_for(
     let t = p.model(env)?;
     let files = render(t)?;
     let Some(first) = files.first().map(|f| f.0.clone()) else {
-        return Err(vec![Diagnostic::error(
-            codes::PT130,
-            format!("this topology has no {what} to print"),
-        )]);
+        // Say what is missing, not only that nothing came out: the machines of these targets
+        // are the nodes with a `host=` and the balancers' `host` entries.
+        let (missing, help) = match what {
+            "database node" => (
+                "no database node declares `host=`, so the hosts target has no machine to print",
+                "give the nodes that run on VMs an address: `node \"db1\" role=\"primary\" host=\"10.0.0.11\"`",
+            ),
+            _ => (
+                "no balancer declares a `host`, so there is no balancer host to print",
+                "add the machines that run the balancer: `host \"lb1\" address=\"10.0.0.21\"` inside `balancer`",
+            ),
+        };
+        return Err(vec![
+            Diagnostic::error(codes::PT130, missing).with_help(help)
+        ]);
     };
     let machine = match &opts.host {
         None => first,

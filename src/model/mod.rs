@@ -61,6 +61,27 @@ pub fn env_names(doc: &Document, d: &mut Vec<Diagnostic>) -> Vec<Spanned<String>
     out
 }
 
+/// PT008: `name` is not one of the `declared` envs. The one diagnostic for it, with a "did you
+/// mean" when a declared name is close, else the names there are; every command that takes an
+/// ENV gives this.
+pub fn unknown_env(name: &str, declared: &[&str]) -> Diagnostic {
+    let diag = Diagnostic::error(codes::PT008, format!("the topology has no env \"{name}\""));
+    match did_you_mean(name, declared.iter().copied()) {
+        Some(s) => diag.with_help(format!("did you mean \"{s}\"?")),
+        None if declared.is_empty() => {
+            diag.with_help("this topology declares no env blocks; leave ENV out to use the base")
+        }
+        None => diag.with_help(format!(
+            "declared envs: {}",
+            declared
+                .iter()
+                .map(|e| format!("\"{e}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
 /// Resolves the topology for the base (`env = None`) or one environment.
 ///
 /// Returns the model together with every problem of form found while lowering; the model is
@@ -74,26 +95,13 @@ pub fn resolve(
     let envs = env_names(doc, &mut d);
     let env_node = match env {
         None => None,
-        Some(name) => {
-            match env::env_nodes(doc).find(|n| n.first_arg_str() == Some(name)) {
-                Some(n) => Some(n),
-                None => {
-                    let mut diag = Diagnostic::error(
-                        codes::PT008,
-                        format!("the topology has no env \"{name}\""),
-                    );
-                    diag = match did_you_mean(name, envs.iter().map(|e| e.value.as_str())) {
-                    Some(s) => diag.with_help(format!("did you mean \"{s}\"?")),
-                    None if envs.is_empty() => diag.with_help("this topology declares no env blocks; build the base by leaving ENV out"),
-                    None => diag.with_help(format!(
-                        "declared envs: {}",
-                        envs.iter().map(|e| format!("\"{}\"", e.value)).collect::<Vec<_>>().join(", ")
-                    )),
-                };
-                    return Err(vec![diag]);
-                }
+        Some(name) => match env::env_nodes(doc).find(|n| n.first_arg_str() == Some(name)) {
+            Some(n) => Some(n),
+            None => {
+                let declared: Vec<&str> = envs.iter().map(|e| e.value.as_str()).collect();
+                return Err(vec![unknown_env(name, &declared)]);
             }
-        }
+        },
     };
     // The base is lowered from the document as it is (`lower` passes over env blocks); an env
     // from a copy with the env's block merged in. Copying the document for the base too cost
