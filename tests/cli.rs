@@ -535,3 +535,33 @@ fn a_balancer_without_hosts_builds_nothing() {
     assert_eq!(code, 1, "{stderr}");
     assert!(!dir.join("out").exists(), "nothing is written");
 }
+
+/// `topology "NAME"` names the outputs: with the default ./pgtopo.kdl, `build --out` writes
+/// out/NAME/ (not out/pgtopo/), and `diff` compares with that folder.
+#[test]
+fn the_topology_node_names_the_outputs() {
+    let dir = common::temp_dir("topology-name");
+    let src = std::fs::read_to_string(common::repo().join("topologies/mirror-db.kdl")).unwrap();
+    std::fs::write(
+        dir.join("pgtopo.kdl"),
+        format!("topology \"orders\"\n{src}"),
+    )
+    .unwrap();
+    let mut build = Command::new(env!("CARGO_BIN_EXE_pgtopo"));
+    build
+        .current_dir(&dir)
+        .env_remove("PGTOPO_FILE")
+        .args(["build", "--out", "out"]);
+    let (code, _, stderr) = out(&mut build);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("out/orders"), "{stderr}");
+    assert!(dir.join("out/orders/kubernetes").is_dir());
+    assert!(!dir.join("out/pgtopo").exists());
+    let mut diff = Command::new(env!("CARGO_BIN_EXE_pgtopo"));
+    diff.current_dir(&dir)
+        .env_remove("PGTOPO_FILE")
+        .args(["diff", "prod"]);
+    let (code, stdout, stderr) = out(&mut diff);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stderr.contains("out/orders: 0 file(s) differ"), "{stderr}");
+}

@@ -26,6 +26,11 @@ pub struct Rule {
 
 pub use rules::RULES;
 
+/// Whether `name` passes PT160 as a topology, node or env name (a DNS-1123 label).
+pub fn valid_name(name: &str) -> bool {
+    rules::pt160_invalid_name::dns_label(name, 63).is_ok()
+}
+
 /// A finding that a declared target cannot render part of the topology: "the T target cannot
 /// express WHAT", pointing at that part and, as related, at the `targets` line. Every target rule
 /// words it this way, so a reader learns the pattern once.

@@ -40,9 +40,24 @@ enum InitTarget {
     Vm,
 }
 
+/// The name `init` gives the topology: the file's stem (`orders.kdl` → `orders`), which is what
+/// names the outputs without a `topology` line anyway; but for the default `pgtopo.kdl`, or a stem
+/// that is not a valid name, the cluster's name, so that the outputs are not all called `pgtopo`.
+fn topology_name(path: &std::path::Path, cluster: &str) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if stem != "pgtopo" && pgtopo::check::valid_name(&stem) {
+        stem
+    } else {
+        cluster.to_owned()
+    }
+}
+
 /// The topology text for these flags. Addresses on VMs come from 192.0.2.0/24 (TEST-NET-1, reserved
 /// for documentation), so a generated file never points at a real network by accident.
-fn topology(a: &Args) -> Result<String, String> {
+fn topology(a: &Args, name: &str) -> Result<String, String> {
     if a.sync >= a.nodes {
         return Err(format!(
             "--sync {} needs at least {} nodes (one primary plus the sync standbys)",
@@ -68,7 +83,7 @@ fn topology(a: &Args) -> Result<String, String> {
         InitTarget::Compose => "\"compose\"",
         InitTarget::Vm => "\"haproxy\" \"keepalived\"",
     };
-    s.push_str(&format!("// {n}: written by `pgtopo init`; see docs/language.md for every setting.\n\ntargets {targets}\n\ncluster \"{n}\" {{\n"));
+    s.push_str(&format!("// {n}: written by `pgtopo init`; see docs/language.md for every setting.\n\n// Names the outputs: `pgtopo build --out out/` writes out/{name}/.\ntopology \"{name}\"\ntargets {targets}\n\ncluster \"{n}\" {{\n"));
     s.push_str(&format!("    postgres version={}\n", a.version));
     match a.target {
         InitTarget::Kubernetes => s.push_str(&format!(
@@ -137,7 +152,8 @@ fn topology(a: &Args) -> Result<String, String> {
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Exit {
-    let text = match topology(args) {
+    let path = ctx.topology_path().path;
+    let text = match topology(args, &topology_name(&path, &args.name)) {
         Ok(t) => t,
         Err(msg) => {
             eprintln!("pgtopo init: {msg}");
@@ -164,7 +180,6 @@ pub fn run(ctx: &Ctx, args: &Args) -> Exit {
             .err()
             .unwrap_or(Exit::Success);
     }
-    let path = ctx.topology_path().path;
     if path.exists() {
         eprintln!(
             "pgtopo init: {} exists; not overwriting it (use --stdout, or -f NEW.kdl)",

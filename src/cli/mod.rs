@@ -286,8 +286,12 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// The topology's name: the file name without its extension.
+    /// The topology's name, which names its outputs: `topology "NAME"`, else the file name
+    /// without its extension. Asked before the program is taken out of the compilation.
     pub fn name(&self) -> String {
+        if let Some(n) = self.compilation.base.as_ref().and_then(|b| b.name.as_ref()) {
+            return n.value.clone();
+        }
         self.path.file_stem().map_or_else(
             || "topology".to_owned(),
             |s| s.to_string_lossy().into_owned(),

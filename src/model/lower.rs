@@ -12,7 +12,7 @@ use crate::model::reader::{keyword_entry, looks_like_secret_key, Reader};
 use crate::model::types::*;
 use crate::syntax::{Node as SNode, Value};
 
-const TOP_LEVEL: &[&str] = &["targets", "cluster", "workload", "env"];
+const TOP_LEVEL: &[&str] = &["topology", "targets", "cluster", "workload", "env"];
 
 pub fn lower(
     root: &[SNode],
@@ -24,8 +24,25 @@ pub fn lower(
     let mut targets_node: Option<&SNode> = None;
     let mut clusters = Vec::new();
     let mut workloads = Vec::new();
+    let mut name: Option<Spanned<String>> = None;
+    let mut name_node: Option<&SNode> = None;
     for n in root {
         match n.name.as_str() {
+            "topology" => {
+                if let Some(first) = name_node {
+                    d.push(
+                        Diagnostic::error(codes::PT006, "`topology` is given twice")
+                            .with_span(n.name_span, "second one here")
+                            .with_related(first.name_span, "first one here")
+                            .with_help("a topology has one name; keep one `topology` line"),
+                    );
+                    continue;
+                }
+                name_node = Some(n);
+                let mut r = Reader::new(n);
+                name = name_arg(&mut r, d, "a name", "topology \"orders\"");
+                r.finish(d);
+            }
             "targets" => {
                 if let Some(first) = targets_node {
                     d.push(
@@ -65,7 +82,7 @@ pub fn lower(
                 diag = match did_you_mean(other, TOP_LEVEL.iter().copied()) {
                     Some(s) => diag.with_help(format!("did you mean `{s}`?")),
                     None => diag.with_help(
-                        "a topology holds `targets`, `cluster`, `workload` and `env` nodes",
+                        "a topology holds `topology`, `targets`, `cluster`, `workload` and `env` nodes",
                     ),
                 };
                 d.push(diag);
@@ -74,6 +91,7 @@ pub fn lower(
     }
     Topology {
         env: env.map(str::to_owned),
+        name,
         targets,
         clusters,
         workloads,

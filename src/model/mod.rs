@@ -50,6 +50,16 @@ pub fn env_names(doc: &Document, d: &mut Vec<Diagnostic>) -> Vec<Spanned<String>
                     .with_help("write `env \"prod\" { … }`"),
             ),
         }
+        // Every env's files are written under the one topology name: an env cannot rename it.
+        for t in e.children.iter().filter(|c| c.name == "topology") {
+            d.push(
+                Diagnostic::error(codes::PT001, "`topology` cannot be set inside an env")
+                    .with_span(t.name_span, "not allowed in an env")
+                    .with_help(
+                        "the topology's name names the outputs of the base and every env; set it once, at the top level",
+                    ),
+            );
+        }
         for (k, p) in &e.props {
             d.push(
                 Diagnostic::error(codes::PT002, format!("unknown property `{k}` on `env`"))

@@ -38,7 +38,7 @@ mod pt151_helm_image;
 mod pt152_helm_pooler;
 mod pt153_helm_node_settings;
 mod pt154_helm_chart_shape;
-mod pt160_invalid_name;
+pub(crate) mod pt160_invalid_name;
 mod pt161_cluster_too_large;
 mod pt170_pgtopo_owned_parameter;
 mod pt171_control_character;

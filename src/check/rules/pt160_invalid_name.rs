@@ -1,6 +1,6 @@
 //! PT160 invalid-name
 //!
-//! What: cluster, node, pooler, balancer host, listen and env names are DNS-1123 labels: lowercase
+//! What: topology, cluster, node, pooler, balancer host, listen and env names are DNS-1123 labels: lowercase
 //! letters, digits and `-`, starting with a letter and ending with a letter or digit, at most 63
 //! characters (clusters at most 40, because targets append suffixes such as `-replicas` and pod
 //! ordinals). Database and owner names are plain PostgreSQL identifiers (`[a-z_][a-z0-9_]*`, at most
@@ -116,6 +116,11 @@ fn suggest(name: &str, sep: char) -> String {
 
 fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
     let t = cx.topo;
+    // The topology's name is a folder of `build --out`, a Compose project name and a Kubernetes
+    // label value.
+    if let Some(n) = &t.name {
+        check(out, "topology", &n.value, n.span, dns_label(&n.value, 63));
+    }
     for e in &t.envs {
         check(out, "env", &e.value, e.span, dns_label(&e.value, 63));
     }
