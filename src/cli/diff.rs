@@ -303,7 +303,7 @@ struct Old {
 enum OldModel {
     NotRecorded,
     Broken,
-    Program(Program),
+    Program(Box<Program>),
 }
 
 /// Why the old side could not be had: a message and its exit, or a file that cannot be read.
@@ -338,7 +338,7 @@ fn old_side(
         let files = emit::build_targets(&old, &targets(&old)).map_err(|_| broken("build"))?;
         return Ok(Old {
             files,
-            model: OldModel::Program(old),
+            model: OldModel::Program(Box::new(old)),
             label: spec,
         });
     }
@@ -357,7 +357,7 @@ fn old_side(
     let model = match tree.source {
         None => OldModel::NotRecorded,
         Some(src) => match compile_for(&src, selected).take_program(name) {
-            Some(p) => OldModel::Program(p),
+            Some(p) => OldModel::Program(Box::new(p)),
             None => OldModel::Broken,
         },
     };
