@@ -396,3 +396,31 @@ pub fn write_stdout(ctx: &Ctx, text: &str) -> Result<(), Exit> {
         Err(e) => Err(ctx.io_error(Path::new("stdout"), "written", &e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented codes (README, docs/usage.md, `diff --help`): 0 success, 1 findings or
+    /// changes, 2 usage or IO, and for `diff` 2 whenever it could not compare.
+    #[test]
+    fn exit_codes_are_the_documented_ones() {
+        let diff = Cli::try_parse_from(["pgtopo", "diff"]).unwrap().command;
+        let lint = Cli::try_parse_from(["pgtopo", "lint"]).unwrap().command;
+        for (exit, elsewhere, in_diff) in [
+            (Exit::Success, 0, 0),
+            (Exit::Changes, 1, 1),
+            (Exit::Findings, 1, 2),
+            (Exit::Usage, 2, 2),
+            (Exit::Io, 2, 2),
+            (Exit::Internal, 2, 2),
+        ] {
+            assert_eq!(exit.code(Some(&lint)), elsewhere, "{exit:?}");
+            assert_eq!(exit.code(None), elsewhere, "{exit:?}");
+            assert_eq!(exit.code(Some(&diff)), in_diff, "{exit:?} in diff");
+        }
+        // A command over several files ends with the worst outcome.
+        assert_eq!(Exit::Findings.max(Exit::Io), Exit::Io);
+        assert_eq!(Exit::Success.max(Exit::Findings), Exit::Findings);
+    }
+}
