@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use crate::bundle::Bundle;
 use crate::check;
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{codes, Code, Diagnostic, Span};
 use crate::emit::{self, Program};
 use crate::model::{self, Target, Topology};
 use crate::syntax::{self, Document};
@@ -24,6 +24,18 @@ pub struct Compilation {
 impl Compilation {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// PT008 ([`model::unknown_env`]) when the file was parsed and declares no env `env`; `None`
+    /// when it does, or when the file could not be parsed (its syntax errors say why). Ask before
+    /// [`Compilation::take_program`], which drops the syntax tree.
+    pub fn unknown_env(&self, env: &str) -> Option<Diagnostic> {
+        self.doc.as_ref()?;
+        if self.env_names.iter().any(|e| e == env) {
+            return None;
+        }
+        let declared: Vec<&str> = self.env_names.iter().map(String::as_str).collect();
+        Some(model::unknown_env(env, &declared))
     }
 
     /// The resolved program, only when nothing is wrong with it: emitters never see a broken
@@ -144,7 +156,7 @@ pub fn compile_bytes_requesting(
             let at = e.valid_up_to();
             let text = String::from_utf8_lossy(bytes).into_owned();
             let d = Diagnostic::error(
-                "PT009",
+                codes::PT009,
                 format!("the file is not UTF-8 text (invalid byte at offset {at})"),
             )
             .with_span(Span::from((at.min(text.len()), 0)), "invalid UTF-8 here")
@@ -214,7 +226,7 @@ fn compile_inner(
     };
     if source.trim().is_empty() {
         c.diagnostics.push(
-            Diagnostic::error("PT007", "the topology file is empty").with_help(
+            Diagnostic::error(codes::PT007, "the topology file is empty").with_help(
                 "start with `targets \"kubernetes\"` and a `cluster \"main\" { … }` block",
             ),
         );
@@ -326,7 +338,7 @@ fn request_target(doc: &Document, topo: &mut Topology, target: Target) -> Option
 
 /// What makes two findings one problem for [`merge_findings`]: code, place and message (an env
 /// that repeats the base's finding repeats all three).
-pub fn problem(d: &Diagnostic) -> (&'static str, Option<Span>, &str) {
+pub fn problem(d: &Diagnostic) -> (Code, Option<Span>, &str) {
     (d.code, d.span, &d.message)
 }
 
@@ -336,7 +348,7 @@ pub fn problem(d: &Diagnostic) -> (&'static str, Option<Span>, &str) {
 pub fn merge_findings(per_model: impl IntoIterator<Item = Vec<Diagnostic>>) -> Vec<Diagnostic> {
     // A set, not a list: a large topology repeats a finding in every env, and scanning a list of
     // every earlier finding costs the square of their number.
-    let mut seen: HashSet<(&'static str, Option<Span>, String)> = HashSet::new();
+    let mut seen: HashSet<(Code, Option<Span>, String)> = HashSet::new();
     let mut all = Vec::new();
     for d in per_model.into_iter().flatten() {
         let (code, span, message) = problem(&d);

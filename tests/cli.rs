@@ -153,12 +153,62 @@ fn build_of_a_broken_topology_writes_nothing() {
     );
 }
 
+/// An env the topology does not declare is one coded diagnostic, with its "did you mean", and one
+/// exit code (2, a usage error: `diff` exits 1 for changes) in every command that takes an ENV.
 #[test]
-fn unknown_env_is_a_coded_error() {
-    let (code, _, stderr) = out(pgtopo().args(["-f", "topologies/mirror-db.kdl", "build", "prd"]));
-    assert_eq!(code, 1);
+fn unknown_env_is_the_same_coded_error_in_every_command() {
+    let mut seen = Vec::new();
+    for cmd in ["build", "explain", "graph", "diff"] {
+        let (code, stdout, stderr) =
+            out(pgtopo().args(["-f", "topologies/mirror-db.kdl", cmd, "prd"]));
+        assert_eq!(code, 2, "{cmd}: {stderr}");
+        assert!(stdout.is_empty(), "{cmd}: {stdout}");
+        assert!(
+            stderr.contains("PT008")
+                && stderr.contains("the topology has no env \"prd\"")
+                && stderr.contains("did you mean \"prod\""),
+            "{cmd}: {stderr}"
+        );
+        seen.push(stderr);
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:#?}");
+    // Without a close name, the help lists the envs there are.
+    let (_, _, stderr) = out(pgtopo().args(["-f", "topologies/mirror-db.kdl", "graph", "qa"]));
+    assert!(stderr.contains("declared envs: \"dev\", "), "{stderr}");
+}
+
+/// File errors are diagnostics like the others (a code, a message naming the file, a help line),
+/// and the help fits where the path came from: a path given with -f is to be checked, not
+/// replaced by "pass one with -f".
+#[test]
+fn file_errors_are_coded_diagnostics() {
+    for args in [
+        vec!["-f", "/nonexistent.kdl", "lint"],
+        vec!["-f", "/nonexistent.kdl", "build"],
+        vec!["-f", "/nonexistent.kdl", "explain"],
+        vec!["-f", "/nonexistent.kdl", "diff"],
+        vec!["fmt", "/nonexistent.kdl"],
+    ] {
+        let (code, _, stderr) = out(pgtopo().args(&args));
+        assert_eq!(code, 2, "{args:?}");
+        assert!(
+            stderr.starts_with("PT010\n")
+                && stderr.contains("× topology file /nonexistent.kdl not found")
+                && stderr.contains("help: check the path"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("pass one with -f"), "{args:?}: {stderr}");
+    }
+    let (code, _, stderr) = out(pgtopo().args(["lint", "tests"]));
+    assert_eq!(code, 2);
     assert!(
-        stderr.contains("PT008") && stderr.contains("did you mean \"prod\""),
+        stderr.starts_with("PT010\n") && stderr.contains("tests is a directory"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = out(pgtopo().arg("lint").env("PGTOPO_FILE", "/nonexistent.kdl"));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("$PGTOPO_FILE names /nonexistent.kdl"),
         "{stderr}"
     );
 }
@@ -376,6 +426,25 @@ fn build_for_an_undeclared_target_that_fits_prints_the_declared_output() {
 /// `--host` names one machine of a per-machine target: a name that matches none is an error, and
 /// so is `--host` for a target that prints the whole env, or beside `--out`, which it never
 /// reached (it was ignored).
+/// PT130 for a topology whose nodes have no `host=` names what is missing (it once said "no
+/// database node to print" of a topology with four).
+#[test]
+fn build_hosts_without_any_host_says_what_is_missing() {
+    let (code, stdout, stderr) = out(pgtopo().args([
+        "-f",
+        "topologies/mirror-db.kdl",
+        "build",
+        "--target",
+        "hosts",
+    ]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("PT130") && stderr.contains("no database node declares `host=`"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn build_host_that_matches_nothing_is_an_error() {
     let vm = "topologies/haproxy-keepalived.kdl";
@@ -467,4 +536,34 @@ fn a_balancer_without_hosts_builds_nothing() {
         .arg(dir.join("out")));
     assert_eq!(code, 1, "{stderr}");
     assert!(!dir.join("out").exists(), "nothing is written");
+}
+
+/// `topology "NAME"` names the outputs: with the default ./pgtopo.kdl, `build --out` writes
+/// out/NAME/ (not out/pgtopo/), and `diff` compares with that folder.
+#[test]
+fn the_topology_node_names_the_outputs() {
+    let dir = common::temp_dir("topology-name");
+    let src = std::fs::read_to_string(common::repo().join("topologies/mirror-db.kdl")).unwrap();
+    std::fs::write(
+        dir.join("pgtopo.kdl"),
+        format!("topology \"orders\"\n{src}"),
+    )
+    .unwrap();
+    let mut build = Command::new(env!("CARGO_BIN_EXE_pgtopo"));
+    build
+        .current_dir(&dir)
+        .env_remove("PGTOPO_FILE")
+        .args(["build", "--out", "out"]);
+    let (code, _, stderr) = out(&mut build);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("out/orders"), "{stderr}");
+    assert!(dir.join("out/orders/kubernetes").is_dir());
+    assert!(!dir.join("out/pgtopo").exists());
+    let mut diff = Command::new(env!("CARGO_BIN_EXE_pgtopo"));
+    diff.current_dir(&dir)
+        .env_remove("PGTOPO_FILE")
+        .args(["diff", "prod"]);
+    let (code, stdout, stderr) = out(&mut diff);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stderr.contains("out/orders: 0 file(s) differ"), "{stderr}");
 }

@@ -434,3 +434,46 @@ fn an_env_that_does_not_compile_builds_nothing() {
     );
     assert!(!dir.join("fresh").exists(), "no output folder is made");
 }
+
+/// Secret masking hides exactly the secret values: every case of tests/fixtures/diff/masking.txt
+/// (passwords, keys, a URI's password, a connection string's password; and what only looks like
+/// one: `password_encryption`, references, key names, comments, a URI's port and database) as a
+/// reviewer sees it, held to golden/diff/secret_masking.snap.
+#[test]
+fn secret_masking_hides_exactly_the_secrets() {
+    let cases =
+        std::fs::read_to_string(common::repo().join("tests/fixtures/diff/masking.txt")).unwrap();
+    let mut text = String::new();
+    for line in cases.lines() {
+        let masked = pgtopo::diff::text::mask_secrets(line);
+        text.push_str(&format!("  {line}\n→ {masked}\n"));
+    }
+    snapshot("secret_masking", &text);
+}
+
+/// pgtopo never emits a secret, so masking changes no line of any file of the committed tree:
+/// whatever it hid there would be a line the reviewer cannot see as it is.
+#[test]
+fn secret_masking_changes_no_line_pgtopo_writes() {
+    let mut changed = Vec::new();
+    let mut stack = vec![common::repo().join("out")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&p) else {
+                continue;
+            };
+            for line in text.lines() {
+                let masked = pgtopo::diff::text::mask_secrets(line);
+                if masked != line {
+                    changed.push(format!("{}: {line}\n  → {masked}", p.display()));
+                }
+            }
+        }
+    }
+    assert!(changed.is_empty(), "{}", changed.join("\n"));
+}

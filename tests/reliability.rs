@@ -375,7 +375,9 @@ fn adversarial_sizes_compile_or_are_rejected_with_a_code() {
         let mut c = compile(&src);
         if c.has_errors() {
             assert!(
-                c.diagnostics.iter().all(|d| d.code.starts_with("PT")),
+                c.diagnostics
+                    .iter()
+                    .all(|d| d.code.as_str().starts_with("PT")),
                 "{name}"
             );
             assert!(

@@ -65,7 +65,7 @@ fn suite() -> Vec<(String, Option<String>, Option<String>)> {
 }
 
 fn codes(e: &[pgtopo::diag::Diagnostic]) -> Vec<&'static str> {
-    e.iter().map(|d| d.code).collect()
+    e.iter().map(|d| d.code.as_str()).collect()
 }
 
 #[test]

@@ -9,7 +9,7 @@ pub mod pg_params;
 pub mod pg_value;
 pub mod rules;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::model::Topology;
 use crate::syntax::Document;
 
@@ -19,22 +19,24 @@ pub struct Context<'a> {
     pub doc: &'a Document,
 }
 
+/// A lint rule: its code (whose name and summary are in [`crate::diag::codes`]) and its check.
 pub struct Rule {
-    pub code: &'static str,
-    /// kebab-case name, for docs and `--explain`.
-    pub name: &'static str,
-    /// One line: why the rule exists.
-    pub summary: &'static str,
+    pub code: Code,
     pub run: fn(&Context, &mut Vec<Diagnostic>),
 }
 
 pub use rules::RULES;
 
+/// Whether `name` passes PT160 as a topology, node or env name (a DNS-1123 label).
+pub fn valid_name(name: &str) -> bool {
+    rules::pt160_invalid_name::dns_label(name, 63).is_ok()
+}
+
 /// A finding that a declared target cannot render part of the topology: "the T target cannot
 /// express WHAT", pointing at that part and, as related, at the `targets` line. Every target rule
 /// words it this way, so a reader learns the pattern once.
 pub fn cannot_express(
-    code: &'static str,
+    code: Code,
     target: &crate::model::Spanned<crate::model::Target>,
     what: impl std::fmt::Display,
     span: crate::diag::Span,
@@ -61,10 +63,9 @@ pub fn run(ctx: &Context) -> Vec<Diagnostic> {
 /// docs/language.md): PT120–PT129 kubernetes, PT130–PT139 the VM targets, PT140–PT149 compose,
 /// PT150–PT159 helm. `None` means every target (core rules, syntax, names). `pgtopo build` uses it
 /// to keep, say, Helm warnings out of the way of someone printing Kubernetes manifests.
-pub fn code_targets(code: &str) -> Option<&'static [crate::model::Target]> {
+pub fn code_targets(code: Code) -> Option<&'static [crate::model::Target]> {
     use crate::model::Target::*;
-    let n: u32 = code.strip_prefix("PT")?.parse().ok()?;
-    match n {
+    match code.number() {
         120..=129 => Some(&[Kubernetes]),
         130..=139 => Some(&[Haproxy, Keepalived, Hosts]),
         140..=149 => Some(&[Compose]),

@@ -8,13 +8,13 @@ use std::sync::Mutex;
 use clap::ValueEnum;
 
 use pgtopo::bundle::Bundle;
-use pgtopo::diag::{did_you_mean, Diagnostic, Span};
+use pgtopo::diag::{codes, Code, Diagnostic, Span};
 use pgtopo::driver::{self, compile_for, Envs, LazyProgram};
 use pgtopo::emit::{self, EnvOutcome, Options, TreeBuild};
 use pgtopo::model::Target;
 
 use super::tree::{into_inner, lock, Staging};
-use super::{load_requesting, render, write_stdout, Ctx, Loaded};
+use super::{load_requesting, render, write_stdout, Ctx, Exit, Loaded};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -57,10 +57,10 @@ impl From<TargetArg> for Target {
     }
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> i32 {
+pub fn run(ctx: &Ctx, args: &Args) -> Exit {
     if args.out.is_some() && args.env.is_some() {
         eprintln!("pgtopo: --out writes the base and every env; leave ENV out");
-        return 2;
+        return Exit::Usage;
     }
     // `--out` writes every declared target and every machine: a `--target` or `--host` beside it
     // would be ignored, so it is refused rather than dropped.
@@ -68,7 +68,7 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         eprintln!(
             "pgtopo: --out writes every target of the topology and every host; leave --target and --host out"
         );
-        return 2;
+        return Exit::Usage;
     }
 
     // Printing one env resolves only the base and that env. `--out` resolves the base here, and
@@ -77,15 +77,15 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
     let envs = Envs::Only(args.env.as_deref());
     // A `--target` the file does not list is checked as if it did: its errors stop the build.
     let requested = args.target.map(Target::from).filter(|_| args.out.is_none());
-    let mut loaded = match load_requesting(&ctx.topology_path(), envs, requested) {
+    let mut loaded = match load_requesting(ctx, &ctx.topology_path(), envs, requested) {
         Ok(l) => l,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return 2;
-        }
+        Err(exit) => return exit,
     };
+    if let Err(exit) = loaded.require_env(ctx, args.env.as_deref()) {
+        return exit;
+    }
     let name = loaded.name();
-    let (eager, lazy) = match args.out {
+    let (eager, lazy) = match &args.out {
         Some(_) => (None, loaded.compilation.take_lazy_program(&name)),
         None => (loaded.compilation.program(&name), None),
     };
@@ -125,28 +125,12 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
                 );
             }
         }
-        return 1;
+        return Exit::Findings;
     };
     let fail = |ds: Vec<Diagnostic>| {
         eprint!("{}", render(ctx, &loaded, &ds));
-        1
+        Exit::Findings
     };
-    if let (None, Some(env)) = (&args.out, &args.env) {
-        if program.get(Some(env)).is_none() {
-            let names: Vec<&str> = loaded
-                .compilation
-                .env_names
-                .iter()
-                .map(String::as_str)
-                .collect();
-            let mut d = Diagnostic::error("PT008", format!("the topology has no env \"{env}\""));
-            d = match did_you_mean(env, names.iter().copied()) {
-                Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
-                None => d.with_help(format!("declared envs: {}", names.join(", "))),
-            };
-            return fail(vec![d]);
-        }
-    }
     if let (Some(dir), Some(lazy)) = (&args.out, &lazy) {
         return build_out(ctx, &loaded, lazy, dir);
     }
@@ -156,7 +140,7 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             eprintln!(
                 "pgtopo: --host {host}: the {t} target prints the whole env, not one machine; --host picks a machine of the haproxy, keepalived or hosts target"
             );
-            return 2;
+            return Exit::Usage;
         }
     }
     let diags = &loaded.compilation.diagnostics;
@@ -186,21 +170,18 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             Some(t) => t.value,
             None => {
                 return fail(vec![Diagnostic::error(
-                    "PT004",
+                    codes::PT004,
                     "the topology declares no targets",
                 )])
             }
         },
     };
     let opts = Options {
-        host: args.host,
+        host: args.host.clone(),
         with_workloads: args.with_workloads,
     };
     match emit::stdout(target, program, args.env.as_deref(), &opts) {
-        Ok(text) => match write_stdout(&text) {
-            Ok(()) => 0,
-            Err(code) => code,
-        },
+        Ok(text) => write_stdout(ctx, &text).err().unwrap_or(Exit::Success),
         Err(ds) => fail(ds),
     }
 }
@@ -213,7 +194,7 @@ fn about_other_targets(d: &Diagnostic, t: Target) -> bool {
 /// `build --out`: checks and renders every env and writes the tree, then reports what it found
 /// in the base and every env, as `lint` would. An env that does not compile leaves the previous
 /// tree untouched (the staging folder is discarded), like a build error found late.
-fn build_out(ctx: &Ctx, loaded: &Loaded, lazy: &LazyProgram, dir: &Path) -> i32 {
+fn build_out(ctx: &Ctx, loaded: &Loaded, lazy: &LazyProgram, dir: &Path) -> Exit {
     let mut failed = None;
     let mut findings = Vec::new();
     // An env that does not compile is found after the folder is made; a folder that did not
@@ -243,23 +224,20 @@ fn build_out(ctx: &Ctx, loaded: &Loaded, lazy: &LazyProgram, dir: &Path) -> i32 
                 "pgtopo: {} does not compile; nothing was built",
                 loaded.display
             );
-            1
+            Exit::Findings
         }
         (Some(TreeError::Build(ds)), _) => {
             eprint!("{}", render(ctx, loaded, &ds));
-            1
+            Exit::Findings
         }
         (_, Ok(count)) => {
             eprintln!(
                 "wrote {count} file(s) to {}",
                 dir.join(&lazy.program.name).display()
             );
-            0
+            Exit::Success
         }
-        (_, Err(e)) => {
-            eprintln!("error[PT010]: cannot write {}: {e}", dir.display());
-            2
-        }
+        (_, Err(e)) => ctx.io_error(dir, "written", &e),
     }
 }
 
@@ -326,7 +304,7 @@ fn write_tree(lazy: &LazyProgram, staging: &Staging, base_findings: &[Diagnostic
     // report again, which the merge would drop; dropped at once, the findings of fifty envs are
     // not held while the tree renders (containers 100 × 10 × 50 repeats 200 warnings per env,
     // 5 MiB at the peak).
-    let base_keys: HashSet<(&str, Option<Span>, &str)> =
+    let base_keys: HashSet<(Code, Option<Span>, &str)> =
         base_findings.iter().map(driver::problem).collect();
     let next = AtomicUsize::new(0);
     let work = || loop {

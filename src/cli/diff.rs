@@ -21,7 +21,7 @@ use pgtopo::emit::{self, Program};
 use pgtopo::model::Target;
 
 use super::build::TargetArg;
-use super::{load_for, render, tree, write_stdout, Color, Ctx};
+use super::{io_error, load_for, render, tree, write_stdout, Color, Ctx, Exit};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -67,20 +67,20 @@ impl<'a> OtherEnvs<'a> {
     }
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> i32 {
+pub fn run(ctx: &Ctx, args: &Args) -> Exit {
     // Reviewing one env resolves and renders only the base and that env: the other envs' files are
     // filtered out of the comparison anyway, and on a large topology they are nearly all the work.
     let selected = match args.env.as_deref() {
         Some(e) => Envs::Only(Some(e)),
         None => Envs::All,
     };
-    let mut loaded = match load_for(&ctx.topology_path(), selected) {
+    let mut loaded = match load_for(ctx, &ctx.topology_path(), selected) {
         Ok(l) => l,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return 2;
-        }
+        Err(exit) => return exit,
     };
+    if let Err(exit) = loaded.require_env(ctx, args.env.as_deref()) {
+        return exit;
+    }
     let name = loaded.name();
     let all_envs = loaded.compilation.env_names.clone();
     let Some(program) = loaded.compilation.program(&name) else {
@@ -89,14 +89,8 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             "pgtopo: {} does not compile; nothing to compare",
             loaded.display
         );
-        return 2;
+        return Exit::Findings;
     };
-    if let Some(env) = &args.env {
-        if program.get(Some(env)).is_none() {
-            eprintln!("error[PT008]: the topology has no env \"{env}\"");
-            return 2;
-        }
-    }
     let only = args.target.map(Target::from);
     // `diff` compares what `build --out` writes, which is only the topology's own targets: for
     // any other target both sides would be empty and the answer a meaningless "no change".
@@ -108,7 +102,7 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
                 "pgtopo: --target {t}: the topology does not build the {t} target (it builds {}), so there is nothing to compare; `pgtopo build --target {t}` checks and prints it",
                 names.join(", ")
             );
-            return 2;
+            return Exit::Usage;
         }
     }
     let targets = |p: &Program| -> Vec<Target> {
@@ -146,14 +140,7 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
             break;
         }
         if job == 0 {
-            let old = old_side(
-                &args,
-                &loaded.path,
-                &program.name,
-                selected,
-                &targets,
-                &keep,
-            );
+            let old = old_side(args, &loaded.path, &program.name, selected, &targets, &keep);
             *old_slot.lock().unwrap() = Some(old);
         } else {
             let built = emit::build_targets(&program, &target_list[job - 1..job]);
@@ -182,7 +169,7 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
     }
     if !errors.is_empty() {
         eprint!("{}", render(ctx, &loaded, &errors));
-        return 2;
+        return Exit::Findings;
     }
     let Old {
         mut files,
@@ -190,9 +177,13 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         label,
     } = match old_side {
         Ok(old) => old,
-        Err(msg) => {
+        Err(OldError::Message(exit, msg)) => {
             eprintln!("{msg}");
-            return 2;
+            return exit;
+        }
+        Err(OldError::Diagnostic(path, d)) => {
+            ctx.report(&path, &[*d]);
+            return Exit::Io;
         }
     };
     // A tree was read through `keep` already; a `git:REV` build and the new side were not.
@@ -236,13 +227,13 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         loaded.display,
         changes.len()
     );
-    if let Err(code) = write_stdout(&text) {
-        return code;
+    if let Err(exit) = write_stdout(ctx, &text) {
+        return exit;
     }
     if (changes.is_empty() && semantic_changes == 0) || args.exit_zero {
-        0
+        Exit::Success
     } else {
-        1
+        Exit::Changes
     }
 }
 
@@ -312,11 +303,17 @@ struct Old {
 enum OldModel {
     NotRecorded,
     Broken,
-    Program(Program),
+    Program(Box<Program>),
+}
+
+/// Why the old side could not be had: a message and its exit, or a file that cannot be read.
+enum OldError {
+    Message(Exit, String),
+    Diagnostic(String, Box<pgtopo::diag::Diagnostic>),
 }
 
 /// Reads the `build --out` tree named by `--against` (only the files `keep` accepts) or builds the
-/// topology as it was at `git:REV`; an error is the message to print (exit 2).
+/// topology as it was at `git:REV`; an error is what to print, and the exit.
 fn old_side(
     args: &Args,
     path: &Path,
@@ -324,33 +321,43 @@ fn old_side(
     selected: Envs,
     targets: &dyn Fn(&Program) -> Vec<Target>,
     keep: &dyn Fn(&str) -> bool,
-) -> Result<Old, String> {
+) -> Result<Old, OldError> {
     if let Some(rev) = args.against.as_deref().and_then(|a| a.strip_prefix("git:")) {
         let spec = format!("git:{rev}");
-        let src = git_show(path, rev).map_err(|msg| format!("pgtopo: {msg}"))?;
+        let src = git_show(path, rev)
+            .map_err(|msg| OldError::Message(Exit::Usage, format!("pgtopo: {msg}")))?;
+        let broken = |what: &str| {
+            OldError::Message(
+                Exit::Findings,
+                format!("pgtopo: the topology at {spec} does not {what}"),
+            )
+        };
         let old = compile_for(&src, selected)
             .program(name)
-            .ok_or_else(|| format!("pgtopo: the topology at {spec} does not compile"))?;
-        let files = emit::build_targets(&old, &targets(&old))
-            .map_err(|_| format!("pgtopo: the topology at {spec} does not build"))?;
+            .ok_or_else(|| broken("compile"))?;
+        let files = emit::build_targets(&old, &targets(&old)).map_err(|_| broken("build"))?;
         return Ok(Old {
             files,
-            model: OldModel::Program(old),
+            model: OldModel::Program(Box::new(old)),
             label: spec,
         });
     }
     let dir = PathBuf::from(args.against.as_deref().unwrap_or("out"));
     let tree_dir = dir.join(name);
     // Only the files under review are read: one env of a large tree is a few percent of it.
-    let tree = tree::read(&tree_dir, keep)
-        .map_err(|e| format!("error[PT010]: cannot read {}: {e}", tree_dir.display()))?;
+    let tree = tree::read(&tree_dir, keep).map_err(|e| {
+        OldError::Diagnostic(
+            tree_dir.display().to_string(),
+            Box::new(io_error(&tree_dir, "read", &e)),
+        )
+    })?;
     if tree.files.is_empty() {
         eprintln!("pgtopo: {} holds no build; every file shows as new (write one with `pgtopo build --out {}`)", tree_dir.display(), dir.display());
     }
     let model = match tree.source {
         None => OldModel::NotRecorded,
         Some(src) => match compile_for(&src, selected).program(name) {
-            Some(p) => OldModel::Program(p),
+            Some(p) => OldModel::Program(Box::new(p)),
             None => OldModel::Broken,
         },
     };

@@ -2,7 +2,7 @@
 
 use pgtopo::views::explain::explain;
 
-use super::{load_env, write_stdout, Ctx};
+use super::{load_env, write_stdout, Ctx, Exit};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -10,16 +10,16 @@ pub struct Args {
     env: Option<String>,
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> i32 {
+pub fn run(ctx: &Ctx, args: &Args) -> Exit {
     match load_env(ctx, args.env.as_deref()) {
         Ok((program, env)) => {
             let topo = program
                 .get(env.as_deref())
                 .expect("load_env checked the env");
-            write_stdout(&explain(topo, &program.name))
+            write_stdout(ctx, &explain(topo, &program.name))
                 .err()
-                .unwrap_or(0)
+                .unwrap_or(Exit::Success)
         }
-        Err(code) => code,
+        Err(exit) => exit,
     }
 }

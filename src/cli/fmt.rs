@@ -1,10 +1,12 @@
 //! `pgtopo fmt [--check] [FILES…]`: rewrite topology files in the canonical layout.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use pgtopo::diag::{codes, render_human, Diagnostic};
 use pgtopo::syntax::{self, fmt::format};
 
-use super::Ctx;
+use super::{not_found, Ctx, Exit, Input};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,52 +17,68 @@ pub struct Args {
     check: bool,
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> i32 {
+pub fn run(ctx: &Ctx, args: &Args) -> Exit {
     let files = if args.files.is_empty() {
         vec![ctx.topology_path()]
     } else {
-        args.files
+        args.files.iter().cloned().map(Input::argument).collect()
     };
-    let mut status = 0;
-    for path in &files {
-        let src = match std::fs::read_to_string(path) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error[PT010]: cannot read {}: {e}", path.display());
-                status = 2;
-                continue;
-            }
-        };
-        let before = match syntax::parse(&src) {
-            Ok(d) => d,
-            Err(_) => {
-                eprintln!(
-                    "pgtopo fmt: {} is not valid KDL; run `pgtopo lint` to see why",
-                    path.display()
-                );
-                status = status.max(1);
-                continue;
-            }
-        };
-        let formatted = format(&src);
-        // Formatting must never change meaning; refuse rather than risk it.
-        if !syntax::parse(&formatted).is_ok_and(|after| before.same_meaning(&after)) {
-            eprintln!("pgtopo fmt: formatting {} would change its meaning; left as is (please report this)", path.display());
-            status = 2;
-            continue;
-        }
-        if formatted == src {
-            continue;
-        }
-        if args.check {
-            println!("would reformat {}", path.display());
-            status = status.max(1);
-        } else if let Err(e) = std::fs::write(path, &formatted) {
-            eprintln!("error[PT010]: cannot write {}: {e}", path.display());
-            status = 2;
-        } else {
-            eprintln!("formatted {}", path.display());
-        }
+    let mut status = Exit::Success;
+    for input in &files {
+        status = status.max(one(ctx, input, args.check));
     }
     status
+}
+
+/// Formats (or checks) one file; what came of it.
+fn one(ctx: &Ctx, input: &Input, check: bool) -> Exit {
+    let path = &input.path;
+    let display = path.display().to_string();
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            ctx.report(&display, &[not_found(input)]);
+            return Exit::Io;
+        }
+        Err(e) => return ctx.io_error(path, "read", &e),
+    };
+    let Ok(src) = String::from_utf8(bytes) else {
+        ctx.report(
+            &display,
+            &[
+                Diagnostic::error(codes::PT009, format!("{display} is not UTF-8 text"))
+                    .with_help("save the topology as UTF-8; KDL files are always UTF-8"),
+            ],
+        );
+        return Exit::Findings;
+    };
+    let before = match syntax::parse(&src) {
+        Ok(d) => d,
+        // The syntax errors themselves, as `lint` shows them: fmt lays out only valid KDL.
+        Err(diags) => {
+            eprint!(
+                "{}",
+                render_human(&diags, &display, &Arc::new(src), ctx.color)
+            );
+            return Exit::Findings;
+        }
+    };
+    let formatted = format(&src);
+    // Formatting must never change meaning; refuse rather than risk it.
+    if !syntax::parse(&formatted).is_ok_and(|after| before.same_meaning(&after)) {
+        eprintln!("pgtopo fmt: formatting {display} would change its meaning; left as is (please report this)");
+        return Exit::Internal;
+    }
+    if formatted == src {
+        return Exit::Success;
+    }
+    if check {
+        println!("would reformat {display}");
+        Exit::Findings
+    } else if let Err(e) = std::fs::write(path, &formatted) {
+        ctx.io_error(path, "written", &e)
+    } else {
+        eprintln!("formatted {display}");
+        Exit::Success
+    }
 }

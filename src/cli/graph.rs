@@ -4,7 +4,7 @@ use clap::ValueEnum;
 
 use pgtopo::views::graph;
 
-use super::{load_env, write_stdout, Ctx};
+use super::{load_env, write_stdout, Ctx, Exit};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,10 +21,10 @@ enum Format {
     Dot,
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> i32 {
+pub fn run(ctx: &Ctx, args: &Args) -> Exit {
     let (program, env) = match load_env(ctx, args.env.as_deref()) {
         Ok(x) => x,
-        Err(code) => return code,
+        Err(exit) => return exit,
     };
     let topo = program
         .get(env.as_deref())
@@ -33,5 +33,5 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         Format::Mermaid => graph::mermaid(topo),
         Format::Dot => graph::dot(topo),
     };
-    write_stdout(&text).err().unwrap_or(0)
+    write_stdout(ctx, &text).err().unwrap_or(Exit::Success)
 }

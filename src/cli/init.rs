@@ -4,7 +4,7 @@ use clap::ValueEnum;
 
 use pgtopo::driver::compile;
 
-use super::Ctx;
+use super::{Ctx, Exit};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -40,9 +40,24 @@ enum InitTarget {
     Vm,
 }
 
+/// The name `init` gives the topology: the file's stem (`orders.kdl` → `orders`), which is what
+/// names the outputs without a `topology` line anyway; but for the default `pgtopo.kdl`, or a stem
+/// that is not a valid name, the cluster's name, so that the outputs are not all called `pgtopo`.
+fn topology_name(path: &std::path::Path, cluster: &str) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if stem != "pgtopo" && pgtopo::check::valid_name(&stem) {
+        stem
+    } else {
+        cluster.to_owned()
+    }
+}
+
 /// The topology text for these flags. Addresses on VMs come from 192.0.2.0/24 (TEST-NET-1, reserved
 /// for documentation), so a generated file never points at a real network by accident.
-fn topology(a: &Args) -> Result<String, String> {
+fn topology(a: &Args, name: &str) -> Result<String, String> {
     if a.sync >= a.nodes {
         return Err(format!(
             "--sync {} needs at least {} nodes (one primary plus the sync standbys)",
@@ -68,7 +83,7 @@ fn topology(a: &Args) -> Result<String, String> {
         InitTarget::Compose => "\"compose\"",
         InitTarget::Vm => "\"haproxy\" \"keepalived\"",
     };
-    s.push_str(&format!("// {n}: written by `pgtopo init`; see docs/language.md for every setting.\n\ntargets {targets}\n\ncluster \"{n}\" {{\n"));
+    s.push_str(&format!("// {n}: written by `pgtopo init`; see docs/language.md for every setting.\n\n// Names the outputs: `pgtopo build --out out/` writes out/{name}/.\ntopology \"{name}\"\ntargets {targets}\n\ncluster \"{n}\" {{\n"));
     s.push_str(&format!("    postgres version={}\n", a.version));
     match a.target {
         InitTarget::Kubernetes => s.push_str(&format!(
@@ -136,33 +151,41 @@ fn topology(a: &Args) -> Result<String, String> {
     Ok(s)
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> i32 {
-    let text = match topology(&args) {
+pub fn run(ctx: &Ctx, args: &Args) -> Exit {
+    let path = ctx.topology_path().path;
+    let text = match topology(args, &topology_name(&path, &args.name)) {
         Ok(t) => t,
         Err(msg) => {
             eprintln!("pgtopo init: {msg}");
-            return 2;
+            return Exit::Usage;
         }
     };
     // The promise of init is a lint-clean file; hold it to that before writing anything.
     let c = compile(&text);
     if c.has_errors() {
         eprintln!("pgtopo init: these flags give a topology that does not lint clean:");
-        for d in &c.diagnostics {
-            eprintln!("  {}: {}", d.code, d.message);
-        }
-        return 2;
+        eprint!(
+            "{}",
+            pgtopo::diag::render_human(
+                &c.diagnostics,
+                "(pgtopo init)",
+                &std::sync::Arc::new(text),
+                ctx.color
+            )
+        );
+        return Exit::Usage;
     }
     if args.stdout {
-        return super::write_stdout(&text).err().unwrap_or(0);
+        return super::write_stdout(ctx, &text)
+            .err()
+            .unwrap_or(Exit::Success);
     }
-    let path = ctx.topology_path();
     if path.exists() {
         eprintln!(
             "pgtopo init: {} exists; not overwriting it (use --stdout, or -f NEW.kdl)",
             path.display()
         );
-        return 2;
+        return Exit::Usage;
     }
     match std::fs::write(&path, text) {
         Ok(()) => {
@@ -171,11 +194,8 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
                 path.display(),
                 path.display()
             );
-            0
+            Exit::Success
         }
-        Err(e) => {
-            eprintln!("error[PT010]: cannot write {}: {e}", path.display());
-            2
-        }
+        Err(e) => ctx.io_error(&path, "written", &e),
     }
 }

@@ -4,12 +4,11 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use pgtopo::check::RULES;
-use pgtopo::diag::{to_json, Severity, FORM_CODES};
+use pgtopo::diag::{codes, to_json, Severity};
 
 use pgtopo::driver::Envs;
 
-use super::{load_for, render, write_stdout, Ctx};
+use super::{load_for, render, write_stdout, Ctx, Exit, Input};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,21 +35,20 @@ enum Format {
     Github,
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> i32 {
+pub fn run(ctx: &Ctx, args: &Args) -> Exit {
     let files = if args.files.is_empty() {
         vec![ctx.topology_path()]
     } else {
-        args.files
+        args.files.iter().cloned().map(Input::argument).collect()
     };
     let mut io_error = false;
     let (mut errors, mut warnings) = (0usize, 0usize);
     let mut human = String::new();
     let mut json: Vec<serde_json::Value> = Vec::new();
-    for path in &files {
-        let loaded = match load_for(path, Envs::CheckOnly) {
+    for input in &files {
+        let loaded = match load_for(ctx, input, Envs::CheckOnly) {
             Ok(l) => l,
-            Err(msg) => {
-                eprintln!("{msg}");
+            Err(_) => {
                 io_error = true;
                 continue;
             }
@@ -93,15 +91,15 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
         Format::Github => json.iter().map(github).collect(),
     };
     // A reader that closed the pipe (`| head`) still gets lint's verdict in the exit code.
-    if let Err(code @ 2) = write_stdout(&text) {
-        return code;
+    if let Err(exit @ Exit::Io) = write_stdout(ctx, &text) {
+        return exit;
     }
     if io_error {
-        2
+        Exit::Io
     } else if errors > 0 || (args.deny_warnings && warnings > 0) {
-        1
+        Exit::Findings
     } else {
-        0
+        Exit::Success
     }
 }
 
@@ -109,13 +107,12 @@ pub fn run(ctx: &Ctx, args: Args) -> i32 {
 /// result with its region (1-based lines and columns, as SARIF wants).
 fn sarif(records: &[serde_json::Value]) -> serde_json::Value {
     use serde_json::json;
-    let rules: Vec<serde_json::Value> = FORM_CODES
+    let rules: Vec<serde_json::Value> = codes::ALL
         .iter()
-        .map(|(code, text)| json!({"id": code, "name": code, "shortDescription": {"text": text}}))
-        .chain(RULES.iter().map(|r| {
-            json!({"id": r.code, "name": r.name, "shortDescription": {"text": r.summary},
+        .map(|c| {
+            json!({"id": c.as_str(), "name": c.name(), "shortDescription": {"text": c.summary()},
                    "help": {"text": "see docs/language.md, section \"Lint codes\""}})
-        }))
+        })
         .collect();
     let results: Vec<serde_json::Value> = records
         .iter()

@@ -7,6 +7,10 @@ use std::sync::Arc;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
 use serde::Serialize;
 
+pub mod codes;
+
+pub use codes::Code;
+
 /// A byte range in the topology file.
 pub type Span = SourceSpan;
 
@@ -19,8 +23,8 @@ pub enum Severity {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Diagnostic {
-    /// Stable code such as `PT101`; see docs/language.md for the list.
-    pub code: &'static str,
+    /// Stable code such as `PT101` (see [`codes`] and docs/language.md).
+    pub code: Code,
     pub severity: Severity,
     pub message: String,
     /// Where the problem is; `None` only for whole-file problems such as an empty file.
@@ -34,15 +38,15 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn error(code: Code, message: impl Into<String>) -> Self {
         Self::new(code, Severity::Error, message)
     }
 
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn warning(code: Code, message: impl Into<String>) -> Self {
         Self::new(code, Severity::Warning, message)
     }
 
-    fn new(code: &'static str, severity: Severity, message: impl Into<String>) -> Self {
+    fn new(code: Code, severity: Severity, message: impl Into<String>) -> Self {
         Diagnostic {
             code,
             severity,
@@ -301,7 +305,7 @@ pub fn to_json<'a>(d: &'a Diagnostic, file: &'a str, source: &str) -> JsonDiagno
         None => (0, 0, 0, 0),
     };
     JsonDiagnostic {
-        code: d.code,
+        code: d.code.as_str(),
         severity: d.severity,
         message: &d.message,
         file,
@@ -342,25 +346,6 @@ pub fn did_you_mean<'a>(
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
-
-/// Codes reported while reading the file (not by a rule in `check/rules`), with their summaries.
-pub const FORM_CODES: &[(&str, &str)] = &[
-    ("PT000", "the file is not valid KDL 2.0"),
-    ("PT001", "unknown node"),
-    ("PT002", "unknown property"),
-    ("PT003", "wrong value type or out of range"),
-    ("PT004", "a required name, argument or property is missing"),
-    (
-        "PT005",
-        "unknown role, target, kind, mode, method or failover manager",
-    ),
-    ("PT006", "a once-only child is written twice"),
-    ("PT007", "empty file, or no cluster"),
-    ("PT008", "unknown env"),
-    ("PT009", "the file is not UTF-8"),
-    ("PT010", "the file cannot be read or written"),
-    ("PT199", "the target is not implemented in this build"),
-];
 
 #[cfg(test)]
 mod tests {

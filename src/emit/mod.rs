@@ -23,7 +23,7 @@ pub(crate) mod yaml;
 use std::borrow::Cow;
 
 use crate::bundle::Bundle;
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::{Target, Topology};
 
 /// The resolved topology: the base model and one model per env, all free of errors.
@@ -50,7 +50,7 @@ impl Program {
     pub fn model(&self, env: Option<&str>) -> Result<&Topology, Vec<Diagnostic>> {
         self.get(env).ok_or_else(|| {
             vec![Diagnostic::error(
-                "PT008",
+                codes::PT008,
                 format!("the topology has no env \"{}\"", env.unwrap_or_default()),
             )]
         })
@@ -344,6 +344,7 @@ pub fn lists_every_env(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diag::Code;
     use crate::synth::{topology, Flavor};
 
     /// The registry maps every target onto its own emitter.
@@ -363,8 +364,8 @@ mod tests {
             let p = crate::driver::compile(&src).program("t").unwrap();
             for target in p.build_targets() {
                 let err = stdout(target, &p, Some("nope"), &Options::default()).unwrap_err();
-                let codes: Vec<&str> = err.iter().map(|d| d.code).collect();
-                assert_eq!(codes, ["PT008"], "{target:?}");
+                let found: Vec<Code> = err.iter().map(|d| d.code).collect();
+                assert_eq!(found, [codes::PT008], "{target:?}");
                 assert!(err[0].message.contains("\"nope\""), "{target:?}");
             }
         }

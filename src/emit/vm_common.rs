@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use crate::bundle::Bundle;
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::emit::{Options, Program};
 use crate::model::{Cluster, Node, Pooler, PoolerKind, PoolerTarget, Topology};
 
@@ -94,10 +94,21 @@ pub fn stdout_for(
     let t = p.model(env)?;
     let files = render(t)?;
     let Some(first) = files.first().map(|f| f.0.clone()) else {
-        return Err(vec![Diagnostic::error(
-            "PT130",
-            format!("this topology has no {what} to print"),
-        )]);
+        // Say what is missing, not only that nothing came out: the machines of these targets
+        // are the nodes with a `host=` and the balancers' `host` entries.
+        let (missing, help) = match what {
+            "database node" => (
+                "no database node declares `host=`, so the hosts target has no machine to print",
+                "give the nodes that run on VMs an address: `node \"db1\" role=\"primary\" host=\"10.0.0.11\"`",
+            ),
+            _ => (
+                "no balancer declares a `host`, so there is no balancer host to print",
+                "add the machines that run the balancer: `host \"lb1\" address=\"10.0.0.21\"` inside `balancer`",
+            ),
+        };
+        return Err(vec![
+            Diagnostic::error(codes::PT130, missing).with_help(help)
+        ]);
     };
     let machine = match &opts.host {
         None => first,
@@ -109,7 +120,7 @@ pub fn stdout_for(
                     let mut names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
                     names.dedup();
                     return Err(vec![Diagnostic::error(
-                        "PT130",
+                        codes::PT130,
                         format!("no {what} named \"{h}\""),
                     )
                     .with_help(format!("choose one of: {}", names.join(", ")))]);

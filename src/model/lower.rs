@@ -6,13 +6,13 @@
 
 use indexmap::IndexMap;
 
-use crate::diag::{did_you_mean, Diagnostic, Span};
+use crate::diag::{codes, did_you_mean, Diagnostic, Span};
 use crate::model::quantity::{parse_bytes, parse_quantity};
 use crate::model::reader::{keyword_entry, looks_like_secret_key, Reader};
 use crate::model::types::*;
 use crate::syntax::{Node as SNode, Value};
 
-const TOP_LEVEL: &[&str] = &["targets", "cluster", "workload", "env"];
+const TOP_LEVEL: &[&str] = &["topology", "targets", "cluster", "workload", "env"];
 
 pub fn lower(
     root: &[SNode],
@@ -24,12 +24,29 @@ pub fn lower(
     let mut targets_node: Option<&SNode> = None;
     let mut clusters = Vec::new();
     let mut workloads = Vec::new();
+    let mut name: Option<Spanned<String>> = None;
+    let mut name_node: Option<&SNode> = None;
     for n in root {
         match n.name.as_str() {
+            "topology" => {
+                if let Some(first) = name_node {
+                    d.push(
+                        Diagnostic::error(codes::PT006, "`topology` is given twice")
+                            .with_span(n.name_span, "second one here")
+                            .with_related(first.name_span, "first one here")
+                            .with_help("a topology has one name; keep one `topology` line"),
+                    );
+                    continue;
+                }
+                name_node = Some(n);
+                let mut r = Reader::new(n);
+                name = name_arg(&mut r, d, "a name", "topology \"orders\"");
+                r.finish(d);
+            }
             "targets" => {
                 if let Some(first) = targets_node {
                     d.push(
-                        Diagnostic::error("PT006", "`targets` is given twice")
+                        Diagnostic::error(codes::PT006, "`targets` is given twice")
                             .with_span(n.name_span, "second one here")
                             .with_related(first.name_span, "first one here")
                             .with_help("list every target in one `targets` line"),
@@ -60,12 +77,12 @@ pub fn lower(
             "env" => {}
             other => {
                 let mut diag =
-                    Diagnostic::error("PT001", format!("unknown top-level node `{other}`"))
+                    Diagnostic::error(codes::PT001, format!("unknown top-level node `{other}`"))
                         .with_span(n.name_span, "unknown node");
                 diag = match did_you_mean(other, TOP_LEVEL.iter().copied()) {
                     Some(s) => diag.with_help(format!("did you mean `{s}`?")),
                     None => diag.with_help(
-                        "a topology holds `targets`, `cluster`, `workload` and `env` nodes",
+                        "a topology holds `topology`, `targets`, `cluster`, `workload` and `env` nodes",
                     ),
                 };
                 d.push(diag);
@@ -74,6 +91,7 @@ pub fn lower(
     }
     Topology {
         env: env.map(str::to_owned),
+        name,
         targets,
         clusters,
         workloads,
@@ -131,7 +149,7 @@ fn lower_cluster(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Cluster> {
                 }
                 other => d.push(
                     Diagnostic::error(
-                        "PT003",
+                        codes::PT003,
                         format!("label `{k}` must be a string, found {}", other.type_name()),
                     )
                     .with_span(e.span, "expected a string")
@@ -148,7 +166,7 @@ fn lower_cluster(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Cluster> {
         for a in &l.args {
             d.push(
                 Diagnostic::error(
-                    "PT003",
+                    codes::PT003,
                     "`labels` takes key=value properties, not arguments",
                 )
                 .with_span(a.span, "not a key=value pair")
@@ -213,7 +231,7 @@ fn lower_cluster(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Cluster> {
                     parameters.insert(c.name.clone(), Param { value: v, span: c.span });
                 }
                 _ => d.push(
-                    Diagnostic::error("PT003", format!("parameter `{}` needs exactly one value", c.name))
+                    Diagnostic::error(codes::PT003, format!("parameter `{}` needs exactly one value", c.name))
                         .with_span(c.span, "expected `name value`")
                         .with_help("write one parameter per line as PostgreSQL spells it: `shared_buffers \"128MB\"`"),
                 ),
@@ -232,7 +250,7 @@ fn lower_cluster(n: &SNode, d: &mut Vec<Diagnostic>) -> Option<Cluster> {
                 other => {
                     d.push(
                         Diagnostic::error(
-                            "PT003",
+                            codes::PT003,
                             format!("`nodes` lists node names, found {}", other.type_name()),
                         )
                         .with_span(a.span, "expected a node name")
@@ -412,7 +430,7 @@ fn quantity_ok(d: &mut Vec<Diagnostic>, q: &Spanned<String>, what: &str) {
     if parse_quantity(&q.value).is_none() {
         d.push(
             Diagnostic::error(
-                "PT003",
+                codes::PT003,
                 format!("{what} \"{}\" is not a Kubernetes quantity", q.value),
             )
             .with_span(q.span, "not a quantity")
@@ -427,7 +445,7 @@ fn finish_children_only(r: Reader, node: &SNode, d: &mut Vec<Diagnostic>) {
     // Properties were all consumed by the caller; reuse `finish` for children by filtering.
     let mut tmp = Vec::new();
     r.finish(&mut tmp);
-    d.extend(tmp.into_iter().filter(|x| x.code != "PT002"));
+    d.extend(tmp.into_iter().filter(|x| x.code != codes::PT002));
     let _ = node;
 }
 
@@ -440,7 +458,7 @@ impl<'n> Reader<'n> {
             }
             d.push(
                 Diagnostic::error(
-                    "PT002",
+                    codes::PT002,
                     format!("unknown property `{key}` on `{}`", self.node.name),
                 )
                 .with_span(e.span, "unknown property")
@@ -453,7 +471,7 @@ impl<'n> Reader<'n> {
         for a in &self.node.args {
             d.push(
                 Diagnostic::error(
-                    "PT003",
+                    codes::PT003,
                     format!("unexpected argument {} on `{}`", a.value, self.node.name),
                 )
                 .with_span(a.span, "not expected here")
@@ -550,7 +568,7 @@ fn lower_failover(f: Option<&SNode>, cluster: &SNode, d: &mut Vec<Diagnostic>) -
             .unwrap_or(Spanned::new("etcd".to_owned(), x.span));
         if kind.value != "etcd" && kind.value != "etcd3" {
             d.push(
-                Diagnostic::error("PT005", format!("unknown dcs \"{}\"", kind.value))
+                Diagnostic::error(codes::PT005, format!("unknown dcs \"{}\"", kind.value))
                     .with_span(kind.span, "not a supported DCS")
                     .with_help("pgtopo supports dcs \"etcd\" (Patroni's etcd3 API)"),
             );
@@ -591,7 +609,7 @@ fn lower_failover(f: Option<&SNode>, cluster: &SNode, d: &mut Vec<Diagnostic>) -
 
 fn bool_expected(key: &str, e: &crate::syntax::Entry) -> Diagnostic {
     Diagnostic::error(
-        "PT003",
+        codes::PT003,
         format!(
             "`{key}` must be #true or #false, found {}",
             e.value.type_name()
@@ -611,7 +629,7 @@ fn flag_child(x: &SNode, d: &mut Vec<Diagnostic>) -> Option<Spanned<bool>> {
             _ => {
                 d.push(
                     Diagnostic::error(
-                        "PT003",
+                        codes::PT003,
                         format!(
                             "`{}` must be #true or #false, found {}",
                             x.name,
@@ -635,7 +653,7 @@ fn connection_limit(r: &mut Reader, d: &mut Vec<Diagnostic>) -> Option<Spanned<i
     if v.value < -1 {
         d.push(
             Diagnostic::error(
-                "PT003",
+                codes::PT003,
                 format!("`connection-limit` = {} is out of range", v.value),
             )
             .with_span(v.span, "below -1")
@@ -774,7 +792,7 @@ fn lower_hba(h: &SNode, d: &mut Vec<Diagnostic>) -> Hba {
         if let Some(a) = &address {
             if !is_hba_address(&a.value) {
                 d.push(
-                    Diagnostic::error("PT003", format!("address \"{}\" is not a CIDR", a.value))
+                    Diagnostic::error(codes::PT003, format!("address \"{}\" is not a CIDR", a.value))
                         .with_span(a.span, "expected ADDR/PREFIX")
                         .with_help("write a network as ADDR/PREFIX, e.g. \"10.0.0.0/16\" or \"10.0.9.15/32\", or \"all\""),
                 );
@@ -787,7 +805,7 @@ fn lower_hba(h: &SNode, d: &mut Vec<Diagnostic>) -> Hba {
                 Some(e) => match &e.value {
                     Value::String(m) if matches!(m.as_str(), "trust" | "password" | "md5") => {
                         d.push(
-                            Diagnostic::error("PT005", format!("method \"{m}\" is not allowed"))
+                            Diagnostic::error(codes::PT005, format!("method \"{m}\" is not allowed"))
                                 .with_span(e.span, "unsafe authentication method")
                                 .with_help(match m.as_str() {
                                     "trust" => "`trust` lets anyone who reaches the port log in as any role; use the default scram-sha-256 or method=\"cert\"",
@@ -848,7 +866,7 @@ fn bytes_prop(r: &mut Reader, d: &mut Vec<Diagnostic>, key: &'static str) -> Opt
     if v.is_none() {
         d.push(
             Diagnostic::error(
-                "PT003",
+                codes::PT003,
                 format!("`{key}` must be a byte size, found {}", e.value),
             )
             .with_span(e.span, "expected a size")
@@ -909,7 +927,7 @@ fn lower_replication(
                 _ => {
                     d.push(
                         Diagnostic::error(
-                            "PT003",
+                            codes::PT003,
                             format!(
                                 "`slots` must be #true or #false, found {}",
                                 e.value.type_name()
@@ -1089,7 +1107,7 @@ fn lower_balancer(b: &SNode, d: &mut Vec<Diagnostic>) -> Option<Balancer> {
     if let Some(n) = &name {
         if n.value != "haproxy" {
             d.push(
-                Diagnostic::error("PT005", format!("unknown balancer \"{}\"", n.value))
+                Diagnostic::error(codes::PT005, format!("unknown balancer \"{}\"", n.value))
                     .with_span(n.span, "not a supported balancer")
                     .with_help("pgtopo emits balancer \"haproxy\""),
             );

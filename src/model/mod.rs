@@ -10,7 +10,7 @@ pub mod types;
 pub use lower::{default_chart, default_image, DEFAULT_PG_VERSION, DEFAULT_STORAGE};
 pub use types::*;
 
-use crate::diag::{did_you_mean, Diagnostic};
+use crate::diag::{codes, did_you_mean, Diagnostic};
 use crate::syntax::{Document, Value};
 
 /// The names of the environments a document declares, with their spans, in order.
@@ -23,10 +23,13 @@ pub fn env_names(doc: &Document, d: &mut Vec<Diagnostic>) -> Vec<Spanned<String>
                 Value::String(s) => {
                     if let Some(prev) = out.iter().find(|p| &p.value == s) {
                         d.push(
-                            Diagnostic::error("PT102", format!("env \"{s}\" is declared twice"))
-                                .with_span(a.span, "second declaration")
-                                .with_related(prev.span, "first declaration")
-                                .with_help("put every change of an environment in one `env` block"),
+                            Diagnostic::error(
+                                codes::PT102,
+                                format!("env \"{s}\" is declared twice"),
+                            )
+                            .with_span(a.span, "second declaration")
+                            .with_related(prev.span, "first declaration")
+                            .with_help("put every change of an environment in one `env` block"),
                         );
                     } else {
                         out.push(Spanned::new(s.clone(), a.span));
@@ -34,7 +37,7 @@ pub fn env_names(doc: &Document, d: &mut Vec<Diagnostic>) -> Vec<Spanned<String>
                 }
                 other => d.push(
                     Diagnostic::error(
-                        "PT003",
+                        codes::PT003,
                         format!("an env name must be a string, found {}", other.type_name()),
                     )
                     .with_span(a.span, "expected a name")
@@ -42,20 +45,51 @@ pub fn env_names(doc: &Document, d: &mut Vec<Diagnostic>) -> Vec<Spanned<String>
                 ),
             },
             None => d.push(
-                Diagnostic::error("PT004", "`env` needs a name")
+                Diagnostic::error(codes::PT004, "`env` needs a name")
                     .with_span(e.name_span, "name missing")
                     .with_help("write `env \"prod\" { … }`"),
             ),
         }
+        // Every env's files are written under the one topology name: an env cannot rename it.
+        for t in e.children.iter().filter(|c| c.name == "topology") {
+            d.push(
+                Diagnostic::error(codes::PT001, "`topology` cannot be set inside an env")
+                    .with_span(t.name_span, "not allowed in an env")
+                    .with_help(
+                        "the topology's name names the outputs of the base and every env; set it once, at the top level",
+                    ),
+            );
+        }
         for (k, p) in &e.props {
             d.push(
-                Diagnostic::error("PT002", format!("unknown property `{k}` on `env`"))
+                Diagnostic::error(codes::PT002, format!("unknown property `{k}` on `env`"))
                     .with_span(p.span, "unknown property")
                     .with_help("`env` takes only a name and a block of patches"),
             );
         }
     }
     out
+}
+
+/// PT008: `name` is not one of the `declared` envs. The one diagnostic for it, with a "did you
+/// mean" when a declared name is close, else the names there are; every command that takes an
+/// ENV gives this.
+pub fn unknown_env(name: &str, declared: &[&str]) -> Diagnostic {
+    let diag = Diagnostic::error(codes::PT008, format!("the topology has no env \"{name}\""));
+    match did_you_mean(name, declared.iter().copied()) {
+        Some(s) => diag.with_help(format!("did you mean \"{s}\"?")),
+        None if declared.is_empty() => {
+            diag.with_help("this topology declares no env blocks; leave ENV out to use the base")
+        }
+        None => diag.with_help(format!(
+            "declared envs: {}",
+            declared
+                .iter()
+                .map(|e| format!("\"{e}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
 }
 
 /// Resolves the topology for the base (`env = None`) or one environment.
@@ -71,24 +105,13 @@ pub fn resolve(
     let envs = env_names(doc, &mut d);
     let env_node = match env {
         None => None,
-        Some(name) => {
-            match env::env_nodes(doc).find(|n| n.first_arg_str() == Some(name)) {
-                Some(n) => Some(n),
-                None => {
-                    let mut diag =
-                        Diagnostic::error("PT008", format!("the topology has no env \"{name}\""));
-                    diag = match did_you_mean(name, envs.iter().map(|e| e.value.as_str())) {
-                    Some(s) => diag.with_help(format!("did you mean \"{s}\"?")),
-                    None if envs.is_empty() => diag.with_help("this topology declares no env blocks; build the base by leaving ENV out"),
-                    None => diag.with_help(format!(
-                        "declared envs: {}",
-                        envs.iter().map(|e| format!("\"{}\"", e.value)).collect::<Vec<_>>().join(", ")
-                    )),
-                };
-                    return Err(vec![diag]);
-                }
+        Some(name) => match env::env_nodes(doc).find(|n| n.first_arg_str() == Some(name)) {
+            Some(n) => Some(n),
+            None => {
+                let declared: Vec<&str> = envs.iter().map(|e| e.value.as_str()).collect();
+                return Err(vec![unknown_env(name, &declared)]);
             }
-        }
+        },
     };
     // The base is lowered from the document as it is (`lower` passes over env blocks); an env
     // from a copy with the env's block merged in. Copying the document for the base too cost
@@ -109,14 +132,14 @@ pub fn resolve(
     }
     if topo.targets.is_empty() && !d.iter().any(|x| x.message.contains("target")) {
         d.push(
-            Diagnostic::error("PT004", "the topology declares no targets").with_help(
+            Diagnostic::error(codes::PT004, "the topology declares no targets").with_help(
                 "start the file with the outputs you want, e.g. `targets \"kubernetes\" \"helm\"`",
             ),
         );
     }
     if topo.clusters.is_empty() && !d.iter().any(|x| x.is_error()) {
         d.push(
-            Diagnostic::error("PT007", "the topology declares no cluster")
+            Diagnostic::error(codes::PT007, "the topology declares no cluster")
                 .with_help("add `cluster \"main\" { node \"db1\" role=\"primary\" }`"),
         );
     }

@@ -5,7 +5,7 @@
 //! a "did you mean" from the names that *were* asked about) without a second list of allowed names
 //! that could drift from the code.
 
-use crate::diag::{did_you_mean, Diagnostic, Span};
+use crate::diag::{codes, did_you_mean, Diagnostic, Span};
 use crate::model::types::Spanned;
 use crate::syntax::{Entry, Node, Value};
 
@@ -60,7 +60,7 @@ impl<'n> Reader<'n> {
     fn expected(&self, d: &mut Vec<Diagnostic>, e: &Entry, what: &str, name: &str) {
         d.push(
             Diagnostic::error(
-                "PT003",
+                codes::PT003,
                 format!("`{name}` must be {what}, found {}", e.value.type_name()),
             )
             .with_span(e.span, format!("expected {what}"))
@@ -122,7 +122,7 @@ impl<'n> Reader<'n> {
         if parsed.is_none() {
             d.push(
                 Diagnostic::error(
-                    "PT003",
+                    codes::PT003,
                     format!("`{key}` must be a duration, found {}", e.value),
                 )
                 .with_span(e.span, "expected a duration")
@@ -177,7 +177,7 @@ impl<'n> Reader<'n> {
     /// Reports a missing required argument.
     pub fn require_arg(&self, d: &mut Vec<Diagnostic>, what: &str, example: &str) {
         d.push(
-            Diagnostic::error("PT004", format!("`{}` needs {what}", self.node.name))
+            Diagnostic::error(codes::PT004, format!("`{}` needs {what}", self.node.name))
                 .with_span(self.node.name_span, format!("{what} missing"))
                 .with_help(format!("write it as `{example}`")),
         );
@@ -186,7 +186,7 @@ impl<'n> Reader<'n> {
     pub fn require_prop(&self, d: &mut Vec<Diagnostic>, key: &str, example: &str) {
         d.push(
             Diagnostic::error(
-                "PT004",
+                codes::PT004,
                 format!("`{}` needs the property `{key}`", self.node.name),
             )
             .with_span(self.node.name_span, format!("`{key}` missing"))
@@ -202,7 +202,7 @@ impl<'n> Reader<'n> {
         if let Some(second) = found.next() {
             d.push(
                 Diagnostic::error(
-                    "PT006",
+                    codes::PT006,
                     format!("`{name}` is given twice in `{}`", self.node.name),
                 )
                 .with_span(second.name_span, "second one here")
@@ -229,7 +229,7 @@ impl<'n> Reader<'n> {
                 continue;
             }
             let mut diag = Diagnostic::error(
-                "PT002",
+                codes::PT002,
                 format!("unknown property `{key}` on `{}`", node.name),
             )
             .with_span(e.span, "unknown property");
@@ -246,7 +246,7 @@ impl<'n> Reader<'n> {
             for e in node.args.iter().skip(self.args) {
                 d.push(
                     Diagnostic::error(
-                        "PT003",
+                        codes::PT003,
                         format!("unexpected argument {} on `{}`", e.value, node.name),
                     )
                     .with_span(e.span, "not expected here")
@@ -266,7 +266,7 @@ impl<'n> Reader<'n> {
                 continue;
             }
             let mut diag = Diagnostic::error(
-                "PT001",
+                codes::PT001,
                 format!("unknown node `{}` inside `{}`", c.name, node.name),
             )
             .with_span(c.name_span, "unknown node");
@@ -296,7 +296,7 @@ pub fn entry_int<T: TryFrom<i128>>(
             Ok(v) => Some(Spanned::new(v, e.span)),
             Err(_) => {
                 d.push(
-                    Diagnostic::error("PT003", format!("`{key}` = {i} is out of range"))
+                    Diagnostic::error(codes::PT003, format!("`{key}` = {i} is out of range"))
                         .with_span(e.span, "out of range")
                         .with_help(format!(
                             "`{key}` must be a non-negative number that fits its use"
@@ -308,7 +308,7 @@ pub fn entry_int<T: TryFrom<i128>>(
         other => {
             d.push(
                 Diagnostic::error(
-                    "PT003",
+                    codes::PT003,
                     format!("`{key}` must be an integer, found {}", other.type_name()),
                 )
                 .with_span(e.span, "expected an integer")
@@ -332,7 +332,7 @@ pub fn keyword_entry<K: Copy + std::fmt::Display>(
     let Value::String(s) = &e.value else {
         d.push(
             Diagnostic::error(
-                "PT003",
+                codes::PT003,
                 format!("`{key}` must be a string, found {}", e.value.type_name()),
             )
             .with_span(e.span, "expected a string")
@@ -343,7 +343,7 @@ pub fn keyword_entry<K: Copy + std::fmt::Display>(
     match parse(s) {
         Some(k) => Some(Spanned::new(k, e.span)),
         None => {
-            let mut diag = Diagnostic::error("PT005", format!("unknown {key} \"{s}\""))
+            let mut diag = Diagnostic::error(codes::PT005, format!("unknown {key} \"{s}\""))
                 .with_span(e.span, format!("not a known {key}"));
             diag = match did_you_mean(s, choices.iter().map(String::as_str)) {
                 Some(m) => diag.with_help(format!(

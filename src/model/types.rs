@@ -137,6 +137,9 @@ keyword_enum!(
 pub struct Topology {
     /// The environment this model was resolved for; `None` is the base.
     pub env: Option<String>,
+    /// The name given by `topology "NAME"`, which names the outputs (`build --out DIR` writes
+    /// `DIR/NAME/`); without it the CLI names them after the file.
+    pub name: Option<Spanned<String>>,
     /// Outputs, in the order declared; the first is `build`'s default.
     pub targets: Vec<Spanned<Target>>,
     pub clusters: Vec<Cluster>,

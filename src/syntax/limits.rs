@@ -14,7 +14,7 @@ use super::lex::{
     block_comment_end, is_unicode_space, line_comment_end, newline_len, quoted_end, raw_end,
     utf8_len,
 };
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 
 /// Deepest `{ … }` nesting accepted. Real topologies nest about five levels (env › cluster ›
 /// pooler › pool); the limit bounds the recursion of both parsers and of the later tree walks.
@@ -125,7 +125,7 @@ pub fn check(source: &str) -> Result<(), Vec<Diagnostic>> {
     match scan(source) {
         None => Ok(()),
         Some(Exceeded::Depth(at)) => Err(vec![Diagnostic::error(
-            "PT000",
+            codes::PT000,
             format!("blocks are nested more than {MAX_DEPTH} levels deep"),
         )
         .with_span((at, 1).into(), "too deep")
@@ -133,7 +133,7 @@ pub fn check(source: &str) -> Result<(), Vec<Diagnostic>> {
             "a topology nests a few levels (env › cluster › pooler › pool); check for unbalanced braces",
         )]),
         Some(Exceeded::SlashdashDepth(at)) => Err(vec![Diagnostic::error(
-            "PT000",
+            codes::PT000,
             format!(
                 "child blocks commented out with `/-` are nested more than {MAX_SLASHDASH_DEPTH} deep"
             ),

@@ -16,7 +16,7 @@ pub mod limits;
 
 use indexmap::IndexMap;
 
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{codes, Diagnostic, Span};
 
 /// A scalar value as written in the topology.
 #[derive(Clone, Debug, PartialEq)]
@@ -172,7 +172,7 @@ fn parse_with_kdl_from(source: &str, stepped_aside: usize) -> Result<Document, V
         Ok(Ok(result)) => result,
         Ok(Err(panic)) => std::panic::resume_unwind(panic),
         Err(e) => Err(vec![Diagnostic::error(
-            "PT000",
+            codes::PT000,
             format!(
                 "cannot start the KDL parser: no room for its {} MiB stack ({e})",
                 stack >> 20
@@ -189,7 +189,7 @@ fn parse_with_kdl_from(source: &str, stepped_aside: usize) -> Result<Document, V
 fn too_large_for_the_crate(source: &str, stepped_aside: usize) -> Diagnostic {
     let at = stepped_aside.min(source.len());
     Diagnostic::error(
-        "PT000",
+        codes::PT000,
         format!(
             "this {} KiB file is not in the plain form of KDL that pgtopo reads quickly, and it is too large for the complete KDL parser",
             source.len() >> 10
@@ -211,7 +211,7 @@ fn crate_parse(source: &str) -> Result<Document, Vec<Diagnostic>> {
                 .iter()
                 .map(|d| {
                     Diagnostic::error(
-                    "PT000",
+                    codes::PT000,
                     d.message.clone().unwrap_or_else(|| "invalid KDL syntax".to_owned()),
                 )
                 .with_span(d.span, d.label.clone().unwrap_or_else(|| "here".to_owned()))
@@ -222,7 +222,7 @@ fn crate_parse(source: &str) -> Result<Document, Vec<Diagnostic>> {
                 })
                 .collect();
         if out.is_empty() {
-            out.push(Diagnostic::error("PT000", "invalid KDL syntax"));
+            out.push(Diagnostic::error(codes::PT000, "invalid KDL syntax"));
         }
         // The crate reports every character of a run of junk as its own error; past the first
         // few they say nothing new, and tens of thousands would take minutes to print.
@@ -230,8 +230,11 @@ fn crate_parse(source: &str) -> Result<Document, Vec<Diagnostic>> {
             let more = out.len() - MAX_SYNTAX_ERRORS;
             out.truncate(MAX_SYNTAX_ERRORS);
             out.push(
-                Diagnostic::error("PT000", format!("{more} more syntax error(s) not shown"))
-                    .with_help("fix the first ones: the later ones often follow from them"),
+                Diagnostic::error(
+                    codes::PT000,
+                    format!("{more} more syntax error(s) not shown"),
+                )
+                .with_help("fix the first ones: the later ones often follow from them"),
             );
         }
         out

@@ -31,6 +31,7 @@ mod pt133_patroni_port_collision;
 mod pt134_vm_local_pgpool;
 mod pt135_patroni_quorum;
 mod pt136_empty_balancer;
+mod pt137_vrrp_collision;
 mod pt140_compose_cannot_express;
 mod pt141_compose_service_name;
 mod pt150_helm_sync_replication;
@@ -39,7 +40,7 @@ mod pt152_helm_pooler;
 mod pt153_helm_node_settings;
 mod pt154_helm_chart_shape;
 mod pt155_helm_access;
-mod pt160_invalid_name;
+pub(crate) mod pt160_invalid_name;
 mod pt161_cluster_too_large;
 mod pt170_pgtopo_owned_parameter;
 mod pt171_control_character;
@@ -83,6 +84,7 @@ pub const RULES: &[Rule] = &[
     pt134_vm_local_pgpool::RULE,
     pt135_patroni_quorum::RULE,
     pt136_empty_balancer::RULE,
+    pt137_vrrp_collision::RULE,
     pt140_compose_cannot_express::RULE,
     pt141_compose_service_name::RULE,
     pt150_helm_sync_replication::RULE,

@@ -6,13 +6,11 @@
 //! Example: `node "a" role="primary"` and `node "b" role="primary"` in one cluster.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::Role;
 
 pub const RULE: Rule = Rule {
-    code: "PT101",
-    name: "one-primary",
-    summary: "a cluster needs exactly one primary node",
+    code: codes::PT101,
     run,
 };
 
@@ -31,7 +29,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                     continue;
                 }
                 out.push(
-                    Diagnostic::error("PT101", format!("cluster \"{}\" has no primary node", c.name))
+                    Diagnostic::error(codes::PT101, format!("cluster \"{}\" has no primary node", c.name))
                         .with_span(c.name_span, "no node with role=\"primary\"")
                         .with_help("mark exactly one node role=\"primary\"; the others are \"sync\" or \"async\" standbys"),
                 );
@@ -39,7 +37,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             [first, rest @ ..] => {
                 for n in rest {
                     out.push(
-                        Diagnostic::error("PT101", format!("cluster \"{}\" has more than one primary", c.name))
+                        Diagnostic::error(codes::PT101, format!("cluster \"{}\" has more than one primary", c.name))
                             .with_span(n.role.span, "second primary")
                             .with_related(first.role.span, "first primary")
                             .with_help("a cluster has one primary; make the others role=\"sync\" or role=\"async\""),

@@ -8,12 +8,10 @@
 //! Example: two `node "db1"` lines in one cluster.
 
 use crate::check::{Context, Rule};
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{codes, Diagnostic, Span};
 
 pub const RULE: Rule = Rule {
-    code: "PT102",
-    name: "duplicate-name",
-    summary: "names of clusters, nodes, poolers, hosts and listens must be unique",
+    code: codes::PT102,
     run,
 };
 
@@ -24,7 +22,7 @@ fn dupes<'a>(out: &mut Vec<Diagnostic>, what: &str, items: impl Iterator<Item = 
     for (name, span) in items {
         if let Some(first) = seen.get(name) {
             out.push(
-                Diagnostic::error("PT102", format!("{what} \"{name}\" is declared twice"))
+                Diagnostic::error(codes::PT102, format!("{what} \"{name}\" is declared twice"))
                     .with_span(span, "second declaration")
                     .with_related(*first, "first declaration")
                     .with_help(format!("give every {what} its own name")),

@@ -7,12 +7,10 @@
 //! Example: `synchronous method="any" count=2` with a single `role="sync"` node.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 
 pub const RULE: Rule = Rule {
-    code: "PT103",
-    name: "sync-count",
-    summary: "synchronous count must be between 1 and the number of sync nodes",
+    code: codes::PT103,
     run,
 };
 
@@ -26,21 +24,21 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             // The env that removed every sync node is PT105's finding.
             if s.declared && c.kept_nodes.is_none() {
                 out.push(
-                    Diagnostic::error("PT103", format!("cluster \"{}\" asks for synchronous replication but has no sync node", c.name))
+                    Diagnostic::error(codes::PT103, format!("cluster \"{}\" asks for synchronous replication but has no sync node", c.name))
                         .with_span(s.span, "nothing to wait for")
                         .with_help("mark the standbys a commit must wait for with role=\"sync\", or remove `synchronous`"),
                 );
             }
         } else if s.count.value == 0 {
             out.push(
-                Diagnostic::error("PT103", "synchronous count=0 waits for no standby")
+                Diagnostic::error(codes::PT103, "synchronous count=0 waits for no standby")
                     .with_span(s.count.span, "must be at least 1")
                     .with_help("use count=1 or more, or make the sync nodes role=\"async\""),
             );
         } else if s.count.value > n {
             out.push(
                 Diagnostic::error(
-                    "PT103",
+                    codes::PT103,
                     format!("synchronous count={} but cluster \"{}\" has only {n} sync node(s)", s.count.value, c.name),
                 )
                 .with_span(s.count.span, format!("more than the {n} sync node(s)"))

@@ -9,14 +9,12 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::check::{Context, Rule};
-use crate::diag::{did_you_mean, Diagnostic};
+use crate::diag::{codes, did_you_mean, Diagnostic};
 use crate::model::{PoolerTarget, Spanned};
 use crate::syntax::Node;
 
 pub const RULE: Rule = Rule {
-    code: "PT104",
-    name: "dangling-reference",
-    summary: "upstream, replica-of, nodes, workload and pooler references must name something",
+    code: codes::PT104,
     run,
 };
 
@@ -25,8 +23,11 @@ fn missing<'a>(
     r: &Spanned<String>,
     names: impl Iterator<Item = &'a str> + Clone,
 ) -> Diagnostic {
-    let d = Diagnostic::error("PT104", format!("{what} \"{}\" does not exist", r.value))
-        .with_span(r.span, format!("no such {what}"));
+    let d = Diagnostic::error(
+        codes::PT104,
+        format!("{what} \"{}\" does not exist", r.value),
+    )
+    .with_span(r.span, format!("no such {what}"));
     match did_you_mean(&r.value, names.clone()) {
         Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
         None => d.with_help(format!(
@@ -60,7 +61,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             if let Some(u) = &n.upstream {
                 if u.value == n.name {
                     out.push(
-                        Diagnostic::error("PT104", format!("node \"{}\" streams from itself", n.name))
+                        Diagnostic::error(codes::PT104, format!("node \"{}\" streams from itself", n.name))
                             .with_span(u.span, "upstream is this node")
                             .with_help("name another standby, or leave upstream out to stream from the primary"),
                     );
@@ -74,7 +75,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             if r.value == c.name {
                 out.push(
                     Diagnostic::error(
-                        "PT104",
+                        codes::PT104,
                         format!("cluster \"{}\" is a replica of itself", c.name),
                     )
                     .with_span(r.span, "replica-of names this cluster")
@@ -109,7 +110,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             if p.target.value == PoolerTarget::Replicas && c.standbys().next().is_none() {
                 out.push(
                     Diagnostic::error(
-                        "PT104",
+                        codes::PT104,
                         format!(
                             "pooler \"{}\" targets replicas, but cluster \"{}\" has none",
                             p.name, c.name

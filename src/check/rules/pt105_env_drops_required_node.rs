@@ -7,13 +7,10 @@
 //! Example: `env "dev" { cluster "db" { nodes "db2" "db3" } }` where db1 is the primary.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 
 pub const RULE: Rule = Rule {
-    code: "PT105",
-    name: "env-drops-required-node",
-    summary:
-        "an env's `nodes` must keep the primary and, with synchronous replication, a sync node",
+    code: codes::PT105,
     run,
 };
 
@@ -23,7 +20,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         if c.primary().is_none() {
             out.push(
                 Diagnostic::error(
-                    "PT105",
+                    codes::PT105,
                     format!("`nodes` drops the primary of cluster \"{}\"", c.name),
                 )
                 .with_span(k.span, "no primary among these")
@@ -33,7 +30,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         if let Some(s) = &c.replication.synchronous {
             if s.declared && c.sync_nodes().next().is_none() {
                 out.push(
-                    Diagnostic::error("PT105", format!("`nodes` drops every sync node of cluster \"{}\" while synchronous replication is required", c.name))
+                    Diagnostic::error(codes::PT105, format!("`nodes` drops every sync node of cluster \"{}\" while synchronous replication is required", c.name))
                         .with_span(k.span, "no sync node among these")
                         .with_related(s.span, "synchronous replication declared here")
                         .with_help("keep at least `count` sync nodes, or override `replication` in this env"),

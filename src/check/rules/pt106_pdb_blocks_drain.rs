@@ -6,12 +6,10 @@
 //! Example: `pdb min-available=2` in an env that keeps two nodes.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 
 pub const RULE: Rule = Rule {
-    code: "PT106",
-    name: "pdb-blocks-drain",
-    summary: "pdb min-available must be below the node count, or no node can ever be drained",
+    code: codes::PT106,
     run,
 };
 
@@ -21,7 +19,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         let n = c.nodes.len() as u32;
         if n > 0 && p.min_available.value >= n {
             out.push(
-                Diagnostic::error("PT106", format!("pdb min-available={} with {n} node(s) blocks every drain", p.min_available.value))
+                Diagnostic::error(codes::PT106, format!("pdb min-available={} with {n} node(s) blocks every drain", p.min_available.value))
                     .with_span(p.min_available.span, format!("not below {n}"))
                     .with_help(if n > 1 {
                         format!("use min-available={} or lower so one pod can be evicted at a time", n - 1)

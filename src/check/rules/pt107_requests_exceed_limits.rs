@@ -6,14 +6,12 @@
 //! Example: `requests memory="2Gi"` with `limits memory="1Gi"`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::quantity::parse_quantity;
 use crate::model::{Resources, Spanned};
 
 pub const RULE: Rule = Rule {
-    code: "PT107",
-    name: "requests-exceed-limits",
-    summary: "a resource request larger than its limit is rejected by Kubernetes",
+    code: codes::PT107,
     run,
 };
 
@@ -32,7 +30,7 @@ fn check(out: &mut Vec<Diagnostic>, owner: &str, r: &Resources) {
         };
         if a > b {
             out.push(
-                Diagnostic::error("PT107", format!("{owner} requests {what} {} but limits it to {}", req.value, lim.value))
+                Diagnostic::error(codes::PT107, format!("{owner} requests {what} {} but limits it to {}", req.value, lim.value))
                     .with_span(req.span, "request above the limit")
                     .with_related(lim.span, "limit")
                     .with_help(format!("raise the {what} limit or lower the request; Kubernetes rejects the pod otherwise")),

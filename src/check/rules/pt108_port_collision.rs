@@ -10,13 +10,11 @@
 use std::collections::HashMap;
 
 use crate::check::{Context, Rule};
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{codes, Diagnostic, Span};
 use crate::model::{PoolerTarget, Target};
 
 pub const RULE: Rule = Rule {
-    code: "PT108",
-    name: "port-collision",
-    summary: "two services bound to one port of one machine cannot both start",
+    code: codes::PT108,
     run,
 };
 
@@ -155,7 +153,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             }
             out.push(
                 Diagnostic::error(
-                    "PT108",
+                    codes::PT108,
                     format!(
                         "{} and {} both use port {} on {}",
                         first.what, x.what, x.port, x.machine

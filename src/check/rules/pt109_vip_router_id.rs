@@ -6,12 +6,10 @@
 //! Example: `vip "10.0.0.100/24" router-id=300`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 
 pub const RULE: Rule = Rule {
-    code: "PT109",
-    name: "vip-router-id",
-    summary: "a VRRP virtual router id is between 1 and 255",
+    code: codes::PT109,
     run,
 };
 
@@ -21,7 +19,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             let Some(v) = &b.vip else { continue };
             if !(1..=255).contains(&v.router_id.value) {
                 out.push(
-                    Diagnostic::error("PT109", format!("router-id={} is outside 1–255", v.router_id.value))
+                    Diagnostic::error(codes::PT109, format!("router-id={} is outside 1–255", v.router_id.value))
                         .with_span(v.router_id.span, "not a VRRP router id")
                         .with_help("pick a router-id from 1 to 255 that no other VRRP group on this network uses"),
                 );

@@ -6,12 +6,10 @@
 //! Example: `host "lb1" priority=100` and `host "lb2" priority=100`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 
 pub const RULE: Rule = Rule {
-    code: "PT110",
-    name: "balancer-priority",
-    summary: "balancer hosts need distinct VRRP priorities",
+    code: codes::PT110,
     run,
 };
 
@@ -24,7 +22,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                     .find(|x| x.priority.value == h.priority.value)
                 {
                     out.push(
-                        Diagnostic::error("PT110", format!("hosts \"{}\" and \"{}\" share priority {}", first.name, h.name, h.priority.value))
+                        Diagnostic::error(codes::PT110, format!("hosts \"{}\" and \"{}\" share priority {}", first.name, h.name, h.priority.value))
                             .with_span(h.priority.span, "same priority")
                             .with_related(first.priority.span, "first host with it")
                             .with_help("give the host that should hold the VIP the highest priority and the others lower ones"),

@@ -8,12 +8,10 @@
 //! Example: `max_wal_senders 2` with three standbys.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 
 pub const RULE: Rule = Rule {
-    code: "PT111",
-    name: "replication-capacity",
-    summary: "max_wal_senders / max_replication_slots must cover every standby",
+    code: codes::PT111,
     run,
 };
 
@@ -36,7 +34,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             let value = c.param(param).and_then(|p| p.as_int()).unwrap_or(default);
             if value < needed {
                 let mut d = Diagnostic::error(
-                    "PT111",
+                    codes::PT111,
                     format!("{param} = {value} but cluster \"{}\" needs one {what} per standby: {needed}", c.name),
                 );
                 d = match c.param(param) {

@@ -11,13 +11,11 @@
 //! Example: `pool size=50 reserve=10` with `replicas=2` against `max_connections 100`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::{PoolerKind, PoolerTarget, Role};
 
 pub const RULE: Rule = Rule {
-    code: "PT112",
-    name: "pooler-connections",
-    summary: "pooler pools × replicas must fit in max_connections minus reserved connections",
+    code: codes::PT112,
     run,
 };
 
@@ -67,7 +65,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             if total > budget {
                 let first = users[0];
                 let mut d = Diagnostic::error(
-                    "PT112",
+                    codes::PT112,
                     format!(
                         "poolers may open {total} connections to node \"{}\", but max_connections {max} leaves {budget} after {reserved} reserved",
                         n.name

@@ -11,12 +11,10 @@ use crate::check::pg_params::{
     self, all_names, availability, Availability, FIRST_MAJOR, LAST_MAJOR,
 };
 use crate::check::{Context, Rule};
-use crate::diag::{did_you_mean, Diagnostic};
+use crate::diag::{codes, did_you_mean, Diagnostic};
 
 pub const RULE: Rule = Rule {
-    code: "PT113",
-    name: "unknown-parameter",
-    summary: "a parameter must exist in the declared PostgreSQL major version",
+    code: codes::PT113,
     run,
 };
 
@@ -39,7 +37,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             // major would report settings that exist as unknown.
             out.push(
                 Diagnostic::warning(
-                    "PT113",
+                    codes::PT113,
                     format!("pgtopo has no parameter catalogue for PostgreSQL {v}: its parameters are not checked"),
                 )
                 .with_span(c.postgres.version.span, format!("PostgreSQL {v}"))
@@ -94,7 +92,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 }
             };
             out.push(
-                Diagnostic::error("PT113", msg)
+                Diagnostic::error(codes::PT113, msg)
                     .with_span(p.span, label)
                     .with_related(c.postgres.version.span, "version declared here")
                     .with_help(help),

@@ -8,14 +8,12 @@
 //! Example: `credentials password="hunter2"`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::reader::looks_like_secret_key;
 use crate::syntax::{Node, Value};
 
 pub const RULE: Rule = Rule {
-    code: "PT114",
-    name: "plaintext-password",
-    summary: "credentials are referenced (Secret or env file), never written in the topology",
+    code: codes::PT114,
     run,
 };
 
@@ -43,7 +41,7 @@ fn visit(n: &Node, out: &mut Vec<Diagnostic>) {
         let bad_url = matches!(&e.value, Value::String(s) if url_with_password(s));
         if bad_key || bad_url {
             out.push(
-                Diagnostic::error("PT114", format!("plaintext secret in `{}` {k}=…", n.name))
+                Diagnostic::error(codes::PT114, format!("plaintext secret in `{}` {k}=…", n.name))
                     .with_span(e.span, "secret written in the topology")
                     .with_help("reference it instead: `credentials secret=\"NAME\"` (Kubernetes) or `credentials env-file=\"PATH\"` (Compose, VMs)"),
             );
@@ -54,7 +52,7 @@ fn visit(n: &Node, out: &mut Vec<Diagnostic>) {
             || (secret_node && matches!(a.value, Value::String(_)));
         if bad {
             out.push(
-                Diagnostic::error("PT114", format!("plaintext secret in `{}`", n.name))
+                Diagnostic::error(codes::PT114, format!("plaintext secret in `{}`", n.name))
                     .with_span(a.span, "secret written in the topology")
                     .with_help("reference credentials with `credentials secret=` or `credentials env-file=`; never write them"),
             );

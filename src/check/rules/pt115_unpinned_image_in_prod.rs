@@ -7,12 +7,10 @@
 //! Example: `env "prod" { cluster "db" { postgres image="postgres" } }`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 
 pub const RULE: Rule = Rule {
-    code: "PT115",
-    name: "unpinned-image-in-prod",
-    summary: "production images should be pinned to a tag or digest, not latest",
+    code: codes::PT115,
     run,
 };
 
@@ -39,7 +37,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         };
         out.push(
             Diagnostic::warning(
-                "PT115",
+                codes::PT115,
                 format!("image \"{}\" {problem} in env \"{env}\"", img.value),
             )
             .with_span(img.span, "not pinned")

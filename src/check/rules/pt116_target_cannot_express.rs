@@ -9,20 +9,18 @@
 //! Example: `targets "compose"` with `failover "patroni"`.
 
 use crate::check::{cannot_express, Context, Rule};
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{codes, Diagnostic, Span};
 use crate::model::{Cluster, PoolerTarget, Spanned, Target};
 use crate::plan::capabilities;
 
 pub const RULE: Rule = Rule {
-    code: "PT116",
-    name: "target-cannot-express",
-    summary: "a declared target must be able to render every part of the topology",
+    code: codes::PT116,
     run,
 };
 
 fn err(target: &Spanned<Target>, span: Span, msg: String, help: &str) -> Diagnostic {
     cannot_express(
-        "PT116",
+        codes::PT116,
         target,
         msg,
         span,
@@ -69,16 +67,19 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         let balancers = topo.clusters.iter().flat_map(|c| &c.balancers);
         match t.value {
             Target::Haproxy if balancers.clone().next().is_none() => out.push(
-                Diagnostic::error("PT116", "the haproxy target needs a balancer")
+                Diagnostic::error(codes::PT116, "the haproxy target needs a balancer")
                     .with_span(t.span, "nothing to render")
                     .with_help("add `balancer \"haproxy\" { host …; listen … }` to a cluster"),
             ),
             Target::Keepalived if balancers.clone().all(|b| b.vip.is_none()) => out.push(
-                Diagnostic::error("PT116", "the keepalived target needs a balancer with a vip")
-                    .with_span(t.span, "nothing to render")
-                    .with_help(
-                        "add `vip \"ADDR/PREFIX\" interface=\"eth0\" router-id=N` to the balancer",
-                    ),
+                Diagnostic::error(
+                    codes::PT116,
+                    "the keepalived target needs a balancer with a vip",
+                )
+                .with_span(t.span, "nothing to render")
+                .with_help(
+                    "add `vip \"ADDR/PREFIX\" interface=\"eth0\" router-id=N` to the balancer",
+                ),
             ),
             _ => {}
         }

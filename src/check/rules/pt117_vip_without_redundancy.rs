@@ -7,12 +7,10 @@
 //! Example: `balancer "haproxy" { host "lb1" …; vip "10.0.0.100/24" … }`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 
 pub const RULE: Rule = Rule {
-    code: "PT117",
-    name: "vip-without-redundancy",
-    summary: "a VIP needs at least two balancer hosts to fail over between",
+    code: codes::PT117,
     run,
 };
 
@@ -22,7 +20,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             let Some(v) = &b.vip else { continue };
             if b.hosts.len() == 1 {
                 out.push(
-                    Diagnostic::warning("PT117", format!("vip {} has {} balancer host(s): no redundancy", v.address.value, b.hosts.len()))
+                    Diagnostic::warning(codes::PT117, format!("vip {} has {} balancer host(s): no redundancy", v.address.value, b.hosts.len()))
                         .with_span(v.address.span, "nowhere to fail over to")
                         .with_help("add a second `host` to the balancer, or drop the vip and point clients at the host"),
                 );

@@ -11,12 +11,10 @@
 use std::net::Ipv4Addr;
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 
 pub const RULE: Rule = Rule {
-    code: "PT118",
-    name: "vip-outside-subnet",
-    summary: "a VIP should lie in the balancer hosts' subnet",
+    code: codes::PT118,
     run,
 };
 
@@ -42,7 +40,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             let Some((vip, prefix)) = parse_cidr(&v.address.value) else {
                 out.push(
                     Diagnostic::error(
-                        "PT118",
+                        codes::PT118,
                         format!(
                             "vip \"{}\" is not an IPv4 address with a prefix",
                             v.address.value
@@ -66,7 +64,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             {
                 out.push(
                     Diagnostic::error(
-                        "PT118",
+                        codes::PT118,
                         format!("vip {vip} is the address of host \"{}\"", h.name),
                     )
                     .with_span(v.address.span, "same as a host address")
@@ -80,7 +78,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             {
                 out.push(
                     Diagnostic::warning(
-                        "PT118",
+                        codes::PT118,
                         format!(
                             "vip {} is outside every balancer host's subnet",
                             v.address.value

@@ -7,13 +7,11 @@
 //! Example: `listen "ro" port=5001 target="replicas"` in an env whose `nodes` keeps only the primary.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::{ListenTarget, Role};
 
 pub const RULE: Rule = Rule {
-    code: "PT119",
-    name: "listen-without-nodes",
-    summary: "a listen must have at least one node of its target role",
+    code: codes::PT119,
     run,
 };
 
@@ -36,11 +34,11 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                     l.name, l.target.value, c.name
                 );
                 out.push(match &l.fallback {
-                    None => Diagnostic::error("PT119", msg)
+                    None => Diagnostic::error(codes::PT119, msg)
                         .with_span(l.target.span, "empty backend")
                         .with_help("add a node with that role, or a `fallback=\"primary\"`"),
                     Some(f) => Diagnostic::warning(
-                        "PT119",
+                        codes::PT119,
                         format!("{msg}; every connection goes to the fallback"),
                     )
                     .with_span(l.target.span, "empty backend")

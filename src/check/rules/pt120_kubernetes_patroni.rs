@@ -10,13 +10,11 @@
 //! `postgres image=`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::{FailoverManager, Target};
 
 pub const RULE: Rule = Rule {
-    code: "PT120",
-    name: "kubernetes-patroni-image",
-    summary: "Patroni clusters on kubernetes need an image that contains Patroni for their major",
+    code: codes::PT120,
     run,
 };
 
@@ -32,7 +30,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         {
             out.push(
                 Diagnostic::error(
-                    "PT120",
+                    codes::PT120,
                     format!(
                         "the kubernetes target has no Patroni image for PostgreSQL {major} (cluster \"{}\"): the pinned Spilo ships 13 to 17, and the default \"{}\" has no Patroni",
                         c.name, c.postgres.image.value

@@ -7,14 +7,12 @@
 //! `targets "kubernetes"`.
 
 use crate::check::{cannot_express, Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::Target;
 use crate::plan::capabilities;
 
 pub const RULE: Rule = Rule {
-    code: "PT121",
-    name: "kubernetes-node-ports",
-    summary: "on kubernetes all nodes of a cluster share one port",
+    code: codes::PT121,
     run,
 };
 
@@ -30,7 +28,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             if n.port.value != first.port.value && !capabilities::of(t.value).node_ports {
                 out.push(
                     cannot_express(
-                        "PT121",
+                        codes::PT121,
                         t,
                         format_args!(
                             "node \"{}\" on port {} while \"{}\" uses {} (cluster \"{}\")",

@@ -8,14 +8,12 @@
 //! `targets "kubernetes"`.
 
 use crate::check::{cannot_express, Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::Target;
 use crate::plan::capabilities;
 
 pub const RULE: Rule = Rule {
-    code: "PT122",
-    name: "kubernetes-cascading",
-    summary: "on kubernetes, cascading replication needs failover \"none\" or \"patroni\"",
+    code: codes::PT122,
     run,
 };
 
@@ -32,7 +30,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             if let Some(u) = &n.upstream {
                 out.push(
                     cannot_express(
-                        "PT122",
+                        codes::PT122,
                         t,
                         format_args!(
                             "upstream=\"{}\" of node \"{}\" with failover \"{m}\"",

@@ -8,14 +8,12 @@
 //! Example: `cluster "dr" replica-of="main" { failover "repmgr" … }` with `targets "kubernetes"`.
 
 use crate::check::{cannot_express, Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::Target;
 use crate::plan::capabilities;
 
 pub const RULE: Rule = Rule {
-    code: "PT123",
-    name: "kubernetes-standby-manager",
-    summary: "on kubernetes, a standby cluster needs failover \"none\" or \"patroni\"",
+    code: codes::PT123,
     run,
 };
 
@@ -29,7 +27,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         if !capabilities::of(t.value).follows_under(m) {
             out.push(
                 cannot_express(
-                    "PT123",
+                    codes::PT123,
                     t,
                     format_args!(
                         "standby cluster \"{}\" (replica-of \"{}\") with failover \"{m}\"",

@@ -6,13 +6,11 @@
 //! Example: `targets "haproxy"` with `node "db3" role="async"` and no `host=`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::Target;
 
 pub const RULE: Rule = Rule {
-    code: "PT131",
-    name: "balancer-node-without-host",
-    summary: "the haproxy target needs a host address for every node it balances",
+    code: codes::PT131,
     run,
 };
 
@@ -25,7 +23,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         for n in c.nodes.iter().filter(|n| n.host.is_none()) {
             out.push(
                 Diagnostic::error(
-                    "PT131",
+                    codes::PT131,
                     format!(
                         "the haproxy target cannot route to node \"{}\": it has no `host`",
                         n.name

@@ -7,13 +7,11 @@
 //! Example: `failover "patroni"` with no `dcs` block and `node "db1" host="10.0.0.11"`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::FailoverManager;
 
 pub const RULE: Rule = Rule {
-    code: "PT132",
-    name: "patroni-without-dcs",
-    summary: "Patroni on VM hosts needs etcd endpoints",
+    code: codes::PT132,
     run,
 };
 
@@ -24,7 +22,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         if c.failover.manager.value == FailoverManager::Patroni && on_hosts && endpoints == 0 {
             out.push(
                 Diagnostic::error(
-                    "PT132",
+                    codes::PT132,
                     format!("cluster \"{}\" runs Patroni on VM hosts without a DCS endpoint", c.name),
                 )
                 .with_span(c.failover.span, "no etcd endpoint")

@@ -11,13 +11,11 @@
 use std::collections::HashMap;
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::{FailoverManager, PoolerTarget};
 
 pub const RULE: Rule = Rule {
-    code: "PT133",
-    name: "patroni-port-collision",
-    summary: "Patroni REST ports must be unique on each VM host",
+    code: codes::PT133,
     run,
 };
 
@@ -79,7 +77,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             if let Some(other) = clash {
                 out.push(
                     Diagnostic::error(
-                        "PT133",
+                        codes::PT133,
                         format!(
                             "the Patroni REST API of node \"{}\" and {other} both use port {port} on {}",
                             n.name, h.value

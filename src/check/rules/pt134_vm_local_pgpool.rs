@@ -7,13 +7,11 @@
 //! Example: `pooler "pool" kind="pgpool" target="local"` with `targets "haproxy"`.
 
 use crate::check::{cannot_express, Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::{PoolerKind, PoolerTarget, Target};
 
 pub const RULE: Rule = Rule {
-    code: "PT134",
-    name: "vm-local-pgpool",
-    summary: "a pooler beside every database host must be PgBouncer on the VM targets",
+    code: codes::PT134,
     run,
 };
 
@@ -35,7 +33,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         {
             out.push(
                 cannot_express(
-                    "PT134",
+                    codes::PT134,
                     target,
                     format_args!("pooler \"{}\": a Pgpool-II beside every host", p.name),
                     p.kind.span,

@@ -11,13 +11,11 @@
 //! `node "db3" role="sync"`, `failover "patroni"`, nodes with `host=`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::{FailoverManager, SyncMethod};
 
 pub const RULE: Rule = Rule {
-    code: "PT135",
-    name: "patroni-quorum",
-    summary: "Patroni 3.0 on VM hosts has no quorum commit; ANY becomes FIRST",
+    code: codes::PT135,
     run,
 };
 
@@ -35,7 +33,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         if s.method.value == SyncMethod::Any && (s.count.value as usize) < candidates {
             out.push(
                 Diagnostic::warning(
-                    "PT135",
+                    codes::PT135,
                     format!(
                         "Patroni 3.0 has no quorum commit: cluster \"{}\" waits for the first {} of its {candidates} sync nodes, in priority order, not for any {}",
                         c.name, s.count.value, s.count.value

@@ -10,13 +10,11 @@
 //! with no `host`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::Target;
 
 pub const RULE: Rule = Rule {
-    code: "PT136",
-    name: "empty-balancer",
-    summary: "a balancer needs at least one host and one listen",
+    code: codes::PT136,
     run,
 };
 
@@ -29,7 +27,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         for b in &c.balancers {
             if b.hosts.is_empty() {
                 let mut d = Diagnostic::error(
-                    "PT136",
+                    codes::PT136,
                     format!(
                         "balancer \"{}\" of cluster \"{}\" has no host: nothing would run it",
                         b.name, c.name
@@ -46,7 +44,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             }
             if b.listens.is_empty() {
                 let mut d = Diagnostic::error(
-                    "PT136",
+                    codes::PT136,
                     format!(
                         "balancer \"{}\" of cluster \"{}\" has no listen: haproxy would accept no connection",
                         b.name, c.name

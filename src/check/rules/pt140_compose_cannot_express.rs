@@ -11,20 +11,24 @@
 //! Example: `targets "compose"` with `failover "repmgr"` and `node "c" role="async" upstream="b"`.
 
 use crate::check::{cannot_express, Context, Rule};
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{codes, Diagnostic, Span};
 use crate::model::{Spanned, Target};
 use crate::plan::capabilities;
 
 pub const RULE: Rule = Rule {
-    code: "PT140",
-    name: "compose-cannot-express",
-    summary: "the compose target must be able to render every part of the topology",
+    code: codes::PT140,
     run,
 };
 
 fn err(target: &Spanned<Target>, span: Span, what: String, help: &str) -> Diagnostic {
-    cannot_express("PT140", target, what, span, "not expressible on compose")
-        .with_help(help.to_owned())
+    cannot_express(
+        codes::PT140,
+        target,
+        what,
+        span,
+        "not expressible on compose",
+    )
+    .with_help(help.to_owned())
 }
 
 fn run(cx: &Context, out: &mut Vec<Diagnostic>) {

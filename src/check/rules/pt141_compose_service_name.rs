@@ -8,13 +8,11 @@
 //! Example: two clusters that both declare `node "db1"`, or two clusters with `monitoring`.
 
 use crate::check::{Context, Rule};
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{codes, Diagnostic, Span};
 use crate::model::Target;
 
 pub const RULE: Rule = Rule {
-    code: "PT141",
-    name: "compose-service-name",
-    summary: "Compose service names must be unique across every cluster",
+    code: codes::PT141,
     run,
 };
 
@@ -80,7 +78,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             let (_, first, first_span) = &all[f];
             out.push(
                 Diagnostic::error(
-                    "PT141",
+                    codes::PT141,
                     format!("{first} and {what} are both the Compose service \"{name}\""),
                 )
                 .with_span(*span, "second service of this name")

@@ -10,14 +10,12 @@
 //! Example: `failover "repmgr"` with `node "b" role="sync"` and `node "c" role="async"`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::emit::helm::{bitnami_ha, cnpg};
 use crate::model::{Cluster, HelmChart, SyncMethod, Target};
 
 pub const RULE: Rule = Rule {
-    code: "PT150",
-    name: "helm-sync-replication",
-    summary: "the Helm chart's synchronous replication must match the topology's sync roles",
+    code: codes::PT150,
     run,
 };
 
@@ -81,7 +79,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             .as_ref()
             .map_or(c.name_span, |s| s.span);
         out.push(
-            Diagnostic::warning("PT150", msg)
+            Diagnostic::warning(codes::PT150, msg)
                 .with_span(span, "not expressible by the chart")
                 .with_help(match c.helm.chart.value {
                     HelmChart::Cnpg => "make every standby `sync`, or accept that any standby may be the synchronous one",

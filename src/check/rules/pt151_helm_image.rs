@@ -9,14 +9,12 @@
 //! Example: `postgres version=15 image="citusdata/pg_auto_failover:v2.1"` on CloudNativePG.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::emit::helm::charts::{self, image_fits, native_repository};
 use crate::model::{HelmChart, Target};
 
 pub const RULE: Rule = Rule {
-    code: "PT151",
-    name: "helm-image",
-    summary: "the declared image must be one the cluster's Helm chart can run",
+    code: codes::PT151,
     run,
 };
 
@@ -38,7 +36,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         };
         out.push(
             Diagnostic::warning(
-                "PT151",
+                codes::PT151,
                 format!(
                     "the {chart} chart cannot run image \"{}\" (cluster \"{}\"); the Helm values use {used}",
                     c.postgres.image.value, c.name

@@ -11,19 +11,17 @@
 //! Example: two poolers on a bitnami/postgresql-ha cluster; `kind="pgpool"` on CloudNativePG.
 
 use crate::check::{Context, Rule};
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{codes, Diagnostic, Span};
 use crate::emit::helm::{bitnami_ha, unrenderable};
 use crate::model::{Cluster, HelmChart, PoolMode, PoolerKind, PoolerTarget, Target};
 
 pub const RULE: Rule = Rule {
-    code: "PT152",
-    name: "helm-pooler",
-    summary: "poolers must map onto what the cluster's Helm chart deploys",
+    code: codes::PT152,
     run,
 };
 
 fn warn(span: Span, msg: String) -> Diagnostic {
-    Diagnostic::warning("PT152", msg).with_span(span, "the chart differs here")
+    Diagnostic::warning(codes::PT152, msg).with_span(span, "the chart differs here")
 }
 
 fn bitnami_ha(c: &Cluster, out: &mut Vec<Diagnostic>) {
@@ -41,7 +39,7 @@ fn bitnami_ha(c: &Cluster, out: &mut Vec<Diagnostic>) {
         if !std::ptr::eq(p, rendered) {
             out.push(
                 Diagnostic::error(
-                    "PT152",
+                    codes::PT152,
                     format!(
                         "the helm target cannot express pooler \"{}\": bitnami/postgresql-ha deploys one Pgpool-II, which stands for pooler \"{}\"",
                         p.name, rendered.name
@@ -121,7 +119,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 for p in &c.poolers {
                     out.push(
                         Diagnostic::error(
-                            "PT152",
+                            codes::PT152,
                             format!(
                                 "the helm target cannot express pooler \"{}\": the bitnami/postgresql chart deploys no pooler",
                                 p.name

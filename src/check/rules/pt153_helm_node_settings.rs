@@ -9,13 +9,11 @@
 //! Example: `node "b" role="async" failover=#false` on bitnami/postgresql-ha.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::{HelmChart, Target};
 
 pub const RULE: Rule = Rule {
-    code: "PT153",
-    name: "helm-node-settings",
-    summary: "Helm charts run identical pods: per-node settings cannot be expressed",
+    code: codes::PT153,
     run,
 };
 
@@ -53,7 +51,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         let Some(span) = first_span else { continue };
         out.push(
             Diagnostic::warning(
-                "PT153",
+                codes::PT153,
                 format!("the {chart} chart has no per-node settings; cluster \"{}\" loses them on: {}", c.name, lost_by_node.join("; ")),
             )
             .with_span(span, "not expressible per pod")

@@ -14,15 +14,13 @@
 //! Example: `cluster "r" replica-of="main" { failover "repmgr"; helm chart="bitnami/postgresql-ha" … }`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::emit::helm::charts::{chart_owns_label, CNPG_FIXED_PARAMETERS};
 use crate::emit::helm::unrenderable;
 use crate::model::{FailoverManager, HelmChart, Target};
 
 pub const RULE: Rule = Rule {
-    code: "PT154",
-    name: "helm-chart-shape",
-    summary: "the cluster must fit the Helm chart chosen for it",
+    code: codes::PT154,
     run,
 };
 
@@ -33,7 +31,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
     for c in &cx.topo.clusters {
         if let Some(msg) = unrenderable(c) {
             out.push(
-                Diagnostic::error("PT154", msg)
+                Diagnostic::error(codes::PT154, msg)
                     .with_span(c.helm.chart.span, "chart chosen here")
                     .with_help("choose another chart with `helm chart=\"…\"` inside the cluster"),
             );
@@ -45,7 +43,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             if chart_owns_label(chart, key) {
                 out.push(
                     Diagnostic::warning(
-                        "PT154",
+                        codes::PT154,
                         format!(
                             "{chart} sets label `{key}` on its objects itself; cluster \"{}\"'s `{key}={}` is left out of the values (it would be written twice or replace the chart's selector)",
                             c.name, value.value
@@ -61,7 +59,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 if CNPG_FIXED_PARAMETERS.contains(&name.as_str()) {
                     out.push(
                         Diagnostic::warning(
-                            "PT154",
+                            codes::PT154,
                             format!(
                                 "CloudNativePG fixes `{name}` itself and refuses it in the Cluster's parameters; cluster \"{}\"'s value is left out of the values",
                                 c.name
@@ -83,7 +81,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 .unwrap_or_default();
             out.push(
                 Diagnostic::warning(
-                    "PT154",
+                    codes::PT154,
                     format!(
                         "{chart} creates one database per cluster; database \"{}\"{owner} of cluster \"{}\" is not created by the helm target",
                         d.name, c.name
@@ -103,7 +101,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                     };
                     out.push(
                         Diagnostic::warning(
-                            "PT154",
+                            codes::PT154,
                             format!(
                                 "on CloudNativePG the operator does failover for cluster \"{}\" instead of {manager}{monitor}",
                                 c.name
@@ -116,7 +114,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 if let Some(pdb) = &c.pdb {
                     out.push(
                         Diagnostic::warning(
-                            "PT154",
+                            codes::PT154,
                             format!(
                                 "CloudNativePG manages its own PodDisruptionBudgets (the primary, and standbys one at a time); `pdb` min-available={1} of cluster \"{0}\" is not set",
                                 c.name, pdb.min_available.value
@@ -133,7 +131,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 {
                     out.push(
                         Diagnostic::warning(
-                            "PT154",
+                            codes::PT154,
                             format!(
                                 "CloudNativePG's exporter listens on {}; `monitoring` exporter port={} of cluster \"{}\" is not expressible",
                                 crate::catalog::EXPORTER_PORT,
@@ -150,7 +148,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 if c.credentials.span != c.name_span {
                     out.push(
                     Diagnostic::warning(
-                        "PT154",
+                        codes::PT154,
                         format!(
                             "CloudNativePG creates its own basic-auth Secrets ({0}-superuser, {0}-app); Secret \"{1}\" is not read by the cnpg chart",
                             c.name, c.credentials.secret.value
@@ -164,7 +162,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             HelmChart::BitnamiPostgresqlHa if manager != FailoverManager::Repmgr => {
                 out.push(
                     Diagnostic::warning(
-                        "PT154",
+                        codes::PT154,
                         format!(
                             "bitnami/postgresql-ha runs repmgr; cluster \"{}\" declares failover \"{manager}\"",
                             c.name

@@ -11,19 +11,17 @@
 //! Example: `cluster "db" { helm chart="bitnami/postgresql-ha"; role "app" login=#true … }`.
 
 use crate::check::{Context, Rule};
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{codes, Diagnostic, Span};
 use crate::emit::helm::cnpg::role_secret;
 use crate::model::{Cluster, HbaMethod, HelmChart, Target};
 
 pub const RULE: Rule = Rule {
-    code: "PT155",
-    name: "helm-access",
-    summary: "roles, client rules and TLS the Helm chart cannot render as declared",
+    code: codes::PT155,
     run,
 };
 
 fn warn(span: Span, msg: String, help: &str) -> Diagnostic {
-    Diagnostic::warning("PT155", msg)
+    Diagnostic::warning(codes::PT155, msg)
         .with_span(span, "not rendered as declared by the chart")
         .with_help(help.to_owned())
 }

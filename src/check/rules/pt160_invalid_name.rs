@@ -1,6 +1,6 @@
 //! PT160 invalid-name
 //!
-//! What: cluster, node, pooler, balancer host, listen and env names are DNS-1123 labels: lowercase
+//! What: topology, cluster, node, pooler, balancer host, listen and env names are DNS-1123 labels: lowercase
 //! letters, digits and `-`, starting with a letter and ending with a letter or digit, at most 63
 //! characters (clusters at most 40, because targets append suffixes such as `-replicas` and pod
 //! ordinals). Database and owner names are plain PostgreSQL identifiers (`[a-z_][a-z0-9_]*`, at most
@@ -11,12 +11,10 @@
 //! Example: `node "DB_1" role="primary"`.
 
 use crate::check::{Context, Rule};
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{codes, Diagnostic, Span};
 
 pub const RULE: Rule = Rule {
-    code: "PT160",
-    name: "invalid-name",
-    summary: "names must be DNS-1123 labels (and SQL identifiers for databases and owners)",
+    code: codes::PT160,
     run,
 };
 
@@ -88,7 +86,7 @@ fn check(
             )
         };
         out.push(
-            Diagnostic::error("PT160", format!("{what} name \"{name}\" {why}"))
+            Diagnostic::error(codes::PT160, format!("{what} name \"{name}\" {why}"))
                 .with_span(span, "not a valid name")
                 .with_help(help),
         );
@@ -118,6 +116,11 @@ fn suggest(name: &str, sep: char) -> String {
 
 fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
     let t = cx.topo;
+    // The topology's name is a folder of `build --out`, a Compose project name and a Kubernetes
+    // label value.
+    if let Some(n) = &t.name {
+        check(out, "topology", &n.value, n.span, dns_label(&n.value, 63));
+    }
     for e in &t.envs {
         check(out, "env", &e.value, e.span, dns_label(&e.value, 63));
     }
@@ -168,7 +171,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                     .is_none_or(|p| p.len() <= 253 && dns_label(&p.replace('.', "-"), 253).is_ok());
             if !key_ok || !label_part(&v.value, true) {
                 out.push(
-                    Diagnostic::error("PT160", format!("label {k}=\"{}\" is not a valid Kubernetes label", v.value))
+                    Diagnostic::error(codes::PT160, format!("label {k}=\"{}\" is not a valid Kubernetes label", v.value))
                         .with_span(v.span, "invalid label")
                         .with_help("label keys are [prefix/]name and values are at most 63 characters of letters, digits, '-', '_' and '.', beginning and ending with a letter or digit"),
                 );

@@ -8,12 +8,10 @@
 //! Example: a cluster with 10,000 `node` lines.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 
 pub const RULE: Rule = Rule {
-    code: "PT161",
-    name: "cluster-too-large",
-    summary: "a cluster has at most 256 nodes",
+    code: codes::PT161,
     run,
 };
 
@@ -23,7 +21,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
     for c in &cx.topo.clusters {
         if c.nodes.len() > MAX_NODES {
             out.push(
-                Diagnostic::error("PT161", format!("cluster \"{}\" has {} nodes; pgtopo supports up to {MAX_NODES} per cluster", c.name, c.nodes.len()))
+                Diagnostic::error(codes::PT161, format!("cluster \"{}\" has {} nodes; pgtopo supports up to {MAX_NODES} per cluster", c.name, c.nodes.len()))
                     .with_span(c.name_span, "too many nodes")
                     .with_help("split the estate into several clusters, or fan WAL out through standby clusters (`replica-of`)"),
             );

@@ -11,14 +11,12 @@
 //! Example: `parameters { synchronous_standby_names "" }` in a cluster with a `sync` node.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::ParamValue;
 use crate::plan::params::{self, owned_by, plain_value, Placement};
 
 pub const RULE: Rule = Rule {
-    code: "PT170",
-    name: "pgtopo-owned-parameter",
-    summary: "settings pgtopo derives from the topology cannot be set in `parameters`",
+    code: codes::PT170,
     run,
 };
 
@@ -72,7 +70,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             }
             out.push(
                 Diagnostic::error(
-                    "PT170",
+                    codes::PT170,
                     format!(
                         "`{name}` is derived from the topology and cannot be set in `parameters`"
                     ),

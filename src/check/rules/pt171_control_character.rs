@@ -10,13 +10,11 @@
 //! Example: `node "db1" role="primary" host="10.0.0.1\nlisten_addr = *"`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::syntax::{Node, Value};
 
 pub const RULE: Rule = Rule {
-    code: "PT171",
-    name: "control-character",
-    summary: "string values must not hold control characters (they would add lines to configs)",
+    code: codes::PT171,
     run,
 };
 
@@ -27,7 +25,7 @@ fn walk(nodes: &[Node], out: &mut Vec<Diagnostic>) {
                 if let Some(c) = s.chars().find(|c| c.is_control()) {
                     out.push(
                         Diagnostic::error(
-                            "PT171",
+                            codes::PT171,
                             format!("a value of `{}` holds the control character {c:?}", n.name),
                         )
                         .with_span(e.span, "written into config files as is")

@@ -9,13 +9,11 @@
 //! Example: `targets "kubernetes"` with `backup archive="/archive"`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::plan::capabilities;
 
 pub const RULE: Rule = Rule {
-    code: "PT172",
-    name: "target-drops-property",
-    summary: "a declared property that a target cannot express yet is reported, not dropped",
+    code: codes::PT172,
     run,
 };
 
@@ -49,7 +47,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 };
                 out.push(
                     Diagnostic::warning(
-                        "PT172",
+                        codes::PT172,
                         format!(
                             "the {} target cannot express `{what}` of cluster \"{}\" yet: {effect}",
                             t.value, c.name

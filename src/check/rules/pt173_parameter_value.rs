@@ -17,14 +17,12 @@
 use crate::check::pg_params::{catalogue, Setting, VarType};
 use crate::check::pg_value::{check, human, other_kind, unit_kind, unit_names, Problem, UnitKind};
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::ParamValue;
 use crate::plan::params::plain_value;
 
 pub const RULE: Rule = Rule {
-    code: "PT173",
-    name: "parameter-value",
-    summary: "a parameter's value must be one PostgreSQL accepts for that setting",
+    code: codes::PT173,
     run,
 };
 
@@ -100,7 +98,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                     };
                     out.push(
                         Diagnostic::error(
-                            "PT173",
+                            codes::PT173,
                             format!("`{name}` cannot be {kdl}: PostgreSQL has no such value"),
                         )
                         .with_span(p.span, "not a finite number")
@@ -187,7 +185,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             };
             // The message names the major where the answer depends on it (ranges, enums).
             out.push(
-                Diagnostic::error("PT173", msg)
+                Diagnostic::error(codes::PT173, msg)
                     .with_span(p.span, label)
                     .with_help(help),
             );

@@ -12,13 +12,11 @@
 
 use crate::catalog::moved_bitnami;
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::Target;
 
 pub const RULE: Rule = Rule {
-    code: "PT175",
-    name: "moved-image",
-    summary: "a declared image on a repository bitnami moved to bitnamilegacy no longer pulls",
+    code: codes::PT175,
     run,
 };
 
@@ -40,7 +38,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         };
         out.push(
             Diagnostic::warning(
-                "PT175",
+                codes::PT175,
                 format!(
                     "image \"{}\" of cluster \"{}\" no longer pulls: Docker Hub's bitnami repositories stopped serving versioned tags in August 2025",
                     img.value, c.name

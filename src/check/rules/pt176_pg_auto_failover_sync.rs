@@ -16,13 +16,11 @@
 //! Example: `failover "pg_auto_failover"`, `synchronous method="any" count=2`, two `sync` nodes.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::{FailoverManager, SyncMethod};
 
 pub const RULE: Rule = Rule {
-    code: "PT176",
-    name: "pg-auto-failover-sync",
-    summary: "pg_auto_failover needs count + 1 sync nodes for a synchronous count of 2 or more, and writes only ANY",
+    code: codes::PT176,
     run,
 };
 
@@ -42,7 +40,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         if count >= 2 && sync == count {
             out.push(
                 Diagnostic::error(
-                    "PT176",
+                    codes::PT176,
                     format!(
                         "pg_auto_failover accepts number_sync_standbys={count} only with {} quorum standbys, and cluster \"{}\" has {sync} sync node(s)",
                         count + 1,
@@ -60,7 +58,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         if s.declared && s.method.value == SyncMethod::First && sync >= 2 {
             out.push(
                 Diagnostic::warning(
-                    "PT176",
+                    codes::PT176,
                     format!(
                         "pg_auto_failover writes synchronous_standby_names as ANY {count} (…) over the sync nodes of cluster \"{}\": method=\"first\" (a priority order) is not kept",
                         c.name

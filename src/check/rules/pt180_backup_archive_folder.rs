@@ -9,12 +9,10 @@
 //! Example: `backup archive="./backups"`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 
 pub const RULE: Rule = Rule {
-    code: "PT180",
-    name: "backup-archive-folder",
-    summary: "`backup archive=` only copies WAL; declare a repository for real backups",
+    code: codes::PT180,
     run,
 };
 
@@ -25,7 +23,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         };
         out.push(
             Diagnostic::warning(
-                "PT180",
+                codes::PT180,
                 format!(
                     "cluster \"{}\" archives WAL into \"{}\" with cp: no base backups, no retention, no restore",
                     c.name, a.value

@@ -9,13 +9,11 @@
 //! Example: `schedule full="0 25 * * *"`, `retention full=0`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::plan::backup::Cron;
 
 pub const RULE: Rule = Rule {
-    code: "PT181",
-    name: "backup-schedule",
-    summary: "a backup needs a repository, valid cron schedules and a retention of at least one",
+    code: codes::PT181,
     run,
 };
 
@@ -25,7 +23,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         if b.repositories.is_empty() && b.archive.is_none() {
             out.push(
                 Diagnostic::error(
-                    "PT181",
+                    codes::PT181,
                     format!("the backup of cluster \"{}\" has no repository", c.name),
                 )
                 .with_span(b.span, "where do the backups go?")
@@ -41,7 +39,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             if let Err(e) = Cron::parse(&t.value) {
                 out.push(
                     Diagnostic::error(
-                        "PT181",
+                        codes::PT181,
                         format!("the {kind} backup schedule \"{}\" is not a cron expression: {e}", t.value),
                     )
                     .with_span(t.span, "not cron")
@@ -53,7 +51,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             if s.full.is_none() {
                 out.push(
                     Diagnostic::error(
-                        "PT181",
+                        codes::PT181,
                         format!("the backup schedule of cluster \"{}\" has no full backup", c.name),
                     )
                     .with_span(s.span, "incremental backups need a full one to start from")
@@ -64,7 +62,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         if let Some(n) = b.retention.as_ref().and_then(|r| r.full.as_ref()) {
             if n.value == 0 {
                 out.push(
-                    Diagnostic::error("PT181", "`retention full=0` keeps no backup")
+                    Diagnostic::error(codes::PT181, "`retention full=0` keeps no backup")
                         .with_span(n.span, "pgBackRest would expire every full backup")
                         .with_help("keep at least one full backup: `retention full=2`"),
                 );

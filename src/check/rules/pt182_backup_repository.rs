@@ -8,13 +8,11 @@
 //! Example: `repository "s3" bucket="b"` on `targets "kubernetes"`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::model::{RepositoryKind, Target};
 
 pub const RULE: Rule = Rule {
-    code: "PT182",
-    name: "backup-repository",
-    summary: "a backup repository names what its tool needs: bucket, region, credentials, path",
+    code: codes::PT182,
     run,
 };
 
@@ -45,7 +43,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             for (what, example) in missing {
                 out.push(
                     Diagnostic::error(
-                        "PT182",
+                        codes::PT182,
                         format!(
                             "the {kind} repository of cluster \"{}\" does not say its {what}",
                             c.name

@@ -9,13 +9,11 @@
 //! Example: `restore from="main" time="yesterday"`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::plan::backup::parse_rfc3339;
 
 pub const RULE: Rule = Rule {
-    code: "PT183",
-    name: "restore-source",
-    summary: "a restore reads a cluster with backups, to a time that parses",
+    code: codes::PT183,
     run,
 };
 
@@ -25,7 +23,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         match cx.topo.cluster(&r.from.value) {
             None => out.push(
                 Diagnostic::error(
-                    "PT183",
+                    codes::PT183,
                     format!("cluster \"{}\" restores from \"{}\", which is not a cluster of this topology", c.name, r.from.value),
                 )
                 .with_span(r.from.span, "no such cluster")
@@ -33,7 +31,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             ),
             Some(src) if src.backup.as_ref().and_then(|b| b.repository()).is_none() => out.push(
                 Diagnostic::error(
-                    "PT183",
+                    codes::PT183,
                     format!("cluster \"{}\" restores from \"{}\", which has no backup repository", c.name, src.name),
                 )
                 .with_span(r.from.span, "nothing to restore from")
@@ -41,7 +39,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 .with_help(format!("give cluster \"{}\" a `backup {{ repository … }}`", src.name)),
             ),
             Some(src) if src.name == c.name => out.push(
-                Diagnostic::error("PT183", format!("cluster \"{}\" restores from itself", c.name))
+                Diagnostic::error(codes::PT183, format!("cluster \"{}\" restores from itself", c.name))
                     .with_span(r.from.span, "a new cluster restores another's backups")
                     .with_help("name the cluster whose backups to restore"),
             ),
@@ -51,7 +49,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             if let Err(e) = parse_rfc3339(&t.value) {
                 out.push(
                     Diagnostic::error(
-                        "PT183",
+                        codes::PT183,
                         format!(
                             "the restore time of cluster \"{}\" does not parse: {e}",
                             c.name
@@ -65,7 +63,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         if let Some(rep) = &c.replica_of {
             out.push(
                 Diagnostic::error(
-                    "PT183",
+                    codes::PT183,
                     format!(
                         "cluster \"{}\" is both restored and a standby cluster",
                         c.name

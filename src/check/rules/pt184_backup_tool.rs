@@ -9,14 +9,12 @@
 //! Example: `backup tool="wal-g" { … }` with `targets "hosts"`.
 
 use crate::check::{Context, Rule};
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::plan::backup::{target_runs, tool};
 use crate::plan::capabilities;
 
 pub const RULE: Rule = Rule {
-    code: "PT184",
-    name: "backup-tool",
-    summary: "every target must be able to run the cluster's backup tool",
+    code: codes::PT184,
     run,
 };
 
@@ -38,7 +36,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 .unwrap_or(c.name_span);
             out.push(
                 crate::check::cannot_express(
-                    "PT184",
+                    codes::PT184,
                     t,
                     format_args!("backups with {tl} (cluster \"{}\")", c.name),
                     span,

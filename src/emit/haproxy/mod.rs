@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 mod check_script;
 
 use crate::bundle::Bundle;
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use serde::Serialize;
 
 use crate::emit::text;
@@ -177,7 +177,7 @@ fn haproxy_cfg(
             if c.nodes.iter().any(|n| n.host.is_none()) {
                 // PT131 reports this at lint time; the emitter refuses rather than drop servers.
                 errors.push(Diagnostic::error(
-                    "PT131",
+                    codes::PT131,
                     format!(
                         "cluster \"{}\" has nodes without `host`: the haproxy target cannot route to them",
                         c.name

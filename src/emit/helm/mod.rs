@@ -21,7 +21,7 @@ use indexmap::IndexMap;
 use serde_yaml::{Mapping, Value};
 
 use crate::bundle::Bundle;
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::emit::{Options, Program};
 use crate::model::{credentials, Cluster, HelmChart, Topology};
 
@@ -78,13 +78,14 @@ fn check_model(p: &Program, t: &Topology, errors: &mut Vec<Diagnostic>) {
     for c in &t.clusters {
         if let Some(msg) = unrenderable(c) {
             errors.push(
-                Diagnostic::error("PT154", msg).with_span(c.helm.chart.span, "chart chosen here"),
+                Diagnostic::error(codes::PT154, msg)
+                    .with_span(c.helm.chart.span, "chart chosen here"),
             );
         }
         if let Some(base) = p.base.cluster(&c.name) {
             if base.helm.chart.value != c.helm.chart.value {
                 errors.push(Diagnostic::error(
-                    "PT154",
+                    codes::PT154,
                     format!(
                         "cluster \"{}\" uses chart {} in the base but {} in env \"{}\"; one release cannot change charts",
                         c.name,
