@@ -12,6 +12,7 @@
 pub mod access;
 pub mod backup;
 pub mod capabilities;
+pub mod delta;
 pub mod endpoints;
 pub mod params;
 pub mod patroni;

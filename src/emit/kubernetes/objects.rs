@@ -67,14 +67,32 @@ impl Ctx<'_> {
 /// Every object of `topo`, in a stable order (kustomize re-sorts them anyway).
 pub fn build(topo: &Topology, part_of: &str) -> Vec<Obj> {
     let mut all = Vec::new();
-    build_chunks(topo, part_of, &mut |chunk| all.extend(chunk));
+    build_chunks(topo, part_of, &|_| false, &mut |chunk| all.extend(chunk));
+    all
+}
+
+/// The objects of [`build`], each with the cluster that made it (`None`: the Namespaces).
+pub fn build_tagged(topo: &Topology, part_of: &str) -> Vec<(Option<String>, Obj)> {
+    let mut all = Vec::new();
+    // The first chunk is the Namespaces, then one per cluster, in declaration order.
+    let mut owner = std::iter::once(None).chain(topo.clusters.iter().map(|c| Some(&c.name)));
+    build_chunks(topo, part_of, &|_| false, &mut |chunk| {
+        let o = owner.next().flatten();
+        all.extend(chunk.into_iter().map(|obj| (o.cloned(), obj)));
+    });
     all
 }
 
 /// The objects of [`build`], in the same order, handed over in chunks: the Namespaces, then each
-/// cluster's objects. An env's overlay is derived a cluster at a time, so that an env of a
-/// thousand clusters never has every object in memory at once (overlay.rs).
-pub fn build_chunks(topo: &Topology, part_of: &str, chunk: &mut dyn FnMut(Vec<Obj>)) {
+/// cluster's objects (an empty chunk for a cluster that `skip` names: an env's overlay takes an
+/// unchanged cluster's objects from the base instead). An env's overlay is derived a cluster at a
+/// time, so that an env of a thousand clusters never has every object in memory at once.
+pub fn build_chunks(
+    topo: &Topology,
+    part_of: &str,
+    skip: &dyn Fn(&Cluster) -> bool,
+    chunk: &mut dyn FnMut(Vec<Obj>),
+) {
     let mut cx = Ctx {
         topo,
         part_of,
@@ -100,6 +118,10 @@ pub fn build_chunks(topo: &Topology, part_of: &str, chunk: &mut dyn FnMut(Vec<Ob
     }
     chunk(std::mem::take(&mut cx.out));
     for c in &topo.clusters {
+        if skip(c) {
+            chunk(Vec::new());
+            continue;
+        }
         cluster(&mut cx, c);
         // The annotations depend on each object alone.
         super::security::annotate(&mut cx.out);

@@ -8,7 +8,7 @@
 //! result equals `pgtopo build ENV` for every env of every topology.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use indexmap::{Equivalent, IndexMap};
 use serde_json::{json, Map, Value};
@@ -38,10 +38,20 @@ pub struct BaseObjects {
     images: Vec<Vec<(String, String)>>,
     /// The index of the object with each identity (the last one, should two share it).
     by_key: IndexMap<(String, String, String), usize>,
+    /// The indices of each cluster's objects.
+    by_cluster: HashMap<String, Vec<usize>>,
 }
 
 impl BaseObjects {
-    pub fn new(objs: Vec<Obj>) -> Self {
+    /// The base's objects, each with the cluster that made it (`owners`, in the same order;
+    /// `None` for objects no one cluster made, such as Namespaces).
+    pub fn new(objs: Vec<Obj>, owners: Vec<Option<String>>) -> Self {
+        let mut by_cluster: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, o) in owners.into_iter().enumerate() {
+            if let Some(c) = o {
+                by_cluster.entry(c).or_default().push(i);
+            }
+        }
         let by_key = objs
             .iter()
             .enumerate()
@@ -54,8 +64,20 @@ impl BaseObjects {
             namespace: only_namespace(&objs),
             images: objs.iter().map(|o| images(&o.value)).collect(),
             by_key,
+            by_cluster,
             objs,
         }
+    }
+
+    /// The indices of the objects of `clusters`, in ascending order.
+    pub fn objects_of<'a>(&self, clusters: impl Iterator<Item = &'a str>) -> Vec<usize> {
+        let mut v: Vec<usize> = clusters
+            .filter_map(|c| self.by_cluster.get(c))
+            .flatten()
+            .copied()
+            .collect();
+        v.sort_unstable();
+        v
     }
 
     /// The base object with the identity `k`.
@@ -382,6 +404,7 @@ pub fn derive(
     prepared: &BaseObjects,
     namespace: Option<&str>,
     feed: &Feed,
+    unchanged: &[usize],
 ) -> Result<Vec<(String, String)>, Option<String>> {
     let base = &prepared.objs[..];
     // Namespace: one transformer when both sides live in a single namespace each.
@@ -417,6 +440,21 @@ pub fn derive(
     // `gained` is what every pair so far gained, `carried` what every object so far carries.
     let mut gained: Option<Map<String, Value>> = None;
     let mut carried: Option<Map<String, Value>> = None;
+    // The base objects the env has unchanged (`unchanged`, from the clusters it leaves as they
+    // are): kept, in their namespaces, carrying their labels and having gained none.
+    for &i in unchanged {
+        let b = &base[i].value;
+        kept[i] = true;
+        if !is_cluster_scoped(b) {
+            namespaces.insert(str_at(b, &["metadata", "namespace"]).to_owned());
+        }
+        let labels = pointer(b, "/metadata/labels").and_then(Value::as_object);
+        match &mut carried {
+            None => carried = Some(labels.cloned().unwrap_or_default()),
+            Some(c) => c.retain(|k, v| labels.and_then(|l| l.get(k)) == Some(v)),
+        }
+        gained = Some(Map::new());
+    }
     feed(&mut |chunk| {
         for o in chunk {
             if !is_cluster_scoped(&o.value) {
@@ -521,6 +559,15 @@ pub fn derive(
 
     // Images: an image name whose every use changes to the same new reference.
     let mut image_map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // An unchanged object keeps every image it has.
+    for &i in unchanged {
+        for (_, img) in &prepared.images[i] {
+            image_map
+                .entry(split_image(img).0.to_owned())
+                .or_default()
+                .insert(img.clone());
+        }
+    }
     for (_, p) in &pairs {
         for (path, img) in &prepared.images[p.base] {
             let (name, _) = split_image(img);
@@ -768,10 +815,10 @@ mod tests {
             value: json!({"apiVersion": "v1", "kind": "ConfigMap",
                           "metadata": {"name": "c", "namespace": ns}, "data": {"x": "1"}}),
         };
-        let base = BaseObjects::new(vec![cm("a")]);
+        let base = BaseObjects::new(vec![cm("a")], vec![None]);
         let feed = |chunk: &mut dyn FnMut(Vec<Obj>)| chunk(vec![cm("b")]);
-        assert_eq!(derive(&base, None, &feed), Err(Some("b".to_owned())));
-        let files = derive(&base, Some("b"), &feed).expect("the objects' namespace");
+        assert_eq!(derive(&base, None, &feed, &[]), Err(Some("b".to_owned())));
+        let files = derive(&base, Some("b"), &feed, &[]).expect("the objects' namespace");
         assert_eq!(files.len(), 1, "no patch: only the namespace moves");
         assert!(files[0].1.contains("namespace: b"), "{}", files[0].1);
     }
