@@ -32,6 +32,19 @@ fn infra(c: usize) -> String {
 /// poolers always listen on 5432 while Compose needs a distinct published port per pooler), each env
 /// patching every cluster (labels, storage, one pooler, and on every fifth env a narrower node list).
 pub fn topology(flavor: Flavor, clusters: usize, nodes: usize, envs: usize) -> String {
+    topology_touching(flavor, clusters, nodes, envs, clusters)
+}
+
+/// [`topology`] with each env patching only `touched` clusters (env `e` patches clusters `e`,
+/// `e + 1`, … modulo the cluster count): the shape of a real estate, where an env changes a few
+/// clusters, which docs/performance.md uses to show that an env costs what it changes.
+pub fn topology_touching(
+    flavor: Flavor,
+    clusters: usize,
+    nodes: usize,
+    envs: usize,
+    touched: usize,
+) -> String {
     let nodes = nodes.max(2);
     let mut s = String::new();
     let targets = match flavor {
@@ -117,7 +130,7 @@ pub fn topology(flavor: Flavor, clusters: usize, nodes: usize, envs: usize) -> S
     }
     for e in 0..envs {
         let _ = writeln!(s, "env \"e{e}\" {{");
-        for c in 0..clusters {
+        for c in (0..touched.min(clusters)).map(|k| (e + k) % clusters.max(1)) {
             let _ = writeln!(s, "    cluster \"c{c}\" {{\n        labels environment=\"e{e}\"\n        storage size=\"{}Gi\"", 10 + e);
             if e % 5 == 4 {
                 let keep: Vec<String> = (0..nodes.min(3))

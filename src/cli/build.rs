@@ -296,7 +296,13 @@ fn write_tree(lazy: &LazyProgram, staging: &Staging, base_findings: &[Diagnostic
             growth: peak.saturating_sub(now),
         });
     let envs = lazy.env_count();
-    let threads = env_threads(cores(), envs, largest, base);
+    let threads = env_threads(
+        cores(),
+        envs,
+        largest,
+        base,
+        memory_budget(available_memory()),
+    );
     // Per env: what checking it found, and what rendering it gave (none once an env is broken).
     type Done = (Vec<Diagnostic>, Option<Outcome>);
     let done: Mutex<Vec<Option<Done>>> = Mutex::new((0..envs).map(|_| None).collect());
@@ -374,14 +380,20 @@ struct Footprint {
 }
 
 /// How many threads render the envs: one per core and at most one per env, but a third thread and
-/// more only while the peak stays within [`MEMORY_BUDGET`], each thread counted at what the base
+/// more only while the peak stays within `budget` ([`memory_budget`]), each thread counted at what the base
 /// took to render plus [`THREAD_BYTES`]. Every thread holds an env's model and a piece of its
 /// files, so the peak grows with the threads: on the development VM, forced to more threads than
 /// its two cores, containers 100 × 10 × 50 peaked at 86 MiB with two, 104 with four and 130 with
 /// eight (docs/performance.md). Two are always allowed (when there are two cores), as before: where
 /// one env alone is larger than the budget, a second thread is what keeps the build fast. Without a
 /// reading of the memory (not Linux), every core is used.
-fn env_threads(cores: usize, envs: usize, largest: usize, base: Option<Footprint>) -> usize {
+fn env_threads(
+    cores: usize,
+    envs: usize,
+    largest: usize,
+    base: Option<Footprint>,
+    budget: u64,
+) -> usize {
     if largest > ONE_THREAD_FROM_FILE_BYTES {
         return 1;
     }
@@ -389,7 +401,7 @@ fn env_threads(cores: usize, envs: usize, largest: usize, base: Option<Footprint
     match base {
         None => most,
         Some(f) => {
-            let room = MEMORY_BUDGET.saturating_sub(f.peak) / (f.growth + THREAD_BYTES);
+            let room = budget.saturating_sub(f.peak) / (f.growth + THREAD_BYTES);
             most.min(
                 usize::try_from(room)
                     .unwrap_or(usize::MAX)
@@ -400,9 +412,30 @@ fn env_threads(cores: usize, envs: usize, largest: usize, base: Option<Footprint
     }
 }
 
-/// The peak that threads beyond the second must fit in: the 100 MB that issue 12 sets for 1,000
-/// nodes × 50 envs, less room for the estimate's error.
-const MEMORY_BUDGET: u64 = 90 << 20;
+/// The peak that threads beyond the second must fit in: a quarter of the memory the machine has
+/// available when the build starts, so that a build never crowds out what else runs there (a
+/// CI runner's other jobs, an editor), and at least [`MIN_MEMORY_BUDGET`]. Without a reading of
+/// the memory, that minimum.
+fn memory_budget(available: Option<u64>) -> u64 {
+    available.map_or(MIN_MEMORY_BUDGET, |a| (a / 4).max(MIN_MEMORY_BUDGET))
+}
+
+/// The smallest budget: what a 1,000-node × 50-env build needs on two threads, with room for the
+/// estimate's error (docs/performance.md).
+const MIN_MEMORY_BUDGET: u64 = 90 << 20;
+
+/// `MemAvailable` from `/proc/meminfo` (Linux only), in bytes.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line["MemAvailable:".len()..]
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb << 10)
+}
 
 /// What a thread takes beyond what the base's rendering took: its stack, its own heap, and
 /// resolving its env's model, which the base did before it was measured. With it, the estimate
@@ -464,23 +497,32 @@ mod tests {
         // Figures measured on the development VM: containers 100 × 10 × 50 (peak 64 MiB after
         // rendering the base, which took 23), containers 10 × 100 × 50 (24 and 8): 27 and
         // 12 MiB a thread.
-        assert_eq!(env_threads(16, 50, 0, footprint(64, 23)), 2);
-        assert_eq!(env_threads(16, 50, 0, footprint(24, 8)), 6);
+        let b = MIN_MEMORY_BUDGET;
+        assert_eq!(env_threads(16, 50, 0, footprint(64, 23), b), 2);
+        assert_eq!(env_threads(16, 50, 0, footprint(24, 8), b), 6);
         // Two threads even when the base alone is past the budget; one core, one env or one huge
         // file: one thread.
-        assert_eq!(env_threads(16, 50, 0, footprint(300, 200)), 2);
-        assert_eq!(env_threads(1, 50, 0, footprint(6, 1)), 1);
-        assert_eq!(env_threads(16, 1, 0, footprint(6, 1)), 1);
+        assert_eq!(env_threads(16, 50, 0, footprint(300, 200), b), 2);
+        assert_eq!(env_threads(1, 50, 0, footprint(6, 1), b), 1);
+        assert_eq!(env_threads(16, 1, 0, footprint(6, 1), b), 1);
         assert_eq!(
-            env_threads(16, 50, ONE_THREAD_FROM_FILE_BYTES + 1, footprint(6, 1)),
+            env_threads(16, 50, ONE_THREAD_FROM_FILE_BYTES + 1, footprint(6, 1), b),
             1
         );
         // A small topology: every core, up to 21 threads of 4 MiB beside the first.
-        assert_eq!(env_threads(8, 50, 0, footprint(6, 0)), 8);
-        assert_eq!(env_threads(64, 50, 0, footprint(6, 0)), 22);
+        assert_eq!(env_threads(8, 50, 0, footprint(6, 0), b), 8);
+        assert_eq!(env_threads(64, 50, 0, footprint(6, 0), b), 22);
         // No reading of the memory: every core, at most one per env.
-        assert_eq!(env_threads(16, 50, 0, None), 16);
-        assert_eq!(env_threads(16, 3, 0, None), 3);
+        assert_eq!(env_threads(16, 50, 0, None, b), 16);
+        assert_eq!(env_threads(16, 3, 0, None, b), 3);
+        // A machine with more memory allows more threads for the same tree: 16 GiB available
+        // gives a 4 GiB budget.
+        let big = memory_budget(Some(16 << 30));
+        assert_eq!(big, 4 << 30);
+        assert_eq!(env_threads(16, 50, 0, footprint(64, 23), big), 16);
+        // Little memory, or none read: the minimum.
+        assert_eq!(memory_budget(Some(100 << 20)), MIN_MEMORY_BUDGET);
+        assert_eq!(memory_budget(None), MIN_MEMORY_BUDGET);
     }
 
     #[test]
