@@ -263,6 +263,9 @@ impl<'p> Build<'p> {
             return (out, seen);
         }
         let empty = empty();
+        // A release whose cluster the env leaves as the base has it differs in nothing: its
+        // values are neither made nor compared again.
+        let unchanged = crate::plan::delta::unchanged_clusters(&self.p.base, t);
         let mut names = std::collections::HashSet::new();
         for c in &t.clusters {
             // Only the first cluster of a name counts, as `Topology::cluster` finds it (a second
@@ -271,7 +274,10 @@ impl<'p> Build<'p> {
                 continue;
             }
             let base = self.releases.get(&c.name);
-            let d = values::diff(base.map_or(&empty, |r| &r.base), &cluster_values(t, c));
+            let d = match base {
+                Some(_) if unchanged.contains(c.name.as_str()) => empty.clone(),
+                _ => values::diff(base.map_or(&empty, |r| &r.base), &cluster_values(t, c)),
+            };
             out.add(
                 format!("{}/values-{env}.yaml", c.name),
                 header(
