@@ -3,9 +3,8 @@
 # `cargo build --release --example synth`; needs hyperfine, python3, kubectl, gcc and GNU time).
 # Times are "seconds peak-RSS-KB" from GNU time, one process each.
 set -eu
-# .cargo/config.toml builds for the host tuple explicitly (static linking), so the binaries are
-# under target/<host tuple>/release/.
-R=./target/$(rustc -vV | sed -n 's/^host: //p')/release
+# The standard release build: target/release/pgtopo (PIE, the system allocator).
+R=./target/release
 B=$R/pgtopo
 S=$R/examples/synth
 T=$(mktemp -d)

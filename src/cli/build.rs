@@ -308,8 +308,7 @@ fn write_tree(lazy: &LazyProgram, staging: &Staging, base_findings: &[Diagnostic
     let done: Mutex<Vec<Option<Done>>> = Mutex::new((0..envs).map(|_| None).collect());
     // What the base found: an env's finding with the same code, place and message is the base's
     // report again, which the merge would drop; dropped at once, the findings of fifty envs are
-    // not held while the tree renders (containers 100 × 10 × 50 repeats 200 warnings per env,
-    // 5 MiB at the peak).
+    // not held while the tree renders.
     let base_keys: HashSet<(Code, Option<Span>, &str)> =
         base_findings.iter().map(driver::problem).collect();
     let next = AtomicUsize::new(0);
@@ -331,9 +330,8 @@ fn write_tree(lazy: &LazyProgram, staging: &Staging, base_findings: &[Diagnostic
         };
         lock(&done)[i] = Some((findings, outcome));
     };
-    // This thread works too: mimalloc keeps a heap per thread, and what the base's rendering
-    // freed is then reused for envs rather than left beside two new heaps (containers
-    // 100 × 10 × 50 peaked 10 MiB higher when only new threads rendered the envs).
+    // This thread works too: what the base's rendering freed is then reused for envs on this
+    // thread's heap rather than left beside two new threads' heaps, which raised the peak.
     std::thread::scope(|scope| {
         for _ in 1..threads {
             scope.spawn(work);
@@ -382,9 +380,8 @@ struct Footprint {
 /// How many threads render the envs: one per core and at most one per env, but a third thread and
 /// more only while the peak stays within `budget` ([`memory_budget`]), each thread counted at what the base
 /// took to render plus [`THREAD_BYTES`]. Every thread holds an env's model and a piece of its
-/// files, so the peak grows with the threads: on the development VM, forced to more threads than
-/// its two cores, containers 100 × 10 × 50 peaked at 86 MiB with two, 104 with four and 130 with
-/// eight (docs/performance.md). Two are always allowed (when there are two cores), as before: where
+/// files, so the peak grows with the threads (docs/performance.md, "Threads and memory"). Two are
+/// always allowed (when there are two cores): where
 /// one env alone is larger than the budget, a second thread is what keeps the build fast. Without a
 /// reading of the memory (not Linux), every core is used.
 fn env_threads(
@@ -439,10 +436,8 @@ fn available_memory() -> Option<u64> {
 
 /// What a thread takes beyond what the base's rendering took: its stack, its own heap, and
 /// resolving its env's model, which the base did before it was measured. With it, the estimate
-/// was above what each thread beyond the second cost in every 1,000 × 50 tree (containers
-/// 100 × 10 and 10 × 100: 27 and 12 MiB estimated, 10.5 and 7 measured; vms 100 × 10 and
-/// 10 × 100: 7 and 9 estimated, 5 and 5 measured); counted at the larger of the base's growth and
-/// 4 MiB, vms 100 × 10 × 50 on 16 cores took 15 threads and 110 MiB.
+/// stays above what each thread beyond the second costs in every 1,000 × 50 tree
+/// (docs/performance.md, "Figures behind the code").
 const THREAD_BYTES: u64 = 4 << 20;
 
 /// The machine's cores, or `PGTOPO_CORES` in their stead: with it, the tests run the tree on more
@@ -475,8 +470,7 @@ fn resident() -> Option<(u64, u64)> {
 /// Envs render one at a time when a file of the base is larger than this. Most of a model's
 /// files are rendered in small parts (Kubernetes overlays a cluster at a time, `hosts` in pieces
 /// of about 1 MiB), but a Compose project is one file, and rendering it takes about three times
-/// its size: with two envs of containers 40 × 250 (an 11 MB compose.yaml each) at once, the
-/// build peaked at 136 instead of 92 MiB.
+/// its size, so two such envs at once would double a peak that is already large.
 const ONE_THREAD_FROM_FILE_BYTES: usize = 8 << 20;
 
 #[cfg(test)]
@@ -494,9 +488,8 @@ mod tests {
 
     #[test]
     fn threads_beyond_two_fit_the_memory_budget() {
-        // Figures measured on the development VM: containers 100 × 10 × 50 (peak 64 MiB after
-        // rendering the base, which took 23), containers 10 × 100 × 50 (24 and 8): 27 and
-        // 12 MiB a thread.
+        // The footprints of containers 100 × 10 × 50 (peak 64 MiB after rendering the base,
+        // which took 23) and containers 10 × 100 × 50 (24 and 8), as measured.
         let b = MIN_MEMORY_BUDGET;
         assert_eq!(env_threads(16, 50, 0, footprint(64, 23), b), 2);
         assert_eq!(env_threads(16, 50, 0, footprint(24, 8), b), 6);

@@ -125,9 +125,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Exit {
 
     // Two threads share the work: reading (or, for `git:REV`, building) the old side, and rendering
     // each target of the new one. Each takes the next job when it is done with one, so the heavy
-    // target (Kubernetes, or the hosts' files) runs beside the old side and the light ones fill in.
-    // On 1,000 nodes × 50 envs this is a tenth to a fifth faster than the old side on one thread
-    // and every target on the other.
+    // target (Kubernetes, or the hosts' files) runs beside the old side and the light ones fill in,
+    // which beat the old side on one thread and every target on the other.
     let target_list = targets(&program);
     let jobs = target_list.len() + 1;
     let next = AtomicUsize::new(0);

@@ -136,7 +136,7 @@ pub struct Staging {
     /// Files begun, for the fault injection.
     begun: AtomicUsize,
     /// Folders made so far, relative like `rel` (strings, not paths: comparing `Path`s goes
-    /// component by component, and it showed in the profile of a build of 50,000 files).
+    /// component by component, and it showed in the profile of large builds).
     dirs: Mutex<HashSet<String>>,
     /// Fault injection for the atomicity tests: fail (or hang, to be killed) after N files.
     fault: Option<usize>,

@@ -114,8 +114,8 @@ pub fn resolve(
         },
     };
     // The base is lowered from the document as it is (`lower` passes over env blocks); an env
-    // from a copy with the env's block merged in. Copying the document for the base too cost
-    // `lint` of 100 clusters × 10 nodes × 50 envs a tenth of its time (105 → 93 ms).
+    // from a copy with the env's block merged in: copying the document for the base too was a
+    // measurable part of `lint` of large files (docs/performance.md, "Figures behind the code").
     let merged;
     let root = match env_node {
         None => &doc.nodes[..],

@@ -1,7 +1,7 @@
 //! A fast path for the common shape of a topology file.
 //!
-//! The `kdl` crate parses about one byte per microsecond (a 2 KiB topology takes 1.6 ms, more
-//! than everything else `pgtopo lint` does together), because its combinators backtrack and
+//! The `kdl` crate is slow on topology files (more than everything else `pgtopo lint` does
+//! together; docs/performance.md has the figures), because its combinators backtrack and
 //! collect rich error context on every alternative. Topology files use a small, regular part of
 //! KDL 2.0, so this module parses that part directly, in one pass, into the same [`Document`]
 //! the crate's output converts to — spans included.

@@ -70,7 +70,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
     }
     let all = services(t);
     // The first service of each name, in a map: scanning every earlier service for each one
-    // cost the square of the services (a third of `lint` at 1,000 nodes × 50 envs).
+    // would cost the square of the services.
     let mut first_of: std::collections::HashMap<&str, usize> = Default::default();
     for (i, (name, what, span)) in all.iter().enumerate() {
         let f = *first_of.entry(name.as_str()).or_insert(i);

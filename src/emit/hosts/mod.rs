@@ -80,10 +80,8 @@ pub fn model_pieces(t: &Topology, piece: &mut dyn FnMut(Bundle)) {
 }
 
 /// See [`model_pieces`]. Every thread of `build --out` holds a piece at a time, as text and then
-/// as the files it writes, so the piece is most of what a thread adds to the peak: with 4 MiB,
-/// vms 100 × 10 × 50 peaked at 51 MiB on two threads and 109 MiB on eight; with 1 MiB, at 48 and
-/// 72 MiB, no slower. (Smaller pieces once made a build slower, when one writer thread was woken
-/// for each; each thread now writes its own.)
+/// as the files it writes, so the piece is most of what a thread adds to the peak; 1 MiB kept the
+/// peak low at no cost in time (docs/performance.md, "Figures behind the code").
 const PIECE_BYTES: usize = 1 << 20;
 
 pub fn stdout(p: &Program, env: Option<&str>, opts: &Options) -> Result<String, Vec<Diagnostic>> {

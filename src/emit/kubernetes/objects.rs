@@ -100,7 +100,7 @@ pub fn build_chunks(
     };
     // Each namespace once, in the order clusters first name them, with its clusters: grouped in
     // one pass. A namespace per cluster is common, and scanning every cluster for each namespace
-    // was quadratic (2 % of `build ENV --target kubernetes` at 1,000 clusters, and growing).
+    // would be quadratic in the clusters.
     let mut namespaces: IndexMap<&str, Vec<&Cluster>> = IndexMap::new();
     for c in &topo.clusters {
         namespaces.entry(&c.namespace.value).or_default().push(c);
