@@ -78,8 +78,9 @@ pub const fn of(target: Target) -> Capabilities {
             restore: false,
             monitoring: true,
         },
-        // The charts decide per cluster what they hold (PT150–PT154 say what differs); here only
-        // what no chart has.
+        // The charts decide per cluster what they hold (PT150–PT154 say what differs: backups
+        // and restores are CloudNativePG's, the bitnami charts take none); here only what no
+        // chart has.
         Target::Helm => Capabilities {
             managers: ALL_MANAGERS,
             cascading: ALL_MANAGERS,
@@ -87,8 +88,8 @@ pub const fn of(target: Target) -> Capabilities {
             local_poolers: false,
             balancers: false,
             node_ports: false,
-            backup: false,
-            restore: false,
+            backup: true,
+            restore: true,
             monitoring: true,
         },
         Target::Hosts => Capabilities {

@@ -2,14 +2,16 @@
 //!
 //! What: every declared target carries every optional part of a cluster into its output; where
 //! a target cannot yet (its capabilities, `plan::capabilities`), building for it says what is
-//! lost: `backup` and `restore` on kubernetes and helm (no pgBackRest in their images yet, no
-//! CloudNativePG backups yet), `monitoring` on VM hosts (no exporter unit).
+//! lost: `backup` and `restore` on a target without them, the former `backup archive="DIR"`
+//! folder on kubernetes and helm (pods have no host folder), `monitoring` on VM hosts (no
+//! exporter unit). What a Helm chart lacks is PT154's.
 //! Why: a declared property that reaches some targets and silently not others deploys something
 //! other than what was reviewed; exit 0 with output that lacks it is the worst kind of bug.
 //! Example: `targets "kubernetes"` with `backup archive="/archive"`.
 
 use crate::check::{Context, Rule};
 use crate::diag::Diagnostic;
+use crate::model::Target;
 use crate::plan::capabilities;
 
 pub const RULE: Rule = Rule {
@@ -23,12 +25,25 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
     for t in &cx.topo.targets {
         let can = capabilities::of(t.value);
         for c in &cx.topo.clusters {
+            // The former `backup archive="DIR"` is a folder on a host; pods have none to copy
+            // WAL into.
+            let folder_only = c
+                .backup
+                .as_ref()
+                .is_some_and(|b| b.repository().is_none() && b.archive.is_some());
+            let pods = matches!(t.value, Target::Kubernetes | Target::Helm);
             let lost = [
                 (
                     !can.backup,
                     c.backup.as_ref().map(|b| b.span),
                     "backup",
                     "WAL is not archived",
+                ),
+                (
+                    can.backup && pods && folder_only,
+                    c.backup.as_ref().map(|b| b.span),
+                    "backup archive=",
+                    "pods have no such folder, WAL is not archived",
                 ),
                 (
                     !can.restore,
