@@ -116,8 +116,6 @@ const EXPECTED_WARNINGS: &[(&str, &str)] = &[
     // (barman-cloud backs up in full only).
     ("orders-backup", "PT150"),
     ("orders-backup", "PT154"),
-    // Until the kubernetes target runs pgBackRest.
-    ("orders-backup", "PT172"),
 ];
 
 #[test]

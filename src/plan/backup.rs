@@ -204,6 +204,48 @@ pub fn pgbackrest_conf(
     s
 }
 
+/// Whether pgtopo's Kubernetes pods back cluster `c` up with pgBackRest: its tool there is
+/// pgBackRest, its repository an object store (a pod has no host folder to write to), and its
+/// image one whose superuser the pgBackRest sidecar can log in as over the shared socket (the
+/// official image, Patroni on it, pg_auto_failover's; not the bitnami repmgr image, whose user has
+/// no name). PT172 says what is lost otherwise.
+pub fn pod_backs_up(c: &Cluster) -> bool {
+    let object_store = c
+        .backup
+        .as_ref()
+        .and_then(Backup::repository)
+        .is_some_and(|r| r.kind.value != RepositoryKind::Posix);
+    tool(c, Target::Kubernetes) == Some(BackupTool::Pgbackrest)
+        && object_store
+        && c.failover.manager.value != crate::model::FailoverManager::Repmgr
+}
+
+/// The cluster whose backups `c` restores from on pgtopo's Kubernetes manifests, when it can:
+/// the source backs up there, and `c`'s primary starts from a data directory it does not
+/// initialize itself when one exists (failover "none": the image's entrypoint skips initdb; a
+/// manager that creates its own data directory has no restore step there yet).
+pub fn pod_restore_source<'t>(t: &'t Topology, c: &Cluster) -> Option<&'t Cluster> {
+    if c.failover.manager.value != crate::model::FailoverManager::None || c.is_standby_cluster() {
+        return None;
+    }
+    restore_source(t, c).filter(|s| pod_backs_up(s))
+}
+
+/// Where a pod's PostgreSQL leaves each WAL segment for the pgBackRest sidecar, relative to the
+/// data directory (archive_command runs there): a folder beside it on the same volume, so that a
+/// spooled segment survives a restart and never enters a base backup.
+pub const POD_SPOOL: &str = "../pgbackrest-spool";
+
+/// archive_command of a pod whose sidecar runs pgBackRest (the database image has none): a
+/// durable copy into the spool (written under a temporary name, flushed, renamed, the folder
+/// flushed), which the sidecar pushes with `pgbackrest archive-push` and then removes. A segment
+/// counts as archived once it is safely on the volume; until the sidecar has pushed it, it stays
+/// there, as WAL stays in pg_wal while an archive_command fails.
+pub fn pod_archive_command() -> String {
+    let d = POD_SPOOL;
+    format!("cp %p {d}/%f.tmp && sync {d}/%f.tmp && mv -f {d}/%f.tmp {d}/%f && sync {d}")
+}
+
 /// A cron expression (`M H DoM Mon DoW`, or a `@daily`-style macro), each field expanded to the
 /// values it matches.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -32,7 +32,39 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 .as_ref()
                 .is_some_and(|b| b.repository().is_none() && b.archive.is_some());
             let pods = matches!(t.value, Target::Kubernetes | Target::Helm);
+            // pgtopo's pods back up with pgBackRest into an object store, beside an image whose
+            // user the sidecar can log in as; a restore needs a source backed up there and a
+            // primary whose data directory the image does not create itself.
+            let k8s = t.value == Target::Kubernetes;
+            let pod_backup_lost = k8s
+                && crate::plan::backup::tool(c, t.value)
+                    == Some(crate::model::BackupTool::Pgbackrest)
+                && !crate::plan::backup::pod_backs_up(c);
+            let pod_restore_lost = k8s
+                && cx
+                    .topo
+                    .cluster(c.restore.as_ref().map_or("", |r| r.from.value.as_str()))
+                    .is_some()
+                && crate::plan::backup::pod_restore_source(cx.topo, c).is_none();
+            let backup_effect = if c.failover.manager.value == crate::model::FailoverManager::Repmgr
+            {
+                "the bitnami repmgr image's user has no name the pgBackRest sidecar could log in as, WAL is not archived"
+            } else {
+                "pods have no folder to keep a posix repository in (use an object store), WAL is not archived"
+            };
             let lost = [
+                (
+                    pod_backup_lost,
+                    c.backup.as_ref().map(|b| b.span),
+                    "backup",
+                    backup_effect,
+                ),
+                (
+                    pod_restore_lost,
+                    c.restore.as_ref().map(|r| r.span),
+                    "restore",
+                    "only a failover \"none\" cluster restores there, from a source backed up there; the cluster starts empty",
+                ),
                 (
                     !can.backup,
                     c.backup.as_ref().map(|b| b.span),
