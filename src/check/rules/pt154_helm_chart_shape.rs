@@ -204,7 +204,7 @@ fn backups(cx: &Context, c: &crate::model::Cluster, out: &mut Vec<Diagnostic>) {
         }
         if let Some(r) = &c.restore {
             out.push(warn(
-                format!("{chart} cannot bootstrap from backups: cluster \"{}\" starts empty on helm instead of from \"{}\"'s backups", c.name, r.from.value),
+                format!("{chart} cannot bootstrap from backups: the `restore` of cluster \"{}\" is not expressed on helm, it starts empty instead of from \"{}\"'s backups", c.name, r.from.value),
                 r.span,
                 "not expressed by the chart",
                 "use `helm chart=\"cnpg\"` for the restored cluster and its source",
@@ -221,7 +221,7 @@ fn backups(cx: &Context, c: &crate::model::Cluster, out: &mut Vec<Diagnostic>) {
             .filter(|r| barman && r.kind.value == crate::model::RepositoryKind::Posix)
         {
             out.push(warn(
-                format!("CloudNativePG backs up to an object store (s3, gcs, azure) only: the posix repository of cluster \"{}\" is not expressed on helm, WAL is not archived", c.name),
+                format!("CloudNativePG backs up to an object store (s3, gcs, azure) only: the `backup` of cluster \"{}\" into a posix repository is not expressed on helm, WAL is not archived", c.name),
                 r.span,
                 "not an object store",
                 "add an object-store repository in an env for the helm target, or back up outside pgtopo",
@@ -252,7 +252,7 @@ fn backups(cx: &Context, c: &crate::model::Cluster, out: &mut Vec<Diagnostic>) {
         let source = cx.topo.cluster(&r.from.value);
         if source.is_some() && cnpg_backup::restore_source(cx.topo, c).is_none() {
             out.push(warn(
-                format!("\"{}\" has no CloudNativePG backups on helm: cluster \"{}\" starts empty instead of from its backups", r.from.value, c.name),
+                format!("the `restore` of cluster \"{}\" is not expressed on helm: \"{}\" has no CloudNativePG backups there, the cluster starts empty", c.name, r.from.value),
                 r.from.span,
                 "no object store to restore from",
                 "give the source the cnpg chart and an object-store repository",
