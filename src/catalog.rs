@@ -22,6 +22,10 @@ pub const GRAFANA_IMAGE: &str = "grafana/grafana:11.1.0";
 /// beside kubectl: bitnami's has, the distroless `registry.k8s.io/kubectl` has not. The same tag
 /// as before the move, from the repository that still serves it.
 pub const KUBECTL_IMAGE: &str = "bitnamilegacy/kubectl:1.33.1";
+/// pgBackRest beside PostgreSQL in a Kubernetes pod (the database images have none): a
+/// maintained image of pgBackRest alone, built from the release's sources on Ubuntu
+/// (github.com/woblerr/docker-pgbackrest). It runs as the database image's user id.
+pub const PGBACKREST_IMAGE: &str = "woblerr/pgbackrest:2.55.1";
 /// pg_auto_failover's monitor and keepers.
 pub const PG_AUTO_FAILOVER_IMAGE: &str = "citusdata/pg_auto_failover:v2.1";
 

@@ -228,8 +228,14 @@ fn built_in(api_version: &str) -> bool {
 /// misspelt key would vanish), by `apiVersion/kind`.
 fn crd_validators() -> BTreeMap<String, jsonschema::Validator> {
     let dir = common::reference("helm/charts/crds");
+    // The ScheduledBackup schema, which the shared reference lacks, made the same way from the
+    // same source (tests/fixtures/crds/README.md).
+    let more = common::repo().join("tests/fixtures/crds");
     let mut v = BTreeMap::new();
-    for e in std::fs::read_dir(&dir).expect("the CRD schemas are readable") {
+    let files = std::fs::read_dir(&dir)
+        .expect("the CRD schemas are readable")
+        .chain(std::fs::read_dir(&more).expect("tests/fixtures/crds is readable"));
+    for e in files {
         let path = e.unwrap().path();
         if path.extension().is_none_or(|x| x != "json") {
             continue;
@@ -250,6 +256,7 @@ fn crd_validators() -> BTreeMap<String, jsonschema::Validator> {
     assert!(
         v.contains_key("postgresql.cnpg.io/v1/Cluster")
             && v.contains_key("postgresql.cnpg.io/v1/Pooler")
+            && v.contains_key("postgresql.cnpg.io/v1/ScheduledBackup")
             && v.contains_key("monitoring.coreos.com/v1/PodMonitor"),
         "the CRD schemas of CloudNativePG and prometheus-operator are in {}",
         dir.display()
@@ -377,9 +384,14 @@ fn yaml11(files: &[PathBuf]) -> Vec<Json> {
         .parent()
         .unwrap()
         .join("python");
+    // A plain scalar that looks like a timestamp (a restore's `targetTime:
+    // 2026-12-01T10:00:00Z`) stays a string, as Kubernetes' YAML reader (go-yaml v2 into an
+    // interface) keeps it; PyYAML would make it a datetime that is not JSON.
     let script = "import sys, json, yaml\n\
+                  class L(yaml.SafeLoader): pass\n\
+                  L.add_constructor('tag:yaml.org,2002:timestamp', L.construct_yaml_str)\n\
                   for f in sys.argv[1:]:\n    \
-                  print(json.dumps(yaml.safe_load(open(f)), sort_keys=True))\n";
+                  print(json.dumps(yaml.load(open(f), Loader=L), sort_keys=True))\n";
     let out = Command::new(&python)
         .arg("-c")
         .arg(script)
@@ -486,7 +498,10 @@ fn facts(helm: &str, case: &Case, docs: &[Doc], all: &BTreeMap<String, Vec<Doc>>
     match c.helm.chart.value {
         HelmChart::BitnamiPostgresqlHa => bitnami_ha_facts(case, docs, &mut v),
         HelmChart::BitnamiPostgresql => bitnami_pg_facts(case, docs, all, &mut v),
-        HelmChart::Cnpg => cnpg_facts(case, docs, &mut v),
+        HelmChart::Cnpg => {
+            cnpg_facts(case, docs, &mut v);
+            cnpg_backup_facts(case, docs, all, &mut v);
+        }
     }
     if c.helm.chart.value != HelmChart::Cnpg {
         secret_keys_in_readme(case, docs, &mut v);
@@ -943,6 +958,192 @@ fn cnpg_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
                 !monitored
             ));
         }
+    }
+}
+
+/// The object store a Cluster writes its backups to (`spec.backup.barmanObjectStore`), or
+/// `Null`.
+fn rendered_store(docs: &[Doc], name: &str) -> Json {
+    find(docs, "Cluster", name).map_or(Json::Null, |d| {
+        d.value["spec"]["backup"]["barmanObjectStore"].clone()
+    })
+}
+
+/// Backups, restores and replica clusters: the Cluster archives into the repository's bucket and
+/// prefix with the keys of the named Secret, one ScheduledBackup per schedule fires when the
+/// topology's cron does, the retention is the documented window; a restored cluster reads the
+/// object store its source's rendered Cluster writes (under the source's server name), to the
+/// declared time; a replica cluster streams from its source's `-rw` Service with the source's
+/// certificates and reads the source's object store.
+fn cnpg_backup_facts(
+    case: &Case,
+    docs: &[Doc],
+    all: &BTreeMap<String, Vec<Doc>>,
+    v: &mut Vec<String>,
+) {
+    use pgtopo::emit::helm::cnpg_backup;
+    use pgtopo::plan::backup;
+    let c = case.cluster;
+    let t = case.model;
+    let Some(cl) = find(docs, "Cluster", &c.name) else {
+        return;
+    };
+    let spec = &cl.value["spec"];
+    let schedules: Vec<&Doc> = docs
+        .iter()
+        .filter(|d| d.kind() == "ScheduledBackup")
+        .collect();
+    if cnpg_backup::backs_up(c) {
+        let b = c.backup.as_ref().unwrap();
+        let r = b.repository().unwrap();
+        let store = &spec["backup"]["barmanObjectStore"];
+        if r.kind.value == pgtopo::model::RepositoryKind::S3 {
+            // The prefix is the bucket's folder, with or without its leading `/`.
+            let path = r
+                .path
+                .as_ref()
+                .map_or(String::new(), |p| format!("/{}", p.value.trim_matches('/')));
+            expect(
+                v,
+                "backup destinationPath",
+                &store["destinationPath"],
+                &json!(format!("s3://{}{path}", r.bucket.as_ref().unwrap().value)),
+            );
+            if let Some(secret) = &r.credentials_secret {
+                expect(
+                    v,
+                    "backup credentials Secret",
+                    &store["s3Credentials"]["accessKeyId"]["name"],
+                    &json!(secret.value),
+                );
+            }
+        }
+        expect(
+            v,
+            "retentionPolicy",
+            &spec["backup"]["retentionPolicy"],
+            &backup::retention_window_days(b).map_or(Json::Null, |d| json!(format!("{d}d"))),
+        );
+        let want: Vec<String> = b
+            .schedule
+            .as_ref()
+            .and_then(|s| s.full.as_ref())
+            .map(|f| backup::Cron::parse(&f.value).unwrap().six_fields())
+            .into_iter()
+            .collect();
+        let got: Vec<String> = schedules
+            .iter()
+            .map(|d| {
+                d.value["spec"]["schedule"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect();
+        if got != want {
+            v.push(format!(
+                "ScheduledBackups fire at {got:?}, the topology says {want:?}"
+            ));
+        }
+        for d in &schedules {
+            expect(
+                v,
+                &format!("ScheduledBackup {} cluster", d.name()),
+                &d.value["spec"]["cluster"]["name"],
+                &json!(c.name),
+            );
+        }
+    } else {
+        expect(v, "backup", &spec["backup"], &Json::Null);
+        if !schedules.is_empty() {
+            v.push("ScheduledBackups rendered for a cluster that does not back up".into());
+        }
+    }
+    let external = |name: &Json| {
+        spec["externalClusters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|x| &x["name"] == name)
+            .cloned()
+            .unwrap_or(Json::Null)
+    };
+    if let Some(src) = cnpg_backup::restore_source(t, c) {
+        let recovery = &spec["bootstrap"]["recovery"];
+        let ext = external(&recovery["source"]);
+        expect(
+            v,
+            "recovery serverName",
+            &ext["barmanObjectStore"]["serverName"],
+            &json!(src.name),
+        );
+        let mut read = ext["barmanObjectStore"].clone();
+        if let Some(o) = read.as_object_mut() {
+            o.remove("serverName");
+        }
+        let mut written = rendered_store(&all[&src.name], &src.name);
+        if let Some(o) = written.as_object_mut() {
+            o.remove("wal");
+            o.remove("data");
+        }
+        expect(v, "the object store restored from", &read, &written);
+        expect(
+            v,
+            "recovery targetTime",
+            &recovery["recoveryTarget"]["targetTime"],
+            &c.restore
+                .as_ref()
+                .and_then(|r| r.time.as_ref())
+                .map_or(Json::Null, |t| json!(t.value)),
+        );
+    } else {
+        expect(
+            v,
+            "bootstrap.recovery",
+            &spec["bootstrap"]["recovery"],
+            &if c.is_standby_cluster() {
+                spec["bootstrap"]["recovery"].clone()
+            } else {
+                Json::Null
+            },
+        );
+    }
+    if let Some(src) = cnpg_backup::replica_source(t, c) {
+        expect(
+            v,
+            "replica enabled",
+            &spec["replica"]["enabled"],
+            &json!(true),
+        );
+        let ext = external(&spec["replica"]["source"]);
+        expect(
+            v,
+            "replica streams from",
+            &ext["connectionParameters"]["host"],
+            &json!(format!("{}-rw.{}.svc", src.name, src.namespace.value)),
+        );
+        expect(
+            v,
+            "replica client certificate",
+            &ext["sslCert"]["name"],
+            &json!(format!("{}-replication", src.name)),
+        );
+        if cnpg_backup::backs_up(src) {
+            expect(
+                v,
+                "replica serverName",
+                &ext["barmanObjectStore"]["serverName"],
+                &json!(src.name),
+            );
+            expect(
+                v,
+                "the object store the replica reads",
+                &ext["barmanObjectStore"]["destinationPath"],
+                &rendered_store(&all[&src.name], &src.name)["destinationPath"],
+            );
+        }
+    } else {
+        expect(v, "replica", &spec["replica"], &Json::Null);
     }
 }
 

@@ -200,7 +200,14 @@ fn internal_invariants_hold_for_every_env() {
                 .map_or(&p.base, |e| p.get(Some(e)).unwrap())
                 .clusters
                 .iter()
-                .map(|c| c.credentials.secret.value.clone())
+                .flat_map(|c| {
+                    // A backup repository's keys come from the Secret it names.
+                    let repos = c.backup.iter().flat_map(|b| &b.repositories);
+                    std::iter::once(c.credentials.secret.value.clone()).chain(
+                        repos
+                            .filter_map(|r| r.credentials_secret.as_ref().map(|s| s.value.clone())),
+                    )
+                })
                 .collect();
 
             // Every Service selects the pods of some workload, and its target ports are named

@@ -139,6 +139,11 @@ const EXPECTED_WARNINGS: &[(&str, &str)] = &[
     // The design example of repmgr-pgpool names bitnami/postgresql-repmgr:15, a tag Docker Hub no
     // longer serves; topologies/ pulls it from bitnamilegacy instead, so only the example warns.
     ("repmgr-pgpool", "PT175"),
+    // orders-backup targets Helm too: CloudNativePG replaces pg_auto_failover and picks any
+    // standby as the synchronous one, reads its own Secrets, and takes no incremental backups
+    // (barman-cloud backs up in full only).
+    ("orders-backup", "PT150"),
+    ("orders-backup", "PT154"),
 ];
 
 #[test]

@@ -296,13 +296,20 @@ fn plain_ok(s: &str) -> bool {
         && b.iter().any(
             |c| matches!(c.to_ascii_lowercase(), b'g'..=b'n' | b'p'..=b's' | b'u'..=b'w' | b'y'),
         );
+    // A cron schedule (`0 1 * * 1-6`): digits, spaces, `,-*/` with a space and no `:` are no
+    // number or timestamp of YAML 1.1 or 1.2 (a timestamp with a space has a `:`), and kustomize
+    // writes them plain.
+    let cron_like = first.is_ascii_digit()
+        && b.contains(&b' ')
+        && b.iter()
+            .all(|c| c.is_ascii_digit() || matches!(c, b' ' | b',' | b'-' | b'*' | b'/'));
     let second = b.get(1).copied();
     let option_or_path = match first {
         // `-c`, `--flag`: a dash before a letter or a dash is no number and no sequence entry.
         b'-' => second.is_some_and(|c| c.is_ascii_alphabetic() || c == b'-'),
         // `../base`, `./x`.
         b'.' => second.is_some_and(|c| c == b'.' || c == b'/'),
-        _ => digit_word,
+        _ => digit_word || cron_like,
     };
     if !option_or_path && (first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
         return false;

@@ -53,3 +53,36 @@ pub const POOLER_AUTH_PASSWORD_VAR: &str = "PGBOUNCER_AUTH_PASSWORD";
 pub const PATRONI_REST_USER: &str = "patroni";
 pub const PATRONI_REST_PASSWORD_KEY: &str = "patroni-rest-password";
 pub const PATRONI_REST_PASSWORD_VAR: &str = "PATRONI_REST_PASSWORD";
+
+/// The keys of a backup repository's `credentials-secret` (Kubernetes and Helm), per object store:
+/// the names CloudNativePG's chart reads for barman-cloud, which pgtopo's Kubernetes manifests
+/// read too for pgBackRest, so that one Secret serves both targets. With the key's meaning.
+pub fn repository_secret_keys(
+    kind: super::RepositoryKind,
+) -> &'static [(&'static str, &'static str)] {
+    use super::RepositoryKind::*;
+    match kind {
+        S3 => &[
+            (S3_ACCESS_KEY_ID_KEY, "the access key id"),
+            (S3_SECRET_ACCESS_KEY_KEY, "the secret access key"),
+        ],
+        Gcs => &[(
+            GCS_APPLICATION_CREDENTIALS_KEY,
+            "the service account's JSON key",
+        )],
+        Azure => &[
+            (AZURE_STORAGE_ACCOUNT_KEY, "the storage account name"),
+            (
+                AZURE_STORAGE_SAS_TOKEN_KEY,
+                "a shared access signature token",
+            ),
+        ],
+        Posix => &[],
+    }
+}
+
+pub const S3_ACCESS_KEY_ID_KEY: &str = "ACCESS_KEY_ID";
+pub const S3_SECRET_ACCESS_KEY_KEY: &str = "ACCESS_SECRET_KEY";
+pub const GCS_APPLICATION_CREDENTIALS_KEY: &str = "APPLICATION_CREDENTIALS";
+pub const AZURE_STORAGE_ACCOUNT_KEY: &str = "AZURE_STORAGE_ACCOUNT";
+pub const AZURE_STORAGE_SAS_TOKEN_KEY: &str = "AZURE_STORAGE_SAS_TOKEN";

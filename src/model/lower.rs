@@ -89,6 +89,7 @@ pub fn lower(
             }
         }
     }
+    follow_source_charts(&mut clusters);
     Topology {
         env: env.map(str::to_owned),
         name,
@@ -405,9 +406,39 @@ pub const DEFAULT_PATRONI_PORT: u16 = crate::catalog::PATRONI_PORT;
 
 pub use crate::catalog::default_postgres_image as default_image;
 
+/// A standby cluster that names no chart follows a CloudNativePG source on CloudNativePG (a
+/// replica cluster, which streams with the source's own certificates and reads its object store),
+/// whatever its size: a one-node standby of a CloudNativePG cluster would otherwise default to
+/// bitnami/postgresql, and change charts between an env that keeps one node and one that keeps
+/// two. Repeated so that a chain of standby clusters follows its first source.
+fn follow_source_charts(clusters: &mut [Cluster]) {
+    for _ in 0..clusters.len() {
+        let cnpg: std::collections::HashSet<String> = clusters
+            .iter()
+            .filter(|c| c.helm.chart.value == HelmChart::Cnpg)
+            .map(|c| c.name.clone())
+            .collect();
+        let mut changed = false;
+        for c in clusters.iter_mut() {
+            let follows = c
+                .replica_of
+                .as_ref()
+                .is_some_and(|r| cnpg.contains(&r.value));
+            if follows && !c.helm.chart_declared && c.helm.chart.value != HelmChart::Cnpg {
+                c.helm.chart.value = HelmChart::Cnpg;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}
+
 /// The Helm chart for a cluster that does not name one: repmgr clusters map onto bitnami's
-/// postgresql-ha (which is built on repmgr), a one-node standby cluster onto bitnami/postgresql,
-/// and everything else onto CloudNativePG, whose operator does its own failover.
+/// postgresql-ha (which is built on repmgr), a one-node standby cluster onto bitnami/postgresql
+/// (unless its source is on CloudNativePG: `follow_source_charts`), and everything else onto
+/// CloudNativePG, whose operator does its own failover.
 pub fn default_chart(manager: FailoverManager, standby: bool, nodes: usize) -> HelmChart {
     if standby && nodes <= 1 {
         HelmChart::BitnamiPostgresql

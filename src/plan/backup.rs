@@ -204,6 +204,48 @@ pub fn pgbackrest_conf(
     s
 }
 
+/// Whether pgtopo's Kubernetes pods back cluster `c` up with pgBackRest: its tool there is
+/// pgBackRest, its repository an object store (a pod has no host folder to write to), and its
+/// image one whose superuser the pgBackRest sidecar can log in as over the shared socket (the
+/// official image, Patroni on it, pg_auto_failover's; not the bitnami repmgr image, whose user has
+/// no name). PT172 says what is lost otherwise.
+pub fn pod_backs_up(c: &Cluster) -> bool {
+    let object_store = c
+        .backup
+        .as_ref()
+        .and_then(Backup::repository)
+        .is_some_and(|r| r.kind.value != RepositoryKind::Posix);
+    tool(c, Target::Kubernetes) == Some(BackupTool::Pgbackrest)
+        && object_store
+        && c.failover.manager.value != crate::model::FailoverManager::Repmgr
+}
+
+/// The cluster whose backups `c` restores from on pgtopo's Kubernetes manifests, when it can:
+/// the source backs up there, and `c`'s primary starts from a data directory it does not
+/// initialize itself when one exists (failover "none": the image's entrypoint skips initdb; a
+/// manager that creates its own data directory has no restore step there yet).
+pub fn pod_restore_source<'t>(t: &'t Topology, c: &Cluster) -> Option<&'t Cluster> {
+    if c.failover.manager.value != crate::model::FailoverManager::None || c.is_standby_cluster() {
+        return None;
+    }
+    restore_source(t, c).filter(|s| pod_backs_up(s))
+}
+
+/// Where a pod's PostgreSQL leaves each WAL segment for the pgBackRest sidecar, relative to the
+/// data directory (archive_command runs there): a folder beside it on the same volume, so that a
+/// spooled segment survives a restart and never enters a base backup.
+pub const POD_SPOOL: &str = "../pgbackrest-spool";
+
+/// archive_command of a pod whose sidecar runs pgBackRest (the database image has none): a
+/// durable copy into the spool (written under a temporary name, flushed, renamed, the folder
+/// flushed), which the sidecar pushes with `pgbackrest archive-push` and then removes. A segment
+/// counts as archived once it is safely on the volume; until the sidecar has pushed it, it stays
+/// there, as WAL stays in pg_wal while an archive_command fails.
+pub fn pod_archive_command() -> String {
+    let d = POD_SPOOL;
+    format!("cp %p {d}/%f.tmp && sync {d}/%f.tmp && mv -f {d}/%f.tmp {d}/%f && sync {d}")
+}
+
 /// A cron expression (`M H DoM Mon DoW`, or a `@daily`-style macro), each field expanded to the
 /// values it matches.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -291,6 +333,101 @@ impl Cron {
             vec![days(&self.weekday, &self.day)]
         }
     }
+}
+
+impl Cron {
+    /// The same schedule as a six-field expression with seconds first (`S M H DoM Mon DoW`), as
+    /// CloudNativePG's ScheduledBackup reads it (robfig/cron with seconds, whose day of week is
+    /// 0–6: cron's 7 and the `@` macros are written out). Each field lists what it matches, runs
+    /// of three or more as a range; a field that matches every value is `*` unless cron's
+    /// either-day rule needs it restricted.
+    pub fn six_fields(&self) -> String {
+        let day_all = !self.either_day;
+        [
+            "0".to_owned(),
+            compact(&self.minute, 0, 59, true),
+            compact(&self.hour, 0, 23, true),
+            compact(&self.day, 1, 31, day_all),
+            compact(&self.month, 1, 12, true),
+            compact(&self.weekday, 0, 6, day_all),
+        ]
+        .join(" ")
+    }
+
+    /// Whether the schedule fires on a day: its month, and its day of month and day of week
+    /// (either one when both were restricted, as cron reads them).
+    fn fires_on(&self, month: u32, day: u32, weekday: u32) -> bool {
+        let dom = self.day.contains(&day);
+        let dow = self.weekday.contains(&weekday);
+        self.month.contains(&month)
+            && if self.either_day {
+                dom || dow
+            } else {
+                dom && dow
+            }
+    }
+
+    /// The longest time between two days on which the schedule fires, in whole days (at least
+    /// one): 7 for a weekly schedule, 31 for a monthly one. Counted over the eight years from
+    /// 2029-01-01 (a Monday), so that every weekday meets every date and February 29 comes
+    /// twice. `None` when the schedule fires less than twice in that time (`0 0 30 2 *`).
+    pub fn longest_gap_days(&self) -> Option<u32> {
+        const LEN: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        let mut last: Option<u32> = None;
+        let mut longest: Option<u32> = None;
+        let mut n = 0u32;
+        for year in 2029..2037u32 {
+            let leap = year % 4 == 0;
+            for (m, len) in LEN.iter().enumerate() {
+                let len = len + u32::from(leap && m == 1);
+                for d in 1..=len {
+                    // 2029-01-01 is a Monday (weekday 1).
+                    if self.fires_on(m as u32 + 1, d, (n + 1) % 7) {
+                        if let Some(l) = last {
+                            longest = longest.max(Some(n - l));
+                        }
+                        last = Some(n);
+                    }
+                    n += 1;
+                }
+            }
+        }
+        longest.map(|g| g.max(1))
+    }
+}
+
+/// The backups of a cluster as a recovery window in days (CloudNativePG keeps backups by window,
+/// not by count): `retention full=N` times the longest gap between two full backups of the
+/// schedule, the window over which the schedule takes N full backups. `None` without a retention,
+/// a full schedule, or a schedule that fires.
+pub fn retention_window_days(b: &Backup) -> Option<u32> {
+    let n = b.retention.as_ref()?.full.as_ref()?.value;
+    let full = b.schedule.as_ref()?.full.as_ref()?;
+    let gap = Cron::parse(&full.value).ok()?.longest_gap_days()?;
+    Some(n.saturating_mul(gap))
+}
+
+/// A field for a six-field expression: `*` when it matches every value (and `star` allows it),
+/// else a comma list with runs of three or more as `a-b`.
+fn compact(values: &[u32], lo: u32, hi: u32, star: bool) -> String {
+    if star && values.len() as u32 == hi - lo + 1 {
+        return "*".to_owned();
+    }
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < values.len() {
+        let mut j = i;
+        while j + 1 < values.len() && values[j + 1] == values[j] + 1 {
+            j += 1;
+        }
+        if j - i >= 2 {
+            parts.push(format!("{}-{}", values[i], values[j]));
+        } else {
+            parts.extend(values[i..=j].iter().map(u32::to_string));
+        }
+        i = j + 1;
+    }
+    parts.join(",")
 }
 
 /// The values one cron field matches.
@@ -468,6 +605,31 @@ mod tests {
             let err = Cron::parse(e).unwrap_err();
             assert!(err.contains(want), "{e}: {err}");
         }
+    }
+
+    #[test]
+    fn six_field_cron_for_cloudnativepg() {
+        let six = |e: &str| Cron::parse(e).unwrap().six_fields();
+        assert_eq!(six("0 1 * * 0"), "0 0 1 * * 0");
+        assert_eq!(six("0 1 * * 1-6"), "0 0 1 * * 1-6");
+        assert_eq!(six("0 3 * * 7"), "0 0 3 * * 0");
+        assert_eq!(six("*/15 2,4 * * *"), "0 0,15,30,45 2,4 * * *");
+        assert_eq!(six("@weekly"), "0 0 0 * * 0");
+        // Both days restricted: cron's OR needs both written out, never `*`.
+        assert_eq!(six("0 0 1 * 1"), "0 0 0 1 * 1");
+    }
+
+    #[test]
+    fn longest_gap_between_backups() {
+        let gap = |e: &str| Cron::parse(e).unwrap().longest_gap_days();
+        assert_eq!(gap("0 1 * * 0"), Some(7));
+        assert_eq!(gap("0 1 * * *"), Some(1));
+        assert_eq!(gap("*/5 * * * *"), Some(1));
+        assert_eq!(gap("0 1 * * 1-6"), Some(2));
+        assert_eq!(gap("0 0 1 * *"), Some(31));
+        assert_eq!(gap("0 0 1 1 *"), Some(366));
+        assert_eq!(gap("0 0 29 2 *"), Some(4 * 365 + 1));
+        assert_eq!(gap("0 0 30 2 *"), None);
     }
 
     #[test]

@@ -66,7 +66,8 @@ pub const fn of(target: Target) -> Capabilities {
         },
         // The nodes are the pods of one StatefulSet: one pod template, one port. pg_auto_failover
         // has no cascading standbys and the repmgr image follows the primary; neither can start
-        // as a follower of another cluster.
+        // as a follower of another cluster. Backups run in a pgBackRest sidecar (PT172 names the
+        // clusters it cannot serve: `plan::backup::pod_backs_up`, `pod_restore_source`).
         Target::Kubernetes => Capabilities {
             managers: ALL_MANAGERS,
             cascading: &[NoManager, Patroni],
@@ -74,12 +75,13 @@ pub const fn of(target: Target) -> Capabilities {
             local_poolers: false,
             balancers: false,
             node_ports: false,
-            backup: false,
-            restore: false,
+            backup: true,
+            restore: true,
             monitoring: true,
         },
-        // The charts decide per cluster what they hold (PT150–PT154 say what differs); here only
-        // what no chart has.
+        // The charts decide per cluster what they hold (PT150–PT154 say what differs: backups
+        // and restores are CloudNativePG's, the bitnami charts take none); here only what no
+        // chart has.
         Target::Helm => Capabilities {
             managers: ALL_MANAGERS,
             cascading: ALL_MANAGERS,
@@ -87,8 +89,8 @@ pub const fn of(target: Target) -> Capabilities {
             local_poolers: false,
             balancers: false,
             node_ports: false,
-            backup: false,
-            restore: false,
+            backup: true,
+            restore: true,
             monitoring: true,
         },
         Target::Hosts => Capabilities {

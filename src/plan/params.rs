@@ -144,9 +144,10 @@ pub enum Placement {
     /// A Compose service: listens on every address of its own network namespace; standbys are
     /// pointed at their upstream by the start script.
     Container,
-    /// A Kubernetes pod: as a Compose service, but its image has no backup tool yet, so WAL is
-    /// not archived there (PT172 says so); archiving into a command that cannot succeed would
-    /// keep every WAL segment on the pod's volume until it fills.
+    /// A Kubernetes pod: as a Compose service, but its image has no backup tool: PostgreSQL
+    /// spools WAL on its volume for the pod's pgBackRest sidecar (`backup::pod_archive_command`),
+    /// and archives nothing where no sidecar runs (PT172 says so), since a command that cannot
+    /// succeed would keep every WAL segment on the volume until it fills.
     Pod,
     /// A VM (`host=`): listens on the node's address; pgtopo writes the standby's connection.
     Host,
@@ -269,7 +270,7 @@ pub fn server_params(c: &Cluster, n: &Node, at: Placement, peers: usize) -> Vec<
 pub fn archive_command(c: &Cluster, at: Placement) -> Option<String> {
     let b = c.backup.as_ref()?;
     if at == Placement::Pod {
-        return None;
+        return backup::pod_backs_up(c).then(backup::pod_archive_command);
     }
     if b.repository().is_some() {
         let tool = b.tool.as_ref().map_or(BackupTool::Pgbackrest, |t| t.value);

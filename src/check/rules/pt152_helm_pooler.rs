@@ -110,7 +110,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         .topo
         .clusters
         .iter()
-        .filter(|c| unrenderable(c).is_none())
+        .filter(|c| unrenderable(cx.topo, c).is_none())
     {
         match c.helm.chart.value {
             HelmChart::BitnamiPostgresqlHa => bitnami_ha(c, out),

@@ -3,11 +3,16 @@
 //! What: with the helm target, the cluster fits the chart chosen for it (`helm chart=` or the
 //! default per failover manager). Errors: bitnami/postgresql with more than one node,
 //! bitnami/postgresql-ha for a standby cluster (`replica-of`), CloudNativePG for a standby cluster
-//! (not rendered yet). Warnings, where the chart renders something close: CloudNativePG replaces
+//! of a source on another chart. Warnings, where the chart renders something close: CloudNativePG replaces
 //! the declared failover manager (and pg_auto_failover's monitor) with its operator, manages its own
 //! PodDisruptionBudgets (`pdb min-available` is not set), and reads credentials from its own
 //! basic-auth Secrets rather than the topology's, and fixes some PostgreSQL parameters itself
 //! (`hot_standby`, `logging_collector`, `shared_preload_libraries`, …: left out of the values);
+//! backups: the bitnami charts take none (a `backup` archives nothing, a `restore` starts empty),
+//! CloudNativePG's barman-cloud writes to an object store only, takes full backups only (an
+//! `incremental=` schedule is not rendered) and keeps backups by a recovery window (a `retention`
+//! without a full schedule to convert it is not rendered); a replica cluster in another
+//! namespace than its source needs the source's certificate Secrets copied there;
 //! bitnami/postgresql-ha always runs repmgr; every chart creates only the first `database` of a
 //! cluster; a label whose key the chart sets itself (`app.kubernetes.io/part-of`, …) is left out.
 //! Why: a chart that cannot hold the topology must say so before anything is deployed.
@@ -16,7 +21,7 @@
 use crate::check::{Context, Rule};
 use crate::diag::{codes, Diagnostic};
 use crate::emit::helm::charts::{chart_owns_label, CNPG_FIXED_PARAMETERS};
-use crate::emit::helm::unrenderable;
+use crate::emit::helm::{cnpg_backup, unrenderable};
 use crate::model::{FailoverManager, HelmChart, Target};
 
 pub const RULE: Rule = Rule {
@@ -29,7 +34,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         return;
     }
     for c in &cx.topo.clusters {
-        if let Some(msg) = unrenderable(c) {
+        if let Some(msg) = unrenderable(cx.topo, c) {
             out.push(
                 Diagnostic::error(codes::PT154, msg)
                     .with_span(c.helm.chart.span, "chart chosen here")
@@ -37,6 +42,7 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             );
             continue;
         }
+        backups(cx, c, out);
         let chart = c.helm.chart.value;
         let manager = c.failover.manager.value;
         for (key, value) in &c.labels {
@@ -173,6 +179,93 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 );
             }
             _ => {}
+        }
+    }
+}
+
+/// What the chart does not do of the cluster's `backup` and `restore` (docs/backup.md).
+fn backups(cx: &Context, c: &crate::model::Cluster, out: &mut Vec<Diagnostic>) {
+    let chart = c.helm.chart.value;
+    let warn = |msg: String, span, label: &str, help: &str| {
+        Diagnostic::warning(codes::PT154, msg)
+            .with_span(span, label.to_owned())
+            .with_help(help.to_owned())
+    };
+    if chart != HelmChart::Cnpg {
+        if let Some(b) = c.backup.as_ref().filter(|b| b.repository().is_some()) {
+            out.push(warn(
+                format!("{chart} takes no backups: the `backup` of cluster \"{}\" is not expressed on helm, WAL is not archived", c.name),
+                b.span,
+                "not expressed by the chart",
+                "use `helm chart=\"cnpg\"` (barman-cloud backups), or back the release up outside pgtopo",
+            ));
+        }
+        if let Some(r) = &c.restore {
+            out.push(warn(
+                format!("{chart} cannot bootstrap from backups: the `restore` of cluster \"{}\" is not expressed on helm, it starts empty instead of from \"{}\"'s backups", c.name, r.from.value),
+                r.span,
+                "not expressed by the chart",
+                "use `helm chart=\"cnpg\"` for the restored cluster and its source",
+            ));
+        }
+        return;
+    }
+    if let Some(b) = &c.backup {
+        // Another tool is PT184's error; barman-cloud writes only to object stores.
+        let barman = crate::plan::backup::tool(c, Target::Helm)
+            == Some(crate::model::BackupTool::BarmanCloud);
+        if let Some(r) = b
+            .repository()
+            .filter(|r| barman && r.kind.value == crate::model::RepositoryKind::Posix)
+        {
+            out.push(warn(
+                format!("CloudNativePG backs up to an object store (s3, gcs, azure) only: the `backup` of cluster \"{}\" into a posix repository is not expressed on helm, WAL is not archived", c.name),
+                r.span,
+                "not an object store",
+                "add an object-store repository in an env for the helm target, or back up outside pgtopo",
+            ));
+        }
+        if cnpg_backup::backs_up(c) {
+            if let Some(i) = b.schedule.as_ref().and_then(|s| s.incremental.as_ref()) {
+                out.push(warn(
+                    format!("barman-cloud takes full backups only: the incremental schedule \"{}\" of cluster \"{}\" is not rendered; a restore replays the WAL archived since the last full backup", i.value, c.name),
+                    i.span,
+                    "no incremental backups on CloudNativePG",
+                    "accept longer restores, or add full backups to the `full=` schedule",
+                ));
+            }
+            if let Some(n) = b.retention.as_ref().and_then(|r| r.full.as_ref()) {
+                if crate::plan::backup::retention_window_days(b).is_none() {
+                    out.push(warn(
+                        format!("CloudNativePG keeps backups by a recovery window, which pgtopo derives from the full schedule; cluster \"{}\" has none that fires, so `retention full={}` is not rendered and backups are kept until deleted", c.name, n.value),
+                        n.span,
+                        "no window to convert to",
+                        "add `schedule full=\"CRON\"`",
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(r) = &c.restore {
+        let source = cx.topo.cluster(&r.from.value);
+        if source.is_some() && cnpg_backup::restore_source(cx.topo, c).is_none() {
+            out.push(warn(
+                format!("the `restore` of cluster \"{}\" is not expressed on helm: \"{}\" has no CloudNativePG backups there, the cluster starts empty", c.name, r.from.value),
+                r.from.span,
+                "no object store to restore from",
+                "give the source the cnpg chart and an object-store repository",
+            ));
+        }
+    }
+    if let Some(src) = cnpg_backup::replica_source(cx.topo, c) {
+        if src.namespace.value != c.namespace.value {
+            let rep = c.replica_of.as_ref().map_or(c.name_span, |r| r.span);
+            out.push(warn(
+                format!("replica cluster \"{}\" streams with \"{}\"'s certificates, whose Secrets ({1}-replication, {1}-ca) are in namespace \"{}\", not \"{}\"", c.name, src.name, src.namespace.value, c.namespace.value),
+                rep,
+                "the Secrets must be copied",
+                "copy the two Secrets into the replica's namespace (and keep them in step), or put both clusters in one namespace",
+            ));
         }
     }
 }

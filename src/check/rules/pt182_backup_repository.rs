@@ -2,7 +2,8 @@
 //!
 //! What: an object-store repository (`"s3"`, `"gcs"`, `"azure"`) names its bucket, and on the
 //! Kubernetes and Helm targets the Secret its keys come from (`credentials-secret=`); an S3
-//! repository names its region or endpoint. A `"posix"` repository names its `path`.
+//! repository names its region or endpoint; an Azure one on the Helm target its storage
+//! account's URL (`endpoint=`). A `"posix"` repository names its `path`.
 //! Why: the backup tool refuses to start without them, so the first archived WAL segment
 //! fails, and a primary whose archiving fails keeps every WAL segment until its disk is full.
 //! Example: `repository "s3" bucket="b"` on `targets "kubernetes"`.
@@ -17,7 +18,8 @@ pub const RULE: Rule = Rule {
 };
 
 fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
-    let k8s = cx.topo.has_target(Target::Kubernetes) || cx.topo.has_target(Target::Helm);
+    let helm = cx.topo.has_target(Target::Helm);
+    let k8s = cx.topo.has_target(Target::Kubernetes) || helm;
     for c in &cx.topo.clusters {
         for r in c.backup.iter().flat_map(|b| &b.repositories) {
             let kind = r.kind.value;
@@ -34,6 +36,14 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                     }
                     if kind == RepositoryKind::S3 && r.region.is_none() && r.endpoint.is_none() {
                         missing.push(("region", "region=\"eu-west-1\""));
+                    }
+                    // barman-cloud (CloudNativePG) names an Azure container by the storage
+                    // account's URL, which only `endpoint=` can say.
+                    if helm && kind == RepositoryKind::Azure && r.endpoint.is_none() {
+                        missing.push((
+                            "endpoint",
+                            "endpoint=\"https://ACCOUNT.blob.core.windows.net\" (the storage account's URL, for CloudNativePG)",
+                        ));
                     }
                     if k8s && r.credentials_secret.is_none() {
                         missing.push(("credentials-secret", "credentials-secret=\"backup-keys\""));

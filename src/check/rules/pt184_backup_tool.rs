@@ -26,6 +26,12 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
         }
         for c in &cx.topo.clusters {
             let Some(tl) = tool(c, t.value) else { continue };
+            // A bitnami chart runs no backup tool at all: PT154 says what is lost.
+            if t.value == crate::model::Target::Helm
+                && c.helm.chart.value != crate::model::HelmChart::Cnpg
+            {
+                continue;
+            }
             if target_runs(t.value, c, tl) {
                 continue;
             }

@@ -3,10 +3,11 @@
 
 use serde_yaml::{Mapping, Value};
 
-use crate::model::{Cluster, PoolMode, Pooler, PoolerTarget, SyncMethod};
+use crate::model::{Cluster, PoolMode, Pooler, PoolerTarget, SyncMethod, Topology};
 use crate::plan::access;
 
 use super::charts::{cnpg_image, labels, resources, CNPG_FIXED_PARAMETERS};
+use super::cnpg_backup;
 use super::values::{b, int, map, s, set};
 
 /// The CloudNativePG Pooler type for a topology pooler: `rw` reaches the primary, `ro` the
@@ -26,13 +27,23 @@ pub fn synchronous(c: &Cluster) -> Option<(SyncMethod, u32)> {
     Some((sync.method.value, sync.count.value))
 }
 
-pub fn values(c: &Cluster) -> Value {
+pub fn values(t: &Topology, c: &Cluster) -> Value {
     let mut v = Value::Mapping(Mapping::new());
+    // A restored cluster bootstraps from its source's backups, a replica cluster from its
+    // source; either way the data, its databases included, comes from the source.
+    let copied = [cnpg_backup::recovery(t, c), cnpg_backup::replica(t, c)].concat();
     // A fixed full name makes the Cluster resource `<cluster>` and its Services `<cluster>-rw`,
     // `<cluster>-ro`, `<cluster>-r` whatever the release is called.
     set(&mut v, "fullnameOverride", s(c.name.clone()));
-    set(&mut v, "type", s("postgresql"));
-    set(&mut v, "mode", s("standalone"));
+    // The type decides only what initdb creates (the image is written below), so a copy, which
+    // runs no initdb, leaves it out.
+    if copied.is_empty() {
+        set(&mut v, "type", s("postgresql"));
+        set(&mut v, "mode", s("standalone"));
+    }
+    for (path, value) in &copied {
+        set(&mut v, path, value.clone());
+    }
     set(
         &mut v,
         "version.postgresql",
@@ -110,7 +121,8 @@ pub fn values(c: &Cluster) -> Value {
             ]),
         );
     }
-    if let Some(db) = c.databases.first() {
+    // initdb runs only in standalone mode; a copy's databases are its source's.
+    if let Some(db) = c.databases.first().filter(|_| copied.is_empty()) {
         let mut init = vec![("database", s(db.name.clone()))];
         if let Some(o) = &db.owner {
             init.push(("owner", s(o.value.clone())));
@@ -163,6 +175,10 @@ pub fn values(c: &Cluster) -> Value {
                 ("serverCASecret", s(secret.value.clone())),
             ]),
         );
+    }
+
+    if let Some(backups) = cnpg_backup::backups(c) {
+        set(&mut v, "backups", backups);
     }
 
     if !c.poolers.is_empty() {

@@ -15,6 +15,7 @@ pub mod bitnami_ha;
 pub mod bitnami_pg;
 pub mod charts;
 pub mod cnpg;
+pub mod cnpg_backup;
 pub mod values;
 
 use indexmap::IndexMap;
@@ -30,7 +31,7 @@ use charts::info;
 /// Why a cluster cannot be rendered by its chart at all, or `None` when it can. The lint rule
 /// PT154 reports the same conditions on the topology's source; this guard keeps the emitter from
 /// ever writing values for them.
-pub fn unrenderable(c: &Cluster) -> Option<String> {
+pub fn unrenderable(t: &Topology, c: &Cluster) -> Option<String> {
     let source = c.replica_of.as_ref().map_or("", |r| r.value.as_str());
     let reason = match c.helm.chart.value {
         HelmChart::BitnamiPostgresql if c.nodes.len() > 1 => format!(
@@ -40,9 +41,13 @@ pub fn unrenderable(c: &Cluster) -> Option<String> {
         HelmChart::BitnamiPostgresqlHa if c.is_standby_cluster() => format!(
             "bitnami/postgresql-ha has no standby-cluster mode, the cluster is replica-of \"{source}\""
         ),
-        HelmChart::Cnpg if c.is_standby_cluster() => format!(
-            "pgtopo does not render CloudNativePG replica clusters yet, the cluster is replica-of \"{source}\""
-        ),
+        HelmChart::Cnpg
+            if c.is_standby_cluster() && cnpg_backup::replica_source(t, c).is_none() =>
+        {
+            format!(
+                "a CloudNativePG replica cluster follows a CloudNativePG source (its replication certificate and object store), the cluster is replica-of \"{source}\", which is not on the cnpg chart"
+            )
+        }
         _ => return None,
     };
     Some(format!(
@@ -56,7 +61,7 @@ pub fn cluster_values(t: &Topology, c: &Cluster) -> Value {
     match c.helm.chart.value {
         HelmChart::BitnamiPostgresqlHa => bitnami_ha::values(c),
         HelmChart::BitnamiPostgresql => bitnami_pg::values(t, c),
-        HelmChart::Cnpg => cnpg::values(c),
+        HelmChart::Cnpg => cnpg::values(t, c),
     }
 }
 
@@ -76,7 +81,7 @@ fn check(p: &Program) -> Result<(), Vec<Diagnostic>> {
 /// The problems of one model `t` (the base or an env of `p`) that no chart can render.
 fn check_model(p: &Program, t: &Topology, errors: &mut Vec<Diagnostic>) {
     for c in &t.clusters {
-        if let Some(msg) = unrenderable(c) {
+        if let Some(msg) = unrenderable(t, c) {
             errors.push(
                 Diagnostic::error(codes::PT154, msg)
                     .with_span(c.helm.chart.span, "chart chosen here"),
@@ -484,12 +489,49 @@ fn readme(p: &Program, name: &str, release: &Release) -> String {
             let _ = writeln!(r, "- `{k}`: {what}");
         }
     }
+    let stores = cnpg_backup::secrets(&p.base, c);
+    if !stores.is_empty() {
+        let _ = write!(
+            r,
+            "\n## Backups\n\nbarman-cloud reads the object store's keys from existing Secrets in namespace `{}` (and in each env's namespace); docs/backup.md explains the choices.\n",
+            c.namespace.value
+        );
+        for (secret, keys, what) in stores {
+            let _ = writeln!(r, "\nSecret `{secret}`, for {what}:\n");
+            for (k, meaning) in keys {
+                let _ = writeln!(r, "- `{k}`: {meaning}");
+            }
+        }
+    }
     if let Some(source) = charts::source_of(&p.base, c) {
         let (host, port) = charts::replication_endpoint(source);
         let _ = write!(
             r,
             "\n## Standby cluster\n\nThe primary streams from `{host}:{port}` (cluster `{}`), so install that release first.\n",
             source.name
+        );
+        if c.helm.chart.value == HelmChart::Cnpg {
+            let store = if cnpg_backup::backs_up(source) {
+                " It bootstraps from that cluster's object store and reads WAL from it whenever streaming falls behind."
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                r,
+                "It is a CloudNativePG replica cluster: it logs in as `streaming_replica` with the source's certificate (Secrets `{0}-replication` and `{0}-ca`).{store}",
+                source.name
+            );
+        }
+    }
+    if let (Some(src), Some(rs)) = (cnpg_backup::restore_source(&p.base, c), &c.restore) {
+        let to = rs.time.as_ref().map_or_else(
+            || "the end of its archived WAL".to_owned(),
+            |t| format!("`{}`", t.value),
+        );
+        let _ = writeln!(
+            r,
+            "\n## Restore\n\nThe cluster starts as a copy of `{}`'s backups, recovered to {to}, then promoted. Install it only after that cluster has taken a backup.",
+            src.name
         );
     }
     r

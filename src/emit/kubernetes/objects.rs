@@ -36,6 +36,9 @@ use super::names::{self, Family};
 #[path = "workloads.rs"]
 pub(super) mod workloads;
 
+#[path = "backup.rs"]
+mod backup;
+
 /// One object and the base file it is written to.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Obj {
@@ -513,6 +516,7 @@ fn cluster(cx: &mut Ctx, c: &Cluster) {
     if names::family(c) == Family::Official {
         data.insert("pg_hba.conf".to_owned(), config::pg_hba_conf(c));
     }
+    backup::config_files(cx.topo, c, &mut data);
     let cm = ConfigMap {
         metadata: meta(c, &names::config_map(c), db_labels.clone()),
         data: Some(data),
@@ -577,6 +581,7 @@ fn cluster(cx: &mut Ctx, c: &Cluster) {
     if c.failover.manager.value == FailoverManager::PgAutoFailover {
         monitor(cx, c);
     }
+    backup::objects(cx, c, &db_labels);
     for p in &c.poolers {
         pooler(cx, c, p);
     }
@@ -815,6 +820,10 @@ fn statefulset(cx: &mut Ctx, c: &Cluster, db_labels: &Labels) {
     if names::needs_labeler(c) {
         containers.push(labeler);
     }
+    let (pgbackrest, restore, backup_volumes) = backup::pod_parts(cx.topo, c);
+    containers.extend(pgbackrest);
+    let mut volumes = volumes;
+    volumes.extend(backup_volumes);
     if let Some(m) = &c.monitoring {
         containers.push(Container {
             name: "metrics".to_owned(),
@@ -898,6 +907,7 @@ fn statefulset(cx: &mut Ctx, c: &Cluster, db_labels: &Labels) {
                     affinity: Some(anti),
                     topology_spread_constraints: spread,
                     termination_grace_period_seconds: Some(60),
+                    init_containers: restore.map(|r| vec![r]),
                     containers,
                     volumes: Some(volumes),
                     ..Default::default()

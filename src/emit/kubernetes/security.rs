@@ -10,7 +10,10 @@ use serde_json::{json, Value};
 
 /// The exceptions that apply to one object, as (check id, reason).
 fn exceptions(obj: &Value) -> Vec<(&'static str, String)> {
-    let Some(pod) = obj.pointer("/spec/template/spec") else {
+    let Some(pod) = obj
+        .pointer("/spec/template/spec")
+        .or_else(|| obj.pointer("/spec/jobTemplate/spec/template/spec"))
+    else {
         return Vec::new();
     };
     let containers: Vec<&Value> = pod["containers"].as_array().into_iter().flatten().collect();
@@ -47,7 +50,16 @@ fn exceptions(obj: &Value) -> Vec<(&'static str, String)> {
     }
     // Kubernetes mounts the token unless the pod spec says otherwise.
     if pod["automountServiceAccountToken"] != json!(false) {
-        out.push(("CKV_K8S_38", "labeler patches its pod label".to_owned()));
+        // The backup Jobs' account may exec into the primary's pgBackRest sidecar.
+        let backup = pod["serviceAccountName"]
+            .as_str()
+            .is_some_and(|a| a.ends_with("-backup"));
+        let reason = if backup {
+            "backup execs into the primary"
+        } else {
+            "labeler patches its pod label"
+        };
+        out.push(("CKV_K8S_38", reason.to_owned()));
     }
     let unprobed: Vec<&str> = containers
         .iter()
@@ -55,7 +67,7 @@ fn exceptions(obj: &Value) -> Vec<(&'static str, String)> {
         .filter_map(|c| c["name"].as_str())
         .collect();
     // A Job's container runs to completion and serves nothing, so probes do not apply to it.
-    if !unprobed.is_empty() && obj["kind"] != json!("Job") {
+    if !unprobed.is_empty() && !matches!(obj["kind"].as_str(), Some("Job" | "CronJob")) {
         let reason = format!("sidecar {} serves no port", unprobed.join(" "));
         out.push(("CKV_K8S_8", reason.clone()));
         out.push(("CKV_K8S_9", reason));
@@ -63,12 +75,12 @@ fn exceptions(obj: &Value) -> Vec<(&'static str, String)> {
     out
 }
 
-/// Adds the annotations to every Deployment, StatefulSet and Job in `objs`.
+/// Adds the annotations to every Deployment, StatefulSet, Job and CronJob in `objs`.
 pub fn annotate(objs: &mut [super::objects::Obj]) {
     for o in objs.iter_mut() {
         if !matches!(
             o.value["kind"].as_str(),
-            Some("Deployment" | "StatefulSet" | "Job")
+            Some("Deployment" | "StatefulSet" | "Job" | "CronJob")
         ) {
             continue;
         }
