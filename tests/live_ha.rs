@@ -467,7 +467,9 @@ fn emitted_vm_configs_run_an_ha_cluster_that_survives_failover() {
     let env_file = dir.join("loopback.env");
     std::fs::write(
         &env_file,
-        format!("POSTGRES_PASSWORD={pw}\nREPLICATION_PASSWORD=repl-{pw}\n"),
+        format!(
+            "POSTGRES_PASSWORD={pw}\nREPLICATION_PASSWORD=repl-{pw}\nPGBOUNCER_AUTH_PASSWORD=pool-{pw}\n"
+        ),
     )
     .unwrap();
     let userlist = dir.join("userlist.txt");
@@ -487,6 +489,12 @@ fn emitted_vm_configs_run_an_ha_cluster_that_survives_failover() {
             &yml,
             "  pgpass: ",
             &format!("'{}'", dir.join(format!("pgpass.{}", n.name)).display()),
+        );
+        // The bootstrap (PgBouncer's lookup role and function) beside the node's files.
+        let yml = set_path(
+            &yml,
+            "  post_bootstrap: ",
+            &format!("{}", hosts_dir.join(&n.name).join("bootstrap.sh").display()),
         );
         std::fs::write(&p, yml).unwrap();
         data_dirs.push(data);
@@ -793,6 +801,7 @@ fn day2_parameters_reach_the_running_cluster(live: &mut Live, dir: &Path, kdl: &
         let yml = std::fs::read_to_string(new_dir.join(&n.name).join("patroni.yml")).unwrap();
         let yml = set_path(&yml, "  data_dir: ", &keep("  data_dir: "));
         let yml = set_path(&yml, "  pgpass: ", &keep("  pgpass: "));
+        let yml = set_path(&yml, "  post_bootstrap: ", &keep("  post_bootstrap: "));
         std::fs::write(live.hosts_dir.join(&n.name).join("patroni.yml"), yml).unwrap();
     }
     // The dynamic configuration and its apply script sit beside the declared primary (db1).
