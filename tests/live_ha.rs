@@ -468,7 +468,8 @@ fn emitted_vm_configs_run_an_ha_cluster_that_survives_failover() {
     std::fs::write(
         &env_file,
         format!(
-            "POSTGRES_PASSWORD={pw}\nREPLICATION_PASSWORD=repl-{pw}\nPGBOUNCER_AUTH_PASSWORD=pool-{pw}\n"
+            "POSTGRES_PASSWORD={pw}\nREPLICATION_PASSWORD=repl-{pw}\nPGBOUNCER_AUTH_PASSWORD=pool-{pw}\n\
+             PATRONI_REST_PASSWORD=rest-{pw}\n"
         ),
     )
     .unwrap();
@@ -497,6 +498,12 @@ fn emitted_vm_configs_run_an_ha_cluster_that_survives_failover() {
             &format!("{}", hosts_dir.join(&n.name).join("bootstrap.sh").display()),
         );
         std::fs::write(&p, yml).unwrap();
+        // Installed as a program, as docs/targets/vm.md says.
+        std::fs::set_permissions(
+            hosts_dir.join(&n.name).join("bootstrap.sh"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         data_dirs.push(data);
         let p = hosts_dir.join(&n.name).join("pgbouncer.ini");
         let ini = std::fs::read_to_string(&p).unwrap();
@@ -833,7 +840,8 @@ fn day2_parameters_reach_the_running_cluster(live: &mut Live, dir: &Path, kdl: &
             .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("HOME", dir)
-            .env("LANG", "C.UTF-8"),
+            .env("LANG", "C.UTF-8")
+            .env("PGTOPO_ENV_FILE", &live.env_file),
     );
     assert!(ok, "patroni-apply.sh failed:\n{out}");
     for n in live.nodes.clone() {
