@@ -153,6 +153,11 @@ impl Runner {
 
     /// SQL on a node through its own Unix socket, as the image's user (the bootstrap superuser).
     fn node_sql(&self, pod: &str, sql: &str) -> Result<String, String> {
+        self.node_sql_in(pod, "postgres", sql)
+    }
+
+    /// [`Self::node_sql`] in database `db`.
+    fn node_sql_in(&self, pod: &str, db: &str, sql: &str) -> Result<String, String> {
         self.exec(
             pod,
             "postgresql",
@@ -165,7 +170,7 @@ impl Runner {
                 "-h",
                 "/var/run/postgresql",
                 "-d",
-                "postgres",
+                db,
                 "-c",
                 sql,
             ],
@@ -637,7 +642,8 @@ fn the_mirror_db_pods_run_replicate_and_fail_over() {
         acked.len()
     );
     let on_new: BTreeSet<i64> = runner
-        .node_sql("postgres-1", "SELECT id FROM acked")
+        // The clients write as `app`, in its database.
+        .node_sql_in("postgres-1", "app", "SELECT id FROM acked")
         .unwrap()
         .lines()
         .map(|l| l.parse().unwrap())
