@@ -531,6 +531,8 @@ fn failover_none_scripts_build_a_replicating_cluster() {
         ("REPLICATION_PASSWORD", "repl-test".to_owned()),
         ("ORDER_APP_PASSWORD", "app-test".to_owned()),
         ("BILLING_APP_PASSWORD", "billing-test".to_owned()),
+        ("EXPORTER_PASSWORD", "exporter-test".to_owned()),
+        ("PGBOUNCER_AUTH_PASSWORD", "pool-test".to_owned()),
     ];
     // Twice: the bootstrap is idempotent, so a second run changes nothing and fails on nothing.
     for run in ["first", "second"] {
@@ -572,6 +574,60 @@ fn failover_none_scripts_build_a_replicating_cluster() {
             "select rolreplication from pg_roles where rolname = 'replicator'"
         ),
         "t"
+    );
+    // Least privilege: the exporters' role is a member of pg_monitor and nothing more; PgBouncer's
+    // lookup role reads a secret only through the function, never pg_shadow itself, and the
+    // function returns no superuser.
+    assert_eq!(
+        psql(
+            &dir,
+            p1,
+            "select rolsuper || ':' || rolconnlimit || ':' || pg_has_role(oid, 'pg_monitor', 'member') \
+             from pg_roles where rolname = 'pgtopo_exporter'"
+        ),
+        "false:5:true"
+    );
+    assert_eq!(
+        psql(
+            &dir,
+            p1,
+            "set role pgbouncer_auth; \
+             select string_agg(usename || ':' || left(passwd, 14), ',') \
+             from pgtopo.pgbouncer_lookup('order_app')"
+        ),
+        "order_app:SCRAM-SHA-256$"
+    );
+    assert_eq!(
+        psql(
+            &dir,
+            p1,
+            "set role pgbouncer_auth; select count(*) from pgtopo.pgbouncer_lookup('postgres')"
+        ),
+        "0",
+        "the lookup must never return a superuser's secret"
+    );
+    assert!(
+        as_nobody(
+            &dir,
+            &[("PGPASSWORD", "su-test".to_owned())],
+            &[
+                "psql",
+                "-XAtq",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &p1.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                "set role pgbouncer_auth; select count(*) from pg_shadow",
+            ],
+        )
+        .1
+        .contains("permission denied"),
+        "the lookup role must not read pg_shadow itself"
     );
 
     // A standby of the primary, then a standby cascading from it, each bootstrapped by the

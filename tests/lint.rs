@@ -127,6 +127,8 @@ const EXPECTED_WARNINGS: &[(&str, &str)] = &[
     ("mirror-db", "PT152"),
     ("mirror-db", "PT153"),
     ("mirror-db", "PT154"),
+    // Seed 001's prod overlay has no TLS; PT165 says a production env should require it.
+    ("mirror-db", "PT165"),
     // Seed 002's WAL folder, kept as written in the design example; PT180 suggests a repository.
     ("repmgr-pgpool", "PT180"),
     // orders-access targets Helm too, and its chart (CloudNativePG again) replaces

@@ -467,7 +467,10 @@ fn emitted_vm_configs_run_an_ha_cluster_that_survives_failover() {
     let env_file = dir.join("loopback.env");
     std::fs::write(
         &env_file,
-        format!("POSTGRES_PASSWORD={pw}\nREPLICATION_PASSWORD=repl-{pw}\n"),
+        format!(
+            "POSTGRES_PASSWORD={pw}\nREPLICATION_PASSWORD=repl-{pw}\nPGBOUNCER_AUTH_PASSWORD=pool-{pw}\n\
+             PATRONI_REST_PASSWORD=rest-{pw}\n"
+        ),
     )
     .unwrap();
     let userlist = dir.join("userlist.txt");
@@ -488,7 +491,19 @@ fn emitted_vm_configs_run_an_ha_cluster_that_survives_failover() {
             "  pgpass: ",
             &format!("'{}'", dir.join(format!("pgpass.{}", n.name)).display()),
         );
+        // The bootstrap (PgBouncer's lookup role and function) beside the node's files.
+        let yml = set_path(
+            &yml,
+            "  post_bootstrap: ",
+            &format!("{}", hosts_dir.join(&n.name).join("bootstrap.sh").display()),
+        );
         std::fs::write(&p, yml).unwrap();
+        // Installed as a program, as docs/targets/vm.md says.
+        std::fs::set_permissions(
+            hosts_dir.join(&n.name).join("bootstrap.sh"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         data_dirs.push(data);
         let p = hosts_dir.join(&n.name).join("pgbouncer.ini");
         let ini = std::fs::read_to_string(&p).unwrap();
@@ -793,6 +808,7 @@ fn day2_parameters_reach_the_running_cluster(live: &mut Live, dir: &Path, kdl: &
         let yml = std::fs::read_to_string(new_dir.join(&n.name).join("patroni.yml")).unwrap();
         let yml = set_path(&yml, "  data_dir: ", &keep("  data_dir: "));
         let yml = set_path(&yml, "  pgpass: ", &keep("  pgpass: "));
+        let yml = set_path(&yml, "  post_bootstrap: ", &keep("  post_bootstrap: "));
         std::fs::write(live.hosts_dir.join(&n.name).join("patroni.yml"), yml).unwrap();
     }
     // The dynamic configuration and its apply script sit beside the declared primary (db1).
@@ -824,7 +840,8 @@ fn day2_parameters_reach_the_running_cluster(live: &mut Live, dir: &Path, kdl: &
             .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("HOME", dir)
-            .env("LANG", "C.UTF-8"),
+            .env("LANG", "C.UTF-8")
+            .env("PGTOPO_ENV_FILE", &live.env_file),
     );
     assert!(ok, "patroni-apply.sh failed:\n{out}");
     for n in live.nodes.clone() {

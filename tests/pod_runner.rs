@@ -29,6 +29,10 @@ use pgtopo::model::Target;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+/// Added by the test before the first node: a database and its owner, whom the workload Job and
+/// the clients log in as through the poolers (which never let a superuser in).
+const DATABASE: &str = "    database \"app\" owner=\"app\"\n";
+
 const WORKLOAD: &str = r#"
 // Added by tests/pod_runner.rs: the workload Job the test runs.
 workload "users" cluster="mirror-db" {
@@ -149,6 +153,11 @@ impl Runner {
 
     /// SQL on a node through its own Unix socket, as the image's user (the bootstrap superuser).
     fn node_sql(&self, pod: &str, sql: &str) -> Result<String, String> {
+        self.node_sql_in(pod, "postgres", sql)
+    }
+
+    /// [`Self::node_sql`] in database `db`.
+    fn node_sql_in(&self, pod: &str, db: &str, sql: &str) -> Result<String, String> {
         self.exec(
             pod,
             "postgresql",
@@ -161,7 +170,7 @@ impl Runner {
                 "-h",
                 "/var/run/postgresql",
                 "-d",
-                "postgres",
+                db,
                 "-c",
                 sql,
             ],
@@ -205,7 +214,8 @@ impl Runner {
 }
 
 /// psql from the runner's client network namespace (a pod-like netns with the Service rules), as
-/// `postgres` with the Secret's password.
+/// the database owner `app` with the Secret's password: through PgBouncer, which looks the role
+/// up with `auth_query` as pgtopo's lookup role (a superuser is never looked up).
 fn client_psql(
     prefix: &str,
     password: &str,
@@ -226,7 +236,7 @@ fn client_psql(
             "-t",
             "-q",
         ])
-        .args(["-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", "postgres"])
+        .args(["-v", "ON_ERROR_STOP=1", "-U", "app", "-d", "app"])
         .args(["-h", host, "-p", &port.to_string(), "-c", sql])
         .output()
         .expect("psql runs");
@@ -338,6 +348,15 @@ fn the_mirror_db_pods_run_replicate_and_fail_over() {
     let dir = common::temp_dir("pod-runner");
     let src = std::fs::read_to_string(common::repo().join("topologies/mirror-db.kdl")).unwrap();
     let kdl = dir.join("mirror-db.kdl");
+    let src = src.replacen(
+        "    node \"postgres-0\"",
+        &format!("{DATABASE}    node \"postgres-0\""),
+        1,
+    );
+    assert!(
+        src.contains(DATABASE),
+        "mirror-db.kdl declares node postgres-0"
+    );
     std::fs::write(&kdl, src + WORKLOAD).unwrap();
     let program = common::program(&kdl);
     let opts = Options {
@@ -355,9 +374,9 @@ fn the_mirror_db_pods_run_replicate_and_fail_over() {
         "the workload Job is built"
     );
     let secrets = secrets(&docs);
-    let password = secrets["mirror-db-credentials"]["postgres-password"]
+    let password = secrets["mirror-db-credentials"]["app-password"]
         .as_str()
-        .expect("the pods read postgres-password")
+        .expect("the pods read app-password")
         .to_owned();
     std::fs::write(
         dir.join("objects.json"),
@@ -623,7 +642,8 @@ fn the_mirror_db_pods_run_replicate_and_fail_over() {
         acked.len()
     );
     let on_new: BTreeSet<i64> = runner
-        .node_sql("postgres-1", "SELECT id FROM acked")
+        // The clients write as `app`, in its database.
+        .node_sql_in("postgres-1", "app", "SELECT id FROM acked")
         .unwrap()
         .lines()
         .map(|l| l.parse().unwrap())

@@ -473,9 +473,18 @@ fn no_vm_file_holds_a_password_or_trust() {
                     .collect::<Vec<_>>()
                     .join("\n")
                     .to_lowercase();
-                assert!(!lower.contains(" trust"), "{name}/{t}/{path} uses trust");
+                // The one trust row: the balancer check role, which may only connect, from the
+                // balancer hosts (docs/security.md).
                 assert!(
-                    !lower.contains("auth_pass"),
+                    !lower
+                        .lines()
+                        .any(|l| l.contains(" trust") && !l.contains("pgtopo_check")),
+                    "{name}/{t}/{path} uses trust"
+                );
+                assert!(
+                    !lower
+                        .lines()
+                        .any(|l| l.trim_start().starts_with("auth_pass")),
                     "{name}/{t}/{path} holds a VRRP password"
                 );
                 assert!(

@@ -139,6 +139,11 @@ codes! {
     PT155 "helm-access" "roles, client rules and TLS the Helm chart cannot render as declared";
     PT160 "invalid-name" "names must be DNS-1123 labels (and SQL identifiers for databases and owners)";
     PT161 "cluster-too-large" "a cluster has at most 256 nodes";
+    PT162 "hba-unreachable-rule" "an `hba` rule that an earlier rule always decides first can never match";
+    PT163 "unknown-role" "a role named by `member-of` or an `hba` rule that nothing creates";
+    PT164 "cert-without-verify-full" "`method=\"cert\"` needs `tls mode=\"verify-full\"`";
+    PT165 "prod-without-tls" "a production env should require TLS";
+    PT166 "patroni-timing" "Patroni needs loop-wait + 2 × retry-timeout ≤ ttl";
     PT170 "pgtopo-owned-parameter" "settings pgtopo derives from the topology cannot be set in `parameters`";
     PT171 "control-character" "string values must not hold control characters (they would add lines to configs)";
     PT172 "target-drops-property" "a declared property that a target cannot express yet is reported, not dropped";

@@ -314,7 +314,13 @@ fn plain_ok(s: &str) -> bool {
     if !option_or_path && (first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
         return false;
     }
-    if !(option_or_path || first.is_ascii_alphabetic() || first == b'_' || first == b'/') {
+    // `$` is no indicator in either YAML version (Kubernetes' `$(VAR)` references start with it).
+    if !(option_or_path
+        || first.is_ascii_alphabetic()
+        || first == b'_'
+        || first == b'/'
+        || first == b'$')
+    {
         return false;
     }
     if s.ends_with(' ') || s.ends_with(':') {

@@ -4,7 +4,9 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{credentials, Cluster, FailoverManager, HbaAction, HbaMethod, HbaRule, TlsMode};
+use crate::model::{
+    credentials, Cluster, FailoverManager, HbaAction, HbaMethod, HbaRule, PoolerKind, TlsMode,
+};
 
 /// A role the bootstrap creates, with its attributes and where its password comes from.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,6 +19,11 @@ pub struct LoginRole {
     pub connection_limit: i32,
     /// The roles granted to this one.
     pub member_of: Vec<String>,
+    /// Whether the role has a password (from the credentials): every login role but the balancer
+    /// check's ([`CHECK_USER`]), which logs in without one from the balancer hosts alone.
+    pub password: bool,
+    /// Settings the role always runs with (`ALTER ROLE … SET`), as (name, value).
+    pub settings: Vec<(&'static str, &'static str)>,
     /// The key in the cluster's Secret (Kubernetes, Helm).
     pub secret_key: String,
     /// The variable in the cluster's env file (Compose, VM hosts) and in the container's or the
@@ -37,6 +44,8 @@ impl LoginRole {
             login: true,
             connection_limit: -1,
             member_of: Vec::new(),
+            password: true,
+            settings: Vec::new(),
             secret_key: credentials::owner_password_key(name),
             env_var: credentials::owner_password_var(name),
         }
@@ -80,9 +89,97 @@ pub fn login_roles(c: &Cluster) -> Vec<LoginRole> {
     v
 }
 
-/// The roles whose password the bootstrap sets: the login roles of [`login_roles`].
+/// The role the balancer's external checks log in as, on clusters without Patroni (Patroni's REST
+/// API answers the checks there): it may only connect, to the `postgres` database, from the
+/// balancer hosts, without a password (`trust`, the one such row pgtopo writes), so no balancer
+/// host holds a database password. It owns nothing and is granted nothing; the check reads
+/// `pg_is_in_recovery()`, which every role may call. A connection limit and a statement timeout
+/// bound what a stranger on a balancer host could do with it.
+pub const CHECK_USER: &str = "pgtopo_check";
+
+/// Where the SECURITY DEFINER function PgBouncer's `auth_query` calls lives (schema, function).
+pub const POOLER_LOOKUP: &str = "pgtopo.pgbouncer_lookup";
+
+/// Whether the cluster runs a PgBouncer, which logs in as [`credentials::POOLER_AUTH_USER`].
+pub fn has_pgbouncer(c: &Cluster) -> bool {
+    c.poolers
+        .iter()
+        .any(|p| p.kind.value == PoolerKind::Pgbouncer)
+}
+
+/// Whether the balancer's external checks ask PostgreSQL as [`CHECK_USER`]: a cluster with a
+/// balancer and no Patroni.
+pub fn has_check_role(c: &Cluster) -> bool {
+    !c.balancers.is_empty() && c.failover.manager.value != FailoverManager::Patroni
+}
+
+/// The roles pgtopo's own components log in as, each with the one right it needs, never the
+/// superuser (docs/security.md): the exporters (`pg_monitor`), PgBouncer's lookup of other roles'
+/// secrets (only the [`POOLER_LOOKUP`] function) and the balancer's checks (only to connect).
+pub fn service_roles(c: &Cluster) -> Vec<LoginRole> {
+    let mut v = Vec::new();
+    if c.monitoring.is_some() {
+        v.push(LoginRole {
+            member_of: vec!["pg_monitor".to_owned()],
+            // postgres_exporter holds one connection; a few more cover a restart's overlap.
+            connection_limit: 5,
+            secret_key: credentials::EXPORTER_PASSWORD_KEY.to_owned(),
+            env_var: credentials::EXPORTER_PASSWORD_VAR.to_owned(),
+            ..LoginRole::login(credentials::EXPORTER_USER)
+        });
+    }
+    if has_pgbouncer(c) {
+        v.push(LoginRole {
+            secret_key: credentials::POOLER_AUTH_PASSWORD_KEY.to_owned(),
+            env_var: credentials::POOLER_AUTH_PASSWORD_VAR.to_owned(),
+            ..LoginRole::login(credentials::POOLER_AUTH_USER)
+        });
+    }
+    if has_check_role(c) {
+        v.push(LoginRole {
+            password: false,
+            // Every listen of every balancer host checks every node every few seconds, one short
+            // connection at a time.
+            connection_limit: 10,
+            settings: vec![("statement_timeout", "2s")],
+            secret_key: String::new(),
+            env_var: String::new(),
+            ..LoginRole::login(CHECK_USER)
+        });
+    }
+    v
+}
+
+/// Every role the bootstrap creates: [`login_roles`], then [`service_roles`].
+pub fn bootstrap_roles(c: &Cluster) -> Vec<LoginRole> {
+    let mut v = login_roles(c);
+    v.extend(service_roles(c));
+    v
+}
+
+/// The roles whose password the bootstrap sets: the login roles of [`bootstrap_roles`] that have
+/// one.
 pub fn password_roles(c: &Cluster) -> impl Iterator<Item = LoginRole> {
-    login_roles(c).into_iter().filter(|r| r.login)
+    bootstrap_roles(c)
+        .into_iter()
+        .filter(|r| r.login && r.password)
+}
+
+/// The login a workload's scripts use: the owner of the cluster's first database, in that
+/// database (least privilege: the load creates its table there as its owner); without an owned
+/// first database, the superuser in it (or in `postgres`). Returns (user, database, the owner's
+/// role with its credentials when not the superuser).
+pub fn workload_login(c: &Cluster) -> (String, String, Option<LoginRole>) {
+    match c.databases.first() {
+        Some(d) => match &d.owner {
+            Some(o) => {
+                let role = bootstrap_roles(c).into_iter().find(|r| r.name == o.value);
+                (o.value.clone(), d.name.clone(), role)
+            }
+            None => ("postgres".to_owned(), d.name.clone(), None),
+        },
+        None => ("postgres".to_owned(), "postgres".to_owned(), None),
+    }
 }
 
 /// The database owners, each once, in declaration order.
@@ -100,7 +197,7 @@ pub fn owners(c: &Cluster) -> Vec<&str> {
 
 /// Whether the cluster's primary has anything to create at bootstrap.
 pub fn has_bootstrap(c: &Cluster) -> bool {
-    !login_roles(c).is_empty() || !c.databases.is_empty() || !primary_slots(c).is_empty()
+    !bootstrap_roles(c).is_empty() || !c.databases.is_empty() || !primary_slots(c).is_empty()
 }
 
 /// The physical slots the bootstrap creates on the primary: one per standby streaming from it,
@@ -184,14 +281,14 @@ pub fn bootstrap_sql(c: &Cluster) -> String {
     // Before any standby exists a commit that waited for a synchronous standby would wait
     // forever (the standbys wait for this primary).
     s.push_str("SET synchronous_commit = local;\n");
-    let roles = login_roles(c);
+    let roles = bootstrap_roles(c);
     for r in &roles {
         let attrs = match (r.replication, r.login) {
             (true, _) => "REPLICATION LOGIN",
             (false, true) => "LOGIN",
             (false, false) => "NOLOGIN",
         };
-        let password = if r.login {
+        let password = if r.login && r.password {
             format!(" PASSWORD %L', {}, :'{}'", literal(&r.name), r.psql_var())
         } else {
             format!("', {}", literal(&r.name))
@@ -203,9 +300,11 @@ pub fn bootstrap_sql(c: &Cluster) -> String {
             name = literal(&r.name),
         );
     }
-    // Declared roles converge to their attributes on every run; memberships are granted once the
-    // roles they name exist (a role may be a member of one declared after it).
-    for r in roles.iter().filter(|r| c.role(&r.name).is_some()) {
+    // Declared roles and pgtopo's own converge to their attributes on every run; memberships are
+    // granted once the roles they name exist (a role may be a member of one declared after it).
+    let service = service_roles(c);
+    let converges = |r: &LoginRole| c.role(&r.name).is_some() || service.contains(r);
+    for r in roles.iter().filter(|r| converges(r)) {
         let login = if r.login { "LOGIN" } else { "NOLOGIN" };
         let _ = writeln!(
             s,
@@ -213,6 +312,9 @@ pub fn bootstrap_sql(c: &Cluster) -> String {
             ident(&r.name),
             r.connection_limit
         );
+        for (k, v) in &r.settings {
+            let _ = writeln!(s, "ALTER ROLE {} SET {k} = {};", ident(&r.name), literal(v));
+        }
     }
     for r in &roles {
         for m in &r.member_of {
@@ -247,6 +349,16 @@ pub fn bootstrap_sql(c: &Cluster) -> String {
             literal(slot)
         );
     }
+    // PgBouncer runs its auth_query in the database a client asks for, so the lookup function is
+    // in every database: `postgres`, `template1` (databases created later copy it) and each
+    // declared one.
+    let pooler = has_pgbouncer(c);
+    if pooler {
+        for db in ["postgres", "template1"] {
+            connect(&mut s, db);
+            s.push_str(&pooler_lookup_sql());
+        }
+    }
     for d in &c.databases {
         let exts: Vec<&str> = d
             .extensions
@@ -254,16 +366,51 @@ pub fn bootstrap_sql(c: &Cluster) -> String {
             .map(|e| e.value.as_str())
             .filter(|e| is_extension(e))
             .collect();
-        if exts.is_empty() {
+        if exts.is_empty() && !pooler {
             continue;
         }
-        // Database names are plain identifiers (PT160), so psql takes them unquoted.
-        let _ = writeln!(s, "\\connect {}", d.name);
+        connect(&mut s, &d.name);
+        if pooler {
+            s.push_str(&pooler_lookup_sql());
+        }
         for e in exts {
             let _ = writeln!(s, "CREATE EXTENSION IF NOT EXISTS {};", ident(e));
         }
     }
     s
+}
+
+/// `\connect` to database `db` (a plain identifier, PT160, so psql takes it unquoted). The new
+/// session does not wait for synchronous standbys either: none may exist yet.
+fn connect(s: &mut String, db: &str) {
+    let _ = writeln!(s, "\\connect {db}\nSET synchronous_commit = local;");
+}
+
+/// PgBouncer's lookup of a role's secret (`auth_query`), in the current database: a SECURITY
+/// DEFINER function owned by the superuser that runs the bootstrap, which returns the SCRAM secret
+/// of a role that may log in and is not a superuser (a pooler is never a way in as a superuser).
+/// Only [`credentials::POOLER_AUTH_USER`] may call it, and that role can do nothing else: it
+/// never reads `pg_shadow` itself. The search path is pinned, so no object a user creates can
+/// stand in for the catalog.
+pub fn pooler_lookup_sql() -> String {
+    let auth = ident(credentials::POOLER_AUTH_USER);
+    format!(
+        "CREATE SCHEMA IF NOT EXISTS pgtopo;\n\
+         REVOKE ALL ON SCHEMA pgtopo FROM PUBLIC;\n\
+         GRANT USAGE ON SCHEMA pgtopo TO {auth};\n\
+         CREATE OR REPLACE FUNCTION {POOLER_LOOKUP}(role_name text)\n  \
+         RETURNS TABLE (usename name, passwd text)\n  \
+         LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp\n  \
+         AS $$SELECT usename, passwd FROM pg_catalog.pg_shadow\n      \
+         WHERE usename = role_name AND NOT usesuper AND passwd IS NOT NULL$$;\n\
+         REVOKE ALL ON FUNCTION {POOLER_LOOKUP}(text) FROM PUBLIC;\n\
+         GRANT EXECUTE ON FUNCTION {POOLER_LOOKUP}(text) TO {auth};\n"
+    )
+}
+
+/// PgBouncer's `auth_query`: the lookup function of [`pooler_lookup_sql`].
+pub fn pooler_auth_query() -> String {
+    format!("SELECT usename, passwd FROM {POOLER_LOOKUP}($1)")
 }
 
 /// The psql options that hand the bootstrap SQL its passwords, from the environment variables
@@ -310,7 +457,7 @@ pub struct HbaRow {
     pub user: String,
     /// Empty for `local` rows.
     pub address: String,
-    /// `scram-sha-256`, `cert`, `peer` or `reject`.
+    /// `scram-sha-256`, `cert`, `peer`, `reject`, or `trust` for the balancer check role alone.
     pub method: &'static str,
     /// Authentication options (`clientcert=verify-full`), empty for none.
     pub options: String,
@@ -409,11 +556,27 @@ fn replication_user(c: &Cluster) -> &'static str {
 ///    topology knows ([`Network`]), never from every address.
 ///
 /// With `tls mode="require"` or stricter every remote row is `hostssl`; `method="cert"` rows
-/// check the client certificate (`clientcert=verify-full`). Never `trust`.
+/// check the client certificate (`clientcert=verify-full`). `trust` only for the balancer check
+/// role, which can do nothing but connect ([`CHECK_USER`]); never for a client.
 pub fn hba_rows(c: &Cluster, net: Network) -> Vec<HbaRow> {
     let mut rows = own_rows(c, &net);
     rows.extend(client_rows(c, &net));
     rows
+}
+
+/// The `sslmode` pgtopo's own clients (the exporters) connect with: TLS whenever the cluster has
+/// it, required when the cluster requires it (the server's certificate names the node, not the
+/// address a sidecar dials, so the name is not verified).
+pub fn client_sslmode(c: &Cluster) -> &'static str {
+    match c.tls_mode() {
+        None => "disable",
+        Some(TlsMode::Prefer) => "prefer",
+        Some(_) => "require",
+    }
+}
+
+fn is_loopback(cidr: &str) -> bool {
+    cidr.starts_with("127.") || cidr.starts_with("::1/")
 }
 
 /// `host`, or `hostssl` when the cluster requires TLS.
@@ -433,9 +596,18 @@ pub fn own_rows(c: &Cluster, net: &Network) -> Vec<HbaRow> {
     let mut rows = vec![
         HbaRow::new("local", "all", "postgres", "", "peer"),
         HbaRow::new("local", "all", "all", "", scram),
-        HbaRow::new("host", "all", "all", "127.0.0.1/32", scram),
-        HbaRow::new("host", "all", "all", "::1/128", scram),
     ];
+    // The balancer's external checks (clusters without Patroni): the check role, to `postgres`
+    // only, from the balancer hosts only, without a password (see [`CHECK_USER`]); before the
+    // loopback rows, for a balancer on a database host.
+    if let (Network::Hosts { balancers, .. }, true) = (net, has_check_role(c)) {
+        for a in balancers.iter() {
+            let kind = if is_loopback(a) { "host" } else { remote };
+            rows.push(HbaRow::new(kind, "postgres", CHECK_USER, a, "trust"));
+        }
+    }
+    rows.push(HbaRow::new("host", "all", "all", "127.0.0.1/32", scram));
+    rows.push(HbaRow::new("host", "all", "all", "::1/128", scram));
     let peers = net.peers();
     let repl = replication_user(c);
     for a in &peers {

@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use crate::model::{Cluster, Pooler};
+use crate::model::{credentials, Cluster, Pooler};
+use crate::plan::access;
 
 /// Where a PgBouncer runs and what it reaches, as its target places it.
 pub struct PgBouncerPlace {
@@ -30,9 +31,10 @@ pub struct PgBouncerIni {
     pub listen_addr: String,
     pub listen_port: u16,
     pub auth_file: &'static str,
-    /// The role PgBouncer logs in as to look up other roles' secrets (`auth_query`).
+    /// The role PgBouncer logs in as to look up other roles' secrets (`auth_query`): not the
+    /// superuser, a role that may only call the lookup function (plan::access::service_roles).
     pub auth_user: &'static str,
-    pub auth_query: &'static str,
+    pub auth_query: String,
     pub admin_user: &'static str,
     pub pool_mode: &'static str,
     pub default_pool_size: u32,
@@ -50,8 +52,8 @@ pub fn pgbouncer(_c: &Cluster, p: &Pooler, at: PgBouncerPlace) -> PgBouncerIni {
         listen_addr: at.listen_addr,
         listen_port: at.listen_port,
         auth_file: at.auth_file,
-        auth_user: "postgres",
-        auth_query: "SELECT usename, passwd FROM pg_shadow WHERE usename=$1",
+        auth_user: credentials::POOLER_AUTH_USER,
+        auth_query: access::pooler_auth_query(),
         admin_user: "postgres",
         pool_mode: p.mode.value.as_str(),
         default_pool_size: p.pool.size.value,

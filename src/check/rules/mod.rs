@@ -42,6 +42,11 @@ mod pt154_helm_chart_shape;
 mod pt155_helm_access;
 pub(crate) mod pt160_invalid_name;
 mod pt161_cluster_too_large;
+mod pt162_hba_unreachable_rule;
+mod pt163_unknown_role;
+mod pt164_cert_without_verify_full;
+mod pt165_prod_without_tls;
+mod pt166_patroni_timing;
 mod pt170_pgtopo_owned_parameter;
 mod pt171_control_character;
 mod pt172_target_drops_property;
@@ -95,6 +100,11 @@ pub const RULES: &[Rule] = &[
     pt155_helm_access::RULE,
     pt160_invalid_name::RULE,
     pt161_cluster_too_large::RULE,
+    pt162_hba_unreachable_rule::RULE,
+    pt163_unknown_role::RULE,
+    pt164_cert_without_verify_full::RULE,
+    pt165_prod_without_tls::RULE,
+    pt166_patroni_timing::RULE,
     pt170_pgtopo_owned_parameter::RULE,
     pt171_control_character::RULE,
     pt172_target_drops_property::RULE,

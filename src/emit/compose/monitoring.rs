@@ -10,7 +10,8 @@ use super::vars::{Vars, GRAFANA_ADMIN_PASSWORD_VAR};
 use super::{NETWORK, RESTART};
 use crate::catalog::{EXPORTER_IMAGE, GRAFANA_IMAGE, PROMETHEUS_IMAGE};
 use crate::emit::yaml;
-use crate::model::{Cluster, Monitoring};
+use crate::model::{credentials, Cluster, Monitoring};
+use crate::plan::access;
 
 const PROMETHEUS_PORT: u16 = 9090;
 const GRAFANA_PORT: u16 = 3000;
@@ -134,10 +135,16 @@ pub fn cluster(
         let mut env = IndexMap::new();
         env.insert(
             "DATA_SOURCE_URI".into(),
-            format!("{}:{PG_PORT}/postgres?sslmode=disable", n.name).into(),
+            format!(
+                "{}:{PG_PORT}/postgres?sslmode={}",
+                n.name,
+                access::client_sslmode(c)
+            )
+            .into(),
         );
-        env.insert("DATA_SOURCE_USER".into(), "postgres".into());
-        env.insert("DATA_SOURCE_PASS".into(), vars.superuser().into());
+        // A member of pg_monitor, never the superuser (plan::access::service_roles).
+        env.insert("DATA_SOURCE_USER".into(), credentials::EXPORTER_USER.into());
+        env.insert("DATA_SOURCE_PASS".into(), vars.exporter().into());
         env.insert(
             "PG_EXPORTER_WEB_LISTEN_ADDRESS".into(),
             format!(":{}", m.exporter_port.value).into(),

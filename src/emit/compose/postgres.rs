@@ -211,7 +211,7 @@ fn plain(
         );
         if primary {
             for r in access::password_roles(c).filter(|r| !r.replication) {
-                env.insert(r.env_var.clone().into(), vars.owner(&r.name).into());
+                env.insert(r.env_var.clone().into(), vars.role(&r).into());
             }
         }
         let mut depends_on = IndexMap::new();
@@ -340,9 +340,9 @@ fn repmgr(
         }
         // bitnami runs the init scripts only where it initialises a new primary.
         if bootstrap && n.role.value == Role::Primary {
-            for r in access::login_roles(c) {
+            for r in access::password_roles(c) {
                 env.entry(r.env_var.clone().into())
-                    .or_insert_with(|| vars.owner(&r.name).into());
+                    .or_insert_with(|| vars.role(&r).into());
             }
             volumes.push(format!("./{dir}/initdb:/docker-entrypoint-initdb.d:ro").into());
         }

@@ -42,7 +42,7 @@ impl Vars {
     pub fn superuser(&mut self) -> String {
         self.interpolate(
             credentials::SUPERUSER_PASSWORD_VAR,
-            "Password of the postgres superuser on every node (also used by the exporters and Pgpool-II's checks).",
+            "Password of the postgres superuser on every node (also used by Pgpool-II's checks).",
         )
     }
 
@@ -53,6 +53,34 @@ impl Vars {
                 credentials::REPLICATION_USER
             )
         })
+    }
+
+    pub fn exporter(&mut self) -> String {
+        self.interpolate_with(credentials::EXPORTER_PASSWORD_VAR, || {
+            format!(
+                "Password of the \"{}\" role the exporters log in as (a member of pg_monitor).",
+                credentials::EXPORTER_USER
+            )
+        })
+    }
+
+    pub fn pooler_auth(&mut self) -> String {
+        self.interpolate_with(credentials::POOLER_AUTH_PASSWORD_VAR, || {
+            format!(
+                "Password of the \"{}\" role PgBouncer looks other roles' secrets up as.",
+                credentials::POOLER_AUTH_USER
+            )
+        })
+    }
+
+    /// The password of a role the bootstrap creates, by its variable: pgtopo's own roles under
+    /// their fixed names, every other role under `<ROLE>_PASSWORD`.
+    pub fn role(&mut self, r: &crate::plan::access::LoginRole) -> String {
+        match r.env_var.as_str() {
+            credentials::EXPORTER_PASSWORD_VAR => self.exporter(),
+            credentials::POOLER_AUTH_PASSWORD_VAR => self.pooler_auth(),
+            _ => self.owner(&r.name),
+        }
     }
 
     pub fn owner(&mut self, owner: &str) -> String {

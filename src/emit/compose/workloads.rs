@@ -108,14 +108,15 @@ fn workload(
     };
     let primary_addr = format!("{}:{PG_PORT}", primary.name);
     let mut env = IndexMap::new();
-    env.insert("PGUSER".into(), "postgres".into());
-    env.insert("PGPASSWORD".into(), vars.superuser().into());
-    env.insert(
-        "PGDATABASE".into(),
-        c.databases
-            .first()
-            .map_or_else(|| "postgres".into(), |d| d.name.clone().into()),
-    );
+    // The database's owner, not the superuser (plan::access::workload_login).
+    let (user, db, role) = crate::plan::access::workload_login(c);
+    let password = match &role {
+        Some(r) => vars.role(r),
+        None => vars.superuser(),
+    };
+    env.insert("PGUSER".into(), user.into());
+    env.insert("PGPASSWORD".into(), password.into());
+    env.insert("PGDATABASE".into(), db.into());
     env.insert("PRIMARY".into(), primary_addr.clone().into());
     env.insert("WRITE".into(), endpoint(write, primary_addr.clone()).into());
     if w.verify.as_ref().is_some_and(|v| v.interval.is_some()) {

@@ -164,7 +164,7 @@ fn haproxy_cfg(
 ) -> (String, Vec<(String, String)>) {
     let mut sections = Vec::new();
     let mut stats_done = false;
-    let mut scripts: Vec<(String, String)> = Vec::new();
+    let mut scripts: Vec<(String, ListenTarget)> = Vec::new();
     for (c, b, h) in parts {
         if let (Some(st), false) = (&b.stats, stats_done) {
             stats_done = true;
@@ -194,6 +194,27 @@ fn haproxy_cfg(
         idle: TIMEOUT_IDLE,
         sections,
     };
+    // The scripts ask PostgreSQL itself, never the PgBouncer in front of it: the check role has no
+    // password, and PgBouncer authenticates every login with one. haproxy hands a script the
+    // traffic's address and port only, so each script maps a node's PgBouncer to its PostgreSQL.
+    let mut direct: Vec<(String, u16, u16)> = Vec::new();
+    for (c, _, _) in parts {
+        if c.failover.manager.value == FailoverManager::Patroni {
+            continue;
+        }
+        for n in &c.nodes {
+            let (Some(addr), port) = (node_address(n), client_port(c, n)) else {
+                continue;
+            };
+            if port != n.port.value && !direct.iter().any(|(a, p, _)| a == addr && *p == port) {
+                direct.push((addr.to_owned(), port, n.port.value));
+            }
+        }
+    }
+    let scripts = scripts
+        .into_iter()
+        .map(|(name, target)| (name, check_script::script(target, &direct)))
+        .collect();
     (text::render("haproxy.cfg", &cfg), scripts)
 }
 
@@ -275,7 +296,7 @@ fn check(
     c: &Cluster,
     target: ListenTarget,
     l: &Listen,
-    scripts: &mut Vec<(String, String)>,
+    scripts: &mut Vec<(String, ListenTarget)>,
 ) -> Check {
     if c.failover.manager.value == FailoverManager::Patroni {
         Check {
@@ -285,7 +306,7 @@ fn check(
     } else {
         let name = script_name(target);
         if !scripts.iter().any(|(n, _)| n == &name) {
-            scripts.push((name.clone(), check_script::script(target)));
+            scripts.push((name.clone(), target));
         }
         Check {
             path: None,
@@ -320,7 +341,7 @@ fn server_line(c: &Cluster, n: &Node, suffix: &str, extra: &str) -> String {
     line
 }
 
-fn listen_section(c: &Cluster, l: &Listen, scripts: &mut Vec<(String, String)>) -> Section {
+fn listen_section(c: &Cluster, l: &Listen, scripts: &mut Vec<(String, ListenTarget)>) -> Section {
     let name = format!("{}_{}", c.name, l.name);
     let check_of_target = check(c, l.target.value, l, scripts);
     let servers = candidates(c, l.target.value)

@@ -21,7 +21,7 @@ pub fn ini(c: &Cluster, n: &Node) -> Option<String> {
                 "pgbouncer.ini beside node \"{}\" of cluster \"{}\"",
                 n.name, c.name
             ),
-            auth_note: "Passwords are not here: the auth_file is provisioned separately with SCRAM secrets (docs/targets/vm.md).",
+            auth_note: "Passwords are not here: the auth_file holds the auth_user's password alone, provisioned separately (docs/targets/vm.md).",
             servers: host.to_owned(),
             server_port: n.port.value,
             listen_addr: host.to_owned(),

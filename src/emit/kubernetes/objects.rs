@@ -832,10 +832,14 @@ fn statefulset(cx: &mut Ctx, c: &Cluster, db_labels: &Labels) {
             env: Some(vec![
                 env(
                     "DATA_SOURCE_URI",
-                    &format!("127.0.0.1:{pg_port}/postgres?sslmode=disable"),
+                    &format!(
+                        "127.0.0.1:{pg_port}/postgres?sslmode={}",
+                        crate::plan::access::client_sslmode(c)
+                    ),
                 ),
-                env("DATA_SOURCE_USER", "postgres"),
-                secret_env(c, "DATA_SOURCE_PASS", credentials::SUPERUSER_PASSWORD_KEY),
+                // A member of pg_monitor, never the superuser (plan::access::service_roles).
+                env("DATA_SOURCE_USER", credentials::EXPORTER_USER),
+                secret_env(c, "DATA_SOURCE_PASS", credentials::EXPORTER_PASSWORD_KEY),
             ]),
             args: Some(vec![format!(
                 "--web.listen-address=:{}",
@@ -1084,8 +1088,8 @@ fn pooler(cx: &mut Ctx, c: &Cluster, p: &Pooler) {
                 ]),
                 env: Some(vec![secret_env(
                     c,
-                    credentials::SUPERUSER_PASSWORD_VAR,
-                    credentials::SUPERUSER_PASSWORD_KEY,
+                    credentials::POOLER_AUTH_PASSWORD_VAR,
+                    credentials::POOLER_AUTH_PASSWORD_KEY,
                 )]),
                 resources: Some(sidecar_resources()),
                 security_context: Some(container_security(true)),
@@ -1183,6 +1187,29 @@ fn pooler(cx: &mut Ctx, c: &Cluster, p: &Pooler) {
                 env("PGPOOL_AUTHENTICATION_METHOD", "scram-sha-256"),
                 env("PGPOOL_ENABLE_LDAP", "no"),
             ];
+            // The database owners log in through Pgpool-II too (workload Jobs connect as the
+            // owner): the image adds them to its pool_passwd. Kubernetes expands `$(VAR)` from the
+            // variables defined before, so the passwords come from the Secret.
+            let owners: Vec<crate::plan::access::LoginRole> =
+                crate::plan::access::password_roles(c)
+                    .filter(|r| {
+                        !r.replication && crate::plan::access::owners(c).contains(&r.name.as_str())
+                    })
+                    .collect();
+            if !owners.is_empty() {
+                let mut names = Vec::new();
+                let mut passwords = Vec::new();
+                for r in &owners {
+                    envs.push(secret_env(c, &r.env_var, &r.secret_key));
+                    names.push(r.name.clone());
+                    passwords.push(format!("$({})", r.env_var));
+                }
+                envs.push(env("PGPOOL_POSTGRES_CUSTOM_USERS", &names.join(",")));
+                envs.push(env(
+                    "PGPOOL_POSTGRES_CUSTOM_PASSWORDS",
+                    &passwords.join(","),
+                ));
+            }
             if let Some(h) = &p.health_check_interval {
                 envs.push(env("PGPOOL_HEALTH_CHECK_PERIOD", &h.value.to_string()));
             }

@@ -95,14 +95,6 @@ fn verify_nodes(topo: &Topology, c: &Cluster, w: &Workload) -> Vec<String> {
     out
 }
 
-/// The database the workload writes to: the cluster's first declared database, else `postgres`.
-fn database(c: &Cluster) -> &str {
-    c.databases
-        .first()
-        .map(|d| d.name.as_str())
-        .unwrap_or("postgres")
-}
-
 /// The ConfigMap and Job of every workload of `topo`, in declaration order.
 pub fn build(topo: &Topology, part_of: &str) -> Vec<Obj> {
     let mut cx = Ctx {
@@ -138,10 +130,15 @@ fn job(cx: &mut Ctx, c: &Cluster, w: &Workload) {
     cx.push(&file, &cm);
 
     let ns = &c.namespace.value;
+    // The database's owner, not the superuser (plan::access::workload_login).
+    let (user, db, role) = crate::plan::access::workload_login(c);
+    let key = role.map_or(credentials::SUPERUSER_PASSWORD_KEY.to_owned(), |r| {
+        r.secret_key
+    });
     let mut envs = vec![
-        env("PGUSER", "postgres"),
-        secret_env(c, "PGPASSWORD", credentials::SUPERUSER_PASSWORD_KEY),
-        env("PGDATABASE", database(c)),
+        env("PGUSER", &user),
+        secret_env(c, "PGPASSWORD", &key),
+        env("PGDATABASE", &db),
         // psql would otherwise look for its history and rc files under the image's home.
         env("HOME", "/tmp"),
         env("WRITE", &write_endpoint(c)),

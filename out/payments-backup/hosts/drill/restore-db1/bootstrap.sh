@@ -9,4 +9,5 @@ set -a
 . "$env_file"
 set +a
 exec psql -v ON_ERROR_STOP=1 --no-psqlrc -X -q \
-    --set=replicator_password="${REPLICATION_PASSWORD:?REPLICATION_PASSWORD must be set}"     -f "$(dirname "$0")/bootstrap.sql" "${1:-dbname=postgres}"
+    --set=replicator_password="${REPLICATION_PASSWORD:?REPLICATION_PASSWORD must be set}" \
+    -f "$(dirname "$0")/bootstrap.sql" "${1:-dbname=postgres}"

@@ -10,4 +10,6 @@ set -a
 set +a
 exec psql -v ON_ERROR_STOP=1 --no-psqlrc -X -q \
     --set=payments_app_password="${PAYMENTS_APP_PASSWORD:?PAYMENTS_APP_PASSWORD must be set}" \
-    --set=auditor_password="${AUDITOR_PASSWORD:?AUDITOR_PASSWORD must be set}"     -f "$(dirname "$0")/bootstrap.sql" "${1:-dbname=postgres}"
+    --set=auditor_password="${AUDITOR_PASSWORD:?AUDITOR_PASSWORD must be set}" \
+    --set=pgbouncer_auth_password="${PGBOUNCER_AUTH_PASSWORD:?PGBOUNCER_AUTH_PASSWORD must be set}" \
+    -f "$(dirname "$0")/bootstrap.sql" "${1:-dbname=postgres}"

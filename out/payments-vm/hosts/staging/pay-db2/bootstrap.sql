@@ -5,10 +5,48 @@ SELECT format('CREATE ROLE %I WITH LOGIN PASSWORD %L', 'payments_app', :'payment
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'payments_app') \gexec
 SELECT format('CREATE ROLE %I WITH LOGIN PASSWORD %L', 'auditor', :'auditor_password')
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'auditor') \gexec
+SELECT format('CREATE ROLE %I WITH LOGIN PASSWORD %L', 'pgbouncer_auth', :'pgbouncer_auth_password')
+  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgbouncer_auth') \gexec
 ALTER ROLE "payments_app" WITH LOGIN CONNECTION LIMIT 300;
 ALTER ROLE "auditor" WITH LOGIN CONNECTION LIMIT 5;
+ALTER ROLE "pgbouncer_auth" WITH LOGIN CONNECTION LIMIT -1;
 GRANT "pg_read_all_data" TO "auditor";
 SELECT format('CREATE DATABASE %I OWNER %I', 'payments', 'payments_app')
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'payments') \gexec
+\connect postgres
+SET synchronous_commit = local;
+CREATE SCHEMA IF NOT EXISTS pgtopo;
+REVOKE ALL ON SCHEMA pgtopo FROM PUBLIC;
+GRANT USAGE ON SCHEMA pgtopo TO "pgbouncer_auth";
+CREATE OR REPLACE FUNCTION pgtopo.pgbouncer_lookup(role_name text)
+  RETURNS TABLE (usename name, passwd text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$SELECT usename, passwd FROM pg_catalog.pg_shadow
+      WHERE usename = role_name AND NOT usesuper AND passwd IS NOT NULL$$;
+REVOKE ALL ON FUNCTION pgtopo.pgbouncer_lookup(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgtopo.pgbouncer_lookup(text) TO "pgbouncer_auth";
+\connect template1
+SET synchronous_commit = local;
+CREATE SCHEMA IF NOT EXISTS pgtopo;
+REVOKE ALL ON SCHEMA pgtopo FROM PUBLIC;
+GRANT USAGE ON SCHEMA pgtopo TO "pgbouncer_auth";
+CREATE OR REPLACE FUNCTION pgtopo.pgbouncer_lookup(role_name text)
+  RETURNS TABLE (usename name, passwd text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$SELECT usename, passwd FROM pg_catalog.pg_shadow
+      WHERE usename = role_name AND NOT usesuper AND passwd IS NOT NULL$$;
+REVOKE ALL ON FUNCTION pgtopo.pgbouncer_lookup(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgtopo.pgbouncer_lookup(text) TO "pgbouncer_auth";
 \connect payments
+SET synchronous_commit = local;
+CREATE SCHEMA IF NOT EXISTS pgtopo;
+REVOKE ALL ON SCHEMA pgtopo FROM PUBLIC;
+GRANT USAGE ON SCHEMA pgtopo TO "pgbouncer_auth";
+CREATE OR REPLACE FUNCTION pgtopo.pgbouncer_lookup(role_name text)
+  RETURNS TABLE (usename name, passwd text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$SELECT usename, passwd FROM pg_catalog.pg_shadow
+      WHERE usename = role_name AND NOT usesuper AND passwd IS NOT NULL$$;
+REVOKE ALL ON FUNCTION pgtopo.pgbouncer_lookup(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgtopo.pgbouncer_lookup(text) TO "pgbouncer_auth";
 CREATE EXTENSION IF NOT EXISTS "pgcrypto";
