@@ -50,6 +50,28 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                     }
                 }
             }
+            // The repository host names a machine (and its folder under hosts/): an address or
+            // a host name, nothing that could be read as a path.
+            if let Some(h) = &r.host {
+                let ok = !h.value.is_empty()
+                    && h.value
+                        .chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || ".-:".contains(ch))
+                    && !h.value.contains("..");
+                if !ok {
+                    out.push(
+                        Diagnostic::error(
+                            codes::PT182,
+                            format!(
+                                "the repository host \"{}\" of cluster \"{}\" is not an address or a host name",
+                                h.value, c.name
+                            ),
+                        )
+                        .with_span(h.span, "not a host")
+                        .with_help("write the repository host's address, e.g. host=\"10.0.1.40\""),
+                    );
+                }
+            }
             for (what, example) in missing {
                 out.push(
                     Diagnostic::error(
