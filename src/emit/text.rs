@@ -39,6 +39,27 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("restore.sh", include_str!("templates/restore.sh.j2")),
     (
+        "psql-passwords",
+        include_str!("templates/psql-passwords.j2"),
+    ),
+    ("bootstrap.sh", include_str!("templates/bootstrap.sh.j2")),
+    (
+        "hosts-bootstrap.sh",
+        include_str!("templates/hosts-bootstrap.sh.j2"),
+    ),
+    (
+        "patroni-rest-env",
+        include_str!("templates/patroni-rest-env.j2"),
+    ),
+    (
+        "patroni-run.sh",
+        include_str!("templates/patroni-run.sh.j2"),
+    ),
+    (
+        "patroni-apply.sh",
+        include_str!("templates/patroni-apply.sh.j2"),
+    ),
+    (
         "node-entrypoint.sh",
         include_str!("templates/node-entrypoint.sh.j2"),
     ),
@@ -87,6 +108,16 @@ fn shell_quote(v: Value) -> String {
         return s;
     }
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The psql arguments that hand every login role's password to the bootstrap SQL from the
+/// environment (` \\\n    --set=app_password="${APP_PASSWORD:?…}"` each), for the scripts that
+/// write the rest of their text in Rust.
+pub fn psql_password_args(c: &crate::model::Cluster) -> String {
+    render(
+        "psql-passwords",
+        minijinja::context! { passwords => minijinja::Value::from(minijinja::value::Serde(crate::plan::access::psql_passwords(c))) },
+    )
 }
 
 /// A value as one shell word, quoted as the `sh` filter quotes it (for the scripts still written

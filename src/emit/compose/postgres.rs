@@ -124,7 +124,7 @@ fn init_script(c: &Cluster) -> String {
          psql -v ON_ERROR_STOP=1 --no-psqlrc -X -q --dbname postgres{} <<'SQL'\n\
          {}SQL\n",
         c.name,
-        access::psql_password_args(c),
+        crate::emit::text::psql_password_args(c),
         access::bootstrap_sql(c)
     )
 }

@@ -51,13 +51,23 @@ pub fn pg_hba_conf(c: &Cluster) -> String {
 pub fn bootstrap_script(c: &Cluster) -> String {
     // The bitnami image runs its init scripts as uid 1001, which has no peer login: the
     // superuser logs in with its password over the image's socket folder.
-    let login = if names::family(c) == names::Family::Bitnami {
-        "export PGHOST=\"${PGHOST:-/opt/bitnami/postgresql/tmp}\" PGUSER=postgres\n\
-         export PGPASSWORD=\"${PGPASSWORD:-${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}}\"\n"
+    let login: &[&str] = if names::family(c) == names::Family::Bitnami {
+        &[
+            "export PGHOST=\"${PGHOST:-/opt/bitnami/postgresql/tmp}\" PGUSER=postgres",
+            "export PGPASSWORD=\"${PGPASSWORD:-${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}}\"",
+        ]
     } else {
-        ""
+        &[]
     };
-    access::bootstrap_script(c, "/etc/pgtopo/bootstrap.sql", login)
+    crate::emit::text::render(
+        "bootstrap.sh",
+        minijinja::context! {
+            cluster => &c.name,
+            login => minijinja::Value::from(minijinja::value::Serde(login)),
+            sql_path => "/etc/pgtopo/bootstrap.sql",
+            passwords => minijinja::Value::from(minijinja::value::Serde(access::psql_passwords(c))),
+        },
+    )
 }
 
 /// The shell `case` that maps the pod ordinal onto the topology's node: its name (used as
