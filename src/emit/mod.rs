@@ -161,39 +161,63 @@ pub fn emitter(target: Target) -> &'static dyn Emitter {
     match target {
         Target::Kubernetes => &kubernetes::Emit,
         Target::Helm => &helm::Emit,
-        Target::Compose => &compose::Emit,
-        Target::Haproxy => &haproxy::Emit,
-        Target::Keepalived => &keepalived::Emit,
-        Target::Hosts => &hosts::Emit,
+        Target::Compose => &compose::EMIT,
+        Target::Haproxy => &haproxy::EMIT,
+        Target::Keepalived => &keepalived::EMIT,
+        Target::Hosts => &hosts::EMIT,
     }
 }
 
-/// A tree for targets whose every model's files depend on that model alone: `render` gives one
-/// model's files (the base's and each env's alike) and hands them to `out`.
-pub struct PerModel<'p, F> {
-    pub p: &'p Program,
-    pub render: F,
+/// Renders one model's files (the base's or an env's) and hands them to `out`.
+pub type RenderModel =
+    fn(&Program, &Topology, &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>>;
+
+/// Prints one env (the base for `None`): what `pgtopo build ENV --target T` writes.
+pub type PrintEnv = fn(&Program, Option<&str>, &Options) -> Result<String, Vec<Diagnostic>>;
+
+/// The emitter of a target whose every model's files depend on that model alone (compose,
+/// haproxy, keepalived, hosts): the base and each env are rendered the same way, by `render`.
+pub struct PerModel {
+    pub target: Target,
+    pub stdout: PrintEnv,
+    pub render: RenderModel,
 }
 
-impl<'p, F> PerModel<'p, F>
-where
-    F: Fn(&Program, &Topology, &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> + Sync + 'p,
-{
-    /// Renders the base and returns the tree that renders each env the same way.
-    pub fn start(
+impl Emitter for PerModel {
+    fn target(&self) -> Target {
+        self.target
+    }
+
+    fn stdout(
+        &self,
+        p: &Program,
+        env: Option<&str>,
+        opts: &Options,
+    ) -> Result<String, Vec<Diagnostic>> {
+        (self.stdout)(p, env, opts)
+    }
+
+    fn start<'p>(
+        &self,
         p: &'p Program,
-        render: F,
         out: &mut dyn FnMut(Bundle),
     ) -> (Box<dyn TargetTree + 'p>, Vec<Diagnostic>) {
-        let errors = render(p, &p.base, out).err().unwrap_or_default();
-        (Box::new(PerModel { p, render }), errors)
+        let errors = (self.render)(p, &p.base, out).err().unwrap_or_default();
+        let tree = PerModelTree {
+            p,
+            render: self.render,
+        };
+        (Box::new(tree), errors)
     }
 }
 
-impl<'p, F> TargetTree for PerModel<'p, F>
-where
-    F: Fn(&Program, &Topology, &mut dyn FnMut(Bundle)) -> Result<(), Vec<Diagnostic>> + Sync,
-{
+/// [`PerModel`]'s tree after the base: each env rendered as the base was.
+struct PerModelTree<'p> {
+    p: &'p Program,
+    render: RenderModel,
+}
+
+impl TargetTree for PerModelTree<'_> {
     fn env(&self, t: &Topology, out: &mut dyn FnMut(Bundle)) -> (EnvNote, Vec<Diagnostic>) {
         (
             None,

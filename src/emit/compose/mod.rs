@@ -104,33 +104,19 @@ fn render(p: &Program, t: &Topology) -> Project {
 }
 
 /// The compose target: a project per model, which depends on that model alone.
-pub struct Emit;
+pub static EMIT: crate::emit::PerModel = crate::emit::PerModel {
+    target: crate::model::Target::Compose,
+    stdout,
+    render: render_model,
+};
 
-impl crate::emit::Emitter for Emit {
-    fn target(&self) -> crate::model::Target {
-        crate::model::Target::Compose
-    }
-
-    fn stdout(
-        &self,
-        p: &Program,
-        env: Option<&str>,
-        opts: &Options,
-    ) -> Result<String, Vec<Diagnostic>> {
-        stdout(p, env, opts)
-    }
-
-    fn start<'p>(
-        &self,
-        p: &'p Program,
-        out: &mut dyn FnMut(Bundle),
-    ) -> (Box<dyn crate::emit::TargetTree + 'p>, Vec<Diagnostic>) {
-        let render = |p: &Program, t: &Topology, out: &mut dyn FnMut(Bundle)| {
-            out(model_piece(p, t));
-            Ok(())
-        };
-        crate::emit::PerModel::start(p, render, out)
-    }
+fn render_model(
+    p: &Program,
+    t: &Topology,
+    out: &mut dyn FnMut(Bundle),
+) -> Result<(), Vec<Diagnostic>> {
+    out(model_piece(p, t));
+    Ok(())
 }
 
 /// The project of one model `t` (the base or an env of `p`), under its folder.

@@ -28,33 +28,19 @@ pub use check_script::script_name;
 pub const TIMEOUT_IDLE: &str = "30m";
 
 /// The haproxy target: each model's files depend on that model alone.
-pub struct Emit;
+pub static EMIT: crate::emit::PerModel = crate::emit::PerModel {
+    target: crate::model::Target::Haproxy,
+    stdout,
+    render: render_model,
+};
 
-impl crate::emit::Emitter for Emit {
-    fn target(&self) -> crate::model::Target {
-        crate::model::Target::Haproxy
-    }
-
-    fn stdout(
-        &self,
-        p: &Program,
-        env: Option<&str>,
-        opts: &Options,
-    ) -> Result<String, Vec<Diagnostic>> {
-        stdout(p, env, opts)
-    }
-
-    fn start<'p>(
-        &self,
-        p: &'p Program,
-        out: &mut dyn FnMut(Bundle),
-    ) -> (Box<dyn crate::emit::TargetTree + 'p>, Vec<Diagnostic>) {
-        let render = |_: &Program, t: &Topology, out: &mut dyn FnMut(Bundle)| {
-            out(model_piece(t)?);
-            Ok(())
-        };
-        crate::emit::PerModel::start(p, render, out)
-    }
+fn render_model(
+    _: &Program,
+    t: &Topology,
+    out: &mut dyn FnMut(Bundle),
+) -> Result<(), Vec<Diagnostic>> {
+    out(model_piece(t)?);
+    Ok(())
 }
 
 /// The files of one model (the base or an env).

@@ -27,33 +27,19 @@ use crate::plan::access::{self, Network};
 use crate::plan::params;
 
 /// The hosts target: each model's files depend on that model alone, and come in pieces.
-pub struct Emit;
+pub static EMIT: crate::emit::PerModel = crate::emit::PerModel {
+    target: crate::model::Target::Hosts,
+    stdout,
+    render: render_model,
+};
 
-impl crate::emit::Emitter for Emit {
-    fn target(&self) -> crate::model::Target {
-        crate::model::Target::Hosts
-    }
-
-    fn stdout(
-        &self,
-        p: &Program,
-        env: Option<&str>,
-        opts: &Options,
-    ) -> Result<String, Vec<Diagnostic>> {
-        stdout(p, env, opts)
-    }
-
-    fn start<'p>(
-        &self,
-        p: &'p Program,
-        out: &mut dyn FnMut(Bundle),
-    ) -> (Box<dyn crate::emit::TargetTree + 'p>, Vec<Diagnostic>) {
-        let render = |_: &Program, t: &Topology, out: &mut dyn FnMut(Bundle)| {
-            model_pieces(t, out);
-            Ok(())
-        };
-        crate::emit::PerModel::start(p, render, out)
-    }
+fn render_model(
+    _: &Program,
+    t: &Topology,
+    out: &mut dyn FnMut(Bundle),
+) -> Result<(), Vec<Diagnostic>> {
+    model_pieces(t, out);
+    Ok(())
 }
 
 /// The files of one model (the base or an env), handed over in pieces of whole clusters of about

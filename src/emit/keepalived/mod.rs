@@ -23,33 +23,19 @@ pub fn auth_file(cluster: &str) -> String {
 }
 
 /// The keepalived target: each model's files depend on that model alone.
-pub struct Emit;
+pub static EMIT: crate::emit::PerModel = crate::emit::PerModel {
+    target: crate::model::Target::Keepalived,
+    stdout,
+    render: render_model,
+};
 
-impl crate::emit::Emitter for Emit {
-    fn target(&self) -> crate::model::Target {
-        crate::model::Target::Keepalived
-    }
-
-    fn stdout(
-        &self,
-        p: &Program,
-        env: Option<&str>,
-        opts: &Options,
-    ) -> Result<String, Vec<Diagnostic>> {
-        stdout(p, env, opts)
-    }
-
-    fn start<'p>(
-        &self,
-        p: &'p Program,
-        out: &mut dyn FnMut(Bundle),
-    ) -> (Box<dyn crate::emit::TargetTree + 'p>, Vec<Diagnostic>) {
-        let render = |_: &Program, t: &Topology, out: &mut dyn FnMut(Bundle)| {
-            out(model_piece(t)?);
-            Ok(())
-        };
-        crate::emit::PerModel::start(p, render, out)
-    }
+fn render_model(
+    _: &Program,
+    t: &Topology,
+    out: &mut dyn FnMut(Bundle),
+) -> Result<(), Vec<Diagnostic>> {
+    out(model_piece(t)?);
+    Ok(())
 }
 
 /// The files of one model (the base or an env).
