@@ -121,6 +121,32 @@ fn every_haproxy_cfg_passes_haproxy_c() {
     }
 }
 
+/// Every script the hosts target writes (bootstrap, Patroni's run and apply scripts, the
+/// pgBackRest setup, backup and restore scripts) parses in the shell its first line names.
+#[test]
+fn every_hosts_script_parses() {
+    let dir = common::temp_dir("hosts-scripts");
+    let mut checked = 0;
+    for (name, p) in programs() {
+        if !p.build_targets().contains(&Target::Hosts) {
+            continue;
+        }
+        let b = emit::files(Target::Hosts, &p).unwrap_or_else(|d| panic!("{name}: {d:#?}"));
+        for (path, body) in b.iter().filter(|(f, _)| f.ends_with(".sh")) {
+            let shell = if body.starts_with("#!/bin/bash") {
+                "bash"
+            } else {
+                "sh"
+            };
+            let file = write(&dir, &format!("{checked}.sh"), body);
+            let (ok, out) = common::run(Command::new(shell).arg("-n").arg(&file));
+            assert!(ok, "{name}/hosts/{path}: {shell} -n refused it:\n{out}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} hosts scripts checked");
+}
+
 #[test]
 fn every_external_check_script_is_valid_sh() {
     let scripts: Vec<(String, String)> = ["pgtopo-check-primary", "pgtopo-check-replica"]
