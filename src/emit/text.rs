@@ -26,6 +26,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/pgbackrest-keys.j2"),
     ),
     (
+        "pgbackrest-first-backup",
+        include_str!("templates/pgbackrest-first-backup.j2"),
+    ),
+    (
         "pgbackrest-setup.sh",
         include_str!("templates/pgbackrest-setup.sh.j2"),
     ),
