@@ -25,11 +25,9 @@ mod common;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::PG_BIN;
-
-const PG_USER: &str = "postgres";
+use common::{as_pg_user, chown_pg, set_path, wait_for, PG_BIN, PG_USER};
 
 /// Started processes, killed by process group when dropped; PostgreSQL data directories stopped.
 struct Procs {
@@ -87,21 +85,6 @@ impl Drop for Procs {
     }
 }
 
-fn as_pg_user(program: &str) -> Command {
-    let mut c = Command::new("setpriv");
-    c.args([
-        "--reuid",
-        PG_USER,
-        "--regid",
-        PG_USER,
-        "--init-groups",
-        "--",
-        program,
-    ]);
-    c.current_dir("/");
-    c
-}
-
 fn prerequisites() -> bool {
     let mut missing: Vec<String> = [
         "etcd",
@@ -133,47 +116,6 @@ fn prerequisites() -> bool {
         missing.join(", ")
     );
     false
-}
-
-fn chown_pg(path: &Path) {
-    let (ok, out) = common::run(
-        Command::new("chown")
-            .arg("-R")
-            .arg(format!("{PG_USER}:{PG_USER}"))
-            .arg(path),
-    );
-    assert!(ok, "chown {}: {out}", path.display());
-}
-
-fn set_path(text: &str, key: &str, value: &str) -> String {
-    let mut hit = false;
-    let out: Vec<String> = text
-        .lines()
-        .map(|l| {
-            if l.starts_with(key) {
-                hit = true;
-                format!("{key}{value}")
-            } else {
-                l.to_owned()
-            }
-        })
-        .collect();
-    assert!(hit, "the emitted file has no `{key}` line");
-    out.join("\n") + "\n"
-}
-
-fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {secs} s: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 /// psql with a libpq connection string; (succeeded, stdout or stderr).

@@ -22,23 +22,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::PG_BIN;
-
-const PG_USER: &str = "postgres";
+use common::{PG_BIN, PG_USER};
 
 /// A command run as the PostgreSQL user, with pgBackRest's configuration named.
 fn as_pg(program: &str, conf: &Path) -> Command {
-    let mut c = Command::new("setpriv");
-    c.args([
-        "--reuid",
-        PG_USER,
-        "--regid",
-        PG_USER,
-        "--init-groups",
-        "--",
-        program,
-    ]);
-    c.current_dir("/");
+    let mut c = common::as_pg_user(program);
     c.env("PGBACKREST_CONFIG", conf);
     c.env("PATH", format!("{PG_BIN}:/usr/bin:/bin"));
     c

@@ -29,10 +29,7 @@ use std::time::{Duration, Instant};
 
 use pgtopo::model::{ListenTarget, Role};
 
-use common::PG_BIN;
-
-/// The OS user PostgreSQL, Patroni and PgBouncer run as (they refuse root).
-const PG_USER: &str = "postgres";
+use common::{as_pg_user, chown_pg, set_path, wait_for, PG_BIN, PG_USER};
 
 /// Every process the test started, stopped (SIGKILL to its process group) when dropped, and every
 /// PostgreSQL data directory, stopped with `pg_ctl stop -m immediate` (Patroni starts PostgreSQL in
@@ -126,24 +123,6 @@ impl Drop for Procs {
     }
 }
 
-/// A command run as the PostgreSQL user with a clean environment: `setpriv` execs the program
-/// (unlike `runuser`, which forks), so the PID we hold is the program's own and can be signalled.
-fn as_pg_user(program: &str) -> Command {
-    let mut c = Command::new("setpriv");
-    c.args([
-        "--reuid",
-        PG_USER,
-        "--regid",
-        PG_USER,
-        "--init-groups",
-        "--",
-        program,
-    ]);
-    // The checkout may sit in a folder the PostgreSQL user cannot enter (`mktemp -d`).
-    c.current_dir("/");
-    c
-}
-
 /// What the test needs; a missing piece is a loud skip, or a failure under PGTOPO_REQUIRE_TOOLS=1.
 fn prerequisites() -> bool {
     for tool in ["etcd", "patroni", "pgbouncer", "haproxy", "setpriv"] {
@@ -209,34 +188,6 @@ fn shift_ports(src: &str) -> String {
         }
     }
     out
-}
-
-/// Replaces the value of every line that starts with `key` (a path setting), keeping the rest.
-fn set_path(text: &str, key: &str, value: &str) -> String {
-    let mut hit = false;
-    let out: Vec<String> = text
-        .lines()
-        .map(|l| {
-            if l.starts_with(key) {
-                hit = true;
-                format!("{key}{value}")
-            } else {
-                l.to_owned()
-            }
-        })
-        .collect();
-    assert!(hit, "the emitted file has no `{key}` line");
-    out.join("\n") + "\n"
-}
-
-fn chown_pg(path: &Path) {
-    let (ok, out) = common::run(
-        Command::new("chown")
-            .arg("-R")
-            .arg(format!("{PG_USER}:{PG_USER}"))
-            .arg(path),
-    );
-    assert!(ok, "chown {}: {out}", path.display());
 }
 
 /// A node as the test knows it: its ports (from the compiled copy of the topology).
@@ -314,21 +265,6 @@ fn rest_status(port: u16, path: &str) -> u16 {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0)
-}
-
-/// Polls `f` every 200 ms until it returns `Some`, or panics with `what` after `secs`.
-fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {secs} s: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn wait_port(port: u16, what: &str) {

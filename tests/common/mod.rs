@@ -214,3 +214,67 @@ pub fn keepalived_with_auth(conf: &str, auth: &Path, label: &str) -> String {
     }
     copy
 }
+
+/// The OS user PostgreSQL, Patroni and PgBouncer run as in the live tests (they refuse root).
+pub const PG_USER: &str = "postgres";
+
+/// A command run as [`PG_USER`] with a clean environment: `setpriv` execs the program (unlike
+/// `runuser`, which forks), so the PID a test holds is the program's own and can be signalled.
+/// It starts in `/`: the checkout may sit in a folder the PostgreSQL user cannot enter.
+pub fn as_pg_user(program: &str) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid",
+        PG_USER,
+        "--regid",
+        PG_USER,
+        "--init-groups",
+        "--",
+        program,
+    ]);
+    c.current_dir("/");
+    c
+}
+
+/// Hands a folder (recursively) to [`PG_USER`].
+pub fn chown_pg(path: &Path) {
+    let (ok, out) = run(Command::new("chown")
+        .arg("-R")
+        .arg(format!("{PG_USER}:{PG_USER}"))
+        .arg(path));
+    assert!(ok, "chown {}: {out}", path.display());
+}
+
+/// An emitted file with the line starting with `key` given `value` instead: the live tests'
+/// path-only rewrites (data directories, pgpass and auth files into the temp dir).
+pub fn set_path(text: &str, key: &str, value: &str) -> String {
+    let mut hit = false;
+    let out: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with(key) {
+                hit = true;
+                format!("{key}{value}")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    assert!(hit, "the emitted file has no `{key}` line");
+    out.join("\n") + "\n"
+}
+
+/// Polls `f` until it gives a value, failing with `what` after `secs` seconds.
+pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {secs} s: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
