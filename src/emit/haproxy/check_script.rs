@@ -16,7 +16,7 @@ pub fn script_name(target: ListenTarget) -> String {
         // A standby cannot tell its own sync state, so sync/async listens check only that the node
         // is a standby. Without Patroni the synchronous set is fixed by the declared roles (the
         // `synchronous_standby_names` pgtopo writes, or pg_auto_failover's replication quorum), so
-        // the listen's server list tells sync from async (`candidates` in mod.rs;
+        // the listen's server list tells sync from async (`plan::endpoints::listen_candidates`;
         // docs/targets/vm.md).
         ListenTarget::Replicas | ListenTarget::Sync | ListenTarget::Async => "replica",
         ListenTarget::Any => "any",
