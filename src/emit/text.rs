@@ -67,6 +67,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "node-entrypoint.sh",
         include_str!("templates/node-entrypoint.sh.j2"),
     ),
+    (
+        "compose-init.sh",
+        include_str!("templates/compose-init.sh.j2"),
+    ),
+    (
+        "compose-crontab",
+        include_str!("templates/compose-crontab.j2"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {
