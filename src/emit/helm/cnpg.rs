@@ -3,7 +3,7 @@
 
 use serde_yaml::{Mapping, Value};
 
-use crate::model::{Cluster, PoolMode, Pooler, PoolerTarget, SyncMethod, Topology};
+use crate::model::{Cluster, Database, PoolMode, Pooler, PoolerTarget, SyncMethod, Topology};
 use crate::plan::access;
 
 use super::charts::{cnpg_image, labels, resources, CNPG_FIXED_PARAMETERS};
@@ -25,6 +25,13 @@ pub fn synchronous(c: &Cluster) -> Option<(SyncMethod, u32)> {
     let sync = c.replication.synchronous.as_ref()?;
     c.sync_nodes().next()?;
     Some((sync.method.value, sync.count.value))
+}
+
+/// Whether the cluster is a copy of another (a restore from its backups, or a replica cluster):
+/// its data, its databases included, comes from the source, so it runs no initdb and declares no
+/// databases to the operator.
+pub fn is_copy(t: &Topology, c: &Cluster) -> bool {
+    !cnpg_backup::recovery(t, c).is_empty() || !cnpg_backup::replica(t, c).is_empty()
 }
 
 pub fn values(t: &Topology, c: &Cluster) -> Value {
@@ -121,33 +128,22 @@ pub fn values(t: &Topology, c: &Cluster) -> Value {
             ]),
         );
     }
-    // initdb runs only in standalone mode; a copy's databases are its source's.
+    // initdb runs only in standalone mode; a copy's databases are its source's. initdb creates
+    // the first database and its owner, whose password the operator keeps in `<cluster>-app`
+    // (the Secret applications read); everything else about every database, the first included,
+    // is the `databases` list below, which the operator keeps converging after initdb.
     if let Some(db) = c.databases.first().filter(|_| copied.is_empty()) {
         let mut init = vec![("database", s(db.name.clone()))];
         if let Some(o) = &db.owner {
             init.push(("owner", s(o.value.clone())));
         }
-        // The database's connection limit, run once by the operator after initdb.
-        if let Some(l) = &db.connection_limit {
-            init.push((
-                "postInitSQL",
-                Value::Sequence(vec![s(format!(
-                    "ALTER DATABASE \"{}\" CONNECTION LIMIT {}",
-                    db.name, l.value
-                ))]),
-            ));
-        }
-        // Its extensions, created in it (the operator runs these in the application database).
-        let exts: Vec<Value> = db
-            .extensions
-            .iter()
-            .filter(|e| access::is_extension(&e.value))
-            .map(|e| s(format!("CREATE EXTENSION IF NOT EXISTS \"{}\"", e.value)))
-            .collect();
-        if !exts.is_empty() {
-            init.push(("postInitApplicationSQL", Value::Sequence(exts)));
-        }
         set(&mut v, "cluster.initdb", map(init));
+    }
+    if copied.is_empty() {
+        let dbs = databases(c);
+        if !dbs.is_empty() {
+            set(&mut v, "databases", Value::Sequence(dbs));
+        }
     }
     let roles = roles(c);
     if !roles.is_empty() {
@@ -191,6 +187,84 @@ pub fn values(t: &Topology, c: &Cluster) -> Value {
         set(&mut v, "poolers", Value::Sequence(poolers));
     }
     v
+}
+
+/// Database names CloudNativePG refuses in a `Database` object (the CRD's CEL rules): every
+/// cluster has them already.
+pub const CNPG_RESERVED_DATABASES: &[&str] = &["postgres", "template0", "template1"];
+
+/// The name the chart gives the `Database` object of database `name`: `<cluster>-<name>` with
+/// each `_` made `-` (templates/databases.yaml).
+pub fn database_object(c: &Cluster, name: &str) -> String {
+    format!("{}-{}", c.name, name.replace('_', "-"))
+}
+
+/// Why the chart cannot render a `Database` object for database `name`, if it cannot: the
+/// operator refuses the reserved names, and the API server a name that is not a DNS subdomain
+/// (a database name ending in `_` gives an object name ending in `-`).
+pub fn database_refused(c: &Cluster, name: &str) -> Option<String> {
+    if CNPG_RESERVED_DATABASES.contains(&name) {
+        return Some(format!(
+            "CloudNativePG reserves the name \"{name}\" and refuses a Database object for it"
+        ));
+    }
+    let object = database_object(c, name);
+    object.ends_with('-').then(|| {
+        format!("the chart would name its Database object \"{object}\", which is not a valid Kubernetes name (it ends in '-')")
+    })
+}
+
+/// The owner the `Database` object of `d` names: the declared one, else the role that owns the
+/// database without one. initdb makes the first database's owner a role named after it (the
+/// operator's default), so its object names that role and never fights initdb; the others belong
+/// to the superuser, `postgres`, as the bootstrap SQL of the other targets leaves them.
+pub fn database_owner(c: &Cluster, d: &Database) -> String {
+    match &d.owner {
+        Some(o) => o.value.clone(),
+        None if c.databases.first().is_some_and(|f| f.name == d.name) => d.name.clone(),
+        None => "postgres".to_owned(),
+    }
+}
+
+/// The chart's `databases` list: one CloudNativePG `Database` object per declared database the
+/// chart can name ([`database_refused`]), with its owner, connection limit and extensions. Each
+/// says `ensure: present` (created when missing, altered to match otherwise, so the database
+/// initdb made is adopted, not created twice) and `databaseReclaimPolicy: retain` (deleting the
+/// release or the object never drops a database and its data). Every owner is a managed role
+/// ([`roles`], which lists every owner) or initdb's.
+pub fn databases(c: &Cluster) -> Vec<Value> {
+    c.databases
+        .iter()
+        .filter(|d| database_refused(c, &d.name).is_none())
+        .map(|d| {
+            let mut pairs = vec![
+                ("name", s(d.name.clone())),
+                ("owner", s(database_owner(c, d))),
+                ("ensure", s("present")),
+            ];
+            if let Some(l) = &d.connection_limit {
+                // The chart writes the limit under `{{- with .connectionLimit }}`, which skips a
+                // 0 (false to Go templates); the string "0" is not skipped and renders as the
+                // number 0, which the CRD's integer field takes.
+                let limit = match l.value {
+                    0 => s("0"),
+                    n => int(i64::from(n)),
+                };
+                pairs.push(("connectionLimit", limit));
+            }
+            let exts: Vec<Value> = d
+                .extensions
+                .iter()
+                .filter(|e| access::is_extension(&e.value))
+                .map(|e| map([("name", s(e.value.clone())), ("ensure", s("present"))]))
+                .collect();
+            if !exts.is_empty() {
+                pairs.push(("extensions", Value::Sequence(exts)));
+            }
+            pairs.push(("databaseReclaimPolicy", s("retain")));
+            map(pairs)
+        })
+        .collect()
 }
 
 /// The operator's managed roles: every role the bootstrap would create but the replication role
