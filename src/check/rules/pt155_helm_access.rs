@@ -4,10 +4,10 @@
 //! and `connection-limit`, `hba`, `tls`) is what its chart renders. CloudNativePG renders roles
 //! (`cluster.roles`), every database with its owner, limit and extensions (`databases`: one
 //! Database object each), `postgresql.pg_hba` and the server certificate, but reads a login
-//! role's password from a basic-auth Secret `<secret>-<role>` rather than the topology's Secret,
-//! checks client certificates against its own CA, and cannot name a Database object for a
-//! database called `postgres`, `template0` or `template1` (reserved by the operator) or whose name
-//! ends in `_` (warnings). The bitnami charts render none of it yet (warnings that name each part).
+//! role's password (a declared login `role`'s or a database owner's) from a basic-auth Secret
+//! `<secret>-<role>` rather than the topology's Secret, checks client certificates against its
+//! own CA, and cannot name a Database object for a database called `postgres`, `template0` or
+//! `template1` (reserved by the operator) or whose name ends in `_` (warnings). The bitnami charts render none of it yet (warnings that name each part).
 //! Why: nothing declared is silently dropped: a reviewer of the Helm output must know which
 //! roles, rules or certificates the chart will not set up.
 //! Example: `cluster "db" { helm chart="bitnami/postgresql-ha"; role "app" login=#true … }`.
@@ -49,6 +49,37 @@ fn cnpg(t: &Topology, c: &Cluster, out: &mut Vec<Diagnostic>) {
                 r.name,
                 role_secret(c, &r.name),
                 r.name,
+                c.credentials.secret.value
+            ),
+            "create that Secret beside the chart's release (type kubernetes.io/basic-auth)",
+        ));
+    }
+    // A database owner that is no declared `role` is a login role too (`cluster.roles`), with
+    // the same Secret; without it the operator does not create the role, and the owner's
+    // Database object cannot be created either.
+    let mut owners: Vec<&str> = Vec::new();
+    for o in c.databases.iter().filter_map(|d| d.owner.as_ref()) {
+        if c.role(&o.value).is_some() || owners.contains(&o.value.as_str()) {
+            continue;
+        }
+        owners.push(&o.value);
+        let initdb = !cnpg::is_copy(t, c)
+            && c.databases
+                .first()
+                .and_then(|d| d.owner.as_ref())
+                .is_some_and(|f| f.value == o.value);
+        let without = if initdb {
+            "initdb creates the role, but the operator cannot reconcile it without that Secret"
+        } else {
+            "without it the role is not created, nor the databases it owns"
+        };
+        out.push(warn(
+            o.span,
+            format!(
+                "CloudNativePG reads the password of database owner \"{}\" from a basic-auth Secret \"{}\" (keys username, password), not from key \"{}-password\" of \"{}\"; {without}",
+                o.value,
+                role_secret(c, &o.value),
+                o.value,
                 c.credentials.secret.value
             ),
             "create that Secret beside the chart's release (type kubernetes.io/basic-auth)",
