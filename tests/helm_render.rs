@@ -866,6 +866,25 @@ fn cnpg_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
     // target's default is maxUnavailable 1 too); `pdb` only turns the value on explicitly.
     expect(v, "enablePDB", &spec["enablePDB"], &json!(true));
     database_facts(case, docs, spec, v);
+    // Every Secret a managed role reads its password from is one the README tells the reader to
+    // create: without it the operator creates neither the role nor the databases it owns.
+    let readme = case
+        .bundle
+        .get(&format!("{}/README.md", c.name))
+        .expect("every release has a README");
+    for r in spec["managed"]["roles"].as_array().into_iter().flatten() {
+        if let Some(secret) = r["passwordSecret"]["name"].as_str() {
+            if !readme.contains(&format!(
+                "- `{secret}`: role `{}`",
+                r["name"].as_str().unwrap_or("")
+            )) {
+                v.push(format!(
+                    "role {} reads its password from Secret {secret}, which the README does not list",
+                    r["name"]
+                ));
+            }
+        }
+    }
     if let Some(db) = c.databases.first().filter(|_| !copy) {
         expect(
             v,

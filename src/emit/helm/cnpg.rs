@@ -299,6 +299,20 @@ pub fn roles(c: &Cluster) -> Vec<Value> {
         .collect()
 }
 
+/// The login roles of [`roles`] with the basic-auth Secret each one's password is read from:
+/// the Secrets that must exist before the release for the operator to create those roles (and
+/// the databases they own).
+pub fn role_secrets(c: &Cluster) -> Vec<(String, String)> {
+    access::login_roles(c)
+        .into_iter()
+        .filter(|r| !r.replication && r.login)
+        .map(|r| {
+            let secret = role_secret(c, &r.name);
+            (r.name, secret)
+        })
+        .collect()
+}
+
 /// The basic-auth Secret the operator reads a login role's password from.
 pub fn role_secret(c: &Cluster, role: &str) -> String {
     format!("{}-{}", c.credentials.secret.value, role.replace('_', "-"))
