@@ -866,6 +866,23 @@ fn cnpg_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
     // target's default is maxUnavailable 1 too); `pdb` only turns the value on explicitly.
     expect(v, "enablePDB", &spec["enablePDB"], &json!(true));
     database_facts(case, docs, spec, v);
+    // The operator drops a managed extension (pg_stat_statements, pgaudit) from every database
+    // unless a parameter of its namespace is set: a declared one keeps one.
+    for (ext, _, _) in pgtopo::emit::helm::cnpg::CNPG_MANAGED_EXTENSIONS {
+        let declared = c
+            .databases
+            .iter()
+            .any(|d| d.extensions.iter().any(|e| e.value == *ext));
+        let prefix = format!("{ext}.");
+        let kept = spec["postgresql"]["parameters"]
+            .as_object()
+            .is_some_and(|p| p.keys().any(|k| k.starts_with(&prefix)));
+        if declared && !kept {
+            v.push(format!(
+                "extension {ext} is declared but no {prefix}* parameter is set: the operator would drop it"
+            ));
+        }
+    }
     // Every Secret a managed role reads its password from is one the README tells the reader to
     // create: without it the operator creates neither the role nor the databases it owns.
     let readme = case

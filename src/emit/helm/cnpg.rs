@@ -109,12 +109,17 @@ pub fn values(t: &Topology, c: &Cluster) -> Value {
     }
     // CloudNativePG takes every parameter as a string, exactly as postgresql.conf would read it
     // unquoted; the ones its operator fixes are left out (PT154).
-    let params: Vec<(String, Value)> = c
+    let mut params: Vec<(String, Value)> = c
         .parameters
         .iter()
         .filter(|(k, _)| !CNPG_FIXED_PARAMETERS.contains(&k.as_str()))
         .map(|(k, p)| (k.clone(), s(p.to_plain())))
         .collect();
+    params.extend(
+        managed_extension_parameters(c)
+            .into_iter()
+            .map(|(k, x)| (k.to_owned(), s(x))),
+    );
     if !params.is_empty() {
         set(&mut v, "cluster.postgresql.parameters", map(params));
     }
@@ -187,6 +192,36 @@ pub fn values(t: &Topology, c: &Cluster) -> Value {
         set(&mut v, "poolers", Value::Sequence(poolers));
     }
     v
+}
+
+/// The extensions CloudNativePG's instance manager creates and drops itself ("managed
+/// extensions"), with a parameter of each one's namespace and that parameter's PostgreSQL default.
+/// The operator keeps such an extension in every database while any `<namespace>.*` parameter is
+/// set, and drops it from every database otherwise, even one a Database object lists.
+pub const CNPG_MANAGED_EXTENSIONS: &[(&str, &str, &str)] = &[
+    ("pg_stat_statements", "pg_stat_statements.track", "top"),
+    ("pgaudit", "pgaudit.log", "none"),
+];
+
+/// The parameters that keep the operator from dropping a managed extension a database declares:
+/// for each one no declared parameter of its namespace covers, its namespace's parameter at the
+/// value PostgreSQL would use anyway, so the server behaves exactly as without it. The operator
+/// then creates the extension in every database that accepts connections, not only the
+/// declaring ones (docs/targets/helm.md).
+pub fn managed_extension_parameters(c: &Cluster) -> Vec<(&'static str, &'static str)> {
+    CNPG_MANAGED_EXTENSIONS
+        .iter()
+        .filter(|(ext, _, _)| {
+            c.databases
+                .iter()
+                .any(|d| d.extensions.iter().any(|e| e.value == *ext))
+        })
+        .filter(|(ext, _, _)| {
+            let prefix = format!("{ext}.");
+            !c.parameters.keys().any(|k| k.starts_with(&prefix))
+        })
+        .map(|(_, param, default)| (*param, *default))
+        .collect()
 }
 
 /// Database names CloudNativePG refuses in a `Database` object (the CRD's CEL rules): every
