@@ -417,3 +417,60 @@ fn pooler(c: &Cluster, p: &Pooler) -> Value {
     }
     map(pairs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(body: &str) -> Cluster {
+        let src = format!(
+            "targets \"helm\"\ncluster \"db\" {{\n    postgres version=16\n    node \"db-0\" role=\"primary\"\n{body}}}\n"
+        );
+        let p = crate::driver::compile(&src).program("t").unwrap();
+        p.base.clusters[0].clone()
+    }
+
+    fn names(v: &[Value]) -> Vec<(&str, &str)> {
+        v.iter()
+            .map(|d| (d["name"].as_str().unwrap(), d["owner"].as_str().unwrap()))
+            .collect()
+    }
+
+    /// Without `owner=`, the first database keeps initdb's owner (named after it) and the others
+    /// the superuser; names the chart cannot turn into a Database object are left out.
+    #[test]
+    fn every_nameable_database_with_its_owner() {
+        let c = cluster(
+            "    database \"app\"\n    database \"events\"\n    database \"sales\" owner=\"seller\"\n    database \"postgres\"\n    database \"tmp_\"\n",
+        );
+        assert_eq!(
+            names(&databases(&c)),
+            [("app", "app"), ("events", "postgres"), ("sales", "seller")]
+        );
+        assert!(database_refused(&c, "template1").is_some());
+        assert!(database_refused(&c, "tmp_").is_some());
+        assert!(database_refused(&c, "_tmp").is_none());
+        assert_eq!(database_object(&c, "audit_log"), "db-audit-log");
+    }
+
+    /// A limit of 0 is a string, which the chart's `with` does not skip; others are numbers.
+    #[test]
+    fn a_zero_limit_survives_the_chart() {
+        let c = cluster(
+            "    database \"a\" connection-limit=0\n    database \"b\" connection-limit=7\n",
+        );
+        let dbs = databases(&c);
+        assert_eq!(dbs[0]["connectionLimit"], s("0"));
+        assert_eq!(dbs[1]["connectionLimit"], int(7));
+    }
+
+    /// A declared managed extension gets its namespace's parameter, unless one is declared.
+    #[test]
+    fn managed_extensions_keep_a_parameter() {
+        let c = cluster("    database \"a\" {\n        extension \"pg_stat_statements\"\n        extension \"pgaudit\"\n    }\n    parameters {\n        pgaudit.log \"ddl\"\n    }\n");
+        assert_eq!(
+            managed_extension_parameters(&c),
+            [("pg_stat_statements.track", "top")]
+        );
+    }
+}
