@@ -7,7 +7,8 @@
 //! role's password (a declared login `role`'s or a database owner's) from a basic-auth Secret
 //! `<secret>-<role>` rather than the topology's Secret, checks client certificates against its
 //! own CA, and cannot name a Database object for a database called `postgres`, `template0` or
-//! `template1` (reserved by the operator) or whose name ends in `_` (warnings). The bitnami charts render none of it yet (warnings that name each part).
+//! `template1` (reserved by the operator) or whose name ends in `_` (warnings). The bitnami
+//! charts render none of it yet (warnings that name each part).
 //! Why: nothing declared is silently dropped: a reviewer of the Helm output must know which
 //! roles, rules or certificates the chart will not set up.
 //! Example: `cluster "db" { helm chart="bitnami/postgresql-ha"; role "app" login=#true … }`.
