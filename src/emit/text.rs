@@ -67,6 +67,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "node-entrypoint.sh",
         include_str!("templates/node-entrypoint.sh.j2"),
     ),
+    (
+        "pgtopo-health.sh",
+        include_str!("templates/pgtopo-health.sh.j2"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {

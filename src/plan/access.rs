@@ -19,8 +19,8 @@ pub struct LoginRole {
     pub connection_limit: i32,
     /// The roles granted to this one.
     pub member_of: Vec<String>,
-    /// Whether the role has a password (from the credentials): every login role but the balancer
-    /// check's ([`CHECK_USER`]), which logs in without one from the balancer hosts alone.
+    /// Whether the role has a password (from the credentials): every login role but the health
+    /// endpoint's ([`CHECK_USER`]), which logs in by `peer` over the Unix socket alone.
     pub password: bool,
     /// Settings the role always runs with (`ALTER ROLE … SET`), as (name, value).
     pub settings: Vec<(&'static str, &'static str)>,
@@ -89,13 +89,22 @@ pub fn login_roles(c: &Cluster) -> Vec<LoginRole> {
     v
 }
 
-/// The role the balancer's external checks log in as, on clusters without Patroni (Patroni's REST
-/// API answers the checks there): it may only connect, to the `postgres` database, from the
-/// balancer hosts, without a password (`trust`, the one such row pgtopo writes), so no balancer
-/// host holds a database password. It owns nothing and is granted nothing; the check reads
-/// `pg_is_in_recovery()`, which every role may call. A connection limit and a statement timeout
-/// bound what a stranger on a balancer host could do with it.
+/// The role the health endpoint of a database node logs in as, on clusters with a balancer and
+/// no Patroni (Patroni's REST API answers haproxy's checks there): it owns nothing and is granted
+/// nothing, since the endpoint reads `pg_is_in_recovery()` and whether a WAL receiver runs, which
+/// every role may. It has no password: it is admitted only over the node's Unix socket, by `peer`
+/// authentication mapped from the endpoint's OS user ([`HEALTH_OS_USER`], [`HEALTH_IDENT_MAP`]),
+/// so neither a balancer host nor the database host holds a password for it, and no `trust` row
+/// exists. A connection limit and a statement timeout still bound what the endpoint can cost.
 pub const CHECK_USER: &str = "pgtopo_check";
+
+/// The OS user the health endpoint runs as on each database host (a system user with no login,
+/// created from the `sysusers.d` file the hosts target writes): the one OS user `peer`
+/// authentication maps to [`CHECK_USER`].
+pub const HEALTH_OS_USER: &str = "pgtopo-health";
+
+/// The pg_ident.conf map that lets [`HEALTH_OS_USER`] log in as [`CHECK_USER`], and nothing else.
+pub const HEALTH_IDENT_MAP: &str = "pgtopo-health";
 
 /// Where the SECURITY DEFINER function PgBouncer's `auth_query` calls lives (schema, function).
 pub const POOLER_LOOKUP: &str = "pgtopo.pgbouncer_lookup";
@@ -107,15 +116,16 @@ pub fn has_pgbouncer(c: &Cluster) -> bool {
         .any(|p| p.kind.value == PoolerKind::Pgbouncer)
 }
 
-/// Whether the balancer's external checks ask PostgreSQL as [`CHECK_USER`]: a cluster with a
-/// balancer and no Patroni.
-pub fn has_check_role(c: &Cluster) -> bool {
+/// Whether every database node runs the health endpoint that haproxy's checks ask, which logs in
+/// as [`CHECK_USER`]: a cluster with a balancer and no Patroni (Patroni's REST API answers them).
+pub fn has_health_endpoint(c: &Cluster) -> bool {
     !c.balancers.is_empty() && c.failover.manager.value != FailoverManager::Patroni
 }
 
 /// The roles pgtopo's own components log in as, each with the one right it needs, never the
 /// superuser (docs/security.md): the exporters (`pg_monitor`), PgBouncer's lookup of other roles'
-/// secrets (only the [`POOLER_LOOKUP`] function) and the balancer's checks (only to connect).
+/// secrets (only the [`POOLER_LOOKUP`] function) and the nodes' health endpoints (only to
+/// connect, over the Unix socket).
 pub fn service_roles(c: &Cluster) -> Vec<LoginRole> {
     let mut v = Vec::new();
     if c.monitoring.is_some() {
@@ -135,11 +145,11 @@ pub fn service_roles(c: &Cluster) -> Vec<LoginRole> {
             ..LoginRole::login(credentials::POOLER_AUTH_USER)
         });
     }
-    if has_check_role(c) {
+    if has_health_endpoint(c) {
         v.push(LoginRole {
             password: false,
-            // Every listen of every balancer host checks every node every few seconds, one short
-            // connection at a time.
+            // Every listen of every balancer host asks the node's endpoint every few seconds, and
+            // each request is one short connection.
             connection_limit: 10,
             settings: vec![("statement_timeout", "2s")],
             secret_key: String::new(),
@@ -440,9 +450,9 @@ pub struct HbaRow {
     pub user: String,
     /// Empty for `local` rows.
     pub address: String,
-    /// `scram-sha-256`, `cert`, `peer`, `reject`, or `trust` for the balancer check role alone.
+    /// `scram-sha-256`, `cert`, `peer` or `reject`; never `trust`, `password` or `md5`.
     pub method: &'static str,
-    /// Authentication options (`clientcert=verify-full`), empty for none.
+    /// Authentication options (`clientcert=verify-full`, `map=…`), empty for none.
     pub options: String,
 }
 
@@ -539,8 +549,8 @@ fn replication_user(c: &Cluster) -> &'static str {
 ///    topology knows ([`Network`]), never from every address.
 ///
 /// With `tls mode="require"` or stricter every remote row is `hostssl`; `method="cert"` rows
-/// check the client certificate (`clientcert=verify-full`). `trust` only for the balancer check
-/// role, which can do nothing but connect ([`CHECK_USER`]); never for a client.
+/// check the client certificate (`clientcert=verify-full`). Never `trust`: the health endpoint's
+/// role logs in by `peer` over the Unix socket ([`CHECK_USER`]).
 pub fn hba_rows(c: &Cluster, net: Network) -> Vec<HbaRow> {
     let mut rows = own_rows(c, &net);
     rows.extend(client_rows(c, &net));
@@ -558,10 +568,6 @@ pub fn client_sslmode(c: &Cluster) -> &'static str {
     }
 }
 
-fn is_loopback(cidr: &str) -> bool {
-    cidr.starts_with("127.") || cidr.starts_with("::1/")
-}
-
 /// `host`, or `hostssl` when the cluster requires TLS.
 fn remote_kind(c: &Cluster) -> &'static str {
     match c.tls_mode() {
@@ -576,19 +582,16 @@ const SCRAM: &str = "scram-sha-256";
 pub fn own_rows(c: &Cluster, net: &Network) -> Vec<HbaRow> {
     let remote = remote_kind(c);
     let scram = SCRAM;
-    let mut rows = vec![
-        HbaRow::new("local", "all", "postgres", "", "peer"),
-        HbaRow::new("local", "all", "all", "", scram),
-    ];
-    // The balancer's external checks (clusters without Patroni): the check role, to `postgres`
-    // only, from the balancer hosts only, without a password (see [`CHECK_USER`]); before the
-    // loopback rows, for a balancer on a database host.
-    if let (Network::Hosts { balancers, .. }, true) = (net, has_check_role(c)) {
-        for a in balancers.iter() {
-            let kind = if is_loopback(a) { "host" } else { remote };
-            rows.push(HbaRow::new(kind, "postgres", CHECK_USER, a, "trust"));
-        }
+    let mut rows = vec![HbaRow::new("local", "all", "postgres", "", "peer")];
+    // The health endpoint on VM hosts (clusters with a balancer and no Patroni): its role, to
+    // `postgres` only, over the Unix socket only, by `peer` mapped from the endpoint's OS user
+    // (see [`CHECK_USER`]); before the password row, which would otherwise ask it for one.
+    if let (Network::Hosts { .. }, true) = (net, has_health_endpoint(c)) {
+        let mut row = HbaRow::new("local", "postgres", CHECK_USER, "", "peer");
+        row.options = format!("map={HEALTH_IDENT_MAP}");
+        rows.push(row);
     }
+    rows.push(HbaRow::new("local", "all", "all", "", scram));
     rows.push(HbaRow::new("host", "all", "all", "127.0.0.1/32", scram));
     rows.push(HbaRow::new("host", "all", "all", "::1/128", scram));
     let peers = net.peers();
@@ -711,6 +714,21 @@ fn rule_row(remote: &'static str, r: &HbaRule, db: &str, user: &str, address: &s
         row.options = "clientcert=verify-full".to_owned();
     }
     row
+}
+
+/// The pg_ident.conf of a node on a VM host, when its cluster runs the health endpoint: the one
+/// map that lets the endpoint's OS user log in as [`CHECK_USER`] (and as no other role).
+pub fn ident_conf(c: &Cluster) -> Option<String> {
+    has_health_endpoint(c).then(|| {
+        format!(
+            "# pg_ident.conf for cluster \"{}\", generated by pgtopo. Install beside pg_hba.conf.\n\
+             # The health endpoint's OS user may log in as its role over the Unix socket (peer),\n\
+             # without a password; no other OS user may, and it may log in as no other role.\n\n\
+             # MAPNAME       SYSTEM-USERNAME  PG-USERNAME\n\
+             {HEALTH_IDENT_MAP:<15} {HEALTH_OS_USER:<16} {CHECK_USER}\n",
+            c.name
+        )
+    })
 }
 
 /// The rows as pg_hba.conf's table, with its header line.
