@@ -172,15 +172,24 @@ fn every_health_endpoint_unit_passes_systemd_analyze_verify() {
             .clone()
     };
     for (label, socket) in &sockets {
-        let unit = label.rsplit_once('/').unwrap().1.trim_end_matches(".socket");
+        let unit = label
+            .rsplit_once('/')
+            .unwrap()
+            .1
+            .trim_end_matches(".socket");
         let service = file(label, &format!("{unit}@.service"));
         assert!(socket.contains("\nAccept=yes\n"), "{label}");
         assert!(service.contains("\nUser=pgtopo-health\n"), "{label}");
         let ident = file(label, "pg_ident.conf");
-        assert!(ident.contains("\npgtopo-health   pgtopo-health    pgtopo_check\n"), "{ident}");
+        assert!(
+            ident.contains("\npgtopo-health   pgtopo-health    pgtopo_check\n"),
+            "{ident}"
+        );
         let hba = file(label, "pg_hba.conf");
         assert!(
-            hba.contains("\nlocal   postgres     pgtopo_check                      peer map=pgtopo-health\n"),
+            hba.contains(
+                "\nlocal   postgres     pgtopo_check                      peer map=pgtopo-health\n"
+            ),
             "{hba}"
         );
         if !common::have_tool("systemd-analyze") {
@@ -203,7 +212,11 @@ fn every_health_endpoint_unit_passes_systemd_analyze_verify() {
         if common::have_tool("systemd-sysusers") {
             let root = dir.join("root");
             std::fs::create_dir_all(root.join("etc")).unwrap();
-            let conf = write(&dir, "sysusers.conf", &file(label, "pgtopo-health.sysusers.conf"));
+            let conf = write(
+                &dir,
+                "sysusers.conf",
+                &file(label, "pgtopo-health.sysusers.conf"),
+            );
             let (ok, out) = common::run(
                 Command::new("systemd-sysusers")
                     .arg(format!("--root={}", root.display()))
@@ -571,7 +584,9 @@ fn no_vm_file_holds_a_password_or_trust() {
                 // Never trust, not even for the health endpoint's role, which logs in by peer
                 // over the Unix socket (docs/security.md).
                 assert!(
-                    !lower.lines().any(|l| l.split_whitespace().any(|w| w == "trust")),
+                    !lower
+                        .lines()
+                        .any(|l| l.split_whitespace().any(|w| w == "trust")),
                     "{name}/{t}/{path} uses trust"
                 );
                 assert!(

@@ -424,7 +424,10 @@ cluster "c" {{
             assert_eq!(servers(&cfg, "sy")[2], "a_fallback", "{manager}: {cfg}");
             assert_eq!(servers(&cfg, "as"), ["a", "e"], "{manager}: {cfg}");
             assert!(cfg.contains("option httpchk GET /sync"), "{cfg}");
-            assert!(cfg.contains("server b 10.0.0.2:5432 check port 8008"), "{cfg}");
+            assert!(
+                cfg.contains("server b 10.0.0.2:5432 check port 8008"),
+                "{cfg}"
+            );
             assert!(!cfg.contains("external-check"), "{cfg}");
         }
     }
