@@ -122,10 +122,16 @@ pub fn has_health_endpoint(c: &Cluster) -> bool {
     !c.balancers.is_empty() && c.failover.manager.value != FailoverManager::Patroni
 }
 
+/// Whether the cluster runs a Pgpool-II, which checks the nodes as
+/// [`credentials::PGPOOL_CHECK_USER`].
+pub fn has_pgpool(c: &Cluster) -> bool {
+    c.poolers.iter().any(|p| p.kind.value == PoolerKind::Pgpool)
+}
+
 /// The roles pgtopo's own components log in as, each with the one right it needs, never the
 /// superuser (docs/security.md): the exporters (`pg_monitor`), PgBouncer's lookup of other roles'
-/// secrets (only the [`POOLER_LOOKUP`] function) and the nodes' health endpoints (only to
-/// connect, over the Unix socket).
+/// secrets (only the [`POOLER_LOOKUP`] function), Pgpool-II's checks (`pg_monitor`) and the
+/// nodes' health endpoints (only to connect, over the Unix socket).
 pub fn service_roles(c: &Cluster) -> Vec<LoginRole> {
     let mut v = Vec::new();
     if c.monitoring.is_some() {
@@ -144,6 +150,19 @@ pub fn service_roles(c: &Cluster) -> Vec<LoginRole> {
             env_var: credentials::POOLER_AUTH_PASSWORD_VAR.to_owned(),
             ..LoginRole::login(credentials::POOLER_AUTH_USER)
         });
+    }
+    if has_pgpool(c) {
+        // Pgpool-II reads the standbys' replication state from `pg_stat_replication`, whose
+        // details only `pg_monitor` (or a superuser) may see. No connection limit: every Pgpool-II
+        // child may keep a cached connection as this role (the image's health check logs in
+        // through Pgpool-II), and a refused check would take a healthy node out of the pool.
+        v.push(LoginRole {
+            member_of: vec!["pg_monitor".to_owned()],
+            ..LoginRole::login(credentials::PGPOOL_CHECK_USER)
+        });
+        // bitnami/pgpool's own login through Pgpool-II (its health check): it needs nothing but
+        // to connect, to `postgres`.
+        v.push(LoginRole::login(credentials::PGPOOL_PROBE_USER));
     }
     if has_health_endpoint(c) {
         v.push(LoginRole {
@@ -173,6 +192,25 @@ pub fn password_roles(c: &Cluster) -> impl Iterator<Item = LoginRole> {
     bootstrap_roles(c)
         .into_iter()
         .filter(|r| r.login && r.password)
+}
+
+/// The roles that log in through Pgpool-II besides bitnami/pgpool's own
+/// ([`credentials::PGPOOL_PROBE_USER`]), each with its credentials: the database owners, or the
+/// superuser when the workloads log in as it ([`workload_login`]: a cluster without an owned
+/// database, where nothing else could log in through Pgpool-II).
+pub fn pgpool_users(c: &Cluster) -> Vec<LoginRole> {
+    let owners = owners(c);
+    let mut v: Vec<LoginRole> = password_roles(c)
+        .filter(|r| !r.replication && owners.contains(&r.name.as_str()))
+        .collect();
+    if workload_login(c).2.is_none() {
+        v.push(LoginRole {
+            secret_key: credentials::SUPERUSER_PASSWORD_KEY.to_owned(),
+            env_var: credentials::SUPERUSER_PASSWORD_VAR.to_owned(),
+            ..LoginRole::login("postgres")
+        });
+    }
+    v
 }
 
 /// The login a workload's scripts use: the owner of the cluster's first database, in that
@@ -540,9 +578,11 @@ fn replication_user(c: &Cluster) -> &'static str {
 }
 
 /// The pg_hba rows of a cluster, first match wins:
-/// 1. pgtopo's own: local administration by the `postgres` OS user (peer), every other local login
+/// 1. pgtopo's own: local administration by the `postgres` OS user (peer), the health
+///    endpoint's role over the Unix socket (peer, mapped from its OS user), every other local login
 ///    with a password, password logins over loopback (sidecars such as the exporter),
-///    replication as the replication role from the peers, the failover manager's superuser
+///    replication as the replication role from the peers, Pgpool-II's check role to `postgres`
+///    from the peers in containers, the failover manager's superuser
 ///    logins (Patroni's own connection and pg_rewind) from the peers, and with poolers or a
 ///    balancer, the connections they forward from the addresses they run at;
 /// 2. the user's `hba` rules in order; without an `hba` block, password logins from what the
@@ -598,6 +638,18 @@ pub fn own_rows(c: &Cluster, net: &Network) -> Vec<HbaRow> {
     let repl = replication_user(c);
     for a in &peers {
         rows.push(HbaRow::new(remote, "replication", repl, a, scram));
+    }
+    // Pgpool-II's checks, to `postgres` only, from where Pgpool-II runs: the peers in containers
+    // (the hosts target runs no Pgpool-II).
+    if has_pgpool(c) && !matches!(net, Network::Hosts { .. }) {
+        for user in [
+            credentials::PGPOOL_CHECK_USER,
+            credentials::PGPOOL_PROBE_USER,
+        ] {
+            for a in &peers {
+                rows.push(HbaRow::new(remote, "postgres", user, a, scram));
+            }
+        }
     }
     match c.failover.manager.value {
         // Patroni logs in to its own node over TCP as the superuser, and pg_rewind to the new
