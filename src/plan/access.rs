@@ -796,3 +796,111 @@ pub fn hba_table(rows: &[HbaRow]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(targets: &str, body: &str) -> Cluster {
+        let src = format!(
+            "targets {targets}\ncluster \"c\" {{\n    postgres version=16\n    credentials env-file=\"c.env\"\n{body}}}\n"
+        );
+        let mut c = crate::driver::compile(&src);
+        let p = c
+            .program("t")
+            .unwrap_or_else(|| panic!("{:#?}", c.diagnostics));
+        p.model(None).unwrap().clusters[0].clone()
+    }
+
+    /// Without Patroni, the balancer's checks go to each node's health endpoint, whose role logs
+    /// in by `peer` over the Unix socket from the endpoint's OS user alone: no row says `trust`,
+    /// and the peer row comes before the password row that would otherwise match it.
+    #[test]
+    fn the_health_endpoint_logs_in_by_peer_and_no_row_trusts() {
+        let c = cluster(
+            "\"hosts\" \"haproxy\"",
+            "    node \"a\" role=\"primary\" host=\"10.0.0.1\"\n    node \"b\" role=\"async\" host=\"10.0.0.2\"\n    balancer \"haproxy\" {\n        host \"lb\" address=\"10.0.0.9\"\n        listen \"rw\" port=5000 target=\"primary\"\n    }\n",
+        );
+        assert!(has_health_endpoint(&c));
+        let nodes = ["10.0.0.1/32".to_owned(), "10.0.0.2/32".to_owned()];
+        let lbs = ["10.0.0.9/32".to_owned()];
+        let rows = hba_rows(
+            &c,
+            Network::Hosts {
+                nodes: &nodes,
+                balancers: &lbs,
+            },
+        );
+        let lines: Vec<String> = rows.iter().map(HbaRow::line).collect();
+        assert!(lines.iter().all(|l| !l.contains("trust")), "{lines:#?}");
+        let peer = lines
+            .iter()
+            .position(|l| l == "local postgres pgtopo_check peer map=pgtopo-health")
+            .unwrap_or_else(|| panic!("{lines:#?}"));
+        let password = lines
+            .iter()
+            .position(|l| l == "local all all scram-sha-256")
+            .unwrap();
+        assert!(peer < password, "{lines:#?}");
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains(CHECK_USER) && l.starts_with("host")),
+            "the check role has no remote row: {lines:#?}"
+        );
+        let ident = ident_conf(&c).unwrap();
+        assert!(
+            ident.ends_with("\npgtopo-health   pgtopo-health    pgtopo_check\n"),
+            "{ident}"
+        );
+        let role = service_roles(&c)
+            .into_iter()
+            .find(|r| r.name == CHECK_USER)
+            .unwrap();
+        assert!(!role.password && role.member_of.is_empty(), "{role:?}");
+    }
+
+    /// Pgpool-II checks as a pg_monitor role and logs in through itself as a role with no
+    /// privilege, both to `postgres` from the peers; the database owners are its clients, the
+    /// superuser only without an owned database.
+    #[test]
+    fn pgpool_checks_as_its_own_roles_never_the_superuser() {
+        let pgpool = "    node \"a\" role=\"primary\"\n    node \"b\" role=\"async\"\n    pooler \"pool\" kind=\"pgpool\" target=\"any\" port=5432\n";
+        let c = cluster(
+            "\"compose\"",
+            &format!("{pgpool}    database \"shop\" owner=\"app\"\n"),
+        );
+        let roles = service_roles(&c);
+        let check = roles
+            .iter()
+            .find(|r| r.name == credentials::PGPOOL_CHECK_USER)
+            .unwrap();
+        assert_eq!(check.member_of, ["pg_monitor"]);
+        let probe = roles
+            .iter()
+            .find(|r| r.name == credentials::PGPOOL_PROBE_USER)
+            .unwrap();
+        assert!(probe.member_of.is_empty() && probe.password, "{probe:?}");
+        let lines: Vec<String> = hba_rows(&c, Network::Compose)
+            .iter()
+            .map(HbaRow::line)
+            .collect();
+        for user in [
+            credentials::PGPOOL_CHECK_USER,
+            credentials::PGPOOL_PROBE_USER,
+        ] {
+            assert!(
+                lines.contains(&format!("host postgres {user} samenet scram-sha-256")),
+                "{lines:#?}"
+            );
+        }
+        let users: Vec<String> = pgpool_users(&c).into_iter().map(|r| r.name).collect();
+        assert_eq!(users, ["app"]);
+        let ownerless = cluster("\"compose\"", pgpool);
+        let users: Vec<String> = pgpool_users(&ownerless)
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(users, ["postgres"]);
+    }
+}
