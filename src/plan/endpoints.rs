@@ -3,7 +3,7 @@
 //! the Kubernetes emitter names its Services with the functions here, so the two cannot drift.
 
 use crate::model::{Cluster, HelmChart, ListenTarget, PoolerKind, PoolerTarget, Role, Target};
-use crate::model::{Pooler, Topology};
+use crate::model::{FailoverManager, Node, Pooler, Topology};
 
 /// One address a client can connect to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -254,4 +254,64 @@ fn balancers(c: &Cluster) -> Vec<Group> {
         });
     }
     v
+}
+
+/// Which nodes may serve a balancer listen (haproxy lists them; `graph` draws them). Roles change at failover, so a role-checked listen lists every
+/// node that could hold the role at run time, not only the node declared in it, and the health
+/// check picks: a listen of declared roles alone had no healthy server after a failover (Patroni
+/// makes the old primary a synchronous standby, which a `sync` listen of the declared sync nodes
+/// did not list).
+/// - `primary`: every failover-capable node (any may be promoted) and the declared primary.
+/// - `replicas`, `any`: every node (the old primary comes back as a standby).
+/// - `sync`: every node that can be a synchronous standby ([`may_be_sync`]).
+/// - `async`: every node that can be a standby outside the synchronous set ([`may_be_async`]).
+pub fn listen_candidates(c: &Cluster, target: ListenTarget) -> Vec<&Node> {
+    c.nodes
+        .iter()
+        .filter(|n| match target {
+            ListenTarget::Primary => n.failover || n.role.value == Role::Primary,
+            ListenTarget::Replicas | ListenTarget::Any => true,
+            ListenTarget::Sync => may_be_sync(c, n),
+            ListenTarget::Async => may_be_async(c, n),
+        })
+        .collect()
+}
+
+/// Whether the failover manager chooses the synchronous standbys at run time, from every node
+/// allowed to be one (Patroni: each node without the `nosync` tag; pg_auto_failover: each node in
+/// the replication quorum), rather than PostgreSQL reading the fixed `synchronous_standby_names`
+/// that pgtopo writes from the declared roles (no manager, repmgr).
+fn chooses_sync_standbys(c: &Cluster) -> bool {
+    matches!(
+        c.failover.manager.value,
+        FailoverManager::Patroni | FailoverManager::PgAutoFailover
+    )
+}
+
+/// Whether `n` can be a synchronous standby at some point. Patroni and pg_auto_failover may pick
+/// any node that is not `async` (the `nosync` tag and `--replication-quorum false` keep the async
+/// ones out), including the declared primary once it is a standby again. Otherwise the synchronous
+/// set is the fixed list of declared sync nodes. Without synchronous replication no node is.
+fn may_be_sync(c: &Cluster, n: &Node) -> bool {
+    c.replication.synchronous.is_some()
+        && if chooses_sync_standbys(c) {
+            n.role.value != Role::Async
+        } else {
+            n.role.value == Role::Sync
+        }
+}
+
+/// Whether `n` can be a standby outside the synchronous set at some point. Patroni keeps only
+/// `synchronous_node_count` of its candidates synchronous, so any node may be an async standby;
+/// pg_auto_failover makes every quorum standby a synchronous candidate (`ANY n (…)`), so only the
+/// nodes outside the quorum are; with the fixed list, every node not named in it.
+fn may_be_async(c: &Cluster, n: &Node) -> bool {
+    if c.replication.synchronous.is_none() {
+        return true;
+    }
+    match c.failover.manager.value {
+        FailoverManager::Patroni => true,
+        FailoverManager::PgAutoFailover => n.role.value == Role::Async,
+        FailoverManager::Repmgr | FailoverManager::None => n.role.value != Role::Sync,
+    }
 }

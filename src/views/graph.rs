@@ -1,8 +1,11 @@
 //! `pgtopo graph`: the topology as a picture — clients → VIP/balancers → poolers → primary and
 //! standbys, sync vs async replication, standby clusters, failover monitors — in Mermaid (renders on
 //! GitHub) or Graphviz DOT. One intermediate graph feeds both renderers so they never disagree.
+//! What the stack plan decides (which servers a balancer listen lists) comes from `plan`, so the
+//! picture shows what the emitted configs do.
 
 use crate::model::{Cluster, FailoverManager, ListenTarget, PoolerTarget, Role, Topology};
+use crate::plan;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Shape {
@@ -251,21 +254,27 @@ fn build(t: &Topology) -> Graph {
                     label[1].push_str(&format!(" (fallback {})", f.value));
                 }
                 let lid = g.node(id(&[&c.name, "listen", &l.name]), label, Shape::Box, None);
-                for n in &c.nodes {
-                    let hit = match l.target.value {
+                // The servers haproxy lists (the plan decides): the nodes declared in the role
+                // draw solid, those that may take it after a failover dotted, since the health
+                // check, not the list, picks among them at run time.
+                for n in plan::endpoints::listen_candidates(c, l.target.value) {
+                    let declared = match l.target.value {
                         ListenTarget::Primary => n.role.value == Role::Primary,
                         ListenTarget::Replicas => n.role.value != Role::Primary,
                         ListenTarget::Sync => n.role.value == Role::Sync,
                         ListenTarget::Async => n.role.value == Role::Async,
                         ListenTarget::Any => true,
                     };
-                    if hit {
-                        let via = local.map_or_else(
-                            || node_id(c, &n.name),
-                            |p| id(&[&c.name, "pooler", &p.name, &n.name]),
-                        );
-                        g.edge(&lid, &via, None, Style::Solid);
-                    }
+                    let via = local.map_or_else(
+                        || node_id(c, &n.name),
+                        |p| id(&[&c.name, "pooler", &p.name, &n.name]),
+                    );
+                    let style = if declared {
+                        Style::Solid
+                    } else {
+                        Style::Dotted
+                    };
+                    g.edge(&lid, &via, None, style);
                 }
             }
         }

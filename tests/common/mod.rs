@@ -94,8 +94,12 @@ pub fn run(cmd: &mut Command) -> (bool, String) {
 /// A fresh temporary directory, removed by the caller if it cares. It lives under the system's
 /// temp dir, not the target dir: the live tests run PostgreSQL and PgBouncer as `nobody`, who
 /// cannot enter a checkout inside a private folder (such as one made by `mktemp -d`).
+/// A failed test's folder stays for inspection until a later test process starts, which removes
+/// the folders of processes that have ended (see [`remove_ended`]), so they do not pile up.
 pub fn temp_dir(tag: &str) -> PathBuf {
     let base = std::env::temp_dir().join("pgtopo-tests");
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| remove_ended(&base));
     let dir = base.join(
         format!(
             "{tag}-{}-{:?}",
@@ -110,6 +114,23 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
+}
+
+/// Removes the folders [`temp_dir`] made for test processes that are no longer running: their
+/// names are `<tag>-<pid>-<thread>`, and a pid with no `/proc/<pid>` has ended.
+fn remove_ended(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name.rsplit('-').nth(1).and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
 }
 
 /// Lets the non-root user that postgres and pgbouncer run as read and write a test directory made

@@ -17,7 +17,7 @@ use crate::emit::text;
 use crate::emit::vm_common::{client_port, host_port, node_address, stdout_for};
 use crate::emit::{Options, Program};
 use crate::model::{
-    Balancer, BalancerHost, Cluster, FailoverManager, Listen, ListenTarget, Node, Role, Topology,
+    Balancer, BalancerHost, Cluster, FailoverManager, Listen, ListenTarget, Node, Topology,
 };
 
 /// Connections are closed by haproxy after this much silence in either direction. Long analytic
@@ -168,71 +168,11 @@ fn haproxy_cfg(
     text::render("haproxy.cfg", &cfg)
 }
 
-/// Which nodes may serve a listen. Roles change at failover, so a role-checked listen lists every
-/// node that could hold the role at run time, not only the node declared in it, and the health
-/// check picks: a listen of declared roles alone had no healthy server after a failover (Patroni
-/// makes the old primary a synchronous standby, which a `sync` listen of the declared sync nodes
-/// did not list).
-/// - `primary`: every failover-capable node (any may be promoted) and the declared primary.
-/// - `replicas`, `any`: every node (the old primary comes back as a standby).
-/// - `sync`: every node that can be a synchronous standby ([`may_be_sync`]).
-/// - `async`: every node that can be a standby outside the synchronous set ([`may_be_async`]).
-fn candidates(c: &Cluster, target: ListenTarget) -> Vec<&Node> {
-    c.nodes
-        .iter()
-        .filter(|n| match target {
-            ListenTarget::Primary => n.failover || n.role.value == Role::Primary,
-            ListenTarget::Replicas | ListenTarget::Any => true,
-            ListenTarget::Sync => may_be_sync(c, n),
-            ListenTarget::Async => may_be_async(c, n),
-        })
-        .collect()
-}
-
-/// Whether the failover manager chooses the synchronous standbys at run time, from every node
-/// allowed to be one (Patroni: each node without the `nosync` tag; pg_auto_failover: each node in
-/// the replication quorum), rather than PostgreSQL reading the fixed `synchronous_standby_names`
-/// that pgtopo writes from the declared roles (no manager, repmgr).
-fn chooses_sync_standbys(c: &Cluster) -> bool {
-    matches!(
-        c.failover.manager.value,
-        FailoverManager::Patroni | FailoverManager::PgAutoFailover
-    )
-}
-
-/// Whether `n` can be a synchronous standby at some point. Patroni and pg_auto_failover may pick
-/// any node that is not `async` (the `nosync` tag and `--replication-quorum false` keep the async
-/// ones out), including the declared primary once it is a standby again. Otherwise the synchronous
-/// set is the fixed list of declared sync nodes. Without synchronous replication no node is.
-fn may_be_sync(c: &Cluster, n: &Node) -> bool {
-    c.replication.synchronous.is_some()
-        && if chooses_sync_standbys(c) {
-            n.role.value != Role::Async
-        } else {
-            n.role.value == Role::Sync
-        }
-}
-
-/// Whether `n` can be a standby outside the synchronous set at some point. Patroni keeps only
-/// `synchronous_node_count` of its candidates synchronous, so any node may be an async standby;
-/// pg_auto_failover makes every quorum standby a synchronous candidate (`ANY n (…)`), so only the
-/// nodes outside the quorum are; with the fixed list, every node not named in it.
-fn may_be_async(c: &Cluster, n: &Node) -> bool {
-    if c.replication.synchronous.is_none() {
-        return true;
-    }
-    match c.failover.manager.value {
-        FailoverManager::Patroni => true,
-        FailoverManager::PgAutoFailover => n.role.value == Role::Async,
-        FailoverManager::Repmgr | FailoverManager::None => n.role.value != Role::Sync,
-    }
-}
-
 /// The HTTP path that answers 200 exactly when a node fits `target`: Patroni's REST API, whose
 /// paths pgtopo's health endpoint answers too (without Patroni it cannot tell a synchronous
 /// standby from an asynchronous one, so `/sync` and `/async` accept any streaming standby and the
-/// listen's server list tells them apart: [`candidates`]; nor does it read `?lag=`, which only
-/// Patroni can measure against the primary).
+/// listen's server list tells them apart: `plan::endpoints::listen_candidates`; nor does it read
+/// `?lag=`, which only Patroni can measure against the primary: PT138).
 fn check_path(target: ListenTarget, l: &Listen) -> String {
     match target {
         ListenTarget::Primary => "/primary".to_owned(),
@@ -280,14 +220,14 @@ fn server_line(c: &Cluster, n: &Node, suffix: &str, extra: &str) -> String {
 fn listen_section(c: &Cluster, l: &Listen) -> Section {
     let name = format!("{}_{}", c.name, l.name);
     let check_of_target = check(l.target.value, l);
-    let servers = candidates(c, l.target.value)
+    let servers = crate::plan::endpoints::listen_candidates(c, l.target.value)
         .into_iter()
         .map(|n| server_line(c, n, "", ""))
         .collect();
     // A server's check belongs to its section, so the fallback servers copy the state of servers
     // checked for the fallback role in a separate, traffic-less backend (`track`).
     let fallback = l.fallback.as_ref().map(|fb| {
-        let nodes = candidates(c, fb.value);
+        let nodes = crate::plan::endpoints::listen_candidates(c, fb.value);
         Fallback {
             role: fb.value.as_str(),
             backups: nodes
