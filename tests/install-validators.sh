@@ -130,6 +130,8 @@ REQUIRED_APT=(
 	nft:nftables
 	pgbackrest:pgbackrest
 	systemd-analyze:systemd
+	systemd-socket-activate:systemd
+	systemd-sysusers:systemd
 )
 OPTIONAL_APT=(
 	promtool:prometheus

@@ -676,3 +676,491 @@ cluster "acc" {{
     );
     let _ = b2;
 }
+
+/// The prerequisites of the health endpoint's live test (no Patroni, no etcd).
+fn health_prerequisites() -> bool {
+    let mut missing: Vec<String> = [
+        "systemd-socket-activate",
+        "systemd-sysusers",
+        "haproxy",
+        "curl",
+        "setpriv",
+    ]
+    .into_iter()
+    .filter(|t| !common::have_tool(t))
+    .map(str::to_owned)
+    .collect();
+    if !Path::new(PG_BIN).join("postgres").exists() {
+        missing.push(format!("{PG_BIN} (Debian postgresql-15)"));
+    }
+    if !common::is_root() {
+        missing.push("root".into());
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    if common::tools_required() {
+        panic!(
+            "the live health endpoint test needs: {}",
+            missing.join(", ")
+        );
+    }
+    eprintln!(
+        "SKIPPED: the live health endpoint test did not run; missing: {}",
+        missing.join(", ")
+    );
+    false
+}
+
+/// The HTTP status of `GET path` on 127.0.0.1:`port` (0 when nothing answers).
+fn http_status(port: u16, path: &str) -> u16 {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "5",
+        ])
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .expect("curl runs");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+/// The value of the first `key=` line of a unit file.
+fn unit_value<'a>(unit: &'a str, key: &str) -> &'a str {
+    unit.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+        .unwrap_or_else(|| panic!("the unit has no {key}=:\n{unit}"))
+}
+
+/// Live proof of the health endpoint (no `trust` anywhere): a primary and a streaming standby
+/// without a failover manager, started from the emitted postgresql.conf, pg_hba.conf,
+/// pg_ident.conf and bootstrap.sh; each node's endpoint run as its emitted socket and service
+/// units say (the OS user from the emitted sysusers.d entry, the service's environment and
+/// command, the socket's address and `Accept=yes`) by `systemd-socket-activate`, which needs no
+/// systemd as PID 1; then haproxy from the emitted haproxy.cfg. Path-only rewrites: the socket
+/// directory (PGHOST, `unix_socket_directories`), the script's installed path, the standby's
+/// passfile.
+///
+/// Checks: `/primary` is 200 on the primary and 503 on the standby, `/replica` (and `/sync`,
+/// `/async`) the reverse, `/health` 200 on both, an unknown path 404, and 503 once the server
+/// stops; the check role logs in only from the endpoint's OS user (root and postgres are refused
+/// as it, and over TCP it has no password); haproxy's rw listen reaches the primary and ro the
+/// standby.
+#[test]
+fn the_health_endpoint_answers_haproxy_from_a_live_primary_and_standby_without_trust() {
+    if !health_prerequisites() {
+        return;
+    }
+    let started = Instant::now();
+    let dir = common::temp_dir("live-health");
+    let [p1, p2, h1, h2, rw, ro] = [(); 6].map(|_| common::free_port());
+    let env_file = dir.join("hc.env");
+    let kdl = format!(
+        r#"targets "hosts" "haproxy"
+cluster "hc" {{
+    postgres version=15
+    credentials env-file="{env}"
+    failover "none"
+    replication {{
+        slots #true
+    }}
+    role "app" login=#true
+    node "db1" role="primary" host="127.0.0.1" port={p1} patroni-port={h1}
+    node "db2" role="async" host="127.0.0.1" port={p2} patroni-port={h2}
+    storage size="10Gi"
+    balancer "haproxy" {{
+        host "lb1" address="127.0.0.1"
+        listen "rw" port={rw} target="primary"
+        listen "ro" port={ro} target="replicas"
+    }}
+}}
+"#,
+        env = env_file.display(),
+    );
+    let kdl_path = dir.join("hc.kdl");
+    std::fs::write(&kdl_path, &kdl).unwrap();
+    let bin = env!("CARGO_BIN_EXE_pgtopo");
+    let (_, lint) = common::run(Command::new(bin).arg("lint").arg(&kdl_path));
+    assert!(
+        !lint.contains("×"),
+        "the live health topology must have no error:\n{lint}"
+    );
+    let (ok, out) = common::run(
+        Command::new(bin)
+            .arg("-f")
+            .arg(&kdl_path)
+            .arg("build")
+            .arg("--out")
+            .arg(dir.join("out")),
+    );
+    assert!(ok, "pgtopo build failed:\n{out}");
+    let hosts = dir.join("out/hc/hosts/base");
+    let stamp = format!(
+        "{:x}",
+        std::process::id() as u64 ^ started.elapsed().as_nanos() as u64
+    );
+    let (repl_pw, app_pw) = (format!("repl-{stamp}"), format!("app-{stamp}"));
+    std::fs::write(
+        &env_file,
+        format!(
+            "POSTGRES_PASSWORD=su-{stamp}\nREPLICATION_PASSWORD={repl_pw}\nAPP_PASSWORD={app_pw}\n"
+        ),
+    )
+    .unwrap();
+    for n in ["db1", "db2"] {
+        let hba = std::fs::read_to_string(hosts.join(n).join("pg_hba.conf")).unwrap();
+        assert!(
+            !hba.lines()
+                .any(|l| !l.starts_with('#') && l.contains("trust")),
+            "{n}: pg_hba.conf must have no trust row:\n{hba}"
+        );
+    }
+    // The standby's passfile, the one secret its emitted primary_conninfo names.
+    let pgpass = dir.join("pgpass");
+    std::fs::write(
+        &pgpass,
+        format!("127.0.0.1:{p1}:replication:replicator:{repl_pw}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&pgpass, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let conf2 = hosts.join("db2/postgresql.conf");
+    let text = std::fs::read_to_string(&conf2).unwrap();
+    assert!(
+        text.contains("passfile=/var/lib/postgresql/.pgpass"),
+        "{text}"
+    );
+    std::fs::write(
+        &conf2,
+        text.replace(
+            "passfile=/var/lib/postgresql/.pgpass",
+            &format!("passfile={}", pgpass.display()),
+        ),
+    )
+    .unwrap();
+    chown_pg(&dir);
+    // The endpoint's OS user (and the folders it reads) must reach the socket directory and the
+    // script: the test folder stays traversable, the data directories are PostgreSQL's own 0700.
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    let mut procs = Procs {
+        children: Vec::new(),
+        data_dirs: Vec::new(),
+        dir: dir.clone(),
+    };
+    let start_pg = |procs: &mut Procs, n: &str| {
+        let node = hosts.join(n);
+        procs.spawn(
+            &format!("postgres-{n}"),
+            as_pg_user(&format!("{PG_BIN}/postgres"))
+                .arg("-D")
+                .arg(dir.join(format!("data-{n}")))
+                .arg("-c")
+                .arg(format!(
+                    "config_file={}",
+                    node.join("postgresql.conf").display()
+                ))
+                .arg("-c")
+                .arg(format!("hba_file={}", node.join("pg_hba.conf").display()))
+                .arg("-c")
+                .arg(format!(
+                    "ident_file={}",
+                    node.join("pg_ident.conf").display()
+                ))
+                .arg("-c")
+                .arg(format!("unix_socket_directories={}", dir.display()))
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .env("LANG", "C.UTF-8"),
+        );
+    };
+    let as_postgres = |program: &str| {
+        let mut c = as_pg_user(program);
+        c.env_clear()
+            .env("PATH", format!("{PG_BIN}:/usr/bin:/bin"))
+            .env("LANG", "C.UTF-8");
+        c
+    };
+    let local_sql = |user_cmd: &mut Command, port: u16, user: &str, sql: &str| {
+        let out = user_cmd
+            .args(["-X", "-A", "-t", "-w", "-h"])
+            .arg(&dir)
+            .args([
+                "-p",
+                &port.to_string(),
+                "-U",
+                user,
+                "-d",
+                "postgres",
+                "-c",
+                sql,
+            ])
+            .output()
+            .expect("psql runs");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+        }
+    };
+
+    // 1. The primary: initdb, the emitted configuration, the emitted bootstrap.
+    let (ok, out) = common::run(
+        as_postgres(&format!("{PG_BIN}/initdb"))
+            .arg("-D")
+            .arg(dir.join("data-db1"))
+            .args(["-A", "peer"]),
+    );
+    assert!(ok, "initdb: {out}");
+    procs.data_dirs.push(dir.join("data-db1"));
+    start_pg(&mut procs, "db1");
+    wait_for(30, "db1 accepts connections", || {
+        local_sql(
+            &mut as_postgres(&format!("{PG_BIN}/psql")),
+            p1,
+            "postgres",
+            "select 1",
+        )
+        .ok()
+    });
+    let (ok, out) = common::run(
+        as_postgres("/bin/sh")
+            .arg(hosts.join("db1/bootstrap.sh"))
+            .arg(format!("host={} port={p1} dbname=postgres", dir.display()))
+            .env("PGTOPO_ENV_FILE", &env_file),
+    );
+    assert!(ok, "bootstrap.sh: {out}");
+
+    // 2. The standby: a base backup as the replication role, then its emitted configuration.
+    let (ok, out) = common::run(
+        as_postgres(&format!("{PG_BIN}/pg_basebackup"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &p1.to_string(),
+                "-U",
+                "replicator",
+                "-D",
+            ])
+            .arg(dir.join("data-db2"))
+            .args(["-X", "stream", "-w"])
+            .env("PGPASSFILE", &pgpass),
+    );
+    assert!(ok, "pg_basebackup: {out}");
+    std::fs::write(dir.join("data-db2/standby.signal"), "").unwrap();
+    chown_pg(&dir.join("data-db2"));
+    procs.data_dirs.push(dir.join("data-db2"));
+    start_pg(&mut procs, "db2");
+
+    // 3. The endpoint's OS user, from the emitted sysusers.d entry (idempotent).
+    let (ok, out) = common::run(
+        Command::new("systemd-sysusers").arg(hosts.join("db1/pgtopo-health.sysusers.conf")),
+    );
+    assert!(ok, "systemd-sysusers: {out}");
+
+    // 4. Each node's endpoint, as its units say.
+    for (n, port) in [("db1", h1), ("db2", h2)] {
+        let node = hosts.join(n);
+        let socket =
+            std::fs::read_to_string(node.join(format!("pgtopo-health-{n}.socket"))).unwrap();
+        let service =
+            std::fs::read_to_string(node.join(format!("pgtopo-health-{n}@.service"))).unwrap();
+        assert_eq!(
+            unit_value(&socket, "ListenStream"),
+            format!("127.0.0.1:{port}")
+        );
+        assert_eq!(unit_value(&socket, "Accept"), "yes");
+        let user = unit_value(&service, "User");
+        let exec = unit_value(&service, "ExecStart");
+        let script = exec
+            .strip_prefix("/bin/sh ")
+            .unwrap_or_else(|| panic!("ExecStart={exec}"));
+        assert!(script.ends_with("/pgtopo-health.sh"), "{exec}");
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid", user, "--regid", user, "--clear-groups", "--"])
+            .arg("systemd-socket-activate")
+            .args(["--inetd", "--accept", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .current_dir("/")
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin");
+        for e in service
+            .lines()
+            .filter_map(|l| l.strip_prefix("Environment="))
+        {
+            // Path-only: the node's socket is in the test's folder, not Debian's.
+            let e = if e.starts_with("PGHOST=") {
+                format!("PGHOST={}", dir.display())
+            } else {
+                e.to_owned()
+            };
+            cmd.arg(format!("--setenv={e}"));
+        }
+        cmd.arg("/bin/sh").arg(node.join("pgtopo-health.sh"));
+        procs.spawn(&format!("health-{n}"), &mut cmd);
+    }
+    wait_for(60, "db2 streams: its /replica answers 200", || {
+        (http_status(h2, "/replica") == 200).then_some(())
+    });
+    for (path, primary, standby) in [
+        ("/primary", 200, 503),
+        ("/replica", 503, 200),
+        ("/sync", 503, 200),
+        ("/async", 503, 200),
+        ("/health", 200, 200),
+        ("/replica?lag=1048576", 503, 200),
+        ("/nothing", 404, 404),
+    ] {
+        assert_eq!(
+            (http_status(h1, path), http_status(h2, path)),
+            (primary, standby),
+            "GET {path} on the primary and on the standby"
+        );
+    }
+
+    // 5. The check role logs in from the endpoint's OS user alone.
+    let check = |cmd: &mut Command| local_sql(cmd, p1, "pgtopo_check", "select current_user");
+    for (who, mut cmd) in [
+        ("root", Command::new(format!("{PG_BIN}/psql"))),
+        ("postgres", as_postgres(&format!("{PG_BIN}/psql"))),
+    ] {
+        let refused = check(cmd.env_remove("PGPASSWORD")).expect_err(who);
+        assert!(
+            refused.contains("Peer authentication failed"),
+            "{who} must not log in as pgtopo_check: {refused}"
+        );
+    }
+    let tcp = psql(
+        &format!("host=127.0.0.1 port={p1} user=pgtopo_check dbname=postgres"),
+        None,
+        "select 1",
+    )
+    .expect_err("pgtopo_check has no password over TCP");
+    assert!(tcp.contains("password"), "{tcp}");
+    let mut as_health = Command::new("setpriv");
+    as_health
+        .args([
+            "--reuid",
+            "pgtopo-health",
+            "--regid",
+            "pgtopo-health",
+            "--clear-groups",
+            "--",
+        ])
+        .arg(format!("{PG_BIN}/psql"))
+        .current_dir("/");
+    assert_eq!(check(&mut as_health), Ok("pgtopo_check".to_owned()));
+
+    // 6. haproxy, from the emitted haproxy.cfg, sends rw to the primary and ro to the standby.
+    let cfg = std::fs::read_to_string(dir.join("out/hc/haproxy/base/lb1/haproxy.cfg")).unwrap();
+    for (n, p, h) in [("db1", p1, h1), ("db2", p2, h2)] {
+        assert!(
+            cfg.contains(&format!("server {n} 127.0.0.1:{p} check port {h}")),
+            "{cfg}"
+        );
+    }
+    assert!(!cfg.contains("external-check"), "{cfg}");
+    procs.spawn(
+        "haproxy",
+        Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(dir.join("out/hc/haproxy/base/lb1/haproxy.cfg")),
+    );
+    let through = |port: u16| {
+        psql(
+            &format!("host=127.0.0.1 port={port} user=app dbname=postgres"),
+            Some(&app_pw),
+            "select inet_server_port() || ':' || pg_is_in_recovery()",
+        )
+    };
+    // haproxy counts a server up until its first check fails (checks every 3 s, fall 3 at 1 s).
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    for _ in 0..6 {
+        assert_eq!(
+            through(rw),
+            Ok(format!("{p1}:false")),
+            "rw reaches the primary"
+        );
+        assert_eq!(
+            through(ro),
+            Ok(format!("{p2}:true")),
+            "ro reaches the standby"
+        );
+    }
+
+    // 7. A stopped server is not healthy.
+    let (ok, out) = common::run(
+        as_postgres(&format!("{PG_BIN}/pg_ctl"))
+            .args(["stop", "-m", "fast", "-D"])
+            .arg(dir.join("data-db2")),
+    );
+    assert!(ok, "pg_ctl stop: {out}");
+    assert_eq!(http_status(h2, "/replica"), 503);
+    assert_eq!(http_status(h2, "/health"), 503);
+
+    println!(
+        "HEALTH: /primary 200/503, /replica 503/200 on primary/standby, 404 for an unknown path, \
+         503 once stopped; pgtopo_check only by peer from pgtopo-health; haproxy rw → primary, \
+         ro → standby; no trust row; {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// No pg_hba row that pgtopo writes, in any target's files under out/, says `trust`: not in a
+/// pg_hba.conf, nor in Patroni's `pg_hba` lists, nor in a Kubernetes object or chart value that
+/// carries rows. A row is any line whose first word (after a YAML list dash and quotes) is a
+/// pg_hba connection type.
+#[test]
+fn no_pg_hba_row_in_out_says_trust() {
+    let root = common::repo().join("out");
+    let mut stack = vec![root.clone()];
+    let mut rows = 0;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&p) else {
+                continue;
+            };
+            for line in text.lines() {
+                let words: Vec<&str> = line
+                    .split_whitespace()
+                    .map(|w| w.trim_matches(|c| c == '"' || c == '\'' || c == ','))
+                    .filter(|w| *w != "-")
+                    .collect();
+                let is_row = words.first().is_some_and(|w| {
+                    [
+                        "local",
+                        "host",
+                        "hostssl",
+                        "hostnossl",
+                        "hostgssenc",
+                        "hostnogssenc",
+                    ]
+                    .contains(w)
+                }) && words.len() >= 4;
+                if is_row {
+                    rows += 1;
+                    assert!(
+                        !words.contains(&"trust"),
+                        "{}: a pg_hba row says trust: {line}",
+                        p.display()
+                    );
+                }
+            }
+        }
+    }
+    assert!(rows > 100, "only {rows} pg_hba rows found under out/");
+}

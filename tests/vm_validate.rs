@@ -2,7 +2,8 @@
 //! `postgres -C`, a running `pgbouncer`, and `patroni --validate-config`.
 //!
 //! Inputs: every topology in `topologies/` plus `tests/fixtures/vm/*.kdl` (a cluster without
-//! Patroni, which exercises postgresql.conf, pg_hba.conf and the external check scripts).
+//! Patroni, which exercises postgresql.conf, pg_hba.conf and the health endpoint's script, units,
+//! sysusers.d entry and pg_ident.conf).
 //! No packet ever goes to a topology's own addresses: the tools that connect or bind
 //! (pgbouncer, patroni's validator) run on test copies rewritten to loopback and free ports, and
 //! keepalived runs in a private network namespace.
@@ -147,23 +148,104 @@ fn every_hosts_script_parses() {
     assert!(checked >= 10, "only {checked} hosts scripts checked");
 }
 
+/// The health endpoint of the clusters without Patroni: its socket and service units pass
+/// `systemd-analyze verify` (no finding at all), its sysusers.d entry creates its OS user with
+/// `systemd-sysusers` in a scratch root, and haproxy asks it as it asks Patroni (the same paths,
+/// on the node's `patroni-port`). Its script is parsed by [`every_hosts_script_parses`]; it runs
+/// against a live primary and standby in tests/live_access.rs.
 #[test]
-fn every_external_check_script_is_valid_sh() {
-    let scripts: Vec<(String, String)> = ["pgtopo-check-primary", "pgtopo-check-replica"]
-        .iter()
-        .flat_map(|n| emitted(Target::Haproxy, n))
-        .collect();
+fn every_health_endpoint_unit_passes_systemd_analyze_verify() {
+    let sockets = emitted_matching(Target::Hosts, |f| {
+        f.starts_with("pgtopo-health-") && f.ends_with(".socket")
+    });
     assert!(
-        !scripts.is_empty(),
-        "the fixture without Patroni must produce external check scripts"
+        !sockets.is_empty(),
+        "the fixture without Patroni must produce the health endpoint's units"
     );
-    let dir = common::temp_dir("vm-scripts");
-    for (i, (label, body)) in scripts.iter().enumerate() {
-        assert!(body.contains("pg_is_in_recovery()"), "{label}");
-        let path = write(&dir, &format!("{i}.sh"), body);
-        let (ok, out) = common::run(Command::new("sh").arg("-n").arg(&path));
-        assert!(ok, "sh -n rejects {label}:\n{out}");
+    let all = emitted_matching(Target::Hosts, |_| true);
+    let file = |label: &str, name: &str| -> String {
+        let dir = label.rsplit_once('/').unwrap().0;
+        all.iter()
+            .find(|(l, _)| *l == format!("{dir}/{name}"))
+            .unwrap_or_else(|| panic!("{dir}/{name} is not emitted"))
+            .1
+            .clone()
+    };
+    for (label, socket) in &sockets {
+        let unit = label
+            .rsplit_once('/')
+            .unwrap()
+            .1
+            .trim_end_matches(".socket");
+        let service = file(label, &format!("{unit}@.service"));
+        assert!(socket.contains("\nAccept=yes\n"), "{label}");
+        assert!(service.contains("\nUser=pgtopo-health\n"), "{label}");
+        let ident = file(label, "pg_ident.conf");
+        assert!(
+            ident.contains("\npgtopo-health   pgtopo-health    pgtopo_check\n"),
+            "{ident}"
+        );
+        let hba = file(label, "pg_hba.conf");
+        assert!(
+            hba.contains(
+                "\nlocal   postgres     pgtopo_check                      peer map=pgtopo-health\n"
+            ),
+            "{hba}"
+        );
+        if !common::have_tool("systemd-analyze") {
+            continue;
+        }
+        let dir = common::temp_dir("health-units");
+        write(&dir, &format!("{unit}.socket"), socket);
+        write(&dir, &format!("{unit}@.service"), &service);
+        let (ok, out) = common::run(
+            Command::new("systemd-analyze")
+                .current_dir(&dir)
+                .arg("verify")
+                .arg(format!("./{unit}.socket"))
+                .arg(format!("./{unit}@.service")),
+        );
+        assert!(
+            ok && out.trim().is_empty(),
+            "{label}: systemd-analyze verify:\n{out}"
+        );
+        if common::have_tool("systemd-sysusers") {
+            let root = dir.join("root");
+            std::fs::create_dir_all(root.join("etc")).unwrap();
+            let conf = write(
+                &dir,
+                "sysusers.conf",
+                &file(label, "pgtopo-health.sysusers.conf"),
+            );
+            let (ok, out) = common::run(
+                Command::new("systemd-sysusers")
+                    .arg(format!("--root={}", root.display()))
+                    .arg(&conf),
+            );
+            let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap_or_default();
+            assert!(
+                ok && passwd.starts_with("pgtopo-health:x:"),
+                "{label}: systemd-sysusers:\n{out}\n{passwd}"
+            );
+        }
     }
+}
+
+/// Every emitted file of `target` whose name passes `keep`: (label ending in `/<file>`, contents).
+fn emitted_matching(target: Target, keep: impl Fn(&str) -> bool) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (name, p) in programs() {
+        if !p.build_targets().contains(&target) {
+            continue;
+        }
+        let b = emit::files(target, &p).unwrap_or_else(|d| panic!("{name}: {target}: {d:#?}"));
+        for (path, contents) in b.iter() {
+            if keep(path.rsplit('/').next().unwrap_or(path)) {
+                out.push((format!("{name}/{target}/{path}"), contents.to_owned()));
+            }
+        }
+    }
+    out
 }
 
 #[test]
@@ -499,12 +581,12 @@ fn no_vm_file_holds_a_password_or_trust() {
                     .collect::<Vec<_>>()
                     .join("\n")
                     .to_lowercase();
-                // The one trust row: the balancer check role, which may only connect, from the
-                // balancer hosts (docs/security.md).
+                // Never trust, not even for the health endpoint's role, which logs in by peer
+                // over the Unix socket (docs/security.md).
                 assert!(
                     !lower
                         .lines()
-                        .any(|l| l.contains(" trust") && !l.contains("pgtopo_check")),
+                        .any(|l| l.split_whitespace().any(|w| w == "trust")),
                     "{name}/{t}/{path} uses trust"
                 );
                 assert!(

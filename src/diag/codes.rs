@@ -129,6 +129,7 @@ codes! {
     PT135 "patroni-quorum" "Patroni 3.0 on VM hosts has no quorum commit; ANY becomes FIRST";
     PT136 "empty-balancer" "a balancer needs at least one host and one listen";
     PT137 "vrrp-collision" "two VRRP groups on one network must not share a VIP or a virtual router id";
+    PT138 "max-lag-without-patroni" "only Patroni's REST API can drop lagging standbys from a listen";
     PT140 "compose-cannot-express" "the compose target must be able to render every part of the topology";
     PT141 "compose-service-name" "Compose service names must be unique across every cluster";
     PT150 "helm-sync-replication" "the Helm chart's synchronous replication must match the topology's sync roles";

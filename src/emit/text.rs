@@ -87,6 +87,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "workload-run.sh",
         include_str!("templates/workload-run.sh.j2"),
     ),
+    (
+        "pgtopo-health.sh",
+        include_str!("templates/pgtopo-health.sh.j2"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {

@@ -49,6 +49,22 @@ pub const POOLER_AUTH_USER: &str = "pgbouncer_auth";
 pub const POOLER_AUTH_PASSWORD_KEY: &str = "pgbouncer-auth-password";
 pub const POOLER_AUTH_PASSWORD_VAR: &str = "PGBOUNCER_AUTH_PASSWORD";
 
+/// The role Pgpool-II checks the nodes as (`sr_check_user`, `health_check_user`): a member of
+/// `pg_monitor`, never the superuser (clusters with a Pgpool-II only). Its password follows the
+/// `<role>-password` rule. It must not be in Pgpool-II's pool_passwd: bitnami/pgpool's
+/// pool_hba.conf trusts the streaming-replication check user, so a role in pool_passwd under that
+/// name would log anyone in through Pgpool-II without a password.
+pub const PGPOOL_CHECK_USER: &str = "pgtopo_pgpool";
+
+/// The role bitnami/pgpool logs in as through Pgpool-II itself (`PGPOOL_POSTGRES_USERNAME`: its
+/// pool_passwd entry and its container health check, `SHOW pool_nodes` and `SELECT 1`): a role
+/// with no privilege, never the superuser (clusters with a Pgpool-II only).
+pub const PGPOOL_PROBE_USER: &str = "pgtopo_pgpool_probe";
+
+/// Password of Pgpool-II's PCP administrator (`admin`, not a database role) in a Kubernetes
+/// Secret; on Compose the env-file variable `PGPOOL_ADMIN_PASSWORD`.
+pub const PGPOOL_ADMIN_PASSWORD_KEY: &str = "pgpool-admin-password";
+
 /// Password of Patroni's REST API for changes (`restapi.authentication`; user `patroni`).
 pub const PATRONI_REST_USER: &str = "patroni";
 pub const PATRONI_REST_PASSWORD_KEY: &str = "patroni-rest-password";

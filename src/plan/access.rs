@@ -19,8 +19,8 @@ pub struct LoginRole {
     pub connection_limit: i32,
     /// The roles granted to this one.
     pub member_of: Vec<String>,
-    /// Whether the role has a password (from the credentials): every login role but the balancer
-    /// check's ([`CHECK_USER`]), which logs in without one from the balancer hosts alone.
+    /// Whether the role has a password (from the credentials): every login role but the health
+    /// endpoint's ([`CHECK_USER`]), which logs in by `peer` over the Unix socket alone.
     pub password: bool,
     /// Settings the role always runs with (`ALTER ROLE … SET`), as (name, value).
     pub settings: Vec<(&'static str, &'static str)>,
@@ -89,13 +89,22 @@ pub fn login_roles(c: &Cluster) -> Vec<LoginRole> {
     v
 }
 
-/// The role the balancer's external checks log in as, on clusters without Patroni (Patroni's REST
-/// API answers the checks there): it may only connect, to the `postgres` database, from the
-/// balancer hosts, without a password (`trust`, the one such row pgtopo writes), so no balancer
-/// host holds a database password. It owns nothing and is granted nothing; the check reads
-/// `pg_is_in_recovery()`, which every role may call. A connection limit and a statement timeout
-/// bound what a stranger on a balancer host could do with it.
+/// The role the health endpoint of a database node logs in as, on clusters with a balancer and
+/// no Patroni (Patroni's REST API answers haproxy's checks there): it owns nothing and is granted
+/// nothing, since the endpoint reads `pg_is_in_recovery()` and whether a WAL receiver runs, which
+/// every role may. It has no password: it is admitted only over the node's Unix socket, by `peer`
+/// authentication mapped from the endpoint's OS user ([`HEALTH_OS_USER`], [`HEALTH_IDENT_MAP`]),
+/// so neither a balancer host nor the database host holds a password for it, and no `trust` row
+/// exists. A connection limit and a statement timeout still bound what the endpoint can cost.
 pub const CHECK_USER: &str = "pgtopo_check";
+
+/// The OS user the health endpoint runs as on each database host (a system user with no login,
+/// created from the `sysusers.d` file the hosts target writes): the one OS user `peer`
+/// authentication maps to [`CHECK_USER`].
+pub const HEALTH_OS_USER: &str = "pgtopo-health";
+
+/// The pg_ident.conf map that lets [`HEALTH_OS_USER`] log in as [`CHECK_USER`], and nothing else.
+pub const HEALTH_IDENT_MAP: &str = "pgtopo-health";
 
 /// Where the SECURITY DEFINER function PgBouncer's `auth_query` calls lives (schema, function).
 pub const POOLER_LOOKUP: &str = "pgtopo.pgbouncer_lookup";
@@ -107,15 +116,22 @@ pub fn has_pgbouncer(c: &Cluster) -> bool {
         .any(|p| p.kind.value == PoolerKind::Pgbouncer)
 }
 
-/// Whether the balancer's external checks ask PostgreSQL as [`CHECK_USER`]: a cluster with a
-/// balancer and no Patroni.
-pub fn has_check_role(c: &Cluster) -> bool {
+/// Whether every database node runs the health endpoint that haproxy's checks ask, which logs in
+/// as [`CHECK_USER`]: a cluster with a balancer and no Patroni (Patroni's REST API answers them).
+pub fn has_health_endpoint(c: &Cluster) -> bool {
     !c.balancers.is_empty() && c.failover.manager.value != FailoverManager::Patroni
+}
+
+/// Whether the cluster runs a Pgpool-II, which checks the nodes as
+/// [`credentials::PGPOOL_CHECK_USER`].
+pub fn has_pgpool(c: &Cluster) -> bool {
+    c.poolers.iter().any(|p| p.kind.value == PoolerKind::Pgpool)
 }
 
 /// The roles pgtopo's own components log in as, each with the one right it needs, never the
 /// superuser (docs/security.md): the exporters (`pg_monitor`), PgBouncer's lookup of other roles'
-/// secrets (only the [`POOLER_LOOKUP`] function) and the balancer's checks (only to connect).
+/// secrets (only the [`POOLER_LOOKUP`] function), Pgpool-II's checks (`pg_monitor`) and the
+/// nodes' health endpoints (only to connect, over the Unix socket).
 pub fn service_roles(c: &Cluster) -> Vec<LoginRole> {
     let mut v = Vec::new();
     if c.monitoring.is_some() {
@@ -135,11 +151,24 @@ pub fn service_roles(c: &Cluster) -> Vec<LoginRole> {
             ..LoginRole::login(credentials::POOLER_AUTH_USER)
         });
     }
-    if has_check_role(c) {
+    if has_pgpool(c) {
+        // Pgpool-II reads the standbys' replication state from `pg_stat_replication`, whose
+        // details only `pg_monitor` (or a superuser) may see. No connection limit: every Pgpool-II
+        // child may keep a cached connection as this role (the image's health check logs in
+        // through Pgpool-II), and a refused check would take a healthy node out of the pool.
+        v.push(LoginRole {
+            member_of: vec!["pg_monitor".to_owned()],
+            ..LoginRole::login(credentials::PGPOOL_CHECK_USER)
+        });
+        // bitnami/pgpool's own login through Pgpool-II (its health check): it needs nothing but
+        // to connect, to `postgres`.
+        v.push(LoginRole::login(credentials::PGPOOL_PROBE_USER));
+    }
+    if has_health_endpoint(c) {
         v.push(LoginRole {
             password: false,
-            // Every listen of every balancer host checks every node every few seconds, one short
-            // connection at a time.
+            // Every listen of every balancer host asks the node's endpoint every few seconds, and
+            // each request is one short connection.
             connection_limit: 10,
             settings: vec![("statement_timeout", "2s")],
             secret_key: String::new(),
@@ -163,6 +192,25 @@ pub fn password_roles(c: &Cluster) -> impl Iterator<Item = LoginRole> {
     bootstrap_roles(c)
         .into_iter()
         .filter(|r| r.login && r.password)
+}
+
+/// The roles that log in through Pgpool-II besides bitnami/pgpool's own
+/// ([`credentials::PGPOOL_PROBE_USER`]), each with its credentials: the database owners, or the
+/// superuser when the workloads log in as it ([`workload_login`]: a cluster without an owned
+/// database, where nothing else could log in through Pgpool-II).
+pub fn pgpool_users(c: &Cluster) -> Vec<LoginRole> {
+    let owners = owners(c);
+    let mut v: Vec<LoginRole> = password_roles(c)
+        .filter(|r| !r.replication && owners.contains(&r.name.as_str()))
+        .collect();
+    if workload_login(c).2.is_none() {
+        v.push(LoginRole {
+            secret_key: credentials::SUPERUSER_PASSWORD_KEY.to_owned(),
+            env_var: credentials::SUPERUSER_PASSWORD_VAR.to_owned(),
+            ..LoginRole::login("postgres")
+        });
+    }
+    v
 }
 
 /// The login a workload's scripts use: the owner of the cluster's first database, in that
@@ -440,9 +488,9 @@ pub struct HbaRow {
     pub user: String,
     /// Empty for `local` rows.
     pub address: String,
-    /// `scram-sha-256`, `cert`, `peer`, `reject`, or `trust` for the balancer check role alone.
+    /// `scram-sha-256`, `cert`, `peer` or `reject`; never `trust`, `password` or `md5`.
     pub method: &'static str,
-    /// Authentication options (`clientcert=verify-full`), empty for none.
+    /// Authentication options (`clientcert=verify-full`, `map=…`), empty for none.
     pub options: String,
 }
 
@@ -530,17 +578,19 @@ fn replication_user(c: &Cluster) -> &'static str {
 }
 
 /// The pg_hba rows of a cluster, first match wins:
-/// 1. pgtopo's own: local administration by the `postgres` OS user (peer), every other local login
+/// 1. pgtopo's own: local administration by the `postgres` OS user (peer), the health
+///    endpoint's role over the Unix socket (peer, mapped from its OS user), every other local login
 ///    with a password, password logins over loopback (sidecars such as the exporter),
-///    replication as the replication role from the peers, the failover manager's superuser
+///    replication as the replication role from the peers, Pgpool-II's check role to `postgres`
+///    from the peers in containers, the failover manager's superuser
 ///    logins (Patroni's own connection and pg_rewind) from the peers, and with poolers or a
 ///    balancer, the connections they forward from the addresses they run at;
 /// 2. the user's `hba` rules in order; without an `hba` block, password logins from what the
 ///    topology knows ([`Network`]), never from every address.
 ///
 /// With `tls mode="require"` or stricter every remote row is `hostssl`; `method="cert"` rows
-/// check the client certificate (`clientcert=verify-full`). `trust` only for the balancer check
-/// role, which can do nothing but connect ([`CHECK_USER`]); never for a client.
+/// check the client certificate (`clientcert=verify-full`). Never `trust`: the health endpoint's
+/// role logs in by `peer` over the Unix socket ([`CHECK_USER`]).
 pub fn hba_rows(c: &Cluster, net: Network) -> Vec<HbaRow> {
     let mut rows = own_rows(c, &net);
     rows.extend(client_rows(c, &net));
@@ -558,10 +608,6 @@ pub fn client_sslmode(c: &Cluster) -> &'static str {
     }
 }
 
-fn is_loopback(cidr: &str) -> bool {
-    cidr.starts_with("127.") || cidr.starts_with("::1/")
-}
-
 /// `host`, or `hostssl` when the cluster requires TLS.
 fn remote_kind(c: &Cluster) -> &'static str {
     match c.tls_mode() {
@@ -576,25 +622,34 @@ const SCRAM: &str = "scram-sha-256";
 pub fn own_rows(c: &Cluster, net: &Network) -> Vec<HbaRow> {
     let remote = remote_kind(c);
     let scram = SCRAM;
-    let mut rows = vec![
-        HbaRow::new("local", "all", "postgres", "", "peer"),
-        HbaRow::new("local", "all", "all", "", scram),
-    ];
-    // The balancer's external checks (clusters without Patroni): the check role, to `postgres`
-    // only, from the balancer hosts only, without a password (see [`CHECK_USER`]); before the
-    // loopback rows, for a balancer on a database host.
-    if let (Network::Hosts { balancers, .. }, true) = (net, has_check_role(c)) {
-        for a in balancers.iter() {
-            let kind = if is_loopback(a) { "host" } else { remote };
-            rows.push(HbaRow::new(kind, "postgres", CHECK_USER, a, "trust"));
-        }
+    let mut rows = vec![HbaRow::new("local", "all", "postgres", "", "peer")];
+    // The health endpoint on VM hosts (clusters with a balancer and no Patroni): its role, to
+    // `postgres` only, over the Unix socket only, by `peer` mapped from the endpoint's OS user
+    // (see [`CHECK_USER`]); before the password row, which would otherwise ask it for one.
+    if let (Network::Hosts { .. }, true) = (net, has_health_endpoint(c)) {
+        let mut row = HbaRow::new("local", "postgres", CHECK_USER, "", "peer");
+        row.options = format!("map={HEALTH_IDENT_MAP}");
+        rows.push(row);
     }
+    rows.push(HbaRow::new("local", "all", "all", "", scram));
     rows.push(HbaRow::new("host", "all", "all", "127.0.0.1/32", scram));
     rows.push(HbaRow::new("host", "all", "all", "::1/128", scram));
     let peers = net.peers();
     let repl = replication_user(c);
     for a in &peers {
         rows.push(HbaRow::new(remote, "replication", repl, a, scram));
+    }
+    // Pgpool-II's checks, to `postgres` only, from where Pgpool-II runs: the peers in containers
+    // (the hosts target runs no Pgpool-II).
+    if has_pgpool(c) && !matches!(net, Network::Hosts { .. }) {
+        for user in [
+            credentials::PGPOOL_CHECK_USER,
+            credentials::PGPOOL_PROBE_USER,
+        ] {
+            for a in &peers {
+                rows.push(HbaRow::new(remote, "postgres", user, a, scram));
+            }
+        }
     }
     match c.failover.manager.value {
         // Patroni logs in to its own node over TCP as the superuser, and pg_rewind to the new
@@ -713,6 +768,21 @@ fn rule_row(remote: &'static str, r: &HbaRule, db: &str, user: &str, address: &s
     row
 }
 
+/// The pg_ident.conf of a node on a VM host, when its cluster runs the health endpoint: the one
+/// map that lets the endpoint's OS user log in as [`CHECK_USER`] (and as no other role).
+pub fn ident_conf(c: &Cluster) -> Option<String> {
+    has_health_endpoint(c).then(|| {
+        format!(
+            "# pg_ident.conf for cluster \"{}\", generated by pgtopo. Install beside pg_hba.conf.\n\
+             # The health endpoint's OS user may log in as its role over the Unix socket (peer),\n\
+             # without a password; no other OS user may, and it may log in as no other role.\n\n\
+             # MAPNAME       SYSTEM-USERNAME  PG-USERNAME\n\
+             {HEALTH_IDENT_MAP:<15} {HEALTH_OS_USER:<16} {CHECK_USER}\n",
+            c.name
+        )
+    })
+}
+
 /// The rows as pg_hba.conf's table, with its header line.
 pub fn hba_table(rows: &[HbaRow]) -> String {
     let mut s = String::from("# TYPE  DATABASE     USER         ADDRESS              METHOD\n");
@@ -725,4 +795,112 @@ pub fn hba_table(rows: &[HbaRow]) -> String {
         s.push('\n');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(targets: &str, body: &str) -> Cluster {
+        let src = format!(
+            "targets {targets}\ncluster \"c\" {{\n    postgres version=16\n    credentials env-file=\"c.env\"\n{body}}}\n"
+        );
+        let mut c = crate::driver::compile(&src);
+        let p = c
+            .program("t")
+            .unwrap_or_else(|| panic!("{:#?}", c.diagnostics));
+        p.model(None).unwrap().clusters[0].clone()
+    }
+
+    /// Without Patroni, the balancer's checks go to each node's health endpoint, whose role logs
+    /// in by `peer` over the Unix socket from the endpoint's OS user alone: no row says `trust`,
+    /// and the peer row comes before the password row that would otherwise match it.
+    #[test]
+    fn the_health_endpoint_logs_in_by_peer_and_no_row_trusts() {
+        let c = cluster(
+            "\"hosts\" \"haproxy\"",
+            "    node \"a\" role=\"primary\" host=\"10.0.0.1\"\n    node \"b\" role=\"async\" host=\"10.0.0.2\"\n    balancer \"haproxy\" {\n        host \"lb\" address=\"10.0.0.9\"\n        listen \"rw\" port=5000 target=\"primary\"\n    }\n",
+        );
+        assert!(has_health_endpoint(&c));
+        let nodes = ["10.0.0.1/32".to_owned(), "10.0.0.2/32".to_owned()];
+        let lbs = ["10.0.0.9/32".to_owned()];
+        let rows = hba_rows(
+            &c,
+            Network::Hosts {
+                nodes: &nodes,
+                balancers: &lbs,
+            },
+        );
+        let lines: Vec<String> = rows.iter().map(HbaRow::line).collect();
+        assert!(lines.iter().all(|l| !l.contains("trust")), "{lines:#?}");
+        let peer = lines
+            .iter()
+            .position(|l| l == "local postgres pgtopo_check peer map=pgtopo-health")
+            .unwrap_or_else(|| panic!("{lines:#?}"));
+        let password = lines
+            .iter()
+            .position(|l| l == "local all all scram-sha-256")
+            .unwrap();
+        assert!(peer < password, "{lines:#?}");
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains(CHECK_USER) && l.starts_with("host")),
+            "the check role has no remote row: {lines:#?}"
+        );
+        let ident = ident_conf(&c).unwrap();
+        assert!(
+            ident.ends_with("\npgtopo-health   pgtopo-health    pgtopo_check\n"),
+            "{ident}"
+        );
+        let role = service_roles(&c)
+            .into_iter()
+            .find(|r| r.name == CHECK_USER)
+            .unwrap();
+        assert!(!role.password && role.member_of.is_empty(), "{role:?}");
+    }
+
+    /// Pgpool-II checks as a pg_monitor role and logs in through itself as a role with no
+    /// privilege, both to `postgres` from the peers; the database owners are its clients, the
+    /// superuser only without an owned database.
+    #[test]
+    fn pgpool_checks_as_its_own_roles_never_the_superuser() {
+        let pgpool = "    node \"a\" role=\"primary\"\n    node \"b\" role=\"async\"\n    pooler \"pool\" kind=\"pgpool\" target=\"any\" port=5432\n";
+        let c = cluster(
+            "\"compose\"",
+            &format!("{pgpool}    database \"shop\" owner=\"app\"\n"),
+        );
+        let roles = service_roles(&c);
+        let check = roles
+            .iter()
+            .find(|r| r.name == credentials::PGPOOL_CHECK_USER)
+            .unwrap();
+        assert_eq!(check.member_of, ["pg_monitor"]);
+        let probe = roles
+            .iter()
+            .find(|r| r.name == credentials::PGPOOL_PROBE_USER)
+            .unwrap();
+        assert!(probe.member_of.is_empty() && probe.password, "{probe:?}");
+        let lines: Vec<String> = hba_rows(&c, Network::Compose)
+            .iter()
+            .map(HbaRow::line)
+            .collect();
+        for user in [
+            credentials::PGPOOL_CHECK_USER,
+            credentials::PGPOOL_PROBE_USER,
+        ] {
+            assert!(
+                lines.contains(&format!("host postgres {user} samenet scram-sha-256")),
+                "{lines:#?}"
+            );
+        }
+        let users: Vec<String> = pgpool_users(&c).into_iter().map(|r| r.name).collect();
+        assert_eq!(users, ["app"]);
+        let ownerless = cluster("\"compose\"", pgpool);
+        let users: Vec<String> = pgpool_users(&ownerless)
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(users, ["postgres"]);
+    }
 }

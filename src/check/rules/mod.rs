@@ -32,6 +32,7 @@ mod pt134_vm_local_pgpool;
 mod pt135_patroni_quorum;
 mod pt136_empty_balancer;
 mod pt137_vrrp_collision;
+mod pt138_max_lag_without_patroni;
 mod pt140_compose_cannot_express;
 mod pt141_compose_service_name;
 mod pt150_helm_sync_replication;
@@ -90,6 +91,7 @@ pub const RULES: &[Rule] = &[
     pt135_patroni_quorum::RULE,
     pt136_empty_balancer::RULE,
     pt137_vrrp_collision::RULE,
+    pt138_max_lag_without_patroni::RULE,
     pt140_compose_cannot_express::RULE,
     pt141_compose_service_name::RULE,
     pt150_helm_sync_replication::RULE,

@@ -2,9 +2,11 @@
 //!
 //! What: on one VM host, a node's Patroni REST port (`patroni-port=`, default 8008) differs from
 //! every other Patroni REST port, PostgreSQL port and local pooler port (the pooler's `port`, or
-//! the node's `pooler-port=`) on that host.
-//! Why: the second Patroni cannot bind its REST API and exits, and haproxy's role checks (which ask
-//! that port) would read another node's answer.
+//! the node's `pooler-port=`) on that host. Without Patroni, a cluster with a balancer runs
+//! pgtopo's health endpoint on that same port (haproxy asks it as it asks Patroni), which is
+//! held to the same rule.
+//! Why: the second Patroni (or health endpoint) cannot bind its port, and haproxy's role checks
+//! (which ask that port) would read another node's answer.
 //! Example: `node "a" host="127.0.0.1" port=5432` and `node "b" host="127.0.0.1" port=5433`, both
 //! with the default Patroni port 8008.
 
@@ -13,6 +15,7 @@ use std::collections::HashMap;
 use crate::check::{Context, Rule};
 use crate::diag::{codes, Diagnostic};
 use crate::model::{FailoverManager, PoolerTarget};
+use crate::plan::access::has_health_endpoint;
 
 pub const RULE: Rule = Rule {
     code: codes::PT133,
@@ -57,29 +60,31 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
             }
         }
     }
-    // The first Patroni REST API on each (host, port).
-    let mut rest: HashMap<(&str, u16), &str> = HashMap::new();
-    for c in cx
-        .topo
-        .clusters
-        .iter()
-        .filter(|c| c.failover.manager.value == FailoverManager::Patroni)
-    {
+    // The first Patroni REST API (or health endpoint) on each (host, port), with what it is.
+    let mut rest: HashMap<(&str, u16), (&str, &str)> = HashMap::new();
+    for c in cx.topo.clusters.iter() {
+        let what = if c.failover.manager.value == FailoverManager::Patroni {
+            "the Patroni REST API"
+        } else if has_health_endpoint(c) {
+            "the health endpoint"
+        } else {
+            continue;
+        };
         for n in &c.nodes {
             let Some(h) = &n.host else { continue };
             let port = n.patroni_port.value;
             let key = (h.value.as_str(), port);
             let clash = rest
                 .get(&key)
-                .map(|first| format!("the Patroni REST API of node \"{first}\""))
+                .map(|(w, first)| format!("{w} of node \"{first}\""))
                 .or_else(|| taken.get(&key).map(ToString::to_string));
-            rest.entry(key).or_insert(&n.name);
+            rest.entry(key).or_insert((what, &n.name));
             if let Some(other) = clash {
                 out.push(
                     Diagnostic::error(
                         codes::PT133,
                         format!(
-                            "the Patroni REST API of node \"{}\" and {other} both use port {port} on {}",
+                            "{what} of node \"{}\" and {other} both use port {port} on {}",
                             n.name, h.value
                         ),
                     )

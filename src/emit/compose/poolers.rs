@@ -12,7 +12,7 @@ use super::{NETWORK, RESTART};
 use crate::catalog::{PGBOUNCER_IMAGE, PGPOOL_IMAGE};
 use crate::emit::text;
 use crate::model::{credentials, Cluster, Node, Pooler, PoolerKind, PoolerTarget, Role};
-use crate::plan::access::owners;
+use crate::plan::access::pgpool_users;
 use crate::plan::pooler::{self, PgBouncerPlace};
 
 /// Where the PgBouncer container finds its generated files.
@@ -85,10 +85,21 @@ fn pgpool(c: &Cluster, p: &Pooler, vars: &mut Vars) -> Service {
         "PGPOOL_BACKEND_APPLICATION_NAMES".into(),
         names.join(",").into(),
     );
-    env.insert("PGPOOL_SR_CHECK_USER".into(), "postgres".into());
-    env.insert("PGPOOL_SR_CHECK_PASSWORD".into(), vars.superuser().into());
-    env.insert("PGPOOL_POSTGRES_USERNAME".into(), "postgres".into());
-    env.insert("PGPOOL_POSTGRES_PASSWORD".into(), vars.superuser().into());
+    // Pgpool-II checks the nodes as a pg_monitor role, and the image logs in through Pgpool-II
+    // (pool_passwd, its health check) as a role with no privilege: never the superuser
+    // (plan::access::service_roles; docs/security.md says why the two differ).
+    let check = vars.owner(credentials::PGPOOL_CHECK_USER);
+    let probe = vars.owner(credentials::PGPOOL_PROBE_USER);
+    for (k, v) in [
+        ("PGPOOL_SR_CHECK_USER", credentials::PGPOOL_CHECK_USER),
+        ("PGPOOL_SR_CHECK_PASSWORD", &check),
+        ("PGPOOL_HEALTH_CHECK_USER", credentials::PGPOOL_CHECK_USER),
+        ("PGPOOL_HEALTH_CHECK_PASSWORD", &check),
+        ("PGPOOL_POSTGRES_USERNAME", credentials::PGPOOL_PROBE_USER),
+        ("PGPOOL_POSTGRES_PASSWORD", &probe),
+    ] {
+        env.insert(k.into(), v.to_owned().into());
+    }
     env.insert("PGPOOL_ADMIN_USERNAME".into(), "admin".into());
     env.insert(
         "PGPOOL_ADMIN_PASSWORD".into(),
@@ -98,12 +109,23 @@ fn pgpool(c: &Cluster, p: &Pooler, vars: &mut Vars) -> Service {
         )
         .into(),
     );
-    let owners = owners(c);
-    if !owners.is_empty() {
-        let pw: Vec<String> = owners.iter().map(|o| vars.owner(o)).collect();
+    // The roles that log in through Pgpool-II: the image adds them to its pool_passwd.
+    let users = pgpool_users(c);
+    if !users.is_empty() {
+        let names: Vec<&str> = users.iter().map(|r| r.name.as_str()).collect();
+        let pw: Vec<String> = users
+            .iter()
+            .map(|r| {
+                if r.name == "postgres" {
+                    vars.superuser()
+                } else {
+                    vars.owner(&r.name)
+                }
+            })
+            .collect();
         env.insert(
             "PGPOOL_POSTGRES_CUSTOM_USERS".into(),
-            owners.join(",").into(),
+            names.join(",").into(),
         );
         env.insert(
             "PGPOOL_POSTGRES_CUSTOM_PASSWORDS".into(),

@@ -42,7 +42,7 @@ impl Vars {
     pub fn superuser(&mut self) -> String {
         self.interpolate(
             credentials::SUPERUSER_PASSWORD_VAR,
-            "Password of the postgres superuser on every node (also used by Pgpool-II's checks).",
+            "Password of the postgres superuser on every node.",
         )
     }
 

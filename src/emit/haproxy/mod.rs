@@ -1,13 +1,13 @@
 //! The `haproxy` target: one `haproxy.cfg` per balancer host, at
 //! `<env-or-base>/<balancer-host>/haproxy.cfg` (see docs/targets/vm.md).
 //!
-//! Role-aware health checks: with Patroni, HTTP checks against each node's REST API (`/primary`,
-//! `/replica`, …) decide which servers take traffic. Other managers have no such API, so an
-//! external check script (emitted beside the config) asks PostgreSQL `pg_is_in_recovery()`.
+//! Role-aware health checks: HTTP checks (`/primary`, `/replica`, …) decide which servers take
+//! traffic. With Patroni they ask each node's REST API; other managers have no such API, so each
+//! database node runs pgtopo's health endpoint (emitted by the hosts target), which answers the
+//! same paths on the same port by asking its local PostgreSQL over the Unix socket. Either way
+//! the balancer hosts hold no database password and need no pg_hba row of their own.
 
 use std::fmt::Write as _;
-
-mod check_script;
 
 use crate::bundle::Bundle;
 use crate::diag::{codes, Diagnostic};
@@ -19,8 +19,6 @@ use crate::emit::{Options, Program};
 use crate::model::{
     Balancer, BalancerHost, Cluster, FailoverManager, Listen, ListenTarget, Node, Topology,
 };
-
-pub use check_script::script_name;
 
 /// Connections are closed by haproxy after this much silence in either direction. Long analytic
 /// queries can run for many minutes without sending a byte, so this is far above haproxy's usual
@@ -86,11 +84,8 @@ fn render(t: &Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for (host, parts) in hosts_of(t) {
-        let (cfg, scripts) = haproxy_cfg(&host, &parts, &mut errors);
+        let cfg = haproxy_cfg(&host, &parts, &mut errors);
         files.push((host.clone(), "haproxy.cfg".to_owned(), cfg));
-        for (name, body) in scripts {
-            files.push((host.clone(), name, body));
-        }
     }
     if errors.is_empty() {
         Ok(files)
@@ -99,18 +94,11 @@ fn render(t: &Topology) -> Result<Vec<(String, String, String)>, Vec<Diagnostic>
     }
 }
 
-fn needs_external_check(parts: &[(&Cluster, &Balancer, &BalancerHost)]) -> bool {
-    parts
-        .iter()
-        .any(|(c, _, _)| c.failover.manager.value != FailoverManager::Patroni)
-}
-
-/// The health check of a listen or of its fallback backend: Patroni's REST endpoint, or the
-/// external script that asks PostgreSQL.
+/// The health check of a listen or of its fallback backend: the HTTP path that answers 200
+/// exactly when a node fits the role (Patroni's REST API, or pgtopo's health endpoint).
 #[derive(Serialize)]
 struct Check {
-    path: Option<String>,
-    script: Option<String>,
+    path: String,
 }
 
 #[derive(Serialize)]
@@ -138,7 +126,6 @@ struct Section {
 #[derive(Serialize)]
 struct Cfg<'a> {
     host: &'a str,
-    external: bool,
     idle: &'static str,
     sections: Vec<Section>,
 }
@@ -147,10 +134,9 @@ fn haproxy_cfg(
     host: &str,
     parts: &[(&Cluster, &Balancer, &BalancerHost)],
     errors: &mut Vec<Diagnostic>,
-) -> (String, Vec<(String, String)>) {
+) -> String {
     let mut sections = Vec::new();
     let mut stats_done = false;
-    let mut scripts: Vec<(String, ListenTarget)> = Vec::new();
     for (c, b, h) in parts {
         if let (Some(st), false) = (&b.stats, stats_done) {
             stats_done = true;
@@ -171,41 +157,23 @@ fn haproxy_cfg(
                 ));
                 continue;
             }
-            sections.push(listen_section(c, l, &mut scripts));
+            sections.push(listen_section(c, l));
         }
     }
     let cfg = Cfg {
         host,
-        external: needs_external_check(parts),
         idle: TIMEOUT_IDLE,
         sections,
     };
-    // The scripts ask PostgreSQL itself, never the PgBouncer in front of it: the check role has no
-    // password, and PgBouncer authenticates every login with one. haproxy hands a script the
-    // traffic's address and port only, so each script maps a node's PgBouncer to its PostgreSQL.
-    let mut direct: Vec<(String, u16, u16)> = Vec::new();
-    for (c, _, _) in parts {
-        if c.failover.manager.value == FailoverManager::Patroni {
-            continue;
-        }
-        for n in &c.nodes {
-            let (Some(addr), port) = (node_address(n), client_port(c, n)) else {
-                continue;
-            };
-            if port != n.port.value && !direct.iter().any(|(a, p, _)| a == addr && *p == port) {
-                direct.push((addr.to_owned(), port, n.port.value));
-            }
-        }
-    }
-    let scripts = scripts
-        .into_iter()
-        .map(|(name, target)| (name, check_script::script(target, &direct)))
-        .collect();
-    (text::render("haproxy.cfg", &cfg), scripts)
+    text::render("haproxy.cfg", &cfg)
 }
 
-/// Patroni's REST endpoint that answers 200 exactly when a node fits `target`.
-fn patroni_path(target: ListenTarget, l: &Listen) -> String {
+/// The HTTP path that answers 200 exactly when a node fits `target`: Patroni's REST API, whose
+/// paths pgtopo's health endpoint answers too (without Patroni it cannot tell a synchronous
+/// standby from an asynchronous one, so `/sync` and `/async` accept any streaming standby and the
+/// listen's server list tells them apart: `plan::endpoints::listen_candidates`; nor does it read
+/// `?lag=`, which only Patroni can measure against the primary: PT138).
+fn check_path(target: ListenTarget, l: &Listen) -> String {
     match target {
         ListenTarget::Primary => "/primary".to_owned(),
         ListenTarget::Replicas => match &l.max_lag {
@@ -218,30 +186,14 @@ fn patroni_path(target: ListenTarget, l: &Listen) -> String {
     }
 }
 
-fn check(
-    c: &Cluster,
-    target: ListenTarget,
-    l: &Listen,
-    scripts: &mut Vec<(String, ListenTarget)>,
-) -> Check {
-    if c.failover.manager.value == FailoverManager::Patroni {
-        Check {
-            path: Some(patroni_path(target, l)),
-            script: None,
-        }
-    } else {
-        let name = script_name(target);
-        if !scripts.iter().any(|(n, _)| n == &name) {
-            scripts.push((name.clone(), target));
-        }
-        Check {
-            path: None,
-            script: Some(name),
-        }
+fn check(target: ListenTarget, l: &Listen) -> Check {
+    Check {
+        path: check_path(target, l),
     }
 }
 
-/// A `server` line: checked (on Patroni's REST port under Patroni), or with `extra` instead.
+/// A `server` line: checked on the node's health port (Patroni's REST API, or pgtopo's health
+/// endpoint, both on the node's `patroni-port`), or with `extra` instead.
 fn server_line(c: &Cluster, n: &Node, suffix: &str, extra: &str) -> String {
     let addr = node_address(n).unwrap_or_default();
     let mut line = format!(
@@ -250,15 +202,13 @@ fn server_line(c: &Cluster, n: &Node, suffix: &str, extra: &str) -> String {
         host_port(addr, client_port(c, n))
     );
     if extra.is_empty() {
-        line.push_str(" check");
-        if c.failover.manager.value == FailoverManager::Patroni {
-            let _ = write!(line, " port {}", n.patroni_port.value);
-            // With `tls` Patroni's REST API serves HTTPS. The check only reads a member's role
-            // (GET, which needs no password), and the CA lives on the database hosts, so the
-            // certificate is not verified here.
-            if c.tls.is_some() {
-                line.push_str(" check-ssl verify none");
-            }
+        let _ = write!(line, " check port {}", n.patroni_port.value);
+        // With `tls` Patroni's REST API serves HTTPS. The check only reads a member's role (GET,
+        // which needs no password), and the CA lives on the database hosts, so the certificate
+        // is not verified here. pgtopo's health endpoint serves plain HTTP: it tells only a
+        // node's role, which haproxy's own traffic reveals anyway.
+        if c.failover.manager.value == FailoverManager::Patroni && c.tls.is_some() {
+            line.push_str(" check-ssl verify none");
         }
     } else {
         line.push(' ');
@@ -267,9 +217,9 @@ fn server_line(c: &Cluster, n: &Node, suffix: &str, extra: &str) -> String {
     line
 }
 
-fn listen_section(c: &Cluster, l: &Listen, scripts: &mut Vec<(String, ListenTarget)>) -> Section {
+fn listen_section(c: &Cluster, l: &Listen) -> Section {
     let name = format!("{}_{}", c.name, l.name);
-    let check_of_target = check(c, l.target.value, l, scripts);
+    let check_of_target = check(l.target.value, l);
     let servers = crate::plan::endpoints::listen_candidates(c, l.target.value)
         .into_iter()
         .map(|n| server_line(c, n, "", ""))
@@ -291,7 +241,7 @@ fn listen_section(c: &Cluster, l: &Listen, scripts: &mut Vec<(String, ListenTarg
                     )
                 })
                 .collect(),
-            check: check(c, fb.value, l, scripts),
+            check: check(fb.value, l),
             servers: nodes.iter().map(|n| server_line(c, n, "", "")).collect(),
         }
     });
@@ -404,7 +354,8 @@ cluster "c" {{
 
     /// Without a manager that chooses, `synchronous_standby_names` is the fixed list of declared
     /// sync nodes: they alone are ever synchronous, and every other node asynchronous once it is a
-    /// standby (the old primary too). The external check accepts any standby; the list decides.
+    /// standby (the old primary too). The health endpoint accepts any streaming standby for `/sync`
+    /// and `/async`; the list decides.
     #[test]
     fn fixed_synchronous_names_decide_the_sync_and_async_listens() {
         for manager in ["repmgr", "none"] {
@@ -412,7 +363,12 @@ cluster "c" {{
             assert_eq!(servers(&cfg, "sy")[..2], ["b", "d"], "{manager}: {cfg}");
             assert_eq!(servers(&cfg, "sy")[2], "a_fallback", "{manager}: {cfg}");
             assert_eq!(servers(&cfg, "as"), ["a", "e"], "{manager}: {cfg}");
-            assert!(cfg.contains("/etc/haproxy/pgtopo-check-replica"), "{cfg}");
+            assert!(cfg.contains("option httpchk GET /sync"), "{cfg}");
+            assert!(
+                cfg.contains("server b 10.0.0.2:5432 check port 8008"),
+                "{cfg}"
+            );
+            assert!(!cfg.contains("external-check"), "{cfg}");
         }
     }
 

@@ -1154,26 +1154,29 @@ fn pooler(cx: &mut Ctx, c: &Cluster, p: &Pooler) {
                 })
                 .collect::<Vec<_>>()
                 .join(",");
+            let check_key = credentials::owner_password_key(credentials::PGPOOL_CHECK_USER);
             let mut envs = vec![
                 env("PGPOOL_BACKEND_NODES", &backends),
                 env("PGPOOL_PORT_NUMBER", &p.port.value.to_string()),
-                env("PGPOOL_SR_CHECK_USER", credentials::REPLICATION_USER),
-                secret_env(
-                    c,
-                    "PGPOOL_SR_CHECK_PASSWORD",
-                    credentials::REPLICATION_PASSWORD_KEY,
-                ),
-                env("PGPOOL_POSTGRES_USERNAME", "postgres"),
+                // Pgpool-II checks the nodes as a pg_monitor role and the image logs in through
+                // Pgpool-II as a role with no privilege: never the superuser or the replication
+                // role (plan::access::service_roles; docs/security.md says why the two differ).
+                // The PCP administrator is Pgpool-II's own user, with its own password.
+                env("PGPOOL_SR_CHECK_USER", credentials::PGPOOL_CHECK_USER),
+                secret_env(c, "PGPOOL_SR_CHECK_PASSWORD", &check_key),
+                env("PGPOOL_HEALTH_CHECK_USER", credentials::PGPOOL_CHECK_USER),
+                secret_env(c, "PGPOOL_HEALTH_CHECK_PASSWORD", &check_key),
+                env("PGPOOL_POSTGRES_USERNAME", credentials::PGPOOL_PROBE_USER),
                 secret_env(
                     c,
                     "PGPOOL_POSTGRES_PASSWORD",
-                    credentials::SUPERUSER_PASSWORD_KEY,
+                    &credentials::owner_password_key(credentials::PGPOOL_PROBE_USER),
                 ),
-                env("PGPOOL_ADMIN_USERNAME", "postgres"),
+                env("PGPOOL_ADMIN_USERNAME", "admin"),
                 secret_env(
                     c,
                     "PGPOOL_ADMIN_PASSWORD",
-                    credentials::SUPERUSER_PASSWORD_KEY,
+                    credentials::PGPOOL_ADMIN_PASSWORD_KEY,
                 ),
                 env(
                     "PGPOOL_ENABLE_LOAD_BALANCING",
@@ -1188,14 +1191,10 @@ fn pooler(cx: &mut Ctx, c: &Cluster, p: &Pooler) {
                 env("PGPOOL_ENABLE_LDAP", "no"),
             ];
             // The database owners log in through Pgpool-II too (workload Jobs connect as the
-            // owner): the image adds them to its pool_passwd. Kubernetes expands `$(VAR)` from the
-            // variables defined before, so the passwords come from the Secret.
-            let owners: Vec<crate::plan::access::LoginRole> =
-                crate::plan::access::password_roles(c)
-                    .filter(|r| {
-                        !r.replication && crate::plan::access::owners(c).contains(&r.name.as_str())
-                    })
-                    .collect();
+            // owner; without an owned database, as the superuser): the image adds them to its
+            // pool_passwd. Kubernetes expands `$(VAR)` from the variables defined before, so the
+            // passwords come from the Secret.
+            let owners = crate::plan::access::pgpool_users(c);
             if !owners.is_empty() {
                 let mut names = Vec::new();
                 let mut passwords = Vec::new();
