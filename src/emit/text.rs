@@ -91,6 +91,39 @@ const TEMPLATES: &[(&str, &str)] = &[
         "pgtopo-health.sh",
         include_str!("templates/pgtopo-health.sh.j2"),
     ),
+    (
+        "k8s-node-table",
+        include_str!("templates/k8s-node-table.j2"),
+    ),
+    ("k8s-start.sh", include_str!("templates/k8s-start.sh.j2")),
+    (
+        "k8s-labeler.sh",
+        include_str!("templates/k8s-labeler.sh.j2"),
+    ),
+    (
+        "k8s-pgbouncer-auth.sh",
+        include_str!("templates/k8s-pgbouncer-auth.sh.j2"),
+    ),
+    (
+        "k8s-src-pgbackrest",
+        include_str!("templates/k8s-src-pgbackrest.j2"),
+    ),
+    (
+        "k8s-pgbackrest-sidecar.sh",
+        include_str!("templates/k8s-pgbackrest-sidecar.sh.j2"),
+    ),
+    (
+        "k8s-pgbackrest-exec.sh",
+        include_str!("templates/k8s-pgbackrest-exec.sh.j2"),
+    ),
+    (
+        "k8s-pgbackrest-restore.sh",
+        include_str!("templates/k8s-pgbackrest-restore.sh.j2"),
+    ),
+    (
+        "k8s-wal-get.sh",
+        include_str!("templates/k8s-wal-get.sh.j2"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {

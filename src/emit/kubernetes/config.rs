@@ -1,9 +1,9 @@
 //! The text files that ConfigMaps carry: postgresql.conf, pg_hba.conf, the per-pod start script,
 //! the role labeler script and pgbouncer.ini. These are file contents, not Kubernetes objects, so
-//! they are plain strings.
+//! they are plain strings. The scripts are templates (`src/emit/templates/k8s-*.j2`): what they
+//! do is decided here, into typed values, and the templates hold only their text.
 
-use std::fmt::Write as _;
-
+use serde::Serialize;
 use serde_yaml::{Mapping, Value};
 
 use crate::catalog;
@@ -15,6 +15,10 @@ use crate::plan::patroni::{self as plan, key, map, string, Member, StandbySource
 use crate::plan::pooler::{self, PgBouncerPlace};
 
 use super::names;
+
+/// PgBouncer's auth_file in a pooler pod: a memory-backed volume that the pod's init script
+/// writes from the Secret and pgbouncer.ini names.
+const POOLER_AUTH_FILE: &str = "/etc/pgbouncer-auth/userlist.txt";
 
 /// postgresql.conf as included by every node: the stack plan's server parameters of a pod (every
 /// pod of the StatefulSet listens on one port, PT121), pgtopo's and the user's.
@@ -70,45 +74,54 @@ pub fn bootstrap_script(c: &Cluster) -> String {
     )
 }
 
-/// The shell `case` that maps the pod ordinal onto the topology's node: its name (used as
-/// application_name), its declared role and its failover priority. Both of a pod's scripts hold
-/// it, so it is written into the script in place, a piece at a time, rather than as a String per
-/// line for every node of a wide cluster.
-fn node_table(c: &Cluster, s: &mut String) {
-    s.reserve(80 * (c.nodes.len() + 4));
-    s.push_str("ordinal=\"${POD_NAME##*-}\"\ncase \"$ordinal\" in\n");
-    for (i, n) in c.nodes.iter().enumerate() {
-        // Without a declared priority, sync nodes (50, the managers' default) are preferred over
-        // async ones (25) as failover candidates, so the standby holding every acknowledged
-        // commit is the one promoted; an async node is still promoted when no sync one can be.
-        let prio = if !n.failover {
-            0
-        } else {
-            n.priority.as_ref().map(|p| p.value).unwrap_or(
-                if n.role.value == crate::model::Role::Async {
-                    25
-                } else {
-                    50
-                },
-            )
-        };
-        let _ = write!(s, "  {i}) NODE_NAME=\"");
-        s.push_str(&n.name);
-        s.push_str("\"; NODE_ROLE=\"");
-        s.push_str(n.role.value.as_str());
-        let _ = write!(s, "\"; NODE_PRIORITY={prio}; NODE_UPSTREAM=\"");
-        // A cascading standby streams from its upstream node's pod (PT122 allows it only where
-        // the start script honours it).
-        if let Some(u) = &n.upstream {
-            s.push_str(&names::pod_of(c, &u.value));
-            s.push('.');
-            s.push_str(&names::headless_service(c));
-        }
-        s.push_str("\" ;;\n");
-    }
-    s.push_str(
-        "  *) echo \"pod ordinal $ordinal is not a node of the topology\" >&2; exit 1 ;;\nesac\n",
-    );
+/// One arm of the shell `case` (template `k8s-node-table`) that maps a pod's ordinal onto its
+/// node of the topology. Both of a pod's scripts hold the table.
+#[derive(Serialize)]
+struct NodeRow<'a> {
+    ordinal: usize,
+    /// The node's name, which the start script uses as application_name.
+    name: &'a str,
+    role: &'static str,
+    /// The failover priority: 0 for a node that is never promoted.
+    priority: u32,
+    /// `POD.HEADLESS` of the node a cascading standby streams from, empty for the others.
+    upstream: String,
+}
+
+fn node_table(c: &Cluster) -> Vec<NodeRow<'_>> {
+    c.nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| NodeRow {
+            ordinal: i,
+            name: &n.name,
+            role: n.role.value.as_str(),
+            // Without a declared priority, sync nodes (50, the managers' default) are preferred
+            // over async ones (25) as failover candidates, so the standby holding every
+            // acknowledged commit is the one promoted; an async node is still promoted when no
+            // sync one can be.
+            priority: if !n.failover {
+                0
+            } else {
+                n.priority.as_ref().map(|p| p.value).unwrap_or(
+                    if n.role.value == crate::model::Role::Async {
+                        25
+                    } else {
+                        50
+                    },
+                )
+            },
+            // A cascading standby streams from its upstream node's pod (PT122 allows it only
+            // where the start script honours it).
+            upstream: n.upstream.as_ref().map_or_else(String::new, |u| {
+                format!(
+                    "{}.{}",
+                    names::pod_of(c, &u.value),
+                    names::headless_service(c)
+                )
+            }),
+        })
+        .collect()
 }
 
 /// The host a node streams from at first start: the cluster's primary Service, or for a standby
@@ -127,16 +140,59 @@ fn upstream_host(c: &Cluster, source: Option<&Cluster>) -> (String, String) {
     (own, leader_upstream)
 }
 
+/// What the start script (template `k8s-start.sh`) does, decided here: the node table, and the
+/// hand-over to the cluster's failover manager with what that manager needs.
+#[derive(Serialize)]
+struct StartScript<'a> {
+    nodes: Vec<NodeRow<'a>>,
+    port: u16,
+    headless: String,
+    pgdata: String,
+    #[serde(flatten)]
+    manager: Manager,
+}
+
+/// The failover manager's part of the start script, as the template's `manager` names it.
+#[derive(Serialize)]
+#[serde(tag = "manager", rename_all = "snake_case")]
+enum Manager {
+    PgAutoFailover {
+        /// The data volume's mount, which keeps pg_autoctl's own state and the pgpass file.
+        data: &'static str,
+        monitor: String,
+        monitor_port: u16,
+        /// The declared primary's node name, which the other nodes wait for at the monitor.
+        primary: String,
+        /// pg_hba.conf lines appended to pg_autoctl's own (the host rows of the stack plan).
+        hba: Vec<String>,
+        /// The formation's number_sync_standbys, set only when it is 2 or more.
+        sync_count: Option<u32>,
+    },
+    Repmgr {
+        /// The declared primary's pod, the initial primary of every node.
+        primary_pod: String,
+        /// Every node's `POD.HEADLESS`.
+        partners: Vec<String>,
+    },
+    Patroni {
+        /// Spilo's folder of this cluster's major; None for an image with a single major.
+        bin_dir: Option<String>,
+        patroni_port: u16,
+    },
+    None {
+        /// A standby cluster's leader streams from the source instead of initialising itself.
+        leader_is_standby: bool,
+        own_primary: String,
+        leader_upstream: String,
+        replication_user: &'static str,
+    },
+}
+
 /// The start script of a database pod. It picks the node from the ordinal and hands over to the
 /// failover manager (or to postgres itself for `none`).
 pub fn start_script(c: &Cluster, source: Option<&Cluster>) -> String {
-    let mut s = String::from("#!/bin/bash\n# Generated by pgtopo: starts this pod's node of the topology.\nset -euo pipefail\n");
-    node_table(c, &mut s);
-    s.push_str("export NODE_NAME NODE_ROLE NODE_PRIORITY NODE_UPSTREAM\n");
-    let port = names::pg_port(c);
-    let (own_primary, leader_upstream) = upstream_host(c, source);
     let headless = names::headless_service(c);
-    match c.failover.manager.value {
+    let manager = match c.failover.manager.value {
         FailoverManager::PgAutoFailover => {
             let sync_count = c
                 .replication
@@ -144,238 +200,86 @@ pub fn start_script(c: &Cluster, source: Option<&Cluster>) -> String {
                 .as_ref()
                 .map(|s| s.count.value)
                 .unwrap_or(0);
-            let _ = write!(
-                s,
-                r#"export PGDATA="{pgdata}"
-# pg_autoctl's pidfile is under /tmp, an emptyDir that outlives a crashed container: the restarted
-# keeper, PID 1 again, would find "its" PID alive and refuse to start.
-rm -rf /tmp/pg_autoctl
-# pg_autoctl keeps its own state; keeping it on the data volume makes a restarted pod the same node.
-export XDG_CONFIG_HOME="{data}/config" XDG_DATA_HOME="{data}/share"
-# libpq reads the replication password from this file: pg_autoctl's own checks, pg_basebackup of
-# the first clone and the standby's WAL receiver all log in as pgautofailover_replicator, the
-# clone before `pg_autoctl config set` below can run.
-export PGPASSFILE="{data}/pgpass"
-pw=${{REPLICATION_PASSWORD//\\/\\\\}}
-(umask 077; printf '*:*:*:pgautofailover_replicator:%s\n' "${{pw//:/\\:}}" > "$PGPASSFILE")
-monitor="postgres://autoctl_node:${{MONITOR_PASSWORD}}@{monitor}:{mport}/pg_auto_failover?sslmode=require"
-# Sync nodes vote in the replication quorum; async nodes stream but never hold commits.
-quorum=false
-if [ "$NODE_ROLE" != "async" ]; then quorum=true; fi
-if [ ! -f "$PGDATA/PG_VERSION" ]; then
-  if [ "$NODE_ROLE" != "primary" ]; then
-    # pg_auto_failover makes the first node to register the primary, and the pods start together
-    # (podManagementPolicy Parallel): the others wait until the topology's primary is registered.
-    until pg_autoctl show state --monitor "$monitor" --json 2>/dev/null | grep -q '"nodename": "{primary}"'; do
-      sleep 2
-    done
-  fi
-  pg_autoctl create postgres --pgdata "$PGDATA" --monitor "$monitor" \
-    --name "$NODE_NAME" --hostname "${{POD_NAME}}.{headless}" --pgport {port} \
-    --auth scram-sha-256 --ssl-self-signed \
-    --candidate-priority "$NODE_PRIORITY" --replication-quorum "$quorum"
-  pg_autoctl config set --pgdata "$PGDATA" replication.password "$REPLICATION_PASSWORD"
-fi
-grep -q "include_if_exists '/etc/pgtopo/postgresql.conf'" "$PGDATA/postgresql.conf" \
-  || echo "include_if_exists '/etc/pgtopo/postgresql.conf'" >> "$PGDATA/postgresql.conf"
-# pg_autoctl's own pg_hba.conf entries allow peers only at the pod IPs they registered from,
-# which change when a pod is recreated, and clients (the poolers, workload jobs) not at all: the
-# stack plan's rows follow (the pod network and the cluster's `hba` rules; the NetworkPolicies
-# decide who may connect at all).
-grep -q '^# pgtopo: pod network$' "$PGDATA/pg_hba.conf" || cat >> "$PGDATA/pg_hba.conf" <<'HBA'
-# pgtopo: pod network
-{hba}HBA
-{set_sync}if [ -x /etc/pgtopo/bootstrap.sh ]; then
-  # The topology's roles and databases, created (idempotently) by whichever node is primary.
-  # It logs in over the local socket as initdb's superuser (the image's user), as the block
-  # below does.
-  (until pg_isready -q -h /var/run/postgresql -p {port}; do sleep 5; done
-   if [ "$(psql -X -h /var/run/postgresql -p {port} -d postgres -tAc 'select pg_is_in_recovery()')" = f ]; then
-     PGHOST=/var/run/postgresql PGPORT={port} PGDATABASE=postgres /etc/pgtopo/bootstrap.sh
-   fi) &
-fi
-# initdb named the superuser after the image's user; administrators (and workload jobs of a
-# cluster without a database owner) log in as postgres with the Secret's password, so the
-# primary creates that role (and
-# every node reloads, for the pg_hba.conf rules above when postgres was already running). It also
-# gives pg_auto_failover's replication role the Secret's password, which `config set` does not
-# (it only tells this node's keeper what to send); until the role exists the block fails and runs
-# again.
-(until psql -X -q -h /var/run/postgresql -p {port} -d postgres -v ON_ERROR_STOP=1 \
-  -v pw="$POSTGRES_PASSWORD" -v rpw="$REPLICATION_PASSWORD" <<'SQL'
-SELECT pg_reload_conf() AS reloaded, pg_is_in_recovery() AS standby \gset
-\if :standby
-\quit
-\endif
-SELECT 'CREATE ROLE postgres' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'postgres') \gexec
-ALTER ROLE postgres WITH SUPERUSER LOGIN PASSWORD :'pw';
-ALTER ROLE pgautofailover_replicator PASSWORD :'rpw';
-SQL
-do sleep 5; done) &
-exec pg_autoctl run --pgdata "$PGDATA"
-"#,
-                primary = c.primary().map_or("", |n| n.name.as_str()),
-                hba = access::hba_rows(c, Network::Pods)
-                    .iter()
-                    .filter(|r| r.kind != "local")
-                    .map(|r| r.line() + "\n")
-                    .collect::<String>(),
-                // pg_auto_failover's number_sync_standbys 0 (its default) already means `ANY 1`
-                // of the replication-quorum standbys, and it refuses N >= 1 unless N + 1 of them
-                // exist: a count of 1 is left to the default, which the monitor itself raises
-                // to 1 once a second quorum standby registers.
-                set_sync = if sync_count >= 2 {
-                    format!(
-                        "if [ \"$NODE_ROLE\" = \"primary\" ]; then\n  \
-                         # The formation's sync count comes from the topology's `synchronous ... count`.\n  \
-                         (until pg_autoctl set formation number-sync-standbys {sync_count} --pgdata \"$PGDATA\"; do sleep 5; done) &\nfi\n"
-                    )
-                } else {
-                    String::new()
-                },
-                pgdata = names::pgdata(c),
-                data = names::data_mount(c),
-                monitor = names::monitor_service(c),
-                mport = c
+            Manager::PgAutoFailover {
+                data: names::data_mount(c),
+                monitor: names::monitor_service(c),
+                monitor_port: c
                     .failover
                     .monitor
                     .as_ref()
                     .map(|m| m.port.value)
                     .unwrap_or(5432),
-            );
-        }
-        FailoverManager::Repmgr => {
-            let _ = write!(
-                s,
-                r#"# The bitnami image reads its node identity from these variables.
-export REPMGR_NODE_NAME="$NODE_NAME"
-export REPMGR_NODE_NETWORK_NAME="${{POD_NAME}}.{headless}"
-export REPMGR_NODE_PRIORITY="$NODE_PRIORITY"
-# Every node names the declared primary as the initial one; repmgr tracks later promotions.
-export REPMGR_PRIMARY_HOST="{first}.{headless}"
-export REPMGR_PARTNER_NODES="{partners}"
-exec /opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh /opt/bitnami/scripts/postgresql-repmgr/run.sh
-"#,
-                first = names::pod_of(c, c.primary().map(|n| n.name.as_str()).unwrap_or("")),
-                partners = c
-                    .nodes
+                primary: c.primary().map_or("", |n| n.name.as_str()).to_owned(),
+                // Only the TCP rows: initdb already wrote the file's `local` rows, and the first
+                // matching row wins, so appended `local` rows would never apply.
+                hba: access::hba_rows(c, Network::Pods)
                     .iter()
-                    .map(|n| format!("{}.{headless}", names::pod_of(c, &n.name)))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            );
-        }
-        FailoverManager::Patroni => {
-            match names::patroni_bin_dir(c) {
-                // Spilo ships several majors; patroni.yml names this cluster's folder, and the
-                // bootstrap hook's psql comes from it too.
-                Some(bin) => {
-                    let _ = writeln!(
-                        s,
-                        "# Spilo ships several PostgreSQL majors: this cluster's programs come first.\nexport PATH=\"{bin}:$PATH\""
-                    );
-                }
-                // An image built on the official one has a single major, which pg_config names.
-                None => s.push_str("export PATRONI_POSTGRESQL_BIN_DIR=\"$(pg_config --bindir)\"\n"),
+                    .filter(|r| r.kind != "local")
+                    .map(access::HbaRow::line)
+                    .collect(),
+                // pg_auto_failover's number_sync_standbys 0 (its default) already means `ANY 1`
+                // of the replication-quorum standbys, and it refuses N >= 1 unless N + 1 of them
+                // exist: a count of 1 is left to the default, which the monitor itself raises
+                // to 1 once a second quorum standby registers.
+                sync_count: (sync_count >= 2).then_some(sync_count),
             }
-            // What Spilo's own launch script does before it starts Patroni, which start.sh
-            // replaces: the kubelet hands the volume's files to the pod's group with group write
-            // (fsGroup) on every mount, and PostgreSQL refuses a data directory anyone but its
-            // owner may write.
-            let _ = writeln!(
-                s,
-                "# The kubelet makes the volume group-writable (fsGroup); PostgreSQL wants its data directory private.\nmkdir -p \"{pgdata}\"\nchmod 0700 \"{pgdata}\"",
-                pgdata = names::pgdata(c)
-            );
-            let _ = write!(
-                s,
-                r#"# Patroni's member name is the pod name: its Kubernetes DCS labels the pod of that name.
-export PATRONI_NAME="$POD_NAME"
-export PATRONI_POSTGRESQL_CONNECT_ADDRESS="${{POD_IP}}:{port}"
-export PATRONI_RESTAPI_CONNECT_ADDRESS="${{POD_IP}}:8008"
-# Per-node tags: async nodes never become synchronous, failover=#false nodes are never promoted.
-nosync=false; if [ "$NODE_ROLE" = "async" ]; then nosync=true; fi
-nofailover=false; if [ "$NODE_PRIORITY" = "0" ]; then nofailover=true; fi
-cp /etc/pgtopo/patroni.yml /tmp/patroni.yml
-cat >> /tmp/patroni.yml <<EOF
-tags:
-  nosync: $nosync
-  nofailover: $nofailover
-  failover_priority: $NODE_PRIORITY
-EOF
-# Cascading replication: stream from the upstream node's member (its pod name).
-if [ -n "$NODE_UPSTREAM" ]; then echo "  replicatefrom: ${{NODE_UPSTREAM%%.*}}" >> /tmp/patroni.yml; fi
-exec patroni /tmp/patroni.yml
-"#,
-            );
         }
+        FailoverManager::Repmgr => Manager::Repmgr {
+            primary_pod: names::pod_of(c, c.primary().map(|n| n.name.as_str()).unwrap_or("")),
+            partners: c
+                .nodes
+                .iter()
+                .map(|n| format!("{}.{headless}", names::pod_of(c, &n.name)))
+                .collect(),
+        },
+        // The template also does what Spilo's own launch script does before it starts Patroni
+        // (start.sh replaces it): the kubelet hands the volume's files to the pod's group with
+        // group write (fsGroup) on every mount, and PostgreSQL refuses a data directory anyone
+        // but its owner may write, so the script makes it private again.
+        FailoverManager::Patroni => Manager::Patroni {
+            // Spilo ships several majors; patroni.yml names this cluster's folder, and the
+            // bootstrap hook's psql comes from it too. An image built on the official one has
+            // a single major, which pg_config names.
+            bin_dir: names::patroni_bin_dir(c),
+            patroni_port: catalog::PATRONI_PORT,
+        },
         FailoverManager::None => {
-            let leader_is_standby = c.is_standby_cluster();
-            let _ = write!(
-                s,
-                r#"export PGDATA="{pgdata}"
-if [ "$NODE_ROLE" = "primary" ] && [ "{leader_is_standby}" = "false" ]; then
-  # The primary initialises itself (the image's entrypoint runs initdb and the init scripts).
-  exec docker-entrypoint.sh postgres -c config_file=/etc/pgtopo/postgresql.conf -c hba_file=/etc/pgtopo/pg_hba.conf
-fi
-upstream="${{NODE_UPSTREAM:-{own_primary}}}"
-if [ "$NODE_ROLE" = "primary" ]; then upstream="{leader_upstream}"; fi
-if [ ! -f "$PGDATA/PG_VERSION" ]; then
-  export PGPASSWORD="$REPLICATION_PASSWORD"
-  until pg_isready -h "$upstream" -p {port}; do echo "waiting for $upstream"; sleep 5; done
-  pg_basebackup -h "$upstream" -p {port} -U {repl} -D "$PGDATA" -X stream -R
-  chmod 0700 "$PGDATA"
-fi
-# application_name is the node name, which synchronous_standby_names lists.
-cat > "$PGDATA/postgresql.auto.conf" <<EOF
-primary_conninfo = 'host=$upstream port={port} user={repl} application_name=$NODE_NAME'
-EOF
-touch "$PGDATA/standby.signal"
-exec postgres -c config_file=/etc/pgtopo/postgresql.conf -c hba_file=/etc/pgtopo/pg_hba.conf
-"#,
-                pgdata = names::pgdata(c),
-                repl = credentials::REPLICATION_USER,
-            );
+            let (own_primary, leader_upstream) = upstream_host(c, source);
+            Manager::None {
+                leader_is_standby: c.is_standby_cluster(),
+                own_primary,
+                leader_upstream,
+                replication_user: credentials::REPLICATION_USER,
+            }
         }
-    }
-    s
+    };
+    text::render(
+        "k8s-start.sh",
+        StartScript {
+            nodes: node_table(c),
+            port: names::pg_port(c),
+            headless,
+            pgdata: names::pgdata(c),
+            manager,
+        },
+    )
 }
 
 /// The labeler: every few seconds, writes this pod's current role into its `pgtopo.io/role` label
 /// so that the primary and replicas Services follow failovers. It reads the data directory (a
 /// standby has `standby.signal`) instead of logging in, so it needs no database credentials.
 pub fn labeler_script(c: &Cluster) -> String {
-    let mut s = String::from("#!/bin/bash\n# Generated by pgtopo: keeps the pgtopo.io/role label of this pod true.\nset -uo pipefail\n");
-    node_table(c, &mut s);
-    let _ = write!(
-        s,
-        r#"last=""
-while true; do
-  if [ ! -f "{pgdata}/PG_VERSION" ] || [ ! -f "{pgdata}/postmaster.pid" ]; then
-    role=unknown
-  elif ! (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null; then
-    # A killed postgres leaves its postmaster.pid behind: one that does not listen has no role.
-    role=unknown
-  elif [ ! -f "{pgdata}/standby.signal" ]; then
-    role=primary
-  elif [ "{standby_cluster}" = "true" ] && [ "$NODE_ROLE" = "primary" ]; then
-    # A standby cluster's leader serves as its primary Service (read-only until promoted).
-    role=primary
-  else
-    role=replica
-  fi
-  if [ "$role" != "$last" ]; then
-    kubectl label pod "$POD_NAME" --overwrite "{label}=$role" && last="$role"
-  fi
-  sleep 3
-done
-"#,
-        pgdata = names::pgdata(c),
-        port = names::pg_port(c),
-        standby_cluster = c.is_standby_cluster(),
-        label = names::ROLE_LABEL,
-    );
-    s
+    text::render(
+        "k8s-labeler.sh",
+        minijinja::context! {
+            nodes => minijinja::Value::from(minijinja::value::Serde(node_table(c))),
+            pgdata => names::pgdata(c),
+            port => names::pg_port(c),
+            // A standby cluster's leader has standby.signal, yet serves as its primary Service.
+            standby_cluster => c.is_standby_cluster(),
+            label => names::ROLE_LABEL,
+        },
+    )
 }
 
 /// pgbouncer.ini for one pooler: the stack plan's PgBouncer. Servers are reached by Service name
@@ -397,7 +301,7 @@ pub fn pgbouncer_ini(c: &Cluster, p: &Pooler) -> String {
             server_port: names::pg_port(c),
             listen_addr: "0.0.0.0".to_owned(),
             listen_port: p.port.value,
-            auth_file: "/etc/pgbouncer-auth/userlist.txt",
+            auth_file: POOLER_AUTH_FILE,
         },
     );
     text::render("pgbouncer.ini", &ini)
@@ -407,16 +311,13 @@ pub fn pgbouncer_ini(c: &Cluster, p: &Pooler) -> String {
 /// password never sits in a ConfigMap. It holds the auth_user's entry alone (never the
 /// superuser's): every other role is looked up through `auth_query`.
 pub fn pgbouncer_auth_script() -> String {
-    format!(
-        "#!/bin/sh\n\
-         # Generated by pgtopo: writes the auth_user entry from the Secret.\n\
-         set -eu\n\
-         umask 077\n\
-         # auth_file lines are \"user\" \"password\", with a \" inside a field doubled.\n\
-         pw=$(printf '%s' \"${var}\" | sed 's/\"/\"\"/g')\n\
-         printf '\"{user}\" \"%s\"\\n' \"$pw\" > /etc/pgbouncer-auth/userlist.txt\n",
-        user = credentials::POOLER_AUTH_USER,
-        var = credentials::POOLER_AUTH_PASSWORD_VAR,
+    text::render(
+        "k8s-pgbouncer-auth.sh",
+        minijinja::context! {
+            user => credentials::POOLER_AUTH_USER,
+            var => credentials::POOLER_AUTH_PASSWORD_VAR,
+            auth_file => POOLER_AUTH_FILE,
+        },
     )
 }
 
