@@ -137,7 +137,10 @@ impl Lab {
     /// children), no chance to hand anything over.
     fn crash(&mut self, host: &str) {
         for pid in self.pids(host) {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid])
+                .stderr(Stdio::null())
+                .status();
         }
         let prefix = format!("patroni-{host}");
         for (_, c) in self.children.iter_mut().filter(|(n, _)| *n == prefix) {
@@ -239,7 +242,10 @@ impl Drop for Lab {
                 .trim_start_matches(&format!("{}-", self.prefix))
                 .to_owned();
             for pid in self.pids(&host) {
-                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid])
+                    .stderr(Stdio::null())
+                    .status();
             }
         }
         if std::thread::panicking() {
