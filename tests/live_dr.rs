@@ -16,20 +16,27 @@
 //! own: the env file with the passwords, the etcd command line, and a path-only rewrite of each
 //! patroni.yml (data_dir and pgpass into the temp dir, and `unix_socket_directories` into a
 //! folder of the node's own, because the namespaces share one file system and Debian's
-//! /var/run/postgresql would hold the same socket name for every node).
+//! /var/run/postgresql would hold the same socket name for every node) and of each
+//! pgbackrest.conf (the repository and pg1-path into the temp dir; pgBackRest finds the file
+//! through `PGBACKREST_CONFIG`, which PostgreSQL's archive and restore commands inherit from
+//! Patroni).
 //!
-//! Checks, in order: rows written on the source reach the standby leader and its replica; the
-//! source's primary "VM" dies (every process of its namespace gets SIGKILL); the other source node
-//! is promoted and rows written on it reach the standby cluster (it follows the new primary); the
-//! dead node comes back as a source standby and the standby leader reconnects. Then the standby
-//! cluster is promoted as an operator does it: `replica-of` removed from the topology, the rebuilt
+//! Checks, in order: rows written on the source reach the standby leader and its replica; (with
+//! the repository) the standby cluster's VMs die, the source writes on and removes the WAL they
+//! would need next, and the returning standby leader reads it from the repository
+//! (restore_command: "restored log file … from archive") and catches up; the source's primary
+//! "VM" dies (every process of its namespace gets SIGKILL); the other source node is promoted
+//! and rows written on it reach the standby cluster (it follows the new primary); the dead node
+//! comes back as a source standby and the standby leader reconnects. Then the standby cluster is
+//! promoted as an operator does it: `replica-of` removed from the topology, the rebuilt
 //! `dcs.yml` applied with the emitted patroni-apply.sh; its leader accepts writes, its replica
 //! follows, and the source's new writes no longer arrive. Two scenarios: with `slots #true` on
 //! both clusters, the source's leader (old and new) keeps the permanent slot `standby_dr`, the
 //! standby leader streams through it and from the read-write node only, also once the old
-//! primary is back and listed first; with the default `slots #false`, the source keeps no slot
-//! and the standby leader streams from the first source node that answers (the returned old
-//! primary, cascading). The times (catch-up after the failover, promotion) are printed for
+//! primary is back and listed first; with the default `slots #false` and a pgBackRest
+//! repository on the source (set up by the emitted pgbackrest-setup.sh), the source keeps no
+//! slot, the standby leader streams from the first source node that answers (the returned old
+//! primary, cascading) and falls back on the repository. The times are printed for
 //! docs/backup.md.
 
 mod common;
@@ -50,8 +57,9 @@ const STANDBY: [(&str, &str); 2] = [("d1", "10.213.27.21"), ("d2", "10.213.27.22
 const PG_PORT: u16 = 5432;
 const REST_PORT: u16 = 8008;
 
-/// The topology under test, with slots on both clusters or on neither; without `replica_of`, the
-/// standby cluster as an operator rewrites it to promote it.
+/// The topology under test, with slots on both clusters or on neither (and then a pgBackRest
+/// repository on the source, which the standby cluster falls back on); without `replica_of`,
+/// the standby cluster as an operator rewrites it to promote it.
 fn topology(replica_of: bool, slots: bool) -> String {
     let failover = format!(
         "    failover \"patroni\" ttl=10 loop-wait=2 retry-timeout=4 {{\n        dcs \"etcd\" {{\n            \
@@ -69,8 +77,14 @@ fn topology(replica_of: bool, slots: bool) -> String {
     // Both clusters read one env file: a standby cluster is a copy of its source, so its
     // superuser and replication passwords are the source's.
     let creds = "    postgres version=15\n    credentials env-file=\"/etc/pgtopo/dr.env\"\n";
+    let backup = if slots {
+        ""
+    } else {
+        "    backup {\n        repository \"posix\" path=\"/var/lib/pgbackrest\"\n        \
+         schedule full=\"0 1 * * 0\"\n        retention full=2\n    }\n"
+    };
     format!(
-        "targets \"hosts\"\n\ncluster \"src\" {{\n{creds}{failover}{}}}\n\ncluster \"dr\"{} {{\n{creds}{failover}{}}}\n",
+        "targets \"hosts\"\n\ncluster \"src\" {{\n{creds}{failover}{}{backup}}}\n\ncluster \"dr\"{} {{\n{creds}{failover}{}}}\n",
         nodes(&SOURCE),
         if replica_of { " replica-of=\"src\"" } else { "" },
         nodes(&STANDBY),
@@ -88,6 +102,8 @@ struct Lab {
     children: Vec<(String, Child)>,
     env_file: PathBuf,
     pw: String,
+    /// The emitted hosts/base folder: a node's files are `<hosts>/<node>/…`.
+    hosts: PathBuf,
 }
 
 impl Lab {
@@ -95,12 +111,13 @@ impl Lab {
         format!("{}-{host}", self.prefix)
     }
 
-    /// Starts `cmd` (a program and its arguments) as the PostgreSQL user inside `host`'s
-    /// namespace, with a clean environment; output to `<dir>/<name>.log`.
-    fn spawn(&mut self, host: &str, name: &str, cmd: &[&str]) {
-        let log = File::create(self.dir.join(format!("{name}.log"))).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns(host), "setpriv"])
+    /// `cmd` (a program and its arguments) as the PostgreSQL user inside `host`'s namespace,
+    /// with a clean environment: the env file's path and, when the node has one, its
+    /// pgbackrest.conf (PostgreSQL's archive_command and restore_command inherit it from
+    /// Patroni; on a real VM it is /etc/pgbackrest/pgbackrest.conf).
+    fn command(&self, host: &str, cmd: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns(host), "setpriv"])
             .args([
                 "--reuid",
                 PG_USER,
@@ -112,10 +129,22 @@ impl Lab {
             .args(cmd)
             .current_dir("/")
             .env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("PATH", format!("{PG_BIN}:/usr/local/bin:/usr/bin:/bin"))
             .env("HOME", &self.dir)
             .env("LANG", "C.UTF-8")
-            .env("PGTOPO_ENV_FILE", &self.env_file)
+            .env("PGTOPO_ENV_FILE", &self.env_file);
+        let conf = self.hosts.join(host).join("pgbackrest.conf");
+        if conf.exists() {
+            c.env("PGBACKREST_CONFIG", conf);
+        }
+        c
+    }
+
+    /// Starts `cmd` with [`Lab::command`]; output to `<dir>/<name>.log`.
+    fn spawn(&mut self, host: &str, name: &str, cmd: &[&str]) {
+        let log = File::create(self.dir.join(format!("{name}.log"))).unwrap();
+        let child = self
+            .command(host, cmd)
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -126,8 +155,8 @@ impl Lab {
     }
 
     /// Starts node `name`'s Patroni with the emitted launcher and its (path-rewritten) config.
-    fn start_patroni(&mut self, cluster_dir: &Path, name: &str) {
-        let d = cluster_dir.join(name);
+    fn start_patroni(&mut self, name: &str) {
+        let d = self.hosts.join(name);
         let run = d.join("patroni-run.sh").display().to_string();
         let yml = d.join("patroni.yml").display().to_string();
         self.spawn(name, &format!("patroni-{name}"), &["/bin/sh", &run, &yml]);
@@ -366,6 +395,18 @@ fn rewrite_paths(hosts: &Path, dir: &Path, node: &str) {
         1,
     );
     std::fs::write(&p, yml).unwrap();
+    // pgBackRest's repository (a folder shared by every node, as an NFS mount would be) and the
+    // node's data directory.
+    let p = hosts.join(node).join("pgbackrest.conf");
+    if let Ok(conf) = std::fs::read_to_string(&p) {
+        let conf = set_path(
+            &conf,
+            "repo1-path=",
+            &dir.join("repo").display().to_string(),
+        );
+        let conf = set_path(&conf, "pg1-path=", &data.display().to_string());
+        std::fs::write(&p, conf).unwrap();
+    }
 }
 
 /// The two scenarios share the link's addresses and load a 2-core machine with four PostgreSQL
@@ -445,6 +486,7 @@ fn scenario(slots: bool) {
     for (n, _) in SOURCE.iter().chain(STANDBY.iter()) {
         rewrite_paths(&hosts, &dir, n);
     }
+    std::fs::create_dir_all(dir.join("repo")).unwrap();
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     chown_pg(&dir);
 
@@ -456,6 +498,7 @@ fn scenario(slots: bool) {
         children: Vec::new(),
         env_file,
         pw,
+        hosts: hosts.clone(),
     };
     let sw = lab.ns("switch");
     ip(&["netns", "add", &sw]);
@@ -523,21 +566,43 @@ fn scenario(slots: bool) {
             .is_ok_and(|s| s.success())
             .then_some(())
     });
-    lab.start_patroni(&hosts, "s1");
+    lab.start_patroni("s1");
     wait_for(90, "s1's Patroni bootstraps the source and leads", || {
         (lab.rest("s1", "/primary") == 200).then_some(())
     });
-    lab.start_patroni(&hosts, "s2");
+    lab.start_patroni("s2");
     wait_for(90, "s2 runs as a streaming replica of the source", || {
         (lab.rest("s2", "/replica") == 200).then_some(())
     });
-    lab.start_patroni(&hosts, "d1");
+    let mut setup_secs = None;
+    if !slots {
+        // The source's repository: the emitted setup on its primary (stanza-create, check that
+        // archiving reaches the repository, the first full backup). pgBackRest reaches
+        // PostgreSQL through the node's socket folder (Debian's is /var/run/postgresql).
+        let t = Instant::now();
+        let setup = hosts.join("s1/pgbackrest-setup.sh").display().to_string();
+        let sock = dir.join("run-s1");
+        let out = lab
+            .command("s1", &["/bin/sh", &setup])
+            .env("PGHOST", &sock)
+            .env("PGBACKREST_PG1_SOCKET_PATH", &sock)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pgbackrest-setup.sh on s1 failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        setup_secs = Some(t.elapsed().as_secs_f64());
+    }
+    lab.start_patroni("d1");
     wait_for(
         120,
         "d1 bootstraps from the source and is the standby leader",
         || (lab.rest("d1", "/standby-leader") == 200).then_some(()),
     );
-    lab.start_patroni(&hosts, "d2");
+    lab.start_patroni("d2");
     wait_for(90, "d2 runs as a replica of the standby leader", || {
         (lab.rest("d2", "/replica") == 200).then_some(())
     });
@@ -592,13 +657,83 @@ fn scenario(slots: bool) {
         "the standby leader streams from the source's primary"
     );
 
+    // Check 1b, with the repository: the standby cluster's VMs die; the source writes on and
+    // removes the WAL they would need next; when they return, the standby leader is refused
+    // that WAL by the stream and reads it from the repository (restore_command), then streams on.
+    if !slots {
+        let needed = lab
+            .sql("s1", "select pg_walfile_name(pg_current_wal_lsn())")
+            .unwrap();
+        lab.crash("d2");
+        lab.crash("d1");
+        lab.sql(
+            "s1",
+            "insert into dr_rows select g, 's1' from generate_series(201, 300) g; \
+             create table dr_ticks (at timestamptz default now())",
+        )
+        .unwrap();
+        // Segments are removed once archived and behind a checkpoint (a restartpoint on s2).
+        wait_for(
+            90,
+            &format!("{needed} is gone from both source nodes"),
+            || {
+                lab.sql(
+                    "s1",
+                    "insert into dr_ticks default values; select pg_switch_wal(); checkpoint",
+                )
+                .ok()?;
+                lab.sql("s2", "checkpoint").ok()?;
+                let q = format!("select count(*) from pg_ls_waldir() where name = '{needed}'");
+                (lab.sql("s1", &q).ok()? == "0" && lab.sql("s2", &q).ok()? == "0").then_some(())
+            },
+        );
+        let t = Instant::now();
+        lab.start_patroni("d1");
+        wait_for(
+            120,
+            "the returning standby leader catches up from the repository",
+            || {
+                lab.sql(
+                    "d1",
+                    "select count(*) from dr_rows where id between 201 and 300",
+                )
+                .ok()
+                .filter(|c| c == "100")
+            },
+        );
+        let from_repo = t.elapsed().as_secs_f64();
+        let log = std::fs::read_to_string(dir.join("patroni-d1.log")).unwrap();
+        assert!(
+            log.contains(&format!("restored log file \"{needed}\" from archive")),
+            "d1 must read {needed} from the source's repository:\n{log}"
+        );
+        lab.start_patroni("d2");
+        wait_for(90, "d2 follows the standby leader again", || {
+            lab.sql(
+                "d2",
+                "select count(*) from dr_rows where id between 201 and 300",
+            )
+            .ok()
+            .filter(|c| c == "100")
+        });
+        println!(
+            "DR {label}: source repository set up in {:.1} s; the standby leader, back after \
+             the source removed the WAL it needed, caught up from the repository in {from_repo:.1} s",
+            setup_secs.unwrap_or(f64::NAN)
+        );
+    }
+
     // Check 2: the source's primary VM dies; s2 is promoted; the standby cluster follows it.
     // Everything written so far is on s2 before the crash (asynchronous replication could
     // otherwise lose it, and the standby leader, ahead of the new primary, could not follow).
-    wait_for(30, "s2 has replayed every row", || {
-        lab.sql("s2", "select count(*) from dr_rows")
-            .ok()
-            .filter(|c| c == "100")
+    let end = lab.sql("s1", "select pg_current_wal_lsn()").unwrap();
+    wait_for(30, &format!("s2 has replayed s1's WAL up to {end}"), || {
+        lab.sql(
+            "s2",
+            &format!("select pg_last_wal_replay_lsn() >= '{end}'::pg_lsn"),
+        )
+        .ok()
+        .filter(|c| c == "t")
     });
     let t0 = Instant::now();
     lab.crash("s1");
@@ -658,7 +793,7 @@ fn scenario(slots: bool) {
     // standby_cluster.host, the standby leader streams from the read-write node only (Patroni
     // adds target_session_attrs=read-write to a standby leader's conninfo when it uses a slot).
     // Without slots, libpq takes the first node that answers: s1, which cascades s2's WAL.
-    lab.start_patroni(&hosts, "s1");
+    lab.start_patroni("s1");
     wait_for(120, "s1 rejoins the source as a replica", || {
         (lab.rest("s1", "/replica") == 200).then_some(())
     });
@@ -703,23 +838,8 @@ fn scenario(slots: bool) {
     let t2 = Instant::now();
     let apply = hosts.join("d1/patroni-apply.sh").display().to_string();
     let conf = hosts.join("d1/patroni.yml").display().to_string();
-    let out = Command::new("ip")
-        .args(["netns", "exec", &lab.ns("d1"), "setpriv"])
-        .args([
-            "--reuid",
-            PG_USER,
-            "--regid",
-            PG_USER,
-            "--init-groups",
-            "--",
-        ])
-        .args(["/bin/sh", &apply, &conf])
-        .current_dir("/")
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("HOME", &dir)
-        .env("LANG", "C.UTF-8")
-        .env("PGTOPO_ENV_FILE", &lab.env_file)
+    let out = lab
+        .command("d1", &["/bin/sh", &apply, &conf])
         .output()
         .unwrap();
     assert!(
