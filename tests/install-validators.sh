@@ -6,7 +6,7 @@
 # tool is already there, so a warm machine finishes in about a second.
 #
 # What it provides (all on PATH afterwards):
-#   Debian : haproxy, keepalived, pgbouncer, patroni, etcd + etcdctl, ip, ps,
+#   Debian : haproxy, keepalived, pgbouncer, patroni, etcd + etcdctl, ip, ps, crontab (cron),
 #            PostgreSQL 15 server binaries in /usr/lib/postgresql/15/bin,
 #            pg_auto_failover 2.0 (pg_autoctl and the monitor's extension), unzip,
 #            nftables (the pod runner's Service rules; its service is never enabled),
@@ -132,13 +132,14 @@ REQUIRED_APT=(
 	systemd-analyze:systemd
 	systemd-socket-activate:systemd
 	systemd-sysusers:systemd
+	crontab:cron
 )
 OPTIONAL_APT=(
 	promtool:prometheus
 	hyperfine:hyperfine
 )
 # Services the packages above ship; never leave them running or enabled.
-SERVICES=(haproxy keepalived pgbouncer etcd patroni postgresql prometheus)
+SERVICES=(haproxy keepalived pgbouncer etcd patroni postgresql prometheus cron)
 
 have() { command -v "$1" >/dev/null 2>&1; }
 # sbin dirs may be missing from a non-root PATH

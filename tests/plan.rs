@@ -199,14 +199,15 @@ fn diff_names_patronis_apply_mechanism_and_the_pending_restart() {
 
 /// A Patroni standby cluster on VMs follows its source, not one fixed node: it lists every
 /// source node (libpq tries them in turn), streams through a permanent slot that the source's
-/// Patroni keeps on whichever member leads, and falls back on the source's pgBackRest
-/// repository for WAL the stream no longer has.
+/// Patroni keeps on whichever member leads (when both clusters have slots on), and falls back
+/// on the source's pgBackRest repository for WAL the stream no longer has.
 #[test]
 fn a_patroni_standby_cluster_follows_its_source_through_a_slot_and_the_repository() {
     let src = r#"targets "hosts"
 cluster "main" {
     postgres version=16
     failover "patroni" { dcs "etcd" { endpoint "10.0.0.9:2379" } }
+    replication { slots #true; }
     node "m1" role="primary" host="10.0.0.1"
     node "m2" role="async" host="10.0.0.2"
     backup {
@@ -218,6 +219,7 @@ cluster "main" {
 cluster "dr" replica-of="main" {
     postgres version=16
     failover "patroni" { dcs "etcd" { endpoint "10.0.0.9:2379" } }
+    replication { slots #true; }
     node "d1" role="primary" host="10.0.1.1"
 }
 "#;
@@ -254,4 +256,29 @@ cluster "dr" replica-of="main" {
     );
     let conf = get("base/d1/pgbackrest.conf");
     assert!(conf.contains("[main]\n"), "{conf}");
+
+    // With slots off on either side there is no slot: Patroni keeps a permanent slot on the
+    // leader even without `use_slots`, so one the standby cluster never reads (its Patroni names
+    // no slot without its own `use_slots`) would keep WAL on the source for ever, unbounded by
+    // `max_slot_wal_keep_size`, which the source sets only with its own slots on.
+    let at = src.find("cluster \"dr\"").unwrap();
+    let (main_part, dr_part) = src.split_at(at);
+    let off = |s: &str| s.replace("slots #true", "slots #false");
+    for (label, text) in [
+        ("source without slots", off(main_part) + dr_part),
+        (
+            "standby cluster without slots",
+            main_part.to_owned() + &off(dr_part),
+        ),
+    ] {
+        let p = pgtopo::driver::compile(&text).program("dr").unwrap();
+        let b = emit::files(pgtopo::model::Target::Hosts, &p).unwrap();
+        let dcs = b.get("base/m1/dcs.yml").unwrap();
+        assert!(!dcs.contains("standby_dr"), "{label}: no slot kept\n{dcs}");
+        let yml = b.get("base/d1/patroni.yml").unwrap();
+        assert!(
+            !yml.contains("primary_slot_name") && yml.contains("host: \"10.0.0.1,10.0.0.2\""),
+            "{label}: every source node, no slot\n{yml}"
+        );
+    }
 }

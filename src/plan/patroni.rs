@@ -101,6 +101,19 @@ pub fn follower_slot(follower: &Cluster) -> String {
     format!("standby_{}", crate::plan::params::slot_name(&follower.name))
 }
 
+/// Whether the standby cluster `follower` streams from `source` through a permanent slot: both
+/// run Patroni and both have `slots #true`. A follower's Patroni names the slot only under its own
+/// `use_slots`, so a slot kept for a follower without slots would hold the source's WAL back for
+/// no one; and the source bounds what its slots hold (`max_slot_wal_keep_size`) only with its own
+/// slots on, so without them a dead standby cluster's slot would fill the source's disk.
+pub fn streams_through_slot(source: &Cluster, follower: &Cluster) -> bool {
+    use crate::model::FailoverManager::Patroni;
+    source.failover.manager.value == Patroni
+        && follower.failover.manager.value == Patroni
+        && source.replication.slots
+        && follower.replication.slots
+}
+
 /// The dynamic configuration: `bootstrap.dcs` in patroni.yml, and the file that
 /// `patronictl edit-config --replace` applies to a running cluster.
 pub fn dynamic_config(

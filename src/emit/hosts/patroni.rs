@@ -38,10 +38,13 @@ pub fn bin_dir(c: &Cluster) -> String {
 pub const CONF_DIR: &str = "/etc/patroni";
 
 /// The standby cluster's source, on its VMs: every node of the cluster it follows (libpq tries
-/// them in turn, so the standby leader streams from whichever is up after a failover, and a
-/// source standby cascades the new primary's WAL), through a permanent slot the source keeps on
-/// its leader, and from the source's repository when the stream is behind. With nodes on
-/// different ports, only the declared primary (libpq takes one port for all hosts here).
+/// them in turn), and the source's repository when the stream is behind. With slots on both
+/// sides (`plan::streams_through_slot`) it streams through a permanent slot the source keeps on
+/// whichever node leads, and Patroni then adds `target_session_attrs=read-write` to the
+/// conninfo, so the standby leader connects to the source's primary only, wherever a failover
+/// put it (tests/live_dr.rs). Without slots, libpq takes the first node that answers, and a
+/// source standby cascades the primary's WAL. With nodes on different ports, only the declared
+/// primary (libpq takes one port for all hosts here).
 fn standby_source(t: &Topology, c: &Cluster) -> Option<StandbySource> {
     let cluster = c.replica_of.as_ref().and_then(|r| t.cluster(&r.value))?;
     let primary = cluster.primary()?;
@@ -62,12 +65,10 @@ fn standby_source(t: &Topology, c: &Cluster) -> Option<StandbySource> {
     } else {
         vec![primary.host.as_ref()?.value.as_str()]
     };
-    let patroni_source = cluster.failover.manager.value == crate::model::FailoverManager::Patroni
-        && c.failover.manager.value == crate::model::FailoverManager::Patroni;
     Some(StandbySource {
         host: hosts.join(","),
         port: primary.port.value,
-        slot: patroni_source.then(|| plan::follower_slot(c)),
+        slot: plan::streams_through_slot(cluster, c).then(|| plan::follower_slot(c)),
         restore_command: crate::plan::backup::tool(cluster, crate::model::Target::Hosts)
             .filter(|t| *t == crate::model::BackupTool::Pgbackrest)
             .map(|_| crate::plan::backup::restore_command(cluster)),
@@ -79,13 +80,15 @@ fn standby_source(t: &Topology, c: &Cluster) -> Option<StandbySource> {
 fn dynamic(t: &Topology, c: &Cluster, peers: usize) -> Value {
     let first = c.nodes.first().expect("a cluster has nodes (PT101)");
     let params = server_params(c, first, peers);
-    // Only Patroni standby clusters stream through the slot (`standby_cluster.primary_slot_name`).
+    // A permanent slot only for the standby clusters that stream through it
+    // (`standby_cluster.primary_slot_name`): Patroni keeps the slot on the leader whatever
+    // `use_slots` says, so one nobody reads would keep WAL on the source for ever.
     let followers: Vec<&Cluster> = t
         .standby_clusters()
         .remove(c.name.as_str())
         .unwrap_or_default()
         .into_iter()
-        .filter(|f| f.failover.manager.value == crate::model::FailoverManager::Patroni)
+        .filter(|f| plan::streams_through_slot(c, f))
         .collect();
     plan::dynamic_config(
         c,
