@@ -646,6 +646,7 @@ fn bitnami_ha_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
         c,
     );
     pdb_fact(v, docs, &sts_name, c);
+    access_facts(docs, sts, v, c);
     if let Some(m) = &c.monitoring {
         match container(sts, "metrics") {
             Some(ctr) => expect(
@@ -687,6 +688,14 @@ fn bitnami_ha_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
         if let Some(r) = resources_json(&p.resources) {
             expect(v, "pgpool resources", &ctr["resources"], &r);
         }
+        if c.tls.as_ref().is_some_and(|t| t.secret.is_some()) {
+            expect(
+                v,
+                "PGPOOL_ENABLE_TLS",
+                &json!(env_var(&ctr, "PGPOOL_ENABLE_TLS")),
+                &json!("yes"),
+            );
+        }
         match find(docs, "Service", &dep_name) {
             Some(s) => expect(
                 v,
@@ -696,6 +705,239 @@ fn bitnami_ha_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
             ),
             None => v.push(format!("no Service {dep_name}")),
         }
+    }
+}
+
+/// The text of the ConfigMap that volume `vol` of the pod holds, with the folder the postgresql
+/// container mounts it at, when it does.
+fn mounted_config_map<'d>(
+    docs: &'d [Doc],
+    sts: &Doc,
+    pg: &Json,
+    vol: &Json,
+) -> Option<(&'d Doc, String)> {
+    let cm = vol["configMap"]["name"].as_str()?;
+    let mount = pg["volumeMounts"]
+        .as_array()?
+        .iter()
+        .find(|m| m["name"] == vol["name"])?;
+    let doc = find(docs, "ConfigMap", cm)?;
+    let _ = sts;
+    Some((
+        doc,
+        mount["mountPath"]
+            .as_str()?
+            .trim_end_matches('/')
+            .to_owned(),
+    ))
+}
+
+/// The rows of a pg_hba.conf text, with single spaces and no comments.
+fn hba_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// The access the cluster declares, in what a bitnami chart rendered: the init script in
+/// /docker-entrypoint-initdb.d creates every role and database of the stack plan's bootstrap
+/// (limits, memberships, extensions) with every password it reads set from the cluster's Secret;
+/// the pg_hba.conf the container mounts holds pgtopo's rows for the pod network (repmgr's
+/// included), Pgpool-II's own logins and every client row, and nothing open to every address;
+/// with `tls secret=` the Secret is mounted, TLS is on and the CA checks client certificates.
+fn access_facts(docs: &[Doc], sts: &Doc, v: &mut Vec<String>, c: &Cluster) {
+    use pgtopo::plan::access;
+    let Some(pg) = container(sts, "postgresql") else {
+        return;
+    };
+    let volumes: Vec<&Json> = sts.value["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    let mounted: Vec<(&Doc, String)> = volumes
+        .iter()
+        .filter_map(|vol| mounted_config_map(docs, sts, pg, vol))
+        .collect();
+    let file = |dir: &str, key: &str| {
+        mounted
+            .iter()
+            .filter(|(_, m)| m == dir)
+            .find_map(|(d, _)| d.value["data"][key].as_str().map(str::to_owned))
+    };
+
+    // The roles and databases: the init script.
+    let init = mounted
+        .iter()
+        .filter(|(_, m)| m == "/docker-entrypoint-initdb.d")
+        .flat_map(|(d, _)| d.value["data"].as_object().into_iter().flatten())
+        .filter_map(|(_, t)| t.as_str())
+        .collect::<String>();
+    let bootstraps = !c.is_standby_cluster() && access::has_bootstrap(c);
+    if !bootstraps {
+        if !init.is_empty() {
+            v.push("a standby cluster runs an init script".into());
+        }
+    } else if init.is_empty() {
+        v.push("no init script is mounted at /docker-entrypoint-initdb.d".into());
+    } else {
+        for r in access::bootstrap_roles(c) {
+            let want = format!(
+                "WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{}')",
+                r.name
+            );
+            if !init.contains(&want) {
+                v.push(format!("the init script does not create role {}", r.name));
+            }
+            if r.connection_limit >= 0 && c.role(&r.name).is_some() {
+                let want = format!("ALTER ROLE \"{}\" WITH", r.name);
+                let limit = format!("CONNECTION LIMIT {};", r.connection_limit);
+                if !init
+                    .lines()
+                    .any(|l| l.starts_with(&want) && l.ends_with(&limit))
+                {
+                    v.push(format!(
+                        "the init script does not set role {}'s {limit}",
+                        r.name
+                    ));
+                }
+            }
+            for m in &r.member_of {
+                if !init.contains(&format!("GRANT \"{m}\" TO \"{}\";", r.name)) {
+                    v.push(format!("the init script does not grant {m} to {}", r.name));
+                }
+            }
+        }
+        for d in &c.databases {
+            let owner = d.owner.as_ref().map_or(String::new(), |o| {
+                format!(" OWNER %I', '{}', '{}')", d.name, o.value)
+            });
+            let want = format!(
+                "WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{}')",
+                d.name
+            );
+            if !init.contains(&want) || !init.contains(&owner) {
+                v.push(format!(
+                    "the init script does not create database {} as declared",
+                    d.name
+                ));
+            }
+            if let Some(l) = &d.connection_limit {
+                if !init.contains(&format!(
+                    "ALTER DATABASE \"{}\" CONNECTION LIMIT {};",
+                    d.name, l.value
+                )) {
+                    v.push(format!(
+                        "the init script does not set database {}'s limit",
+                        d.name
+                    ));
+                }
+            }
+            for e in d
+                .extensions
+                .iter()
+                .filter(|e| access::is_extension(&e.value))
+            {
+                if !init.contains(&format!("CREATE EXTENSION IF NOT EXISTS \"{}\";", e.value)) {
+                    v.push(format!(
+                        "the init script does not create extension {} in {}",
+                        e.value, d.name
+                    ));
+                }
+            }
+        }
+        // Every password the script reads is in the container's environment, from the Secret.
+        let secret = &c.credentials.secret.value;
+        for part in init.split("${").skip(1) {
+            let Some((var, _)) = part.split_once(":?") else {
+                continue;
+            };
+            if !var.starts_with("PGTOPO_") {
+                continue;
+            }
+            let set = pg["env"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e["name"] == var);
+            match set.map(|e| &e["valueFrom"]["secretKeyRef"]) {
+                Some(r) if r["name"] == secret.as_str() && r["key"].is_string() => {}
+                _ => v.push(format!(
+                    "the init script reads {var}, which no key of Secret {secret} sets"
+                )),
+            }
+        }
+    }
+    if let Some(libs) = access::preload_libraries(c) {
+        let got = env_var(pg, "POSTGRESQL_SHARED_PRELOAD_LIBRARIES").unwrap_or("");
+        if !got.ends_with(&libs) {
+            v.push(format!(
+                "shared_preload_libraries is {got:?}, without {libs}"
+            ));
+        }
+    }
+
+    // The client rules: the mounted pg_hba.conf.
+    let dir = match c.helm.chart.value {
+        HelmChart::BitnamiPostgresqlHa => "/bitnami/repmgr/conf",
+        _ => "/bitnami/postgresql/conf",
+    };
+    match file(dir, "pg_hba.conf") {
+        None => v.push(format!("no pg_hba.conf is mounted at {dir}")),
+        Some(text) => {
+            let lines = hba_lines(&text);
+            let net = access::Network::Pods;
+            let mut want: Vec<access::HbaRow> = access::own_rows(c, &net)
+                .into_iter()
+                .filter(|r| r.method != "peer")
+                .collect();
+            if c.helm.chart.value == HelmChart::BitnamiPostgresqlHa {
+                let logins = pgtopo::emit::helm::bitnami_ha::pgpool_logins(c);
+                let logins: Vec<(&str, &str)> = logins
+                    .iter()
+                    .map(|(d, u)| (d.as_str(), u.as_str()))
+                    .collect();
+                want.extend(access::component_rows(c, &net, &logins));
+            }
+            want.extend(access::client_rows(c, &net));
+            let want: Vec<String> = want.iter().map(|r| r.line()).collect();
+            if lines != want {
+                v.push(format!(
+                    "pg_hba.conf holds {lines:#?}, the stack plan says {want:#?}"
+                ));
+            }
+            if lines.iter().any(|l| {
+                (l.contains(" 0.0.0.0/0 ") || l.contains(" ::/0 ")) && !l.ends_with(" reject")
+            }) {
+                v.push("pg_hba.conf lets every address in".into());
+            }
+        }
+    }
+
+    // The server certificate.
+    let Some(secret) = c.tls.as_ref().and_then(|t| t.secret.as_ref()) else {
+        return;
+    };
+    if !volumes
+        .iter()
+        .any(|vol| vol["secret"]["secretName"] == secret.value.as_str())
+    {
+        v.push(format!("the TLS Secret {} is not mounted", secret.value));
+    }
+    expect(
+        v,
+        "POSTGRESQL_ENABLE_TLS",
+        &json!(env_var(pg, "POSTGRESQL_ENABLE_TLS")),
+        &json!("yes"),
+    );
+    let conf = mounted
+        .iter()
+        .flat_map(|(d, _)| d.value["data"].as_object().into_iter().flatten())
+        .filter_map(|(_, t)| t.as_str())
+        .collect::<String>();
+    if !conf.contains("ssl_ca_file = '/opt/bitnami/postgresql/certs/ca.crt'") {
+        v.push("no mounted configuration sets ssl_ca_file to the Secret's CA".into());
     }
 }
 
@@ -750,6 +992,7 @@ fn bitnami_pg_facts(
     claim_facts(v, sts, c);
     extended_conf_fact(v, docs, &format!("{}-extended-configuration", c.name), c);
     pdb_fact(v, docs, &c.name, c);
+    access_facts(docs, sts, v, c);
     if let Some(m) = &c.monitoring {
         match container(sts, "metrics") {
             Some(ctr) => expect(

@@ -634,6 +634,23 @@ pub fn own_rows(c: &Cluster, net: &Network) -> Vec<HbaRow> {
     rows
 }
 
+/// Rows for the fixed logins of a component a package brings along (Pgpool-II in the
+/// bitnami/postgresql-ha chart checks the nodes as its own roles), each `(database, role)` from
+/// every peer address of `net`: password logins, over TLS when the cluster requires it, exactly
+/// like pgtopo's own rows. An emitter places them between [`own_rows`] and [`client_rows`], so a
+/// client rule cannot lock the component out of the nodes it watches.
+pub fn component_rows(c: &Cluster, net: &Network, logins: &[(&str, &str)]) -> Vec<HbaRow> {
+    let remote = remote_kind(c);
+    let peers = net.peers();
+    let mut rows = Vec::new();
+    for (db, user) in logins {
+        for a in &peers {
+            rows.push(HbaRow::new(remote, db, user, a, SCRAM));
+        }
+    }
+    rows
+}
+
 /// The rows after pgtopo's own: the forwarders and the cluster's `hba` rules, or without an
 /// `hba` block, password logins from what the topology knows (see [`hba_rows`]).
 pub fn client_rows(c: &Cluster, net: &Network) -> Vec<HbaRow> {

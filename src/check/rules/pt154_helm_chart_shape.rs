@@ -13,7 +13,7 @@
 //! `incremental=` schedule is not rendered) and keeps backups by a recovery window (a `retention`
 //! without a full schedule to convert it is not rendered); a replica cluster in another
 //! namespace than its source needs the source's certificate Secrets copied there;
-//! bitnami/postgresql-ha always runs repmgr; every chart creates only the first `database` of a
+//! bitnami/postgresql-ha always runs repmgr; CloudNativePG creates only the first `database` of a
 //! cluster; a label whose key the chart sets itself (`app.kubernetes.io/part-of`, …) is left out.
 //! Why: a chart that cannot hold the topology must say so before anything is deployed.
 //! Example: `cluster "r" replica-of="main" { failover "repmgr"; helm chart="bitnami/postgresql-ha" … }`.
@@ -77,9 +77,15 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                 }
             }
         }
-        // Every chart creates one application database and its owner from its values; the
-        // others would silently not exist.
-        for d in c.databases.iter().skip(1) {
+        // CloudNativePG creates one application database and its owner from its values; the
+        // others would silently not exist. The bitnami charts create every one (their init
+        // script runs the stack plan's bootstrap).
+        for d in c
+            .databases
+            .iter()
+            .skip(1)
+            .filter(|_| chart == HelmChart::Cnpg)
+        {
             let owner = d
                 .owner
                 .as_ref()

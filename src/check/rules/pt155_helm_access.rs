@@ -5,13 +5,18 @@
 //! (`cluster.roles`), the first database's limit and extensions, `postgresql.pg_hba` and the
 //! server certificate, but reads a login role's password from a basic-auth Secret
 //! `<secret>-<role>` rather than the topology's Secret, and checks client certificates against
-//! its own CA (warnings). The bitnami charts render none of it yet (warnings that name each part).
+//! its own CA (warnings). The bitnami charts render all of it (an init script, `pgHbaConfiguration`,
+//! `tls`), but need `tls secret=`, and in bitnami/postgresql-ha Pgpool-II lets in only the chart's
+//! own user and the users of `pgpool.customUsersSecret`, cannot pass a client certificate on, and
+//! forwards clients from its own address, which the `hba` rules only cover for a declared
+//! `pooler` (warnings).
 //! Why: nothing declared is silently dropped: a reviewer of the Helm output must know which
 //! roles, rules or certificates the chart will not set up.
 //! Example: `cluster "db" { helm chart="bitnami/postgresql-ha"; role "app" login=#true … }`.
 
 use crate::check::{Context, Rule};
 use crate::diag::{codes, Diagnostic, Span};
+use crate::emit::helm::bitnami_ha::username;
 use crate::emit::helm::cnpg::role_secret;
 use crate::model::{Cluster, HbaMethod, HelmChart, Target};
 
@@ -86,51 +91,70 @@ fn cnpg(c: &Cluster, out: &mut Vec<Diagnostic>) {
 }
 
 fn bitnami(c: &Cluster, chart: HelmChart, out: &mut Vec<Diagnostic>) {
-    let help = "use `helm chart=\"cnpg\"`, or the kubernetes target, which render it";
-    for r in &c.roles {
-        out.push(warn(
-            r.name_span,
-            format!("{chart} does not create `role` \"{}\"", r.name),
-            help,
-        ));
-    }
-    for d in &c.databases {
-        if let Some(e) = d.extensions.first() {
-            out.push(warn(
-                e.span,
-                format!(
-                    "{chart} does not create the `extension`s of database \"{}\"",
-                    d.name
-                ),
-                help,
-            ));
-        }
-        if let Some(l) = &d.connection_limit {
-            out.push(warn(
-                l.span,
-                format!(
-                    "{chart} does not set the `database` \"{}\" connection limit",
-                    d.name
-                ),
-                help,
-            ));
-        }
-    }
-    if let Some(h) = &c.hba {
-        out.push(warn(
-            h.span,
-            format!("{chart} writes its own pg_hba.conf; the `hba` rules of cluster \"{}\" are not rendered", c.name),
-            help,
-        ));
-    }
-    if let Some(t) = &c.tls {
+    // The roles, databases, limits and extensions are the init script's, the rules the chart's
+    // pg_hba.conf and the certificate its `tls` values: what is still lost is below.
+    if let Some(t) = c.tls.as_ref().filter(|t| t.secret.is_none()) {
         out.push(warn(
             t.span,
             format!(
-                "{chart} values do not carry the `tls` of cluster \"{}\" yet",
+                "{chart} mounts the server certificate from a Secret; the `tls` of cluster \"{}\" names none, so TLS is not turned on",
                 c.name
             ),
-            help,
+            "add `secret=` with a kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt)",
+        ));
+    }
+    if chart != HelmChart::BitnamiPostgresqlHa {
+        return;
+    }
+    // Pgpool-II logs clients in against its own password file, which the chart fills with its
+    // user, the check user and `pgpool.customUsersSecret` alone.
+    let user = username(c);
+    let mut seen = Vec::new();
+    let logins = c
+        .roles
+        .iter()
+        .filter(|r| r.login)
+        .map(|r| (r.name.as_str(), r.name_span))
+        .chain(
+            c.databases
+                .iter()
+                .filter_map(|d| d.owner.as_ref().map(|o| (o.value.as_str(), o.span))),
+        );
+    for (name, span) in logins {
+        if name == user || seen.contains(&name) {
+            continue;
+        }
+        seen.push(name);
+        out.push(warn(
+            span,
+            format!(
+                "{chart} creates role \"{name}\", but its Pgpool-II lets in only the users of its password file (the chart's user \"{user}\" and `pgpool.customUsersSecret`); through Service \"{}-pgpool\" the role cannot log in",
+                c.name
+            ),
+            "list the role in a Secret with keys `usernames` and `passwords` set as `pgpool.customUsersSecret`, or connect through Service \"<cluster>-postgresql\"",
+        ));
+    }
+    let Some(h) = &c.hba else {
+        return;
+    };
+    if let Some(r) = h.rules.iter().find(|r| r.method.value == HbaMethod::Cert) {
+        out.push(warn(
+            r.method.span,
+            format!(
+                "Pgpool-II of {chart} cannot hand a client certificate on to PostgreSQL; the `hba` rule for \"{}\" (method cert) holds only for connections to Service \"{}-postgresql\"",
+                r.user.value, c.name
+            ),
+            "connect certificate logins to the PostgreSQL Service, not Pgpool-II's",
+        ));
+    }
+    if c.poolers.is_empty() {
+        out.push(warn(
+            h.span,
+            format!(
+                "{chart} always runs Pgpool-II, which forwards its clients from its own pod address; cluster \"{}\" declares no `pooler`, so the `hba` rules do not let those clients in unless an address range covers the pod network",
+                c.name
+            ),
+            "declare the `pooler kind=\"pgpool\"` the chart runs, so its address is let in for the rules' databases and roles",
         ));
     }
 }
