@@ -125,13 +125,17 @@ fn bitnami(c: &Cluster, chart: HelmChart, out: &mut Vec<Diagnostic>) {
             continue;
         }
         seen.push(name);
+        let help = format!(
+            "list the role in a Secret with keys `usernames` and `passwords` set as `pgpool.customUsersSecret`, or connect through Service \"{}-postgresql\"",
+            c.name
+        );
         out.push(warn(
             span,
             format!(
                 "{chart} creates role \"{name}\", but its Pgpool-II lets in only the users of its password file (the chart's user \"{user}\" and `pgpool.customUsersSecret`); through Service \"{}-pgpool\" the role cannot log in",
                 c.name
             ),
-            "list the role in a Secret with keys `usernames` and `passwords` set as `pgpool.customUsersSecret`, or connect through Service \"<cluster>-postgresql\"",
+            &help,
         ));
     }
     let Some(h) = &c.hba else {

@@ -44,8 +44,12 @@ pub fn sync_replication(c: &Cluster) -> bool {
 /// The (database, role) logins Pgpool-II makes to every node from its pods, which pg_hba.conf must
 /// let in whatever the client rules say: its replication-delay and health checks
 /// (`sr_check_user`), its liveness check (the chart's user, to `postgres`) and its readiness check
-/// (the chart's user, to the chart's database, or to the database named like the user).
+/// (the chart's user, to the chart's database, or to the database named like the user). None
+/// without an `hba` block: the pod network's rows let every role in already.
 pub fn pgpool_logins(c: &Cluster) -> Vec<(String, String)> {
+    if c.hba.is_none() {
+        return Vec::new();
+    }
     let user = username(c);
     let db = c
         .databases
