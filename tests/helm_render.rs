@@ -665,6 +665,7 @@ fn bitnami_ha_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
         v.push(format!("no Deployment {dep_name}"));
         return;
     };
+    pgpool_users_fact(dep, v, c);
     if let Some(p) = pooler {
         expect(
             v,
@@ -704,6 +705,59 @@ fn bitnami_ha_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
                 &json!(p.port.value),
             ),
             None => v.push(format!("no Service {dep_name}")),
+        }
+    }
+}
+
+/// Every login role reaches the database through Pgpool-II, which logs clients in against its own
+/// password file: the chart's user, or a custom user whose password Kubernetes expands from a
+/// variable set earlier from the cluster's Secret.
+fn pgpool_users_fact(dep: &Doc, v: &mut Vec<String>, c: &Cluster) {
+    let Some(ctr) = container(dep, "pgpool") else {
+        v.push("no pgpool container".into());
+        return;
+    };
+    let env: Vec<&Json> = ctr["env"].as_array().into_iter().flatten().collect();
+    let users: Vec<&str> =
+        env_var(ctr, "PGPOOL_POSTGRES_CUSTOM_USERS").map_or(Vec::new(), |u| u.split(',').collect());
+    let passwords: Vec<&str> = env_var(ctr, "PGPOOL_POSTGRES_CUSTOM_PASSWORDS")
+        .map_or(Vec::new(), |p| p.split(',').collect());
+    if users.len() != passwords.len() {
+        v.push(format!(
+            "Pgpool-II has {} custom users and {} passwords",
+            users.len(),
+            passwords.len()
+        ));
+    }
+    let pos = |name: &str| env.iter().position(|e| e["name"] == name);
+    let custom_at = pos("PGPOOL_POSTGRES_CUSTOM_PASSWORDS").unwrap_or(0);
+    for p in &passwords {
+        let var = p
+            .strip_prefix("$(")
+            .and_then(|p| p.strip_suffix(')'))
+            .unwrap_or("");
+        match pos(var) {
+            Some(i)
+                if i < custom_at
+                    && env[i]["valueFrom"]["secretKeyRef"]["name"]
+                        == c.credentials.secret.value.as_str() => {}
+            _ => v.push(format!(
+                "Pgpool-II's custom password {p} is no Secret-sourced variable defined before it"
+            )),
+        }
+    }
+    let chart_user = pgtopo::emit::helm::bitnami_ha::username(c);
+    for r in pgtopo::plan::access::login_roles(c) {
+        if r.login
+            && r.password
+            && !r.replication
+            && r.name != chart_user
+            && !users.contains(&r.name.as_str())
+        {
+            v.push(format!(
+                "role {} cannot log in through Pgpool-II: not among its users",
+                r.name
+            ));
         }
     }
 }

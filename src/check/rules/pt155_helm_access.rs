@@ -6,17 +6,15 @@
 //! server certificate, but reads a login role's password from a basic-auth Secret
 //! `<secret>-<role>` rather than the topology's Secret, and checks client certificates against
 //! its own CA (warnings). The bitnami charts render all of it (an init script, `pgHbaConfiguration`,
-//! `tls`), but need `tls secret=`, and in bitnami/postgresql-ha Pgpool-II lets in only the chart's
-//! own user and the users of `pgpool.customUsersSecret`, cannot pass a client certificate on, and
-//! forwards clients from its own address, which the `hba` rules only cover for a declared
-//! `pooler` (warnings).
+//! `tls`), but need `tls secret=`, and in bitnami/postgresql-ha Pgpool-II cannot pass a client
+//! certificate on and forwards clients from its own address, which the `hba` rules only cover
+//! for a declared `pooler` (warnings).
 //! Why: nothing declared is silently dropped: a reviewer of the Helm output must know which
 //! roles, rules or certificates the chart will not set up.
 //! Example: `cluster "db" { helm chart="bitnami/postgresql-ha"; role "app" login=#true … }`.
 
 use crate::check::{Context, Rule};
 use crate::diag::{codes, Diagnostic, Span};
-use crate::emit::helm::bitnami_ha::username;
 use crate::emit::helm::cnpg::role_secret;
 use crate::model::{Cluster, HbaMethod, HelmChart, Target};
 
@@ -105,38 +103,6 @@ fn bitnami(c: &Cluster, chart: HelmChart, out: &mut Vec<Diagnostic>) {
     }
     if chart != HelmChart::BitnamiPostgresqlHa {
         return;
-    }
-    // Pgpool-II logs clients in against its own password file, which the chart fills with its
-    // user, the check user and `pgpool.customUsersSecret` alone.
-    let user = username(c);
-    let mut seen = Vec::new();
-    let logins = c
-        .roles
-        .iter()
-        .filter(|r| r.login)
-        .map(|r| (r.name.as_str(), r.name_span))
-        .chain(
-            c.databases
-                .iter()
-                .filter_map(|d| d.owner.as_ref().map(|o| (o.value.as_str(), o.span))),
-        );
-    for (name, span) in logins {
-        if name == user || seen.contains(&name) {
-            continue;
-        }
-        seen.push(name);
-        let help = format!(
-            "list the role in a Secret with keys `usernames` and `passwords` set as `pgpool.customUsersSecret`, or connect through Service \"{}-postgresql\"",
-            c.name
-        );
-        out.push(warn(
-            span,
-            format!(
-                "{chart} creates role \"{name}\", but its Pgpool-II lets in only the users of its password file (the chart's user \"{user}\" and `pgpool.customUsersSecret`); through Service \"{}-pgpool\" the role cannot log in",
-                c.name
-            ),
-            &help,
-        ));
     }
     let Some(h) = &c.hba else {
         return;

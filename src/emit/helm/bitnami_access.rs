@@ -56,23 +56,65 @@ pub fn extra_env_vars(c: &Cluster) -> Option<Value> {
     }
     let secret = &c.credentials.secret.value;
     let vars: Vec<Value> = access::password_roles(c)
-        .map(|r| {
-            map([
-                ("name", s(env_name(&r))),
-                (
-                    "valueFrom",
-                    map([(
-                        "secretKeyRef",
-                        map([
-                            ("name", s(secret.clone())),
-                            ("key", s(r.secret_key.clone())),
-                        ]),
-                    )]),
-                ),
-            ])
-        })
+        .map(|r| secret_env(&env_name(&r), secret, &r.secret_key))
         .collect();
     (!vars.is_empty()).then_some(Value::Sequence(vars))
+}
+
+/// The login roles Pgpool-II must know besides the chart's own user (`chart_user`, whom the chart
+/// gives it): every declared login role and database owner with a password. Pgpool-II logs a
+/// client in against its own password file before it connects on, so a role missing there could
+/// not log in through it.
+fn pgpool_users(c: &Cluster, chart_user: &str) -> Vec<LoginRole> {
+    if c.is_standby_cluster() {
+        return Vec::new();
+    }
+    access::login_roles(c)
+        .into_iter()
+        .filter(|r| r.login && r.password && !r.replication && r.name != chart_user)
+        .collect()
+}
+
+/// Pgpool-II's extra environment (bitnami/postgresql-ha's `pgpool.extraEnvVars`): the roles of
+/// [`pgpool_users`] as the image's custom users, whose passwords are `$(VAR)` references that
+/// Kubernetes expands from the Secret-sourced variables defined just before, so none is written
+/// in the values (the chart sets these variables only from `pgpool.customUsers`, which pgtopo
+/// leaves unset). Pgpool-II splits both lists at commas.
+pub fn pgpool_env_vars(c: &Cluster, chart_user: &str) -> Option<Value> {
+    let users = pgpool_users(c, chart_user);
+    if users.is_empty() {
+        return None;
+    }
+    let secret = &c.credentials.secret.value;
+    let mut vars: Vec<Value> = users
+        .iter()
+        .map(|r| secret_env(&env_name(r), secret, &r.secret_key))
+        .collect();
+    let names: Vec<&str> = users.iter().map(|r| r.name.as_str()).collect();
+    let passwords: Vec<String> = users
+        .iter()
+        .map(|r| format!("$({})", env_name(r)))
+        .collect();
+    vars.push(map([
+        ("name", s("PGPOOL_POSTGRES_CUSTOM_USERS")),
+        ("value", s(names.join(","))),
+    ]));
+    vars.push(map([
+        ("name", s("PGPOOL_POSTGRES_CUSTOM_PASSWORDS")),
+        ("value", s(passwords.join(","))),
+    ]));
+    Some(Value::Sequence(vars))
+}
+
+/// An environment variable set from key `key` of Secret `secret`.
+fn secret_env(name: &str, secret: &str, key: &str) -> Value {
+    map([
+        ("name", s(name)),
+        (
+            "valueFrom",
+            map([("secretKeyRef", map([("name", s(secret)), ("key", s(key))]))]),
+        ),
+    ])
 }
 
 /// The init scripts (`{INIT_SCRIPT: script}`), or `None` when the release creates nothing.

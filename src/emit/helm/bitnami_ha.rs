@@ -193,6 +193,9 @@ pub fn values(c: &Cluster) -> Value {
         s(bitnami_legacy("pgpool")),
     );
     set(&mut v, "pgpool.podAntiAffinityPreset", s("soft"));
+    if let Some(env) = access::pgpool_env_vars(c, &username(c)) {
+        set(&mut v, "pgpool.extraEnvVars", env);
+    }
     // Pgpool-II serves its clients with the same certificate, and with TLS on it also speaks TLS
     // to the nodes, which `tls mode="require"` asks of every remote login.
     if let Some(secret) = access::tls_secret(c) {
