@@ -1844,6 +1844,30 @@ fn the_render_checks_catch_wrong_documents() {
         std::fs::write(&f, "a: on\nb: \"on\"\n").unwrap();
         assert_eq!(yaml11(&[f]), vec![json!({"a": true, "b": "on"})]);
     }
+    // A release that kept the image's own pg_hba.conf (every address, md5), ran no init script and
+    // mounted no certificate breaks each access fact.
+    let p = common::program(&common::repo().join("tests/fixtures/helm/access.kdl"));
+    let ledger = p.base.cluster("ledger").expect("the fixture has ledger");
+    let docs = documents(
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: ledger}\nspec:\n  template:\n    spec:\n      containers:\n      - name: postgresql\n        volumeMounts: [{name: cfg, mountPath: /bitnami/postgresql/conf}]\n      volumes: [{name: cfg, configMap: {name: ledger-configuration}}]\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ledger-configuration}\ndata:\n  pg_hba.conf: \"host all all 0.0.0.0/0 md5\\n\"\n",
+    )
+    .unwrap();
+    let mut problems = Vec::new();
+    access_facts(&docs, &docs[0], &mut problems, ledger);
+    for want in [
+        "no init script",
+        "pg_hba.conf holds",
+        "lets every address in",
+        "TLS Secret ledger-tls is not mounted",
+        "POSTGRESQL_ENABLE_TLS",
+        "ssl_ca_file",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.contains(want)),
+            "no problem says {want:?}: {problems:#?}"
+        );
+    }
+
     let s = |x: &str| Value::String(x.into());
     assert_eq!(perturb(&s("10Gi")), vec![s("11Gi"), s("9Gi")]);
     assert_eq!(perturb(&s("0.9")), vec![s("1.9")]);
