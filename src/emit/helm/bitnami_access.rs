@@ -123,7 +123,7 @@ pub fn init_scripts(c: &Cluster) -> Option<Value> {
 }
 
 /// The primary's init script: the stack plan's bootstrap SQL through psql over the image's
-/// socket. The images run the scripts of /docker-entrypoint-initdb.d once, on the primary's first
+/// socket (or `PGHOST` when set). The images run the scripts of /docker-entrypoint-initdb.d once, on the primary's first
 /// start, with the server up, and source a script that is not executable (the charts' ConfigMaps
 /// are not): the subshell keeps the image's own shell and its options untouched either way, and
 /// a failure still fails the start. The superuser logs in with the password the chart gives the
@@ -147,7 +147,7 @@ pub fn init_script(c: &Cluster) -> String {
          # their limits, memberships and extensions (idempotent). The image runs this once, on the\n\
          # primary's first start; passwords come from the container's environment, never the values.\n\
          (\n\
-         export PGHOST=/opt/bitnami/postgresql/tmp PGPORT=\"${{POSTGRESQL_PORT_NUMBER:-5432}}\" PGUSER=postgres\n\
+         export PGHOST=\"${{PGHOST:-/opt/bitnami/postgresql/tmp}}\" PGPORT=\"${{POSTGRESQL_PORT_NUMBER:-5432}}\" PGUSER=postgres\n\
          export PGPASSWORD=\"${{POSTGRESQL_POSTGRES_PASSWORD:-${{POSTGRESQL_PASSWORD:?POSTGRESQL_PASSWORD must be set}}}}\"\n\
          psql -v ON_ERROR_STOP=1 --no-psqlrc -X -q --dbname postgres{args} <<'SQL'\n\
          {}SQL\n\
