@@ -666,6 +666,7 @@ fn bitnami_ha_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
         return;
     };
     pgpool_users_fact(dep, v, c);
+    pool_hba_fact(docs, dep, v, c);
     if let Some(p) = pooler {
         expect(
             v,
@@ -759,6 +760,60 @@ fn pgpool_users_fact(dep: &Doc, v: &mut Vec<String>, c: &Cluster) {
                 r.name
             ));
         }
+    }
+}
+
+/// Pgpool-II applies the cluster's client rules itself (it sees its clients' addresses): the
+/// pool_hba.conf it reads holds the plan's local and loopback rows, then the `hba` rules as
+/// written (the pod network's rows without a block), and nothing open to every address.
+fn pool_hba_fact(docs: &[Doc], dep: &Doc, v: &mut Vec<String>, c: &Cluster) {
+    use pgtopo::plan::access;
+    let Some(ctr) = container(dep, "pgpool") else {
+        return;
+    };
+    let path = env_var(ctr, "PGPOOL_USER_HBA_FILE").unwrap_or("");
+    let Some((dir, file)) = path.rsplit_once('/') else {
+        v.push("Pgpool-II reads no pool_hba.conf of the release (PGPOOL_USER_HBA_FILE)".into());
+        return;
+    };
+    let volumes = dep.value["spec"]["template"]["spec"]["volumes"].as_array();
+    let text = ctr["volumeMounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["mountPath"].as_str().map(|p| p.trim_end_matches('/')) == Some(dir))
+        .filter_map(|m| {
+            volumes?.iter().find(|vol| vol["name"] == m["name"])?["configMap"]["name"].as_str()
+        })
+        .find_map(|cm| find(docs, "ConfigMap", cm)?.value["data"][file].as_str());
+    let Some(text) = text else {
+        v.push(format!(
+            "no ConfigMap is mounted where Pgpool-II reads {path}"
+        ));
+        return;
+    };
+    let net = access::Network::Pods;
+    let mut want: Vec<String> = access::own_rows(c, &net)
+        .iter()
+        .filter(|r| {
+            (r.kind == "local" && r.method != "peer")
+                || r.address.starts_with("127.")
+                || r.address.starts_with("::1/")
+        })
+        .map(|r| r.line())
+        .collect();
+    let clients = access::rule_rows(c).unwrap_or_else(|| access::client_rows(c, &net));
+    want.extend(
+        clients
+            .iter()
+            .filter(|r| r.method != "cert")
+            .map(|r| r.line()),
+    );
+    let lines = hba_lines(text);
+    if lines != want {
+        v.push(format!(
+            "Pgpool-II's pool_hba.conf holds {lines:#?}, the rules say {want:#?}"
+        ));
     }
 }
 

@@ -709,6 +709,27 @@ pub fn client_rows(c: &Cluster, net: &Network) -> Vec<HbaRow> {
     rows
 }
 
+/// The cluster's `hba` rules as rows, in order, for a pooler that checks its own clients (it sees
+/// their addresses, so it needs no forwarder rows); `None` without an `hba` block.
+pub fn rule_rows(c: &Cluster) -> Option<Vec<HbaRow>> {
+    let remote = remote_kind(c);
+    let h = c.hba.as_ref()?;
+    Some(
+        h.rules
+            .iter()
+            .map(|r| {
+                rule_row(
+                    remote,
+                    r,
+                    &r.database.value,
+                    &r.user.value,
+                    &r.address.value,
+                )
+            })
+            .collect(),
+    )
+}
+
 /// The row of a client rule, from `address`.
 fn rule_row(remote: &'static str, r: &HbaRule, db: &str, user: &str, address: &str) -> HbaRow {
     let mut row = HbaRow::new(

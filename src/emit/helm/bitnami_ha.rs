@@ -193,6 +193,13 @@ pub fn values(c: &Cluster) -> Value {
         s(bitnami_legacy("pgpool")),
     );
     set(&mut v, "pgpool.podAntiAffinityPreset", s("soft"));
+    // Pgpool-II checks its clients first, against the same rules (it writes a pool_hba.conf that
+    // lets every role in from every address otherwise).
+    set(
+        &mut v,
+        "pgpool.poolHbaConfiguration",
+        s(access::pool_hba(c)),
+    );
     if let Some(env) = access::pgpool_env_vars(c, &username(c)) {
         set(&mut v, "pgpool.extraEnvVars", env);
     }
