@@ -7,8 +7,7 @@
 //! `<secret>-<role>` rather than the topology's Secret, and checks client certificates against
 //! its own CA (warnings). The bitnami charts render all of it (an init script, `pgHbaConfiguration`,
 //! `tls`), but need `tls secret=`, and in bitnami/postgresql-ha Pgpool-II cannot pass a client
-//! certificate on and forwards clients from its own address, which the `hba` rules only cover
-//! for a declared `pooler` (warnings).
+//! certificate on (warnings).
 //! Why: nothing declared is silently dropped: a reviewer of the Helm output must know which
 //! roles, rules or certificates the chart will not set up.
 //! Example: `cluster "db" { helm chart="bitnami/postgresql-ha"; role "app" login=#true … }`.
@@ -115,16 +114,6 @@ fn bitnami(c: &Cluster, chart: HelmChart, out: &mut Vec<Diagnostic>) {
                 r.user.value, c.name
             ),
             "connect certificate logins to the PostgreSQL Service, not Pgpool-II's",
-        ));
-    }
-    if c.poolers.is_empty() {
-        out.push(warn(
-            h.span,
-            format!(
-                "{chart} always runs Pgpool-II, which forwards its clients from its own pod address; cluster \"{}\" declares no `pooler`, so the `hba` rules do not let those clients in unless an address range covers the pod network",
-                c.name
-            ),
-            "declare the `pooler kind=\"pgpool\"` the chart runs, so its address is let in for the rules' databases and roles",
         ));
     }
 }

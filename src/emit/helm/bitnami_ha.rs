@@ -3,7 +3,9 @@
 
 use serde_yaml::{Mapping, Value};
 
-use crate::model::{credentials, Cluster, Pooler, PoolerKind, PoolerTarget, SyncMethod};
+use crate::model::{
+    credentials, Cluster, HbaAction, HbaMethod, Pooler, PoolerKind, PoolerTarget, SyncMethod,
+};
 
 use super::bitnami_access as access;
 use super::charts::{bitnami_legacy, bitnami_tag, labels, resources};
@@ -44,19 +46,32 @@ pub fn sync_replication(c: &Cluster) -> bool {
 /// The (database, role) logins Pgpool-II makes to every node from its pods, which pg_hba.conf must
 /// let in whatever the client rules say: its replication-delay and health checks
 /// (`sr_check_user`), its liveness check (the chart's user, to `postgres`) and its readiness check
-/// (the chart's user, to the chart's database, or to the database named like the user). None
-/// without an `hba` block: the pod network's rows let every role in already.
+/// (the chart's user, to the chart's database, or to the database named like the user). When the
+/// cluster declares no `pooler`, the stack plan writes no rows for the clients Pgpool-II forwards
+/// (it knows of no forwarder), yet the chart always runs one: each password `allow` rule's
+/// database and role are then let in from Pgpool-II's pods too, as the plan does for a declared
+/// pooler (Pgpool-II applies the rules to its clients' own addresses itself, [`super::bitnami_access::pool_hba`]).
+/// None without an `hba` block: the pod network's rows let every role in already.
 pub fn pgpool_logins(c: &Cluster) -> Vec<(String, String)> {
-    if c.hba.is_none() {
+    let Some(h) = &c.hba else {
         return Vec::new();
-    }
+    };
     let user = username(c);
     let db = c
         .databases
         .first()
         .map_or_else(|| user.clone(), |d| d.name.clone());
     let mut v = vec![(SR_CHECK_DATABASE.to_owned(), SR_CHECK_USER.to_owned())];
-    for login in [(SR_CHECK_DATABASE.to_owned(), user.clone()), (db, user)] {
+    let mut logins = vec![(SR_CHECK_DATABASE.to_owned(), user.clone()), (db, user)];
+    if c.poolers.is_empty() {
+        logins.extend(
+            h.rules
+                .iter()
+                .filter(|r| r.action == HbaAction::Allow && r.method.value != HbaMethod::Cert)
+                .map(|r| (r.database.value.clone(), r.user.value.clone())),
+        );
+    }
+    for login in logins {
         if !v.contains(&login) {
             v.push(login);
         }
