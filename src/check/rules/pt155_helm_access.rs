@@ -10,7 +10,7 @@
 //! certificate on (warnings).
 //! Why: nothing declared is silently dropped: a reviewer of the Helm output must know which
 //! roles, rules or certificates the chart will not set up.
-//! Example: `cluster "db" { helm chart="bitnami/postgresql-ha"; role "app" login=#true … }`.
+//! Example: `cluster "db" { helm chart="bitnami/postgresql-ha"; tls mode="require" dir="/etc/pg-tls" … }`.
 
 use crate::check::{Context, Rule};
 use crate::diag::{codes, Diagnostic, Span};
