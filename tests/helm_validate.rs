@@ -544,4 +544,25 @@ fn bitnami_init_script_and_pg_hba_run_on_postgresql() {
         ok && out.trim() == "reporting",
         "reporting cannot log in: {out}"
     );
+
+    // The other releases' pg_hba.conf (bitnami/postgresql with a certificate rule, postgresql-ha
+    // without a declared pooler) load without an error too: pg_hba_file_rules reads the file as
+    // it is on disk.
+    for (name, path) in [
+        ("ledger", ["primary", "pgHbaConfiguration"]),
+        ("cart", ["postgresql", "pgHbaConfiguration"]),
+    ] {
+        let c = t.cluster(name).expect("the fixture has the cluster");
+        let v = cluster_values(t, c);
+        let hba = v[path[0]][path[1]]
+            .as_str()
+            .expect("pg_hba.conf is written");
+        std::fs::write(dir.join("pg_hba.conf"), hba).unwrap();
+        assert_eq!(
+            q("select count(*) from pg_hba_file_rules where error is not null"),
+            "0",
+            "{name}: {}",
+            q("select string_agg(line_number || ': ' || error, E'\\n') from pg_hba_file_rules where error is not null")
+        );
+    }
 }
