@@ -228,8 +228,8 @@ fn built_in(api_version: &str) -> bool {
 /// misspelt key would vanish), by `apiVersion/kind`.
 fn crd_validators() -> BTreeMap<String, jsonschema::Validator> {
     let dir = common::reference("helm/charts/crds");
-    // The ScheduledBackup schema, which the shared reference lacks, made the same way from the
-    // same source (tests/fixtures/crds/README.md).
+    // The ScheduledBackup and Database schemas, which the shared reference lacks, made the same
+    // way from the same operator release (tests/fixtures/crds/README.md).
     let more = common::repo().join("tests/fixtures/crds");
     let mut v = BTreeMap::new();
     let files = std::fs::read_dir(&dir)
@@ -257,6 +257,7 @@ fn crd_validators() -> BTreeMap<String, jsonschema::Validator> {
         v.contains_key("postgresql.cnpg.io/v1/Cluster")
             && v.contains_key("postgresql.cnpg.io/v1/Pooler")
             && v.contains_key("postgresql.cnpg.io/v1/ScheduledBackup")
+            && v.contains_key("postgresql.cnpg.io/v1/Database")
             && v.contains_key("monitoring.coreos.com/v1/PodMonitor"),
         "the CRD schemas of CloudNativePG and prometheus-operator are in {}",
         dir.display()
@@ -1159,6 +1160,7 @@ fn bitnami_pg_facts(
 
 fn cnpg_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
     let c = case.cluster;
+    let copy = pgtopo::emit::helm::cnpg::is_copy(case.model, c);
     let Some(cl) = find(docs, "Cluster", &c.name) else {
         v.push(format!("no Cluster {}", c.name));
         return;
@@ -1215,7 +1217,44 @@ fn cnpg_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
     // The chart's own PDBs stay on whether or not the topology writes `pdb` (the kubernetes
     // target's default is maxUnavailable 1 too); `pdb` only turns the value on explicitly.
     expect(v, "enablePDB", &spec["enablePDB"], &json!(true));
-    if let Some(db) = c.databases.first() {
+    database_facts(case, docs, spec, v);
+    // The operator drops a managed extension (pg_stat_statements, pgaudit) from every database
+    // unless a parameter of its namespace is set: a declared one keeps one.
+    for (ext, _, _) in pgtopo::emit::helm::cnpg::CNPG_MANAGED_EXTENSIONS {
+        let declared = c
+            .databases
+            .iter()
+            .any(|d| d.extensions.iter().any(|e| e.value == *ext));
+        let prefix = format!("{ext}.");
+        let kept = spec["postgresql"]["parameters"]
+            .as_object()
+            .is_some_and(|p| p.keys().any(|k| k.starts_with(&prefix)));
+        if declared && !kept {
+            v.push(format!(
+                "extension {ext} is declared but no {prefix}* parameter is set: the operator would drop it"
+            ));
+        }
+    }
+    // Every Secret a managed role reads its password from is one the README tells the reader to
+    // create: without it the operator creates neither the role nor the databases it owns.
+    let readme = case
+        .bundle
+        .get(&format!("{}/README.md", c.name))
+        .expect("every release has a README");
+    for r in spec["managed"]["roles"].as_array().into_iter().flatten() {
+        if let Some(secret) = r["passwordSecret"]["name"].as_str() {
+            if !readme.contains(&format!(
+                "- `{secret}`: role `{}`",
+                r["name"].as_str().unwrap_or("")
+            )) {
+                v.push(format!(
+                    "role {} reads its password from Secret {secret}, which the README does not list",
+                    r["name"]
+                ));
+            }
+        }
+    }
+    if let Some(db) = c.databases.first().filter(|_| !copy) {
         expect(
             v,
             "initdb database",
@@ -1310,6 +1349,114 @@ fn cnpg_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
                 !monitored
             ));
         }
+    }
+}
+
+/// What the operator's CEL rules refuse in a Database, which the JSON Schema validator does not
+/// run (tests/fixtures/crds/README.md): a reserved `spec.name`.
+fn database_cel_problems(doc: &Doc) -> Vec<String> {
+    let name = doc.value["spec"]["name"].as_str().unwrap_or("");
+    if pgtopo::emit::helm::cnpg::CNPG_RESERVED_DATABASES.contains(&name) {
+        vec![format!("spec.name {name:?} is reserved by CloudNativePG")]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Every database of a cluster that initdb starts is a Database object of that Cluster, named
+/// as the chart names it, with the declared name, owner, connection limit and extensions (those
+/// `CREATE EXTENSION` applies to), `ensure: present` and `databaseReclaimPolicy: retain`; its
+/// owner is a managed role, initdb's owner or the superuser. A copy (restore, replica cluster)
+/// has no Database object: its databases are its source's.
+fn database_facts(case: &Case, docs: &[Doc], spec: &Json, v: &mut Vec<String>) {
+    use pgtopo::emit::helm::cnpg;
+    let c = case.cluster;
+    let rendered: Vec<&Doc> = docs.iter().filter(|d| d.kind() == "Database").collect();
+    let expected: Vec<_> = if cnpg::is_copy(case.model, c) {
+        Vec::new()
+    } else {
+        c.databases
+            .iter()
+            .filter(|d| cnpg::database_refused(c, &d.name).is_none())
+            .collect()
+    };
+    if rendered.len() != expected.len() {
+        v.push(format!(
+            "{} Database objects rendered, {} expected",
+            rendered.len(),
+            expected.len()
+        ));
+    }
+    let initdb = &spec["bootstrap"]["initdb"];
+    let mut owners: Vec<Json> = spec["managed"]["roles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r["name"].clone())
+        .collect();
+    owners.push(json!("postgres"));
+    // initdb's owner, which the operator defaults to the database's name.
+    if initdb["owner"].is_string() {
+        owners.push(initdb["owner"].clone());
+    } else if initdb["database"].is_string() {
+        owners.push(initdb["database"].clone());
+    }
+    for d in expected {
+        let name = cnpg::database_object(c, &d.name);
+        let Some(doc) = find(docs, "Database", &name) else {
+            v.push(format!("no Database {name}"));
+            continue;
+        };
+        let s = &doc.value["spec"];
+        let what = |k: &str| format!("Database {name} {k}");
+        expect(v, &what("name"), &s["name"], &json!(d.name));
+        expect(v, &what("cluster"), &s["cluster"]["name"], &json!(c.name));
+        expect(
+            v,
+            &what("owner"),
+            &s["owner"],
+            &json!(cnpg::database_owner(c, d)),
+        );
+        if let Some(o) = &d.owner {
+            expect(v, &what("declared owner"), &s["owner"], &json!(o.value));
+        }
+        if !owners.contains(&s["owner"]) {
+            v.push(format!(
+                "Database {name} is owned by {}, which is neither a managed role, initdb's owner nor the superuser",
+                s["owner"]
+            ));
+        }
+        expect(
+            v,
+            &what("connectionLimit"),
+            &s["connectionLimit"],
+            &d.connection_limit
+                .as_ref()
+                .map_or(Json::Null, |l| json!(l.value)),
+        );
+        let exts: Vec<Json> = d
+            .extensions
+            .iter()
+            .filter(|e| pgtopo::plan::access::is_extension(&e.value))
+            .map(|e| json!({"name": e.value, "ensure": "present"}))
+            .collect();
+        expect(
+            v,
+            &what("extensions"),
+            &s["extensions"],
+            &if exts.is_empty() {
+                Json::Null
+            } else {
+                json!(exts)
+            },
+        );
+        expect(v, &what("ensure"), &s["ensure"], &json!("present"));
+        expect(
+            v,
+            &what("databaseReclaimPolicy"),
+            &s["databaseReclaimPolicy"],
+            &json!("retain"),
+        );
     }
 }
 
@@ -1663,6 +1810,13 @@ fn every_release_renders_valid_objects_with_the_topology_facts_under_helm_3_and_
                 // is no field at all.
                 let mut value = d.value.clone();
                 prune_nulls(&mut value);
+                if d.kind() == "Database" {
+                    problems.extend(
+                        database_cel_problems(d)
+                            .into_iter()
+                            .map(|m| format!("{what}: {m}")),
+                    );
+                }
                 match crds.get(&key) {
                     None => problems.push(format!("{what}: no CRD schema for {key}")),
                     Some(v) => problems.extend(
@@ -1676,8 +1830,9 @@ fn every_release_renders_valid_objects_with_the_topology_facts_under_helm_3_and_
     assert!(rendered >= 2 * 12, "only {rendered} renders");
     assert!(
         custom.iter().any(|k| k.ends_with("/Pooler"))
-            && custom.iter().any(|k| k.ends_with("/PodMonitor")),
-        "the renders include Poolers and PodMonitors"
+            && custom.iter().any(|k| k.ends_with("/PodMonitor"))
+            && custom.iter().any(|k| k == "postgresql.cnpg.io/v1/Database"),
+        "the renders include Poolers, PodMonitors and Databases"
     );
 
     // Built-in kinds, one kubernetes-validate run.
@@ -1881,6 +2036,24 @@ fn the_render_checks_catch_wrong_documents() {
         .map(|e| e.to_string())
         .collect();
     assert!(errors.iter().any(|e| e.contains("paramters")), "{errors:?}");
+    // A Database with a misspelt field, a limit of the wrong type and no owner, and one the
+    // operator's CEL rules refuse for its reserved name.
+    let database: Json = serde_yaml::from_str(
+        "apiVersion: postgresql.cnpg.io/v1\nkind: Database\nmetadata: {name: c-d}\nspec:\n  cluster: {name: c}\n  name: d\n  connectionLimit: \"0\"\n  extensions: [{name: hstore, ensur: present}]\n",
+    )
+    .unwrap();
+    let errors: Vec<String> = crds["postgresql.cnpg.io/v1/Database"]
+        .iter_errors(&database)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.iter().any(|e| e.contains("ensur")), "{errors:?}");
+    assert!(errors.iter().any(|e| e.contains("owner")), "{errors:?}");
+    assert!(errors.iter().any(|e| e.contains("\"0\"")), "{errors:?}");
+    let reserved = documents(
+        "apiVersion: postgresql.cnpg.io/v1\nkind: Database\nmetadata: {name: c-postgres}\nspec: {cluster: {name: c}, name: postgres, owner: app}\n",
+    )
+    .unwrap();
+    assert_eq!(database_cel_problems(&reserved[0]).len(), 1);
 
     let docs = documents(
         "apiVersion: v1\nkind: X\nmetadata:\n  name: Bad_Name\n  labels:\n    a/b/c: x\n",

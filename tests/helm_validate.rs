@@ -4,6 +4,7 @@
 //!   compatible type (free-form maps excepted, listed in `FREE_FORM`);
 //! - every CloudNativePG values file validates against the chart's values.schema.json, and its key
 //!   paths exist in the chart's values.yaml (the schema allows unknown keys, so both are needed);
+//!   the items of `poolers` and `databases` have only keys the chart's templates read;
 //! - every `values-<env>.yaml` holds only differences, and `values.yaml` merged with it the way Helm
 //!   merges gives exactly the env's values.
 //! - the bitnami charts' pg_hba.conf and init script run on real PostgreSQL: every row loads, and
@@ -47,6 +48,46 @@ const CNPG_POOLER_KEYS: &[&str] = &[
     "pg_hba",
 ];
 
+/// The keys a CloudNativePG `databases[]` item may have, and those of one of its `extensions`:
+/// the ones the chart's templates/databases.yaml reads (its values.yaml has an empty list).
+const CNPG_DATABASE_KEYS: &[&str] = &[
+    "name",
+    "ensure",
+    "owner",
+    "template",
+    "encoding",
+    "databaseReclaimPolicy",
+    "isTemplate",
+    "allowConnections",
+    "connectionLimit",
+    "tablespace",
+    "locale",
+    "localeProvider",
+    "localeCollate",
+    "localeCType",
+    "icuLocale",
+    "icuRules",
+    "builtinLocale",
+    "collationVersion",
+    "schemas",
+    "extensions",
+];
+const CNPG_EXTENSION_KEYS: &[&str] = &["name", "version", "schema", "ensure"];
+
+/// Problems with the keys of the items of a list the chart reads item by item.
+fn item_keys(ours: &Value, path: &str, allowed: &[&str], what: &str, problems: &mut Vec<String>) {
+    for (i, item) in ours.as_sequence().into_iter().flatten().enumerate() {
+        for k in item.as_mapping().into_iter().flat_map(|m| m.keys()) {
+            let k = k.as_str().unwrap_or("");
+            if !allowed.contains(&k) {
+                problems.push(format!(
+                    "{path}[{i}].{k}: not a key of a CloudNativePG {what}"
+                ));
+            }
+        }
+    }
+}
+
 fn reference(rel: &str) -> std::path::PathBuf {
     common::reference(rel)
 }
@@ -88,15 +129,19 @@ fn walk(reference: &Value, ours: &Value, path: &str, problems: &mut Vec<String>)
         return;
     }
     if path == "poolers" {
+        item_keys(ours, path, CNPG_POOLER_KEYS, "pooler", problems);
+        return;
+    }
+    if path == "databases" {
+        item_keys(ours, path, CNPG_DATABASE_KEYS, "database", problems);
         for (i, item) in ours.as_sequence().into_iter().flatten().enumerate() {
-            for k in item.as_mapping().into_iter().flat_map(|m| m.keys()) {
-                let k = k.as_str().unwrap_or("");
-                if !CNPG_POOLER_KEYS.contains(&k) {
-                    problems.push(format!(
-                        "poolers[{i}].{k}: not a key of a CloudNativePG pooler"
-                    ));
-                }
-            }
+            item_keys(
+                &item["extensions"],
+                &format!("databases[{i}].extensions"),
+                CNPG_EXTENSION_KEYS,
+                "extension",
+                problems,
+            );
         }
         return;
     }
@@ -323,7 +368,7 @@ fn the_checks_catch_wrong_values() {
     );
 
     let bad: Value = serde_yaml::from_str(
-        "cluster:\n  instances: three\n  storage: {size: 1Gi}\npoolers:\n- {name: rw, kind: rw}\n",
+        "cluster:\n  instances: three\n  storage: {size: 1Gi}\npoolers:\n- {name: rw, kind: rw}\ndatabases:\n- {name: d, owner: o, conectionLimit: 1, extensions: [{name: e, versoin: '1'}]}\n",
     )
     .unwrap();
     let problems = check_values(HelmChart::Cnpg, "bad", &bad, &validator);
@@ -333,6 +378,18 @@ fn the_checks_catch_wrong_values() {
     );
     assert!(
         problems.iter().any(|p| p.contains("poolers[0].kind")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("databases[0].conectionLimit")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("databases[0].extensions[0].versoin")),
         "{problems:?}"
     );
 }

@@ -67,6 +67,26 @@ const TEMPLATES: &[(&str, &str)] = &[
         "node-entrypoint.sh",
         include_str!("templates/node-entrypoint.sh.j2"),
     ),
+    (
+        "compose-init.sh",
+        include_str!("templates/compose-init.sh.j2"),
+    ),
+    (
+        "compose-crontab",
+        include_str!("templates/compose-crontab.j2"),
+    ),
+    (
+        "workload-load.sql",
+        include_str!("templates/workload-load.sql.j2"),
+    ),
+    (
+        "workload-verify.sh",
+        include_str!("templates/workload-verify.sh.j2"),
+    ),
+    (
+        "workload-run.sh",
+        include_str!("templates/workload-run.sh.j2"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {

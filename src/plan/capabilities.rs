@@ -31,6 +31,8 @@ pub struct Capabilities {
     pub restore: bool,
     /// `monitoring`: an exporter beside every node (and Prometheus/Grafana where written).
     pub monitoring: bool,
+    /// `workload`: its load and verify scripts, run by a Job or a Compose service.
+    pub workloads: bool,
 }
 
 impl Capabilities {
@@ -63,6 +65,7 @@ pub const fn of(target: Target) -> Capabilities {
             backup: true,
             restore: true,
             monitoring: true,
+            workloads: true,
         },
         // The nodes are the pods of one StatefulSet: one pod template, one port. pg_auto_failover
         // has no cascading standbys and the repmgr image follows the primary; neither can start
@@ -78,10 +81,11 @@ pub const fn of(target: Target) -> Capabilities {
             backup: true,
             restore: true,
             monitoring: true,
+            workloads: true,
         },
         // The charts decide per cluster what they hold (PT150–PT154 say what differs: backups
         // and restores are CloudNativePG's, the bitnami charts take none); here only what no
-        // chart has.
+        // chart has, such as a Job for a workload.
         Target::Helm => Capabilities {
             managers: ALL_MANAGERS,
             cascading: ALL_MANAGERS,
@@ -92,7 +96,10 @@ pub const fn of(target: Target) -> Capabilities {
             backup: true,
             restore: true,
             monitoring: true,
+            workloads: false,
         },
+        // The hosts target writes each node's files, not a runner for a workload's scripts
+        // (PT172 says so for every workload).
         Target::Hosts => Capabilities {
             managers: ALL_MANAGERS,
             cascading: ALL_MANAGERS,
@@ -103,6 +110,7 @@ pub const fn of(target: Target) -> Capabilities {
             backup: true,
             restore: true,
             monitoring: false,
+            workloads: false,
         },
         // The balancer targets configure no database node: their clusters' parts are the hosts
         // target's to express.
@@ -116,6 +124,7 @@ pub const fn of(target: Target) -> Capabilities {
             backup: true,
             restore: true,
             monitoring: true,
+            workloads: true,
         },
     }
 }

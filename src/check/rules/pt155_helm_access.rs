@@ -2,20 +2,23 @@
 //!
 //! What: with the helm target, the access a cluster declares (`role`, a database's `extension`
 //! and `connection-limit`, `hba`, `tls`) is what its chart renders. CloudNativePG renders roles
-//! (`cluster.roles`), the first database's limit and extensions, `postgresql.pg_hba` and the
-//! server certificate, but reads a login role's password from a basic-auth Secret
-//! `<secret>-<role>` rather than the topology's Secret, and checks client certificates against
-//! its own CA (warnings). The bitnami charts render all of it (an init script, `pgHbaConfiguration`,
-//! `tls`), but need `tls secret=`, and in bitnami/postgresql-ha Pgpool-II cannot pass a client
-//! certificate on (warnings).
+//! (`cluster.roles`), every database with its owner, limit and extensions (`databases`: one
+//! Database object each), `postgresql.pg_hba` and the server certificate, but reads a login
+//! role's password (a declared login `role`'s or a database owner's) from a basic-auth Secret
+//! `<secret>-<role>` rather than the topology's Secret, checks client certificates against its
+//! own CA, and cannot name a Database object for a database called `postgres`, `template0` or
+//! `template1` (reserved by the operator) or whose name ends in `_` (warnings). The bitnami
+//! charts render all of it (an init script, `pgHbaConfiguration`, `tls`), but need
+//! `tls secret=`, and in bitnami/postgresql-ha Pgpool-II cannot pass a client certificate on
+//! (warnings).
 //! Why: nothing declared is silently dropped: a reviewer of the Helm output must know which
 //! roles, rules or certificates the chart will not set up.
 //! Example: `cluster "db" { helm chart="bitnami/postgresql-ha"; tls mode="require" dir="/etc/pg-tls" … }`.
 
 use crate::check::{Context, Rule};
 use crate::diag::{codes, Diagnostic, Span};
-use crate::emit::helm::cnpg::role_secret;
-use crate::model::{Cluster, HbaMethod, HelmChart, Target};
+use crate::emit::helm::cnpg::{self, role_secret};
+use crate::model::{Cluster, HbaMethod, HelmChart, Target, Topology};
 
 pub const RULE: Rule = Rule {
     code: codes::PT155,
@@ -34,13 +37,13 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
     }
     for c in &cx.topo.clusters {
         match c.helm.chart.value {
-            HelmChart::Cnpg => cnpg(c, out),
+            HelmChart::Cnpg => cnpg(cx.topo, c, out),
             chart => bitnami(c, chart, out),
         }
     }
 }
 
-fn cnpg(c: &Cluster, out: &mut Vec<Diagnostic>) {
+fn cnpg(t: &Topology, c: &Cluster, out: &mut Vec<Diagnostic>) {
     for r in c.roles.iter().filter(|r| r.login) {
         out.push(warn(
             r.name_span,
@@ -49,6 +52,37 @@ fn cnpg(c: &Cluster, out: &mut Vec<Diagnostic>) {
                 r.name,
                 role_secret(c, &r.name),
                 r.name,
+                c.credentials.secret.value
+            ),
+            "create that Secret beside the chart's release (type kubernetes.io/basic-auth)",
+        ));
+    }
+    // A database owner that is no declared `role` is a login role too (`cluster.roles`), with
+    // the same Secret; without it the operator does not create the role, and the owner's
+    // Database object cannot be created either.
+    let mut owners: Vec<&str> = Vec::new();
+    for o in c.databases.iter().filter_map(|d| d.owner.as_ref()) {
+        if c.role(&o.value).is_some() || owners.contains(&o.value.as_str()) {
+            continue;
+        }
+        owners.push(&o.value);
+        let initdb = !cnpg::is_copy(t, c)
+            && c.databases
+                .first()
+                .and_then(|d| d.owner.as_ref())
+                .is_some_and(|f| f.value == o.value);
+        let without = if initdb {
+            "initdb creates the role, but the operator cannot reconcile it without that Secret"
+        } else {
+            "without it the role is not created, nor the databases it owns"
+        };
+        out.push(warn(
+            o.span,
+            format!(
+                "CloudNativePG reads the password of database owner \"{}\" from a basic-auth Secret \"{}\" (keys username, password), not from key \"{}-password\" of \"{}\"; {without}",
+                o.value,
+                role_secret(c, &o.value),
+                o.value,
                 c.credentials.secret.value
             ),
             "create that Secret beside the chart's release (type kubernetes.io/basic-auth)",
@@ -69,21 +103,41 @@ fn cnpg(c: &Cluster, out: &mut Vec<Diagnostic>) {
             "issue the client certificates from the operator's client CA (cluster.certificates.clientCASecret)",
         ));
     }
-    for d in c.databases.iter().skip(1) {
-        if let Some(l) = &d.connection_limit {
-            out.push(warn(
-                l.span,
-                format!("CloudNativePG creates only the first database; the `database` \"{}\" connection limit is not set", d.name),
-                "set it after deployment, or use the kubernetes target",
-            ));
-        }
-        if let Some(e) = d.extensions.first() {
-            out.push(warn(
-                e.span,
-                format!("CloudNativePG creates only the first database; the `extension`s of database \"{}\" are not created", d.name),
-                "create them after deployment, or use the kubernetes target",
-            ));
-        }
+    // Every database gets a Database object (limit and extensions included), except one the
+    // chart cannot name; a copy (restore, replica cluster) has its source's databases and gets
+    // none, as it runs no initdb.
+    if cnpg::is_copy(t, c) {
+        return;
+    }
+    for (i, d) in c.databases.iter().enumerate() {
+        let Some(why) = cnpg::database_refused(c, &d.name) else {
+            continue;
+        };
+        // The reserved databases exist in every cluster and initdb creates the first one, so
+        // only their limit and extensions are lost; any other database is not created at all.
+        let exists = i == 0 || cnpg::CNPG_RESERVED_DATABASES.contains(&d.name.as_str());
+        let lost = match (&d.connection_limit, d.extensions.is_empty()) {
+            _ if !exists => "is not created",
+            (Some(_), false) => {
+                "keeps its default connection limit and gets none of its `extension`s"
+            }
+            (Some(_), true) => "keeps its default connection limit",
+            (None, false) => "gets none of its `extension`s",
+            (None, true) => continue,
+        };
+        let help = if exists {
+            "set them up after deployment (the kubernetes target renders them)"
+        } else {
+            "rename the database without the trailing '_', or create it after deployment"
+        };
+        out.push(warn(
+            d.span,
+            format!(
+                "{why}: database \"{}\" of cluster \"{}\" {lost} on helm",
+                d.name, c.name
+            ),
+            help,
+        ));
     }
 }
 

@@ -4,7 +4,8 @@
 //! a target cannot yet (its capabilities, `plan::capabilities`), building for it says what is
 //! lost: `backup` and `restore` on a target without them, the former `backup archive="DIR"`
 //! folder on kubernetes and helm (pods have no host folder), `monitoring` on VM hosts (no
-//! exporter unit). What a Helm chart lacks is PT154's.
+//! exporter unit), a `workload` on Helm and VM hosts (no Job or runner for its scripts). What a
+//! Helm chart lacks is PT154's.
 //! Why: a declared property that reaches some targets and silently not others deploys something
 //! other than what was reviewed; exit 0 with output that lacks it is the worst kind of bug.
 //! Example: `targets "kubernetes"` with `backup archive="/archive"`.
@@ -22,6 +23,24 @@ pub const RULE: Rule = Rule {
 fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
     for t in &cx.topo.targets {
         let can = capabilities::of(t.value);
+        if !can.workloads {
+            for w in &cx.topo.workloads {
+                out.push(
+                    Diagnostic::warning(
+                        codes::PT172,
+                        format!(
+                            "the {} target cannot express `workload` \"{}\" yet: no load or verify scripts are written for it",
+                            t.value, w.name
+                        ),
+                    )
+                    .with_span(w.span, format!("not expressed on {}", t.value))
+                    .with_related(t.span, "target declared here")
+                    .with_help(
+                        "run it from a kubernetes or compose build (`build --with-workloads`), or run its scripts by hand (docs/workloads.md)",
+                    ),
+                );
+            }
+        }
         for c in &cx.topo.clusters {
             // The former `backup archive="DIR"` is a folder on a host; pods have none to copy
             // WAL into.

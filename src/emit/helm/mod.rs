@@ -489,6 +489,30 @@ fn readme(p: &Program, name: &str, release: &Release) -> String {
             "\n## Credentials\n\nCloudNativePG creates its own Secrets (`{name}-superuser`, `{name}-app`, basic-auth `username`/`password`);\nthe topology's Secret `{}` is not read by this chart.\n",
             c.credentials.secret.value
         );
+        let roles = cnpg::role_secrets(c);
+        if c.helm.chart.value == HelmChart::Cnpg && !roles.is_empty() {
+            // Without its Secret the operator does not create a login role, nor then the
+            // databases that role owns: the reader must create them first.
+            let _ = write!(
+                r,
+                "\nThe operator sets each login role's password from a basic-auth Secret (`username`, `password`) that\nmust exist in namespace `{}` (and in each env's namespace) before the release; without it\nthe role, and any database it owns, is not created:\n\n",
+                c.namespace.value
+            );
+            for (role, secret) in roles {
+                let owns: Vec<String> = c
+                    .databases
+                    .iter()
+                    .filter(|d| d.owner.as_ref().is_some_and(|o| o.value == role))
+                    .map(|d| format!("`{}`", d.name))
+                    .collect();
+                let owns = match owns.len() {
+                    0 => String::new(),
+                    1 => format!(", owner of database {}", owns[0]),
+                    _ => format!(", owner of databases {}", owns.join(", ")),
+                };
+                let _ = writeln!(r, "- `{secret}`: role `{role}`{owns}");
+            }
+        }
     } else {
         let _ = write!(
             r,
