@@ -647,6 +647,7 @@ fn bitnami_ha_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
         c,
     );
     pdb_fact(v, docs, &sts_name, c);
+    access_facts(docs, sts, v, c);
     if let Some(m) = &c.monitoring {
         match container(sts, "metrics") {
             Some(ctr) => expect(
@@ -665,6 +666,8 @@ fn bitnami_ha_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
         v.push(format!("no Deployment {dep_name}"));
         return;
     };
+    pgpool_users_fact(dep, v, c);
+    pool_hba_fact(docs, dep, v, c);
     if let Some(p) = pooler {
         expect(
             v,
@@ -688,6 +691,14 @@ fn bitnami_ha_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
         if let Some(r) = resources_json(&p.resources) {
             expect(v, "pgpool resources", &ctr["resources"], &r);
         }
+        if c.tls.as_ref().is_some_and(|t| t.secret.is_some()) {
+            expect(
+                v,
+                "PGPOOL_ENABLE_TLS",
+                &json!(env_var(&ctr, "PGPOOL_ENABLE_TLS")),
+                &json!("yes"),
+            );
+        }
         match find(docs, "Service", &dep_name) {
             Some(s) => expect(
                 v,
@@ -697,6 +708,346 @@ fn bitnami_ha_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
             ),
             None => v.push(format!("no Service {dep_name}")),
         }
+    }
+}
+
+/// Every login role reaches the database through Pgpool-II, which logs clients in against its own
+/// password file: the chart's user, or a custom user whose password Kubernetes expands from a
+/// variable set earlier from the cluster's Secret.
+fn pgpool_users_fact(dep: &Doc, v: &mut Vec<String>, c: &Cluster) {
+    let Some(ctr) = container(dep, "pgpool") else {
+        v.push("no pgpool container".into());
+        return;
+    };
+    let env: Vec<&Json> = ctr["env"].as_array().into_iter().flatten().collect();
+    let users: Vec<&str> =
+        env_var(ctr, "PGPOOL_POSTGRES_CUSTOM_USERS").map_or(Vec::new(), |u| u.split(',').collect());
+    let passwords: Vec<&str> = env_var(ctr, "PGPOOL_POSTGRES_CUSTOM_PASSWORDS")
+        .map_or(Vec::new(), |p| p.split(',').collect());
+    if users.len() != passwords.len() {
+        v.push(format!(
+            "Pgpool-II has {} custom users and {} passwords",
+            users.len(),
+            passwords.len()
+        ));
+    }
+    let pos = |name: &str| env.iter().position(|e| e["name"] == name);
+    let custom_at = pos("PGPOOL_POSTGRES_CUSTOM_PASSWORDS").unwrap_or(0);
+    for p in &passwords {
+        let var = p
+            .strip_prefix("$(")
+            .and_then(|p| p.strip_suffix(')'))
+            .unwrap_or("");
+        match pos(var) {
+            Some(i)
+                if i < custom_at
+                    && env[i]["valueFrom"]["secretKeyRef"]["name"]
+                        == c.credentials.secret.value.as_str() => {}
+            _ => v.push(format!(
+                "Pgpool-II's custom password {p} is no Secret-sourced variable defined before it"
+            )),
+        }
+    }
+    let chart_user = pgtopo::emit::helm::bitnami_ha::username(c);
+    for r in pgtopo::plan::access::login_roles(c) {
+        if r.login
+            && r.password
+            && !r.replication
+            && r.name != chart_user
+            && !users.contains(&r.name.as_str())
+        {
+            v.push(format!(
+                "role {} cannot log in through Pgpool-II: not among its users",
+                r.name
+            ));
+        }
+    }
+}
+
+/// Pgpool-II applies the cluster's client rules itself (it sees its clients' addresses): the
+/// pool_hba.conf it reads holds the plan's local and loopback rows, then the `hba` rules as
+/// written (the pod network's rows without a block), and nothing open to every address.
+fn pool_hba_fact(docs: &[Doc], dep: &Doc, v: &mut Vec<String>, c: &Cluster) {
+    use pgtopo::plan::access;
+    let Some(ctr) = container(dep, "pgpool") else {
+        return;
+    };
+    let path = env_var(ctr, "PGPOOL_USER_HBA_FILE").unwrap_or("");
+    let Some((dir, file)) = path.rsplit_once('/') else {
+        v.push("Pgpool-II reads no pool_hba.conf of the release (PGPOOL_USER_HBA_FILE)".into());
+        return;
+    };
+    let volumes = dep.value["spec"]["template"]["spec"]["volumes"].as_array();
+    let text = ctr["volumeMounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["mountPath"].as_str().map(|p| p.trim_end_matches('/')) == Some(dir))
+        .filter_map(|m| {
+            volumes?.iter().find(|vol| vol["name"] == m["name"])?["configMap"]["name"].as_str()
+        })
+        .find_map(|cm| find(docs, "ConfigMap", cm)?.value["data"][file].as_str());
+    let Some(text) = text else {
+        v.push(format!(
+            "no ConfigMap is mounted where Pgpool-II reads {path}"
+        ));
+        return;
+    };
+    let net = access::Network::Pods;
+    let mut want: Vec<String> = access::own_rows(c, &net)
+        .iter()
+        .filter(|r| {
+            (r.kind == "local" && r.method != "peer")
+                || r.address.starts_with("127.")
+                || r.address.starts_with("::1/")
+        })
+        .map(|r| r.line())
+        .collect();
+    let clients = access::rule_rows(c).unwrap_or_else(|| access::client_rows(c, &net));
+    want.extend(
+        clients
+            .iter()
+            .filter(|r| r.method != "cert")
+            .map(|r| r.line()),
+    );
+    let lines = hba_lines(text);
+    if lines != want {
+        v.push(format!(
+            "Pgpool-II's pool_hba.conf holds {lines:#?}, the rules say {want:#?}"
+        ));
+    }
+}
+
+/// The text of the ConfigMap that volume `vol` of the pod holds, with the folder the postgresql
+/// container mounts it at, when it does.
+fn mounted_config_map<'d>(
+    docs: &'d [Doc],
+    sts: &Doc,
+    pg: &Json,
+    vol: &Json,
+) -> Option<(&'d Doc, String)> {
+    let cm = vol["configMap"]["name"].as_str()?;
+    let mount = pg["volumeMounts"]
+        .as_array()?
+        .iter()
+        .find(|m| m["name"] == vol["name"])?;
+    let doc = find(docs, "ConfigMap", cm)?;
+    let _ = sts;
+    Some((
+        doc,
+        mount["mountPath"]
+            .as_str()?
+            .trim_end_matches('/')
+            .to_owned(),
+    ))
+}
+
+/// The rows of a pg_hba.conf text, with single spaces and no comments.
+fn hba_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// The access the cluster declares, in what a bitnami chart rendered: the init script in
+/// /docker-entrypoint-initdb.d creates every role and database of the stack plan's bootstrap
+/// (limits, memberships, extensions) with every password it reads set from the cluster's Secret;
+/// the pg_hba.conf the container mounts holds pgtopo's rows for the pod network (repmgr's
+/// included), Pgpool-II's own logins and every client row, and nothing open to every address;
+/// with `tls secret=` the Secret is mounted, TLS is on and the CA checks client certificates.
+fn access_facts(docs: &[Doc], sts: &Doc, v: &mut Vec<String>, c: &Cluster) {
+    use pgtopo::plan::access;
+    let Some(pg) = container(sts, "postgresql") else {
+        return;
+    };
+    let volumes: Vec<&Json> = sts.value["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    let mounted: Vec<(&Doc, String)> = volumes
+        .iter()
+        .filter_map(|vol| mounted_config_map(docs, sts, pg, vol))
+        .collect();
+    let file = |dir: &str, key: &str| {
+        mounted
+            .iter()
+            .filter(|(_, m)| m == dir)
+            .find_map(|(d, _)| d.value["data"][key].as_str().map(str::to_owned))
+    };
+
+    // The roles and databases: the init script.
+    let init = mounted
+        .iter()
+        .filter(|(_, m)| m == "/docker-entrypoint-initdb.d")
+        .flat_map(|(d, _)| d.value["data"].as_object().into_iter().flatten())
+        .filter_map(|(_, t)| t.as_str())
+        .collect::<String>();
+    let bootstraps = !c.is_standby_cluster() && access::has_bootstrap(c);
+    if !bootstraps {
+        if !init.is_empty() {
+            v.push("a standby cluster runs an init script".into());
+        }
+    } else if init.is_empty() {
+        v.push("no init script is mounted at /docker-entrypoint-initdb.d".into());
+    } else {
+        for r in access::bootstrap_roles(c) {
+            let want = format!(
+                "WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{}')",
+                r.name
+            );
+            if !init.contains(&want) {
+                v.push(format!("the init script does not create role {}", r.name));
+            }
+            if r.connection_limit >= 0 && c.role(&r.name).is_some() {
+                let want = format!("ALTER ROLE \"{}\" WITH", r.name);
+                let limit = format!("CONNECTION LIMIT {};", r.connection_limit);
+                if !init
+                    .lines()
+                    .any(|l| l.starts_with(&want) && l.ends_with(&limit))
+                {
+                    v.push(format!(
+                        "the init script does not set role {}'s {limit}",
+                        r.name
+                    ));
+                }
+            }
+            for m in &r.member_of {
+                if !init.contains(&format!("GRANT \"{m}\" TO \"{}\";", r.name)) {
+                    v.push(format!("the init script does not grant {m} to {}", r.name));
+                }
+            }
+        }
+        for d in &c.databases {
+            let owner = d.owner.as_ref().map_or(String::new(), |o| {
+                format!(" OWNER %I', '{}', '{}')", d.name, o.value)
+            });
+            let want = format!(
+                "WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{}')",
+                d.name
+            );
+            if !init.contains(&want) || !init.contains(&owner) {
+                v.push(format!(
+                    "the init script does not create database {} as declared",
+                    d.name
+                ));
+            }
+            if let Some(l) = &d.connection_limit {
+                if !init.contains(&format!(
+                    "ALTER DATABASE \"{}\" CONNECTION LIMIT {};",
+                    d.name, l.value
+                )) {
+                    v.push(format!(
+                        "the init script does not set database {}'s limit",
+                        d.name
+                    ));
+                }
+            }
+            for e in d
+                .extensions
+                .iter()
+                .filter(|e| access::is_extension(&e.value))
+            {
+                if !init.contains(&format!("CREATE EXTENSION IF NOT EXISTS \"{}\";", e.value)) {
+                    v.push(format!(
+                        "the init script does not create extension {} in {}",
+                        e.value, d.name
+                    ));
+                }
+            }
+        }
+        // Every password the script reads is in the container's environment, from the Secret.
+        let secret = &c.credentials.secret.value;
+        for part in init.split("${").skip(1) {
+            let Some((var, _)) = part.split_once(":?") else {
+                continue;
+            };
+            if !var.starts_with("PGTOPO_") {
+                continue;
+            }
+            let set = pg["env"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e["name"] == var);
+            match set.map(|e| &e["valueFrom"]["secretKeyRef"]) {
+                Some(r) if r["name"] == secret.as_str() && r["key"].is_string() => {}
+                _ => v.push(format!(
+                    "the init script reads {var}, which no key of Secret {secret} sets"
+                )),
+            }
+        }
+    }
+    if let Some(libs) = access::preload_libraries(c) {
+        let got = env_var(pg, "POSTGRESQL_SHARED_PRELOAD_LIBRARIES").unwrap_or("");
+        if !got.ends_with(&libs) {
+            v.push(format!(
+                "shared_preload_libraries is {got:?}, without {libs}"
+            ));
+        }
+    }
+
+    // The client rules: the mounted pg_hba.conf.
+    let dir = match c.helm.chart.value {
+        HelmChart::BitnamiPostgresqlHa => "/bitnami/repmgr/conf",
+        _ => "/bitnami/postgresql/conf",
+    };
+    match file(dir, "pg_hba.conf") {
+        None => v.push(format!("no pg_hba.conf is mounted at {dir}")),
+        Some(text) => {
+            let lines = hba_lines(&text);
+            let net = access::Network::Pods;
+            let mut want: Vec<access::HbaRow> = access::own_rows(c, &net)
+                .into_iter()
+                .filter(|r| r.method != "peer")
+                .collect();
+            if c.helm.chart.value == HelmChart::BitnamiPostgresqlHa {
+                let logins = pgtopo::emit::helm::bitnami_ha::pgpool_logins(c);
+                let logins: Vec<(&str, &str)> = logins
+                    .iter()
+                    .map(|(d, u)| (d.as_str(), u.as_str()))
+                    .collect();
+                want.extend(access::component_rows(c, &net, &logins));
+            }
+            want.extend(access::client_rows(c, &net));
+            let want: Vec<String> = want.iter().map(|r| r.line()).collect();
+            if lines != want {
+                v.push(format!(
+                    "pg_hba.conf holds {lines:#?}, the stack plan says {want:#?}"
+                ));
+            }
+            if lines.iter().any(|l| {
+                (l.contains(" 0.0.0.0/0 ") || l.contains(" ::/0 ")) && !l.ends_with(" reject")
+            }) {
+                v.push("pg_hba.conf lets every address in".into());
+            }
+        }
+    }
+
+    // The server certificate.
+    let Some(secret) = c.tls.as_ref().and_then(|t| t.secret.as_ref()) else {
+        return;
+    };
+    if !volumes
+        .iter()
+        .any(|vol| vol["secret"]["secretName"] == secret.value.as_str())
+    {
+        v.push(format!("the TLS Secret {} is not mounted", secret.value));
+    }
+    expect(
+        v,
+        "POSTGRESQL_ENABLE_TLS",
+        &json!(env_var(pg, "POSTGRESQL_ENABLE_TLS")),
+        &json!("yes"),
+    );
+    let conf = mounted
+        .iter()
+        .flat_map(|(d, _)| d.value["data"].as_object().into_iter().flatten())
+        .filter_map(|(_, t)| t.as_str())
+        .collect::<String>();
+    if !conf.contains("ssl_ca_file = '/opt/bitnami/postgresql/certs/ca.crt'") {
+        v.push("no mounted configuration sets ssl_ca_file to the Secret's CA".into());
     }
 }
 
@@ -751,6 +1102,7 @@ fn bitnami_pg_facts(
     claim_facts(v, sts, c);
     extended_conf_fact(v, docs, &format!("{}-extended-configuration", c.name), c);
     pdb_fact(v, docs, &c.name, c);
+    access_facts(docs, sts, v, c);
     if let Some(m) = &c.monitoring {
         match container(sts, "metrics") {
             Some(ctr) => expect(
@@ -1720,6 +2072,30 @@ fn the_render_checks_catch_wrong_documents() {
         std::fs::write(&f, "a: on\nb: \"on\"\n").unwrap();
         assert_eq!(yaml11(&[f]), vec![json!({"a": true, "b": "on"})]);
     }
+    // A release that kept the image's own pg_hba.conf (every address, md5), ran no init script and
+    // mounted no certificate breaks each access fact.
+    let p = common::program(&common::repo().join("tests/fixtures/helm/access.kdl"));
+    let ledger = p.base.cluster("ledger").expect("the fixture has ledger");
+    let docs = documents(
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: ledger}\nspec:\n  template:\n    spec:\n      containers:\n      - name: postgresql\n        volumeMounts: [{name: cfg, mountPath: /bitnami/postgresql/conf}]\n      volumes: [{name: cfg, configMap: {name: ledger-configuration}}]\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ledger-configuration}\ndata:\n  pg_hba.conf: \"host all all 0.0.0.0/0 md5\\n\"\n",
+    )
+    .unwrap();
+    let mut problems = Vec::new();
+    access_facts(&docs, &docs[0], &mut problems, ledger);
+    for want in [
+        "no init script",
+        "pg_hba.conf holds",
+        "lets every address in",
+        "TLS Secret ledger-tls is not mounted",
+        "POSTGRESQL_ENABLE_TLS",
+        "ssl_ca_file",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.contains(want)),
+            "no problem says {want:?}: {problems:#?}"
+        );
+    }
+
     let s = |x: &str| Value::String(x.into());
     assert_eq!(perturb(&s("10Gi")), vec![s("11Gi"), s("9Gi")]);
     assert_eq!(perturb(&s("0.9")), vec![s("1.9")]);

@@ -7,6 +7,8 @@
 //!   the items of `poolers` and `databases` have only keys the chart's templates read;
 //! - every `values-<env>.yaml` holds only differences, and `values.yaml` merged with it the way Helm
 //!   merges gives exactly the env's values.
+//! - the bitnami charts' pg_hba.conf and init script run on real PostgreSQL: every row loads, and
+//!   the script creates the roles, databases and extensions the topology declares, idempotently.
 
 mod common;
 
@@ -390,4 +392,234 @@ fn the_checks_catch_wrong_values() {
             .any(|p| p.contains("databases[0].extensions[0].versoin")),
         "{problems:?}"
     );
+}
+
+/// A command line as `nobody` (PostgreSQL refuses root) with PostgreSQL 15's programs on PATH and
+/// `env` set.
+fn as_nobody(env: &[(&str, String)], args: &[&str]) -> (bool, String) {
+    let mut cmd = common::runuser_nobody();
+    cmd.args(["env", &format!("PATH={}:/usr/bin:/bin", common::PG_BIN)]);
+    for (k, v) in env {
+        cmd.arg(format!("{k}={v}"));
+    }
+    cmd.args(args);
+    common::run(&mut cmd)
+}
+
+/// The bitnami charts' access on real PostgreSQL (15, Debian's): a server started with the
+/// release's pg_hba.conf (`pgHbaConfiguration`) and TLS on reads every row without an error, and
+/// the release's init script, run as the image runs it (executed, then sourced by a shell with the
+/// image's options, then executed again: it is idempotent) with the superuser's password and the
+/// `PGTOPO_*` variables the values set from the Secret, creates every role with its limit and
+/// memberships, every database with its owner and limit, and the extensions in their database;
+/// a declared role then logs in with its password.
+#[test]
+fn bitnami_init_script_and_pg_hba_run_on_postgresql() {
+    let pg_ok = std::path::Path::new(common::PG_BIN).join("initdb").exists();
+    if !pg_ok || !common::have_tool("runuser") || !common::have_tool("openssl") {
+        if common::tools_required() {
+            panic!(
+                "{} (Debian postgresql-15), runuser or openssl is missing",
+                common::PG_BIN
+            );
+        }
+        eprintln!("SKIPPED: PostgreSQL 15, runuser or openssl is missing; the bitnami access check did not run");
+        return;
+    }
+    let program = common::program(&common::repo().join("tests/fixtures/helm/access.kdl"));
+    let t = &program.base;
+    let c = t.cluster("shop").expect("the fixture has shop");
+    let v = cluster_values(t, c);
+    let text = |path: &[&str]| {
+        let mut cur = &v;
+        for p in path {
+            cur = &cur[*p];
+        }
+        cur.as_str()
+            .unwrap_or_else(|| panic!("{} is not written", path.join(".")))
+            .to_owned()
+    };
+    let script = text(&["postgresql", "initdbScripts", "10-pgtopo-bootstrap.sh"]);
+    let hba = text(&["postgresql", "pgHbaConfiguration"]);
+
+    let dir = common::temp_dir("helm-bitnami-access");
+    let d = |s: &str| dir.join(s).display().to_string();
+    std::fs::write(dir.join("init.sh"), &script).unwrap();
+    std::fs::write(dir.join("pg_hba.conf"), &hba).unwrap();
+    std::fs::write(dir.join("pw"), "su-test\n").unwrap();
+    // A CA and a server certificate it signs, as the `tls` Secret holds them.
+    let (ok, out) = common::run(
+        std::process::Command::new("sh").arg("-ec").arg(format!(
+            "cd {dir}\n\
+             openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.crt 2>/dev/null\n\
+             openssl req -newkey rsa:2048 -nodes -subj /CN=shop -keyout tls.key -out tls.csr 2>/dev/null\n\
+             openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out tls.crt 2>/dev/null",
+            dir = dir.display()
+        )),
+    );
+    assert!(ok, "openssl: {out}");
+    common::open_up(&dir);
+    let (ok, out) = common::run(
+        std::process::Command::new("chown")
+            .arg("nobody")
+            .arg(dir.join("tls.key")),
+    );
+    assert!(ok, "chown: {out}");
+    std::fs::set_permissions(
+        dir.join("tls.key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+
+    let (ok, out) = as_nobody(
+        &[],
+        &[
+            "initdb",
+            "-U",
+            "postgres",
+            "--pwfile",
+            &d("pw"),
+            "-A",
+            "scram-sha-256",
+            "-D",
+            &d("db"),
+        ],
+    );
+    assert!(ok, "initdb: {out}");
+    let port = common::free_port();
+    let opts = format!(
+        "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={dir} \
+         -c hba_file={hba} -c ssl=on -c ssl_cert_file={cert} -c ssl_key_file={key} -c ssl_ca_file={ca}",
+        dir = dir.display(),
+        hba = d("pg_hba.conf"),
+        cert = d("tls.crt"),
+        key = d("tls.key"),
+        ca = d("ca.crt"),
+    );
+    let mut servers = common::Servers(Vec::new());
+    servers.start(|args| as_nobody(&[], args), &dir, "db", &opts);
+
+    let psql = |user: &str, password: &str, db: &str, sql: &str| {
+        as_nobody(
+            &[("PGPASSWORD", password.to_owned())],
+            &[
+                "psql",
+                "-XAtq",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                user,
+                "-d",
+                db,
+                "-c",
+                sql,
+            ],
+        )
+    };
+    let q = |sql: &str| {
+        let (ok, out) = psql("postgres", "su-test", "postgres", sql);
+        assert!(ok, "{sql}: {out}");
+        out.trim().to_owned()
+    };
+    assert_eq!(
+        q("select count(*) from pg_hba_file_rules where error is not null"),
+        "0",
+        "{}",
+        q("select string_agg(line_number || ': ' || error, E'\\n') from pg_hba_file_rules where error is not null")
+    );
+
+    // What the image gives the script: the superuser's password (the chart's user is another
+    // role), the port, and one PGTOPO_* variable per password, from the Secret.
+    let mut env = vec![
+        ("POSTGRESQL_POSTGRES_PASSWORD", "su-test".to_owned()),
+        ("POSTGRESQL_PASSWORD", "app-test".to_owned()),
+        ("POSTGRESQL_PORT_NUMBER", port.to_string()),
+        ("PGHOST", dir.display().to_string()),
+    ];
+    let vars: Vec<String> = script
+        .split("${")
+        .skip(1)
+        .filter_map(|p| p.split_once(":?").map(|(v, _)| v.to_owned()))
+        .filter(|v| v.starts_with("PGTOPO_"))
+        .collect();
+    assert!(!vars.is_empty(), "the script reads no PGTOPO_* password");
+    for var in &vars {
+        let role = var
+            .trim_start_matches("PGTOPO_")
+            .trim_end_matches("_PASSWORD")
+            .to_lowercase();
+        env.push((var.as_str(), format!("{role}-test")));
+    }
+    let sourced = format!("set -o errexit -o nounset -o pipefail; . {}", d("init.sh"));
+    for (how, args) in [
+        ("executed", vec!["bash", &d("init.sh")]),
+        ("sourced", vec!["bash", "-c", &sourced]),
+        ("executed again", vec!["bash", &d("init.sh")]),
+    ] {
+        let mut cmd = vec!["timeout", "60"];
+        cmd.extend(args.iter().map(|s| &**s));
+        let (ok, out) = as_nobody(&env, &cmd);
+        assert!(ok, "the init script, {how}, failed: {out}");
+    }
+
+    assert_eq!(
+        q("select string_agg(rolname || ':' || rolcanlogin || ':' || rolconnlimit, ',' order by rolname) \
+           from pg_roles where rolname in ('app', 'reporting')"),
+        "app:true:100,reporting:true:10"
+    );
+    assert_eq!(
+        q(
+            "select string_agg(r.rolname || '<' || m.rolname, ',') from pg_auth_members a \
+           join pg_roles r on r.oid = a.member join pg_roles m on m.oid = a.roleid \
+           where r.rolname = 'reporting'"
+        ),
+        "reporting<pg_read_all_data"
+    );
+    assert_eq!(
+        q("select string_agg(datname || ':' || pg_get_userbyid(datdba) || ':' || datconnlimit, ',' order by datname) \
+           from pg_database where datname in ('shop', 'analytics')"),
+        "analytics:reporting:20,shop:app:-1"
+    );
+    let (ok, out) = psql(
+        "postgres",
+        "su-test",
+        "shop",
+        "select string_agg(extname, ',' order by extname) from pg_extension where extname <> 'plpgsql'",
+    );
+    assert!(ok, "{out}");
+    assert_eq!(out.trim(), "pg_stat_statements,pgcrypto");
+    // A declared role logs in with the password the script set from its variable.
+    let (ok, out) = psql(
+        "reporting",
+        "reporting-test",
+        "analytics",
+        "select current_user",
+    );
+    assert!(
+        ok && out.trim() == "reporting",
+        "reporting cannot log in: {out}"
+    );
+
+    // The other releases' pg_hba.conf (bitnami/postgresql with a certificate rule, postgresql-ha
+    // without a declared pooler) load without an error too: pg_hba_file_rules reads the file as
+    // it is on disk.
+    for (name, path) in [
+        ("ledger", ["primary", "pgHbaConfiguration"]),
+        ("cart", ["postgresql", "pgHbaConfiguration"]),
+    ] {
+        let c = t.cluster(name).expect("the fixture has the cluster");
+        let v = cluster_values(t, c);
+        let hba = v[path[0]][path[1]]
+            .as_str()
+            .expect("pg_hba.conf is written");
+        std::fs::write(dir.join("pg_hba.conf"), hba).unwrap();
+        assert_eq!(
+            q("select count(*) from pg_hba_file_rules where error is not null"),
+            "0",
+            "{name}: {}",
+            q("select string_agg(line_number || ': ' || error, E'\\n') from pg_hba_file_rules where error is not null")
+        );
+    }
 }

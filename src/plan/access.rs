@@ -689,6 +689,23 @@ pub fn own_rows(c: &Cluster, net: &Network) -> Vec<HbaRow> {
     rows
 }
 
+/// Rows for the fixed logins of a component a package brings along (Pgpool-II in the
+/// bitnami/postgresql-ha chart checks the nodes as its own roles), each `(database, role)` from
+/// every peer address of `net`: password logins, over TLS when the cluster requires it, exactly
+/// like pgtopo's own rows. An emitter places them between [`own_rows`] and [`client_rows`], so a
+/// client rule cannot lock the component out of the nodes it watches.
+pub fn component_rows(c: &Cluster, net: &Network, logins: &[(&str, &str)]) -> Vec<HbaRow> {
+    let remote = remote_kind(c);
+    let peers = net.peers();
+    let mut rows = Vec::new();
+    for (db, user) in logins {
+        for a in &peers {
+            rows.push(HbaRow::new(remote, db, user, a, SCRAM));
+        }
+    }
+    rows
+}
+
 /// The rows after pgtopo's own: the forwarders and the cluster's `hba` rules, or without an
 /// `hba` block, password logins from what the topology knows (see [`hba_rows`]).
 pub fn client_rows(c: &Cluster, net: &Network) -> Vec<HbaRow> {
@@ -745,6 +762,27 @@ pub fn client_rows(c: &Cluster, net: &Network) -> Vec<HbaRow> {
         }
     }
     rows
+}
+
+/// The cluster's `hba` rules as rows, in order, for a pooler that checks its own clients (it sees
+/// their addresses, so it needs no forwarder rows); `None` without an `hba` block.
+pub fn rule_rows(c: &Cluster) -> Option<Vec<HbaRow>> {
+    let remote = remote_kind(c);
+    let h = c.hba.as_ref()?;
+    Some(
+        h.rules
+            .iter()
+            .map(|r| {
+                rule_row(
+                    remote,
+                    r,
+                    &r.database.value,
+                    &r.user.value,
+                    &r.address.value,
+                )
+            })
+            .collect(),
+    )
 }
 
 /// The row of a client rule, from `address`.

@@ -13,8 +13,9 @@
 //! `incremental=` schedule is not rendered) and keeps backups by a recovery window (a `retention`
 //! without a full schedule to convert it is not rendered); a replica cluster in another
 //! namespace than its source needs the source's certificate Secrets copied there;
-//! bitnami/postgresql-ha always runs repmgr; the bitnami charts create only the first `database`
-//! of a cluster (CloudNativePG creates every one); a label whose key the chart sets itself (`app.kubernetes.io/part-of`, …) is left out.
+//! bitnami/postgresql-ha always runs repmgr; a label whose key the chart sets itself
+//! (`app.kubernetes.io/part-of`, …) is left out. (Every chart creates every `database`:
+//! CloudNativePG through its `databases` list, the bitnami charts through their init script.)
 //! Why: a chart that cannot hold the topology must say so before anything is deployed.
 //! Example: `cluster "r" replica-of="main" { failover "repmgr"; helm chart="bitnami/postgresql-ha" … }`.
 
@@ -76,27 +77,6 @@ fn run(cx: &Context, out: &mut Vec<Diagnostic>) {
                     );
                 }
             }
-        }
-        // The bitnami charts create one application database and its owner from their values;
-        // the others would silently not exist. CloudNativePG creates every one (`databases`).
-        let one_database = chart != HelmChart::Cnpg;
-        for d in c.databases.iter().skip(1).filter(|_| one_database) {
-            let owner = d
-                .owner
-                .as_ref()
-                .map(|o| format!(" (owner \"{}\")", o.value))
-                .unwrap_or_default();
-            out.push(
-                Diagnostic::warning(
-                    codes::PT154,
-                    format!(
-                        "{chart} creates one database per cluster; database \"{}\"{owner} of cluster \"{}\" is not created by the helm target",
-                        d.name, c.name
-                    ),
-                )
-                .with_span(d.span, "not created on helm")
-                .with_help("create it after deployment (the kubernetes target creates every database), or keep one database per cluster for helm"),
-            );
         }
         match chart {
             HelmChart::Cnpg => {

@@ -8,10 +8,12 @@
 //! `<secret>-<role>` rather than the topology's Secret, checks client certificates against its
 //! own CA, and cannot name a Database object for a database called `postgres`, `template0` or
 //! `template1` (reserved by the operator) or whose name ends in `_` (warnings). The bitnami
-//! charts render none of it yet (warnings that name each part).
+//! charts render all of it (an init script, `pgHbaConfiguration`, `tls`), but need
+//! `tls secret=`, and in bitnami/postgresql-ha Pgpool-II cannot pass a client certificate on
+//! (warnings).
 //! Why: nothing declared is silently dropped: a reviewer of the Helm output must know which
 //! roles, rules or certificates the chart will not set up.
-//! Example: `cluster "db" { helm chart="bitnami/postgresql-ha"; role "app" login=#true … }`.
+//! Example: `cluster "db" { helm chart="bitnami/postgresql-ha"; tls mode="require" dir="/etc/pg-tls" … }`.
 
 use crate::check::{Context, Rule};
 use crate::diag::{codes, Diagnostic, Span};
@@ -140,51 +142,32 @@ fn cnpg(t: &Topology, c: &Cluster, out: &mut Vec<Diagnostic>) {
 }
 
 fn bitnami(c: &Cluster, chart: HelmChart, out: &mut Vec<Diagnostic>) {
-    let help = "use `helm chart=\"cnpg\"`, or the kubernetes target, which render it";
-    for r in &c.roles {
-        out.push(warn(
-            r.name_span,
-            format!("{chart} does not create `role` \"{}\"", r.name),
-            help,
-        ));
-    }
-    for d in &c.databases {
-        if let Some(e) = d.extensions.first() {
-            out.push(warn(
-                e.span,
-                format!(
-                    "{chart} does not create the `extension`s of database \"{}\"",
-                    d.name
-                ),
-                help,
-            ));
-        }
-        if let Some(l) = &d.connection_limit {
-            out.push(warn(
-                l.span,
-                format!(
-                    "{chart} does not set the `database` \"{}\" connection limit",
-                    d.name
-                ),
-                help,
-            ));
-        }
-    }
-    if let Some(h) = &c.hba {
-        out.push(warn(
-            h.span,
-            format!("{chart} writes its own pg_hba.conf; the `hba` rules of cluster \"{}\" are not rendered", c.name),
-            help,
-        ));
-    }
-    if let Some(t) = &c.tls {
+    // The roles, databases, limits and extensions are the init script's, the rules the chart's
+    // pg_hba.conf and the certificate its `tls` values: what is still lost is below.
+    if let Some(t) = c.tls.as_ref().filter(|t| t.secret.is_none()) {
         out.push(warn(
             t.span,
             format!(
-                "{chart} values do not carry the `tls` of cluster \"{}\" yet",
+                "{chart} mounts the server certificate from a Secret; the `tls` of cluster \"{}\" names none, so TLS is not turned on",
                 c.name
             ),
-            help,
+            "add `secret=` with a kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt)",
+        ));
+    }
+    if chart != HelmChart::BitnamiPostgresqlHa {
+        return;
+    }
+    let Some(h) = &c.hba else {
+        return;
+    };
+    if let Some(r) = h.rules.iter().find(|r| r.method.value == HbaMethod::Cert) {
+        out.push(warn(
+            r.method.span,
+            format!(
+                "Pgpool-II of {chart} cannot hand a client certificate on to PostgreSQL; the `hba` rule for \"{}\" (method cert) holds only for connections to Service \"{}-postgresql\"",
+                r.user.value, c.name
+            ),
+            "connect certificate logins to the PostgreSQL Service, not Pgpool-II's",
         ));
     }
 }

@@ -3,10 +3,21 @@
 
 use serde_yaml::{Mapping, Value};
 
-use crate::model::{credentials, Cluster, Pooler, PoolerKind, PoolerTarget, SyncMethod};
+use crate::model::{
+    credentials, Cluster, HbaAction, HbaMethod, Pooler, PoolerKind, PoolerTarget, SyncMethod,
+};
 
-use super::charts::{bitnami_legacy, bitnami_tag, conf_lines, labels, resources};
+use super::bitnami_access as access;
+use super::charts::{bitnami_legacy, bitnami_tag, labels, resources};
 use super::values::{b, int, map, s, set};
+
+/// Pgpool-II's streaming-replication and health check role, and the database it checks in (the
+/// chart's `pgpool.srCheckUsername` and `pgpool.srCheckDatabase` defaults).
+pub const SR_CHECK_USER: &str = "sr_check_user";
+pub const SR_CHECK_DATABASE: &str = "postgres";
+
+/// The chart's default `postgresql.sharedPreloadLibraries` (the image puts `repmgr` first itself).
+const DEFAULT_PRELOAD: &str = "pgaudit, repmgr";
 
 /// The pooler the chart's single Pgpool-II Deployment stands for: the first `pgpool` pooler, or else
 /// the first pooler of any kind (PT152 reports every pooler the chart cannot render as declared).
@@ -30,6 +41,42 @@ pub fn service_port(c: &Cluster) -> u16 {
 /// exactly what differs).
 pub fn sync_replication(c: &Cluster) -> bool {
     c.replication.synchronous.is_some() && c.sync_nodes().next().is_some()
+}
+
+/// The (database, role) logins Pgpool-II makes to every node from its pods, which pg_hba.conf must
+/// let in whatever the client rules say: its replication-delay and health checks
+/// (`sr_check_user`), its liveness check (the chart's user, to `postgres`) and its readiness check
+/// (the chart's user, to the chart's database, or to the database named like the user). When the
+/// cluster declares no `pooler`, the stack plan writes no rows for the clients Pgpool-II forwards
+/// (it knows of no forwarder), yet the chart always runs one: each password `allow` rule's
+/// database and role are then let in from Pgpool-II's pods too, as the plan does for a declared
+/// pooler (Pgpool-II applies the rules to its clients' own addresses itself, [`super::bitnami_access::pool_hba`]).
+/// None without an `hba` block: the pod network's rows let every role in already.
+pub fn pgpool_logins(c: &Cluster) -> Vec<(String, String)> {
+    let Some(h) = &c.hba else {
+        return Vec::new();
+    };
+    let user = username(c);
+    let db = c
+        .databases
+        .first()
+        .map_or_else(|| user.clone(), |d| d.name.clone());
+    let mut v = vec![(SR_CHECK_DATABASE.to_owned(), SR_CHECK_USER.to_owned())];
+    let mut logins = vec![(SR_CHECK_DATABASE.to_owned(), user.clone()), (db, user)];
+    if c.poolers.is_empty() {
+        logins.extend(
+            h.rules
+                .iter()
+                .filter(|r| r.action == HbaAction::Allow && r.method.value != HbaMethod::Cert)
+                .map(|r| (r.database.value.clone(), r.user.value.clone())),
+        );
+    }
+    for login in logins {
+        if !v.contains(&login) {
+            v.push(login);
+        }
+    }
+    v
 }
 
 /// The role the chart creates and connects as (the first database's owner), or `postgres`.
@@ -88,8 +135,32 @@ pub fn values(c: &Cluster) -> Value {
         };
         set(&mut v, "postgresql.syncReplicationMode", s(mode));
     }
-    if let Some(conf) = conf_lines(c) {
+    if let Some(conf) = access::extended_conf(c) {
         set(&mut v, "postgresql.extendedConf", s(conf));
+    }
+    if let Some(libs) = access::preload(c, DEFAULT_PRELOAD) {
+        set(&mut v, "postgresql.sharedPreloadLibraries", s(libs));
+    }
+    // The chart writes its own pg_hba.conf otherwise: password logins for every role from every
+    // address. pgtopo's rows replace it, with Pgpool-II's own logins kept in.
+    let logins = pgpool_logins(c);
+    let logins: Vec<(&str, &str)> = logins
+        .iter()
+        .map(|(d, u)| (d.as_str(), u.as_str()))
+        .collect();
+    set(
+        &mut v,
+        "postgresql.pgHbaConfiguration",
+        s(access::pg_hba(c, &logins)),
+    );
+    if let Some(scripts) = access::init_scripts(c) {
+        set(&mut v, "postgresql.initdbScripts", scripts);
+    }
+    if let Some(env) = access::extra_env_vars(c) {
+        set(&mut v, "postgresql.extraEnvVars", env);
+    }
+    if let Some(secret) = access::tls_secret(c) {
+        set(&mut v, "postgresql.tls", access::tls_values(secret));
     }
     if let Some(r) = resources(&c.resources) {
         set(&mut v, "postgresql.resources", r);
@@ -137,6 +208,27 @@ pub fn values(c: &Cluster) -> Value {
         s(bitnami_legacy("pgpool")),
     );
     set(&mut v, "pgpool.podAntiAffinityPreset", s("soft"));
+    // Pgpool-II checks its clients first, against the same rules (it writes a pool_hba.conf that
+    // lets every role in from every address otherwise).
+    set(
+        &mut v,
+        "pgpool.poolHbaConfiguration",
+        s(access::pool_hba(c)),
+    );
+    if let Some(env) = access::pgpool_env_vars(c, &username(c)) {
+        set(&mut v, "pgpool.extraEnvVars", env);
+    }
+    // Pgpool-II serves its clients with the same certificate, and with TLS on it also speaks TLS
+    // to the nodes, which `tls mode="require"` asks of every remote login.
+    if let Some(secret) = access::tls_secret(c) {
+        set(&mut v, "pgpool.tls", access::tls_values(secret));
+        // The init containers that copy the certificates run the chart's os-shell image.
+        set(
+            &mut v,
+            "volumePermissions.image.repository",
+            s(bitnami_legacy("os-shell")),
+        );
+    }
     network_policy(&mut v, "pgpool");
     set(
         &mut v,

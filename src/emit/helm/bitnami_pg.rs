@@ -5,8 +5,9 @@ use serde_yaml::{Mapping, Value};
 
 use crate::model::{credentials, Cluster, HelmChart, Topology};
 
+use super::bitnami_access as access;
 use super::charts::{
-    bitnami_legacy, bitnami_tag, conf_lines, labels, replication_endpoint, resources, source_of,
+    bitnami_legacy, bitnami_tag, labels, replication_endpoint, resources, source_of,
 };
 use super::values::{b, int, map, s, set};
 
@@ -47,20 +48,24 @@ pub fn values(t: &Topology, c: &Cluster) -> Value {
     if let Some(o) = &owner {
         set(&mut v, "auth.username", s(o.clone()));
     }
-    set(
-        &mut v,
-        "auth.replicationUsername",
-        s(credentials::REPLICATION_USER),
-    );
+    // The replication role matters to the chart only when the release streams from a source; a
+    // release that is a source has it created by the init script (with the same Secret key).
+    if c.is_standby_cluster() {
+        set(
+            &mut v,
+            "auth.replicationUsername",
+            s(credentials::REPLICATION_USER),
+        );
+    }
     set(
         &mut v,
         "auth.existingSecret",
         s(c.credentials.secret.value.clone()),
     );
-    let mut keys = vec![
-        ("adminPasswordKey", s(credentials::SUPERUSER_PASSWORD_KEY)),
-        ("replicationPasswordKey", s(replication_password_key(t, c))),
-    ];
+    let mut keys = vec![("adminPasswordKey", s(credentials::SUPERUSER_PASSWORD_KEY))];
+    if c.is_standby_cluster() {
+        keys.push(("replicationPasswordKey", s(replication_password_key(t, c))));
+    }
     if let Some(o) = &owner {
         keys.insert(
             1,
@@ -75,8 +80,33 @@ pub fn values(t: &Topology, c: &Cluster) -> Value {
         set(&mut v, "primary.standby.primaryHost", s(host));
         set(&mut v, "primary.standby.primaryPort", int(i64::from(port)));
     }
-    if let Some(conf) = conf_lines(c) {
+    if let Some(conf) = access::extended_conf(c) {
         set(&mut v, "primary.extendedConfiguration", s(conf));
+    }
+    if let Some(libs) = access::preload(c, "pgaudit") {
+        set(&mut v, "postgresqlSharedPreloadLibraries", s(libs));
+    }
+    // The chart's image writes its own pg_hba.conf otherwise: password logins for every role from
+    // every address.
+    set(
+        &mut v,
+        "primary.pgHbaConfiguration",
+        s(access::pg_hba(c, &[])),
+    );
+    if let Some(scripts) = access::init_scripts(c) {
+        set(&mut v, "primary.initdb.scripts", scripts);
+    }
+    if let Some(env) = access::extra_env_vars(c) {
+        set(&mut v, "primary.extraEnvVars", env);
+    }
+    if let Some(secret) = access::tls_secret(c) {
+        set(&mut v, "tls", access::tls_values(secret));
+        // The init container that copies the certificates runs the chart's os-shell image.
+        set(
+            &mut v,
+            "volumePermissions.image.repository",
+            s(bitnami_legacy("os-shell")),
+        );
     }
     if let Some(r) = resources(&c.resources) {
         set(&mut v, "primary.resources", r);

@@ -11,6 +11,7 @@
 
 use std::fmt::Write as _;
 
+pub mod bitnami_access;
 pub mod bitnami_ha;
 pub mod bitnami_pg;
 pub mod charts;
@@ -439,6 +440,15 @@ fn secret_keys(t: &Topology, c: &Cluster) -> Vec<(String, String)> {
             ));
         }
         HelmChart::Cnpg => {}
+    }
+    // The bitnami charts' init script sets every login role's password from its own key.
+    for (key, role) in bitnami_access::password_keys(c) {
+        if c.helm.chart.value != HelmChart::Cnpg && !keys.iter().any(|(k, _)| *k == key) {
+            keys.push((
+                key,
+                format!("password of `{role}` (the init script creates the role with it)"),
+            ));
+        }
     }
     keys
 }
