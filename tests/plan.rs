@@ -282,3 +282,47 @@ cluster "dr" replica-of="main" {
         );
     }
 }
+
+/// The same rule on Kubernetes: the source's pods keep a standby cluster's slot only when both
+/// clusters have slots on, and the standby leader names it only then.
+#[test]
+fn a_kubernetes_standby_cluster_has_a_slot_only_with_slots_on_both_sides() {
+    let src = |slots: &str| {
+        format!(
+            r#"targets "kubernetes"
+cluster "main" {{
+    postgres version=16
+    failover "patroni"
+    replication {{ slots {slots}; }}
+    node "m1" role="primary"
+    node "m2" role="async"
+}}
+cluster "dr" replica-of="main" {{
+    postgres version=16
+    failover "patroni"
+    replication {{ slots #true; }}
+    node "d1" role="primary"
+}}
+"#
+        )
+    };
+    let has_slot = |text: &str| {
+        let p = pgtopo::driver::compile(text).program("dr").unwrap();
+        let b = emit::files(pgtopo::model::Target::Kubernetes, &p).unwrap();
+        let all: String = b.iter().map(|(_, v)| v.to_owned()).collect();
+        (
+            all.contains("standby_dr:"),
+            all.contains("primary_slot_name: standby_dr"),
+        )
+    };
+    assert_eq!(
+        has_slot(&src("#true")),
+        (true, true),
+        "both sides with slots"
+    );
+    assert_eq!(
+        has_slot(&src("#false")),
+        (false, false),
+        "source without slots"
+    );
+}

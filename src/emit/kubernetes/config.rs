@@ -379,10 +379,10 @@ pub fn patroni_yml(t: &Topology, c: &Cluster, source: Option<&Cluster>) -> Strin
         },
         port: names::pg_port(src),
         // The primary Service follows the source's primary, and a Patroni source keeps this
-        // cluster's slot on whichever pod leads; pods archive no WAL yet (PT172), so there is
-        // no repository to fall back on.
-        slot: (src.failover.manager.value == FailoverManager::Patroni)
-            .then(|| plan::follower_slot(c)),
+        // cluster's slot on whichever pod leads when both clusters have slots on
+        // (`plan::streams_through_slot`); pods archive no WAL yet (PT172), so there is no
+        // repository to fall back on.
+        slot: plan::streams_through_slot(src, c).then(|| plan::follower_slot(c)),
         restore_command: None,
     });
     let Some(n) = c.primary().or(c.nodes.first()) else {
@@ -404,7 +404,7 @@ pub fn patroni_yml(t: &Topology, c: &Cluster, source: Option<&Cluster>) -> Strin
                     .remove(c.name.as_str())
                     .unwrap_or_default()
                     .into_iter()
-                    .filter(|f| f.failover.manager.value == FailoverManager::Patroni)
+                    .filter(|f| plan::streams_through_slot(c, f))
                     .collect::<Vec<_>>(),
             ),
             &rows,
