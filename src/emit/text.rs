@@ -14,6 +14,10 @@ use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 
 /// Every template, by name, compiled into the binary.
 const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "compose-pgbouncer-entrypoint.sh",
+        include_str!("templates/compose-pgbouncer-entrypoint.sh.j2"),
+    ),
     ("pgbouncer.ini", include_str!("templates/pgbouncer.ini.j2")),
     (
         "keepalived.conf",
@@ -169,22 +173,6 @@ fn shell_quote(v: Value) -> String {
         return s;
     }
     format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// The psql arguments that hand every login role's password to the bootstrap SQL from the
-/// environment (` \\\n    --set=app_password="${APP_PASSWORD:?…}"` each), for the scripts that
-/// write the rest of their text in Rust.
-pub fn psql_password_args(c: &crate::model::Cluster) -> String {
-    render(
-        "psql-passwords",
-        minijinja::context! { passwords => minijinja::Value::from(minijinja::value::Serde(crate::plan::access::psql_passwords(c))) },
-    )
-}
-
-/// A value as one shell word, quoted as the `sh` filter quotes it (for the scripts still written
-/// in Rust).
-pub fn shell_word(s: &str) -> String {
-    shell_quote(Value::from(s))
 }
 
 /// Renders template `name` with `ctx`. The values come from a model that passed every check
