@@ -504,21 +504,7 @@ fn failover_none_scripts_build_a_replicating_cluster() {
 
     // The primary: initdb as the image would, then the emitted init script.
     let p1 = free_port();
-    let (ok, out) = as_nobody(
-        &dir,
-        &[],
-        &[
-            "initdb",
-            "-U",
-            "postgres",
-            "--pwfile",
-            &d("pw"),
-            "-A",
-            "scram-sha-256",
-            "-D",
-            &d("db1"),
-        ],
-    );
+    let (ok, out) = as_nobody(&dir, &[], &common::initdb_scram(&d("pw"), &d("db1")));
     assert!(ok, "initdb: {out}");
     start("db1", p1, &mut servers);
     let env = [

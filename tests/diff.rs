@@ -456,22 +456,11 @@ fn secret_masking_hides_exactly_the_secrets() {
 #[test]
 fn secret_masking_changes_no_line_pgtopo_writes() {
     let mut changed = Vec::new();
-    let mut stack = vec![common::repo().join("out")];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let Ok(text) = std::fs::read_to_string(&p) else {
-                continue;
-            };
-            for line in text.lines() {
-                let masked = pgtopo::diff::text::mask_secrets(line);
-                if masked != line {
-                    changed.push(format!("{}: {line}\n  → {masked}", p.display()));
-                }
+    for (p, text) in common::text_files(&common::repo().join("out")) {
+        for line in text.lines() {
+            let masked = pgtopo::diff::text::mask_secrets(line);
+            if masked != line {
+                changed.push(format!("{}: {line}\n  → {masked}", p.display()));
             }
         }
     }

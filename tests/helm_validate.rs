@@ -471,20 +471,7 @@ fn bitnami_init_script_and_pg_hba_run_on_postgresql() {
     )
     .unwrap();
 
-    let (ok, out) = as_nobody(
-        &[],
-        &[
-            "initdb",
-            "-U",
-            "postgres",
-            "--pwfile",
-            &d("pw"),
-            "-A",
-            "scram-sha-256",
-            "-D",
-            &d("db"),
-        ],
-    );
+    let (ok, out) = as_nobody(&[], &common::initdb_scram(&d("pw"), &d("db")));
     assert!(ok, "initdb: {out}");
     let port = common::free_port();
     let opts = format!(

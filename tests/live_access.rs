@@ -105,17 +105,7 @@ fn prerequisites() -> bool {
     if !common::is_root() {
         missing.push("root".into());
     }
-    if missing.is_empty() {
-        return true;
-    }
-    if common::tools_required() {
-        panic!("the live access test needs: {}", missing.join(", "));
-    }
-    eprintln!(
-        "SKIPPED: the live access test did not run; missing: {}",
-        missing.join(", ")
-    );
-    false
+    common::ready("the live access test", &missing)
 }
 
 /// psql with a libpq connection string; (succeeded, stdout or stderr).
@@ -352,24 +342,8 @@ cluster "acc" {{
         env = env_file.display(),
         tls = tls.display(),
     );
-    let kdl_path = dir.join("acc.kdl");
-    std::fs::write(&kdl_path, &kdl).unwrap();
-    let bin = env!("CARGO_BIN_EXE_pgtopo");
-    let (_, lint) = common::run(Command::new(bin).arg("lint").arg(&kdl_path));
-    assert!(
-        !lint.contains("×"),
-        "the live access topology must have no error:\n{lint}"
-    );
-    let (ok, out) = common::run(
-        Command::new(bin)
-            .arg("-f")
-            .arg(&kdl_path)
-            .arg("build")
-            .arg("--out")
-            .arg(dir.join("out")),
-    );
-    assert!(ok, "pgtopo build failed:\n{out}");
-    let hosts = dir.join("out/acc/hosts/base");
+    let project = common::build_topology(&dir, "acc", &kdl);
+    let hosts = project.join("hosts/base");
 
     let stamp = format!(
         "{:x}",
@@ -696,20 +670,7 @@ fn health_prerequisites() -> bool {
     if !common::is_root() {
         missing.push("root".into());
     }
-    if missing.is_empty() {
-        return true;
-    }
-    if common::tools_required() {
-        panic!(
-            "the live health endpoint test needs: {}",
-            missing.join(", ")
-        );
-    }
-    eprintln!(
-        "SKIPPED: the live health endpoint test did not run; missing: {}",
-        missing.join(", ")
-    );
-    false
+    common::ready("the live health endpoint test", &missing)
 }
 
 /// The HTTP status of `GET path` on 127.0.0.1:`port` (0 when nothing answers).
@@ -785,24 +746,8 @@ cluster "hc" {{
 "#,
         env = env_file.display(),
     );
-    let kdl_path = dir.join("hc.kdl");
-    std::fs::write(&kdl_path, &kdl).unwrap();
-    let bin = env!("CARGO_BIN_EXE_pgtopo");
-    let (_, lint) = common::run(Command::new(bin).arg("lint").arg(&kdl_path));
-    assert!(
-        !lint.contains("×"),
-        "the live health topology must have no error:\n{lint}"
-    );
-    let (ok, out) = common::run(
-        Command::new(bin)
-            .arg("-f")
-            .arg(&kdl_path)
-            .arg("build")
-            .arg("--out")
-            .arg(dir.join("out")),
-    );
-    assert!(ok, "pgtopo build failed:\n{out}");
-    let hosts = dir.join("out/hc/hosts/base");
+    let project = common::build_topology(&dir, "hc", &kdl);
+    let hosts = project.join("hosts/base");
     let stamp = format!(
         "{:x}",
         std::process::id() as u64 ^ started.elapsed().as_nanos() as u64
@@ -1060,7 +1005,7 @@ cluster "hc" {{
     assert_eq!(check(&mut as_health), Ok("pgtopo_check".to_owned()));
 
     // 6. haproxy, from the emitted haproxy.cfg, sends rw to the primary and ro to the standby.
-    let cfg = std::fs::read_to_string(dir.join("out/hc/haproxy/base/lb1/haproxy.cfg")).unwrap();
+    let cfg = std::fs::read_to_string(project.join("haproxy/base/lb1/haproxy.cfg")).unwrap();
     for (n, p, h) in [("db1", p1, h1), ("db2", p2, h2)] {
         assert!(
             cfg.contains(&format!("server {n} 127.0.0.1:{p} check port {h}")),
@@ -1073,7 +1018,7 @@ cluster "hc" {{
         Command::new("haproxy")
             .arg("-db")
             .arg("-f")
-            .arg(dir.join("out/hc/haproxy/base/lb1/haproxy.cfg")),
+            .arg(project.join("haproxy/base/lb1/haproxy.cfg")),
     );
     let through = |port: u16| {
         psql(
@@ -1121,44 +1066,32 @@ cluster "hc" {{
 /// pg_hba connection type.
 #[test]
 fn no_pg_hba_row_in_out_says_trust() {
-    let root = common::repo().join("out");
-    let mut stack = vec![root.clone()];
     let mut rows = 0;
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let Ok(text) = std::fs::read_to_string(&p) else {
-                continue;
-            };
-            for line in text.lines() {
-                let words: Vec<&str> = line
-                    .split_whitespace()
-                    .map(|w| w.trim_matches(|c| c == '"' || c == '\'' || c == ','))
-                    .filter(|w| *w != "-")
-                    .collect();
-                let is_row = words.first().is_some_and(|w| {
-                    [
-                        "local",
-                        "host",
-                        "hostssl",
-                        "hostnossl",
-                        "hostgssenc",
-                        "hostnogssenc",
-                    ]
-                    .contains(w)
-                }) && words.len() >= 4;
-                if is_row {
-                    rows += 1;
-                    assert!(
-                        !words.contains(&"trust"),
-                        "{}: a pg_hba row says trust: {line}",
-                        p.display()
-                    );
-                }
+    for (p, text) in common::text_files(&common::repo().join("out")) {
+        for line in text.lines() {
+            let words: Vec<&str> = line
+                .split_whitespace()
+                .map(|w| w.trim_matches(|c| c == '"' || c == '\'' || c == ','))
+                .filter(|w| *w != "-")
+                .collect();
+            let is_row = words.first().is_some_and(|w| {
+                [
+                    "local",
+                    "host",
+                    "hostssl",
+                    "hostnossl",
+                    "hostgssenc",
+                    "hostnogssenc",
+                ]
+                .contains(w)
+            }) && words.len() >= 4;
+            if is_row {
+                rows += 1;
+                assert!(
+                    !words.contains(&"trust"),
+                    "{}: a pg_hba row says trust: {line}",
+                    p.display()
+                );
             }
         }
     }

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{PG_BIN, PG_USER};
+use common::PG_BIN;
 
 /// A command run as the PostgreSQL user, with pgBackRest's configuration named.
 fn as_pg(program: &str, conf: &Path) -> Command {
@@ -80,21 +80,11 @@ cluster "src" {{
     s
 }
 
-/// Builds `kdl` with the pgtopo binary into `out`; returns the hosts folder of `env`.
+/// Builds `kdl` (lint-clean) with the pgtopo binary; returns the hosts folder of `env`.
 fn build(dir: &Path, name: &str, kdl: &str, env: &str) -> PathBuf {
-    let file = dir.join(format!("{name}.kdl"));
-    std::fs::write(&file, kdl).unwrap();
-    let out = dir.join(format!("{name}-out"));
-    let (ok, text) = common::run(
-        Command::new(env!("CARGO_BIN_EXE_pgtopo"))
-            .arg("-f")
-            .arg(&file)
-            .arg("build")
-            .arg("--out")
-            .arg(&out),
-    );
-    assert!(ok, "pgtopo build: {text}");
-    out.join(name).join("hosts").join(env)
+    common::build_topology(dir, name, kdl)
+        .join("hosts")
+        .join(env)
 }
 
 /// The emitted pgbackrest.conf of a node, with the repository and the data directory moved into
@@ -126,19 +116,9 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("setpriv")
-            .args([
-                "--reuid",
-                PG_USER,
-                "--regid",
-                PG_USER,
-                "--init-groups",
-                "--",
-            ])
-            .arg(format!("{PG_BIN}/pg_ctl"))
+        let _ = common::as_pg_user(&format!("{PG_BIN}/pg_ctl"))
             .args(["stop", "-m", "immediate", "-D"])
             .arg(&self.data)
-            .current_dir("/")
             .output();
         let _ = self.child.kill();
         let _ = self.child.wait();

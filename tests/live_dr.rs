@@ -47,9 +47,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{chown_pg, set_path, wait_for, PG_BIN, PG_USER};
+use common::{chown_pg, set_path, wait_for, PG_BIN};
 
 /// The private link's addresses: etcd, the source's nodes, the standby cluster's nodes.
+/// Where a standby leader streams from and whether it does: `<sender address>|streaming`.
+const SENDER: &str = "select sender_host || '|' || status from pg_stat_wal_receiver";
+
 const NET: &str = "10.213.27";
 const ETCD: &str = "10.213.27.10";
 const SOURCE: [(&str, &str); 2] = [("s1", "10.213.27.11"), ("s2", "10.213.27.12")];
@@ -118,14 +121,7 @@ impl Lab {
     fn command(&self, host: &str, cmd: &[&str]) -> Command {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.ns(host), "setpriv"])
-            .args([
-                "--reuid",
-                PG_USER,
-                "--regid",
-                PG_USER,
-                "--init-groups",
-                "--",
-            ])
+            .args(common::SETPRIV_PG)
             .args(cmd)
             .current_dir("/")
             .env_clear()
@@ -248,24 +244,13 @@ impl Lab {
     }
 
     fn log_tail(&self, name: &str, lines: usize) -> String {
-        let text =
-            std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default();
-        let v: Vec<&str> = text.lines().collect();
-        v[v.len().saturating_sub(lines)..].join("\n")
+        common::log_tail(&self.dir.join(format!("{name}.log")), lines)
     }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        // Patroni first (its whole group), so that nothing restarts a PostgreSQL killed below.
-        self.children
-            .sort_by_key(|(n, _)| !n.starts_with("patroni"));
-        for (_, c) in &mut self.children {
-            let _ = Command::new("kill")
-                .args(["-s", "KILL", "--", &format!("-{}", c.id())])
-                .status();
-            let _ = c.wait();
-        }
+        common::kill_groups(&mut self.children);
         for ns in self.namespaces.clone() {
             let host = ns
                 .trim_start_matches(&format!("{}-", self.prefix))
@@ -335,37 +320,7 @@ fn prerequisites() -> bool {
             "root (network namespaces; PostgreSQL and Patroni run as the postgres user)".into(),
         );
     }
-    if missing.is_empty() {
-        return true;
-    }
-    if common::tools_required() {
-        panic!("the live DR test needs: {}", missing.join(", "));
-    }
-    eprintln!(
-        "SKIPPED: the live DR test did not run; missing: {}",
-        missing.join(", ")
-    );
-    false
-}
-
-/// Builds `kdl` with the pgtopo binary into `<dir>/<name>-out`; returns its hosts/base folder.
-fn build(dir: &Path, name: &str, kdl: &str) -> PathBuf {
-    let file = dir.join(format!("{name}.kdl"));
-    std::fs::write(&file, kdl).unwrap();
-    let bin = env!("CARGO_BIN_EXE_pgtopo");
-    let (ok, out) = common::run(Command::new(bin).arg("lint").arg(&file));
-    assert!(ok, "the test's topology must lint clean:\n{out}");
-    let out_dir = dir.join(format!("{name}-out"));
-    let (ok, out) = common::run(
-        Command::new(bin)
-            .arg("-f")
-            .arg(&file)
-            .arg("build")
-            .arg("--out")
-            .arg(&out_dir),
-    );
-    assert!(ok, "pgtopo build failed:\n{out}");
-    out_dir.join(name).join("hosts/base")
+    common::ready("the live DR test", &missing)
 }
 
 /// The path-only rewrite of one node's emitted patroni.yml (see the module's note).
@@ -455,7 +410,7 @@ fn scenario(slots: bool) {
 
     // 1. Compile the topology; check the standby cluster follows every source node through the
     //    slot the source keeps for it.
-    let hosts = build(&dir, "dr", &topology(true, slots));
+    let hosts = common::build_topology(&dir, "dr", &topology(true, slots)).join("hosts/base");
     let dcs = std::fs::read_to_string(hosts.join("d1/dcs.yml")).unwrap();
     let all_source: Vec<&str> = SOURCE.iter().map(|(_, a)| *a).collect();
     assert!(
@@ -645,12 +600,7 @@ fn scenario(slots: bool) {
             "without slots the source keeps no slot that would hold its WAL back"
         );
     }
-    let sender = lab
-        .sql(
-            "d1",
-            "select sender_host || '|' || status from pg_stat_wal_receiver",
-        )
-        .unwrap();
+    let sender = lab.sql("d1", SENDER).unwrap();
     assert_eq!(
         sender,
         format!("{}|streaming", address("s1")),
@@ -771,12 +721,7 @@ fn scenario(slots: bool) {
     } else {
         assert_eq!(slot_on(&lab, "s2").as_deref(), Ok(""), "no slot on s2");
     }
-    let sender = lab
-        .sql(
-            "d1",
-            "select sender_host || '|' || status from pg_stat_wal_receiver",
-        )
-        .unwrap();
+    let sender = lab.sql("d1", SENDER).unwrap();
     assert_eq!(
         sender,
         format!("{}|streaming", address("s2")),
@@ -806,6 +751,10 @@ fn scenario(slots: bool) {
     lab.sql("s2", "insert into dr_rows values (102, 's2')")
         .expect("write on s2 after s1 rejoined");
     let want_sender = address(if slots { "s2" } else { "s1" });
+    // A reconnect can land on s2 again when s1 answers a moment late (just restarted, or still
+    // reaching consistency), and libpq then has no reason to leave s2: without slots, end the
+    // walsender on s2 again every few seconds until the standby leader has taken s1.
+    let mut nudged = Instant::now();
     wait_for(
         60,
         &format!("the standby leader reconnects to {want_sender} and gets row 102"),
@@ -813,19 +762,25 @@ fn scenario(slots: bool) {
             let n = lab
                 .sql("d1", "select count(*) from dr_rows where id = 102")
                 .ok()?;
-            let s = lab
-                .sql(
-                    "d1",
-                    "select sender_host || '|' || status from pg_stat_wal_receiver",
-                )
-                .ok()?;
+            let s = lab.sql("d1", SENDER).ok()?;
+            if !slots
+                && s == format!("{}|streaming", address("s2"))
+                && nudged.elapsed().as_secs() >= 5
+            {
+                let _ = lab.sql(
+                    "s2",
+                    "select pg_terminate_backend(pid) from pg_stat_replication where application_name = 'd1'",
+                );
+                nudged = Instant::now();
+            }
             (n == "1" && s == format!("{want_sender}|streaming")).then_some(())
         },
     );
 
     // Check 4: the operator promotes the standby cluster: `replica-of` removed from the topology,
     // the rebuilt dcs.yml applied with the emitted patroni-apply.sh (from d1's files).
-    let promoted_hosts = build(&dir, "dr-promoted", &topology(false, slots));
+    let promoted_hosts =
+        common::build_topology(&dir, "dr-promoted", &topology(false, slots)).join("hosts/base");
     let new_dcs = std::fs::read_to_string(promoted_hosts.join("d1/dcs.yml")).unwrap();
     assert!(
         !new_dcs.contains("standby_cluster"),

@@ -77,24 +77,13 @@ impl Procs {
     }
 
     fn log_tail(&self, name: &str, lines: usize) -> String {
-        let text =
-            std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default();
-        let v: Vec<&str> = text.lines().collect();
-        v[v.len().saturating_sub(lines)..].join("\n")
+        common::log_tail(&self.dir.join(format!("{name}.log")), lines)
     }
 }
 
 impl Drop for Procs {
     fn drop(&mut self) {
-        // Patroni first, so that nothing restarts a PostgreSQL stopped below.
-        self.children
-            .sort_by_key(|(n, _)| !n.starts_with("patroni"));
-        for (_, c) in &mut self.children {
-            let _ = Command::new("kill")
-                .args(["-s", "KILL", "--", &format!("-{}", c.id())])
-                .status();
-            let _ = c.wait();
-        }
+        common::kill_groups(&mut self.children);
         for d in &self.data_dirs {
             if d.join("postmaster.pid").exists() {
                 let _ = as_pg_user(&format!("{PG_BIN}/pg_ctl"))
@@ -144,17 +133,7 @@ fn prerequisites() -> bool {
     {
         missing.push(format!("the OS user {PG_USER}"));
     }
-    if missing.is_empty() {
-        return true;
-    }
-    if common::tools_required() {
-        panic!("the live HA test needs: {}", missing.join(", "));
-    }
-    eprintln!(
-        "SKIPPED: the live HA test did not run; missing: {}",
-        missing.join(", ")
-    );
-    false
+    common::ready("the live HA test", &missing)
 }
 
 /// The copy of loopback.kdl with every port (`port=`, `patroni-port=`, `pooler-port=` and the etcd

@@ -71,20 +71,7 @@ fn emitted_load_and_verify_scripts_run_against_a_primary_and_a_standby() {
     let mut servers = Servers(Vec::new());
 
     let p1 = free_port();
-    let (ok, out) = as_nobody(
-        &[],
-        &[
-            "initdb",
-            "-U",
-            "postgres",
-            "--pwfile",
-            &d("pw"),
-            "-A",
-            "scram-sha-256",
-            "-D",
-            &d("db1"),
-        ],
-    );
+    let (ok, out) = as_nobody(&[], &common::initdb_scram(&d("pw"), &d("db1")));
     assert!(ok, "initdb: {out}");
     start(&dir, "db1", p1, &mut servers);
     let p2 = free_port();

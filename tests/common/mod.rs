@@ -239,22 +239,115 @@ pub fn keepalived_with_auth(conf: &str, auth: &Path, label: &str) -> String {
 /// The OS user PostgreSQL, Patroni and PgBouncer run as in the live tests (they refuse root).
 pub const PG_USER: &str = "postgres";
 
+/// `setpriv`'s arguments that run the rest of its command line as [`PG_USER`], with its groups.
+pub const SETPRIV_PG: [&str; 6] = [
+    "--reuid",
+    PG_USER,
+    "--regid",
+    PG_USER,
+    "--init-groups",
+    "--",
+];
+
 /// A command run as [`PG_USER`] with a clean environment: `setpriv` execs the program (unlike
 /// `runuser`, which forks), so the PID a test holds is the program's own and can be signalled.
 /// It starts in `/`: the checkout may sit in a folder the PostgreSQL user cannot enter.
 pub fn as_pg_user(program: &str) -> Command {
     let mut c = Command::new("setpriv");
-    c.args([
-        "--reuid",
-        PG_USER,
-        "--regid",
-        PG_USER,
-        "--init-groups",
-        "--",
-        program,
-    ]);
+    c.args(SETPRIV_PG).arg(program);
     c.current_dir("/");
     c
+}
+
+/// initdb's arguments for a cluster whose superuser `postgres` has the password in `pwfile` and
+/// every login needs scram-sha-256, as the images and pgtopo's bootstrap expect.
+pub fn initdb_scram<'a>(pwfile: &'a str, data: &'a str) -> [&'a str; 9] {
+    [
+        "initdb",
+        "-U",
+        "postgres",
+        "--pwfile",
+        pwfile,
+        "-A",
+        "scram-sha-256",
+        "-D",
+        data,
+    ]
+}
+
+/// The last `lines` lines of a log file (empty when it is missing), for a failure message.
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let v: Vec<&str> = text.lines().collect();
+    v[v.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Stops the process groups the live tests started (each child leads its own), Patroni first so
+/// that nothing restarts a PostgreSQL killed after it, and reaps them.
+pub fn kill_groups(children: &mut [(String, std::process::Child)]) {
+    children.sort_by_key(|(n, _)| !n.starts_with("patroni"));
+    for (_, c) in children.iter_mut() {
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", c.id())])
+            .status();
+        let _ = c.wait();
+    }
+}
+
+/// Whether a live test can run: true when nothing is `missing`. Otherwise the test is skipped
+/// with a line that names what is missing, or fails when the tools are required (CI).
+pub fn ready(test: &str, missing: &[String]) -> bool {
+    if missing.is_empty() {
+        return true;
+    }
+    if tools_required() {
+        panic!("{test} needs: {}", missing.join(", "));
+    }
+    eprintln!(
+        "SKIPPED: {test} did not run; missing: {}",
+        missing.join(", ")
+    );
+    false
+}
+
+/// Writes `kdl` to `<dir>/<name>.kdl`, holds it to lint without an error, and builds every
+/// target with the pgtopo binary into `<dir>/<name>-out`; returns the project's folder there
+/// (`<dir>/<name>-out/<name>`).
+pub fn build_topology(dir: &Path, name: &str, kdl: &str) -> PathBuf {
+    let file = dir.join(format!("{name}.kdl"));
+    std::fs::write(&file, kdl).unwrap();
+    let bin = env!("CARGO_BIN_EXE_pgtopo");
+    let (ok, lint) = run(Command::new(bin).arg("lint").arg(&file));
+    assert!(
+        ok && !lint.contains('×'),
+        "the test's topology {name} must have no error:\n{lint}"
+    );
+    let out = dir.join(format!("{name}-out"));
+    let (ok, text) = run(Command::new(bin)
+        .arg("-f")
+        .arg(&file)
+        .arg("build")
+        .arg("--out")
+        .arg(&out));
+    assert!(ok, "pgtopo build of {name} failed:\n{text}");
+    out.join(name)
+}
+
+/// Every file below `root` that is text, as (path, contents), for tests that read a whole tree.
+pub fn text_files(root: &Path) -> Vec<(PathBuf, String)> {
+    let mut v = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(text) = std::fs::read_to_string(&p) {
+                v.push((p, text));
+            }
+        }
+    }
+    v
 }
 
 /// Hands a folder (recursively) to [`PG_USER`].
