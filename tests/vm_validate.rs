@@ -148,6 +148,38 @@ fn every_hosts_script_parses() {
     assert!(checked >= 10, "only {checked} hosts scripts checked");
 }
 
+/// The VM fixtures are not in `topologies/`, so the committed `out/` tree does not hold their
+/// files: each target's whole output of each fixture is a snapshot under golden/vm/ instead (the
+/// health endpoint's script, units, sysusers.d entry and pg_ident.conf among them).
+#[test]
+fn fixture_outputs_match_their_snapshots() {
+    let fixtures = common::repo().join("tests/fixtures/vm");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&fixtures)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "kdl"))
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "tests/fixtures/vm has no topology");
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(common::repo().join("golden/vm"));
+    s.set_prepend_module_to_snapshot(false);
+    s.bind(|| {
+        for path in &names {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let p = common::program(path);
+            for target in p.build_targets() {
+                let b = emit::files(target, &p).unwrap_or_else(|d| panic!("{name}: {d:#?}"));
+                let mut text = String::new();
+                for (file, contents) in b.iter() {
+                    text.push_str(&format!("===== {file}\n{contents}"));
+                }
+                insta::assert_snapshot!(format!("{name}__{target}"), text);
+            }
+        }
+    });
+}
+
 /// The health endpoint of the clusters without Patroni: its socket and service units pass
 /// `systemd-analyze verify` (no finding at all), its sysusers.d entry creates its OS user with
 /// `systemd-sysusers` in a scratch root, and haproxy asks it as it asks Patroni (the same paths,
