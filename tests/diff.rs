@@ -304,24 +304,9 @@ fn against_a_git_revision() {
     assert_eq!(code, 2, "{err}");
 }
 
+/// The files below `root`, sorted by path.
 fn snapshot_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((
-                    p.strip_prefix(root).unwrap().display().to_string(),
-                    std::fs::read(&p).unwrap(),
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
+    common::tree(root).into_iter().collect()
 }
 
 /// A scratch folder holding mirror-db.kdl and the tree `build --out out` wrote of it: the folder,

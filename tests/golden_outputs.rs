@@ -22,29 +22,12 @@ const UPDATE: &str = "PGTOPO_UPDATE_OUT=1 cargo test --test golden_outputs";
 /// The longest diff shown for one file: beyond it the message would bury the other files.
 const DIFF_LINES: usize = 120;
 
-/// Every file below `root`, hidden folders included, as `/`-separated relative path → bytes.
+/// Every file below `root` (none when it does not exist yet), as in [`common::tree`].
 fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
     if !root.exists() {
-        return out;
+        return BTreeMap::new();
     }
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
+    common::tree(root)
 }
 
 /// `pgtopo -f topologies/<name>.kdl build --out DIR`, run from the repository; panics with its

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
@@ -18,25 +17,6 @@ fn pgtopo(dir: &Path) -> Command {
         .env_remove("PGTOPO_FILE")
         .env("NO_COLOR", "1");
     c
-}
-
-fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(
-                    p.strip_prefix(root).unwrap().display().to_string(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    out
 }
 
 #[test]
@@ -59,7 +39,7 @@ fn two_processes_build_identical_bytes() {
                 "{name}: {}",
                 String::from_utf8_lossy(&o.stderr)
             );
-            trees.push(read_tree(&dir.join("out")));
+            trees.push(common::tree(&dir.join("out")));
         }
         assert!(!trees[0].is_empty());
         assert_eq!(
@@ -131,7 +111,7 @@ fn a_large_topology_builds_the_same_bytes_on_the_binarys_allocator() {
             let out = format!("out{cores}");
             let (code, err) = run_with(cores, &["build", "--out", &out]);
             assert_eq!(code, Some(0), "{flavor:?}, {cores} cores: {err}");
-            let mut written = read_tree(&dir.join(&out).join("big"));
+            let mut written = common::tree(&dir.join(&out).join("big"));
             written.retain(|path, _| !path.starts_with(".pgtopo"));
             let written_paths: Vec<&str> = written.keys().map(String::as_str).collect();
             assert_eq!(
@@ -189,7 +169,7 @@ fn no_secret_reaches_any_output() {
             "{name}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
-        for (file, bytes) in read_tree(&dir.join("out")) {
+        for (file, bytes) in common::tree(&dir.join("out")) {
             let text = String::from_utf8_lossy(&bytes);
             assert!(
                 !text.contains(CANARY),

@@ -333,21 +333,37 @@ pub fn build_topology(dir: &Path, name: &str, kdl: &str) -> PathBuf {
     out.join(name)
 }
 
-/// Every file below `root` that is text, as (path, contents), for tests that read a whole tree.
-pub fn text_files(root: &Path) -> Vec<(PathBuf, String)> {
-    let mut v = Vec::new();
+/// Every file below `root` (which must exist), hidden folders included, as `/`-separated
+/// relative path → bytes.
+pub fn tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
+        let entries =
+            std::fs::read_dir(&d).unwrap_or_else(|e| panic!("cannot read {}: {e}", d.display()));
+        for e in entries {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
-            } else if let Ok(text) = std::fs::read_to_string(&p) {
-                v.push((p, text));
+            } else {
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, std::fs::read(&p).unwrap());
             }
         }
     }
-    v
+    out
+}
+
+/// Every file below `root` that is text, as (path, contents), for tests that read a whole tree.
+pub fn text_files(root: &Path) -> Vec<(PathBuf, String)> {
+    tree(root)
+        .into_iter()
+        .filter_map(|(rel, bytes)| Some((root.join(rel), String::from_utf8(bytes).ok()?)))
+        .collect()
 }
 
 /// Hands a folder (recursively) to [`PG_USER`].
