@@ -128,13 +128,48 @@ pub fn has_pgpool(c: &Cluster) -> bool {
     c.poolers.iter().any(|p| p.kind.value == PoolerKind::Pgpool)
 }
 
+/// Which of pgtopo's own components run beside a cluster's nodes, each logging in as its own
+/// role ([`service_roles`]). pgtopo's targets run every component the cluster declares
+/// ([`Components::of`]); a chart brings some of its own, which log in as the chart's roles, so a
+/// Helm release runs fewer, and its bootstrap creates only the roles of those it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Components {
+    /// A metrics exporter per node (`monitoring`).
+    pub exporter: bool,
+    /// PgBouncer, looking up other roles' secrets through [`POOLER_LOOKUP`].
+    pub pgbouncer: bool,
+    /// pgtopo's Pgpool-II: its streaming-replication and health checks, and bitnami/pgpool's own
+    /// login through it (its health check).
+    pub pgpool: bool,
+    /// The health endpoint haproxy asks on each node (VM hosts).
+    pub health_endpoint: bool,
+}
+
+impl Components {
+    /// Every component the cluster declares, as pgtopo's own targets run them.
+    pub fn of(c: &Cluster) -> Self {
+        Components {
+            exporter: c.monitoring.is_some(),
+            pgbouncer: has_pgbouncer(c),
+            pgpool: has_pgpool(c),
+            health_endpoint: has_health_endpoint(c),
+        }
+    }
+}
+
 /// The roles pgtopo's own components log in as, each with the one right it needs, never the
 /// superuser (docs/security.md): the exporters (`pg_monitor`), PgBouncer's lookup of other roles'
 /// secrets (only the [`POOLER_LOOKUP`] function), Pgpool-II's checks (`pg_monitor`) and the
-/// nodes' health endpoints (only to connect, over the Unix socket).
+/// nodes' health endpoints (only to connect, over the Unix socket). The components pgtopo's own
+/// targets run; [`service_roles_for`] takes the components a package runs.
 pub fn service_roles(c: &Cluster) -> Vec<LoginRole> {
+    service_roles_for(Components::of(c))
+}
+
+/// The roles of the components `run` (see [`service_roles`]).
+pub fn service_roles_for(run: Components) -> Vec<LoginRole> {
     let mut v = Vec::new();
-    if c.monitoring.is_some() {
+    if run.exporter {
         v.push(LoginRole {
             member_of: vec!["pg_monitor".to_owned()],
             // postgres_exporter holds one connection; a few more cover a restart's overlap.
@@ -144,14 +179,14 @@ pub fn service_roles(c: &Cluster) -> Vec<LoginRole> {
             ..LoginRole::login(credentials::EXPORTER_USER)
         });
     }
-    if has_pgbouncer(c) {
+    if run.pgbouncer {
         v.push(LoginRole {
             secret_key: credentials::POOLER_AUTH_PASSWORD_KEY.to_owned(),
             env_var: credentials::POOLER_AUTH_PASSWORD_VAR.to_owned(),
             ..LoginRole::login(credentials::POOLER_AUTH_USER)
         });
     }
-    if has_pgpool(c) {
+    if run.pgpool {
         // Pgpool-II reads the standbys' replication state from `pg_stat_replication`, whose
         // details only `pg_monitor` (or a superuser) may see. No connection limit: every Pgpool-II
         // child may keep a cached connection as this role (the image's health check logs in
@@ -164,7 +199,7 @@ pub fn service_roles(c: &Cluster) -> Vec<LoginRole> {
         // to connect, to `postgres`.
         v.push(LoginRole::login(credentials::PGPOOL_PROBE_USER));
     }
-    if has_health_endpoint(c) {
+    if run.health_endpoint {
         v.push(LoginRole {
             password: false,
             // Every listen of every balancer host asks the node's endpoint every few seconds, and
@@ -181,15 +216,25 @@ pub fn service_roles(c: &Cluster) -> Vec<LoginRole> {
 
 /// Every role the bootstrap creates: [`login_roles`], then [`service_roles`].
 pub fn bootstrap_roles(c: &Cluster) -> Vec<LoginRole> {
+    bootstrap_roles_for(c, Components::of(c))
+}
+
+/// [`login_roles`], then the roles of the components `run`.
+pub fn bootstrap_roles_for(c: &Cluster, run: Components) -> Vec<LoginRole> {
     let mut v = login_roles(c);
-    v.extend(service_roles(c));
+    v.extend(service_roles_for(run));
     v
 }
 
 /// The roles whose password the bootstrap sets: the login roles of [`bootstrap_roles`] that have
 /// one.
 pub fn password_roles(c: &Cluster) -> impl Iterator<Item = LoginRole> {
-    bootstrap_roles(c)
+    password_roles_for(c, Components::of(c))
+}
+
+/// The login roles with a password of [`bootstrap_roles_for`].
+pub fn password_roles_for(c: &Cluster, run: Components) -> impl Iterator<Item = LoginRole> {
+    bootstrap_roles_for(c, run)
         .into_iter()
         .filter(|r| r.login && r.password)
 }
@@ -320,6 +365,11 @@ fn ident(s: &str) -> String {
 /// replication itself ([`primary_slots`]). Extensions are created in their database, after a
 /// `\connect` to it.
 pub fn bootstrap_sql(c: &Cluster) -> String {
+    bootstrap_sql_for(c, Components::of(c))
+}
+
+/// [`bootstrap_sql`] with the roles of the components `run` (a chart's release runs fewer).
+pub fn bootstrap_sql_for(c: &Cluster, run: Components) -> String {
     let slots = primary_slots(c);
     let mut s = format!(
         "-- Generated by pgtopo for cluster \"{}\": the roles and databases the topology declares.\n\
@@ -329,7 +379,7 @@ pub fn bootstrap_sql(c: &Cluster) -> String {
     // Before any standby exists a commit that waited for a synchronous standby would wait
     // forever (the standbys wait for this primary).
     s.push_str("SET synchronous_commit = local;\n");
-    let roles = bootstrap_roles(c);
+    let roles = bootstrap_roles_for(c, run);
     for r in &roles {
         let attrs = match (r.replication, r.login) {
             (true, _) => "REPLICATION LOGIN",
@@ -350,7 +400,7 @@ pub fn bootstrap_sql(c: &Cluster) -> String {
     }
     // Declared roles and pgtopo's own converge to their attributes on every run; memberships are
     // granted once the roles they name exist (a role may be a member of one declared after it).
-    let service = service_roles(c);
+    let service = service_roles_for(run);
     let converges = |r: &LoginRole| c.role(&r.name).is_some() || service.contains(r);
     for r in roles.iter().filter(|r| converges(r)) {
         let login = if r.login { "LOGIN" } else { "NOLOGIN" };
@@ -400,7 +450,7 @@ pub fn bootstrap_sql(c: &Cluster) -> String {
     // PgBouncer runs its auth_query in the database a client asks for, so the lookup function is
     // in every database: `postgres`, `template1` (databases created later copy it) and each
     // declared one.
-    let pooler = has_pgbouncer(c);
+    let pooler = run.pgbouncer;
     if pooler {
         for db in ["postgres", "template1"] {
             connect(&mut s, db);
@@ -592,7 +642,7 @@ fn replication_user(c: &Cluster) -> &'static str {
 /// check the client certificate (`clientcert=verify-full`). Never `trust`: the health endpoint's
 /// role logs in by `peer` over the Unix socket ([`CHECK_USER`]).
 pub fn hba_rows(c: &Cluster, net: Network) -> Vec<HbaRow> {
-    let mut rows = own_rows(c, &net);
+    let mut rows = own_rows(c, &net, Components::of(c));
     rows.extend(client_rows(c, &net));
     rows
 }
@@ -618,15 +668,16 @@ fn remote_kind(c: &Cluster) -> &'static str {
 
 const SCRAM: &str = "scram-sha-256";
 
-/// pgtopo's own rows (see [`hba_rows`]).
-pub fn own_rows(c: &Cluster, net: &Network) -> Vec<HbaRow> {
+/// pgtopo's own rows (see [`hba_rows`]), for the components `run` (a chart brings some of its
+/// own, which log in as the chart's roles).
+pub fn own_rows(c: &Cluster, net: &Network, run: Components) -> Vec<HbaRow> {
     let remote = remote_kind(c);
     let scram = SCRAM;
     let mut rows = vec![HbaRow::new("local", "all", "postgres", "", "peer")];
     // The health endpoint on VM hosts (clusters with a balancer and no Patroni): its role, to
     // `postgres` only, over the Unix socket only, by `peer` mapped from the endpoint's OS user
     // (see [`CHECK_USER`]); before the password row, which would otherwise ask it for one.
-    if let (Network::Hosts { .. }, true) = (net, has_health_endpoint(c)) {
+    if let (Network::Hosts { .. }, true) = (net, run.health_endpoint) {
         let mut row = HbaRow::new("local", "postgres", CHECK_USER, "", "peer");
         row.options = format!("map={HEALTH_IDENT_MAP}");
         rows.push(row);
@@ -641,7 +692,7 @@ pub fn own_rows(c: &Cluster, net: &Network) -> Vec<HbaRow> {
     }
     // Pgpool-II's checks, to `postgres` only, from where Pgpool-II runs: the peers in containers
     // (the hosts target runs no Pgpool-II).
-    if has_pgpool(c) && !matches!(net, Network::Hosts { .. }) {
+    if run.pgpool && !matches!(net, Network::Hosts { .. }) {
         for user in [
             credentials::PGPOOL_CHECK_USER,
             credentials::PGPOOL_PROBE_USER,
@@ -896,6 +947,41 @@ mod tests {
             .find(|r| r.name == CHECK_USER)
             .unwrap();
         assert!(!role.password && role.member_of.is_empty(), "{role:?}");
+    }
+
+    /// A packaging that runs fewer of pgtopo's components (a chart that brings its own
+    /// Pgpool-II) creates, lets in and asks passwords for no role of the others.
+    #[test]
+    fn a_packaging_has_the_roles_of_what_it_runs_only() {
+        let c = cluster(
+            "\"compose\"",
+            "    node \"a\" role=\"primary\"\n    pooler \"pool\" kind=\"pgpool\" target=\"any\" port=5432\n    monitoring {\n        exporter port=9187\n    }\n",
+        );
+        let all = Components::of(&c);
+        assert!(all.pgpool && all.exporter, "{all:?}");
+        let run = Components {
+            pgpool: false,
+            ..all
+        };
+        let names: Vec<String> = password_roles_for(&c, run).map(|r| r.name).collect();
+        assert_eq!(
+            names,
+            [credentials::REPLICATION_USER, credentials::EXPORTER_USER]
+        );
+        let sql = bootstrap_sql_for(&c, run);
+        assert!(!sql.contains("pgtopo_pgpool"), "{sql}");
+        assert!(bootstrap_sql(&c).contains(credentials::PGPOOL_PROBE_USER));
+        let rows = own_rows(&c, &Network::Pods, run);
+        assert!(
+            !rows.iter().any(|r| r.user.starts_with("pgtopo_pgpool")),
+            "{rows:#?}"
+        );
+        let rows = own_rows(&c, &Network::Pods, all);
+        assert!(
+            rows.iter()
+                .any(|r| r.user == credentials::PGPOOL_CHECK_USER),
+            "{rows:#?}"
+        );
     }
 
     /// Pgpool-II checks as a pg_monitor role and logs in through itself as a role with no
