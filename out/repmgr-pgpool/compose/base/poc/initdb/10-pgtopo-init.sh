@@ -3,7 +3,7 @@
 # start. Passwords come from the container's environment (compose.yaml takes them from
 # the env file); psql substitutes them as quoted literals, so none is written here.
 set -euo pipefail
-export PGHOST=/opt/bitnami/postgresql/tmp PGUSER=postgres
+export PGHOST=127.0.0.1 PGUSER=postgres
 export PGPASSWORD="${POSTGRESQL_POSTGRES_PASSWORD:?POSTGRESQL_POSTGRES_PASSWORD must be set}"
 psql -v ON_ERROR_STOP=1 --no-psqlrc -X -q --dbname postgres \
     --set=customuser_password="${CUSTOMUSER_PASSWORD:?CUSTOMUSER_PASSWORD must be set}" \
