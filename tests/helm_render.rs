@@ -443,6 +443,69 @@ fn env_var<'d>(container: &'d Json, name: &str) -> Option<&'d str> {
         .as_str()
 }
 
+/// The value a container's process sees for `name`: the kubelet keeps the last definition of a
+/// variable, so a later one (a chart's `extraEnvVars`) replaces an earlier one.
+fn effective_env<'d>(container: &'d Json, name: &str) -> Option<&'d Json> {
+    container["env"]
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|e| e["name"] == name)
+}
+
+/// The bitnami charts' exporter logs in as pgtopo's `pg_monitor` role with its password from the
+/// cluster's Secret, never as the chart's user: as the container sees its environment, and as
+/// postgres_exporter reads it (a non-empty password file before a password). A standby cluster
+/// has its source's roles and is left as the chart makes it.
+fn exporter_login_fact(v: &mut Vec<String>, sts: &Doc, ctr: &Json, c: &Cluster) {
+    use pgtopo::model::credentials::{EXPORTER_PASSWORD_KEY, EXPORTER_USER};
+    if c.is_standby_cluster() {
+        return;
+    }
+    let user = effective_env(ctr, "DATA_SOURCE_USER").and_then(|e| e["value"].as_str());
+    if user != Some(EXPORTER_USER) {
+        v.push(format!(
+            "the exporter logs in as {user:?}, not {EXPORTER_USER}"
+        ));
+    }
+    let secret = c.credentials.secret.value.as_str();
+    let file = effective_env(ctr, "DATA_SOURCE_PASS_FILE")
+        .and_then(|e| e["value"].as_str())
+        .filter(|f| !f.is_empty());
+    let ok = match file {
+        // A file: mounted from the Secret's exporter key.
+        Some(f) => {
+            let (dir, name) = f.rsplit_once('/').unwrap_or(("", f));
+            let volumes = sts.value["spec"]["template"]["spec"]["volumes"].as_array();
+            ctr["volumeMounts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["mountPath"].as_str().map(|p| p.trim_end_matches('/')) == Some(dir))
+                .filter_map(|m| volumes?.iter().find(|vol| vol["name"] == m["name"]))
+                .any(|vol| {
+                    let sec = &vol["secret"];
+                    sec["secretName"] == secret
+                        && match sec["items"].as_array() {
+                            None => name == EXPORTER_PASSWORD_KEY,
+                            Some(items) => items
+                                .iter()
+                                .any(|i| i["key"] == EXPORTER_PASSWORD_KEY && i["path"] == name),
+                        }
+                })
+        }
+        None => {
+            let r = effective_env(ctr, "DATA_SOURCE_PASS").map(|e| &e["valueFrom"]["secretKeyRef"]);
+            r.is_some_and(|r| r["name"] == secret && r["key"] == EXPORTER_PASSWORD_KEY)
+        }
+    };
+    if !ok {
+        v.push(format!(
+            "the exporter's password is not key {EXPORTER_PASSWORD_KEY} of Secret {secret}"
+        ));
+    }
+}
+
 /// The model's resources as Kubernetes writes them, for comparison with a rendered container's.
 fn resources_json(r: &pgtopo::model::Resources) -> Option<Json> {
     pgtopo::emit::helm::charts::resources(r).map(|v| serde_json::to_value(v).unwrap())
@@ -650,12 +713,15 @@ fn bitnami_ha_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
     access_facts(docs, sts, v, c);
     if let Some(m) = &c.monitoring {
         match container(sts, "metrics") {
-            Some(ctr) => expect(
-                v,
-                "metrics port",
-                &ctr["ports"][0]["containerPort"],
-                &json!(m.exporter_port.value),
-            ),
+            Some(ctr) => {
+                expect(
+                    v,
+                    "metrics port",
+                    &ctr["ports"][0]["containerPort"],
+                    &json!(m.exporter_port.value),
+                );
+                exporter_login_fact(v, sts, ctr, c);
+            }
             None => v.push("monitoring is declared but no metrics container runs".into()),
         }
     }
@@ -794,7 +860,8 @@ fn pool_hba_fact(docs: &[Doc], dep: &Doc, v: &mut Vec<String>, c: &Cluster) {
         return;
     };
     let net = access::Network::Pods;
-    let mut want: Vec<String> = access::own_rows(c, &net)
+    let run = pgtopo::emit::helm::bitnami_access::components(c);
+    let mut want: Vec<String> = access::own_rows(c, &net, run)
         .iter()
         .filter(|r| {
             (r.kind == "local" && r.method != "peer")
@@ -884,7 +951,7 @@ fn access_facts(docs: &[Doc], sts: &Doc, v: &mut Vec<String>, c: &Cluster) {
         .flat_map(|(d, _)| d.value["data"].as_object().into_iter().flatten())
         .filter_map(|(_, t)| t.as_str())
         .collect::<String>();
-    let bootstraps = !c.is_standby_cluster() && access::has_bootstrap(c);
+    let bootstraps = pgtopo::emit::helm::bitnami_access::bootstraps(c);
     if !bootstraps {
         if !init.is_empty() {
             v.push("a standby cluster runs an init script".into());
@@ -892,7 +959,23 @@ fn access_facts(docs: &[Doc], sts: &Doc, v: &mut Vec<String>, c: &Cluster) {
     } else if init.is_empty() {
         v.push("no init script is mounted at /docker-entrypoint-initdb.d".into());
     } else {
+        // The roles of the components the release runs, and no other (the charts run their
+        // own Pgpool-II, whose checks log in as the chart's roles).
+        let run = pgtopo::emit::helm::bitnami_access::components(c);
+        let roles = access::bootstrap_roles_for(c, run);
         for r in access::bootstrap_roles(c) {
+            let created = format!(
+                "WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{}')",
+                r.name
+            );
+            if !roles.contains(&r) && init.contains(&created) {
+                v.push(format!(
+                    "the init script creates role {}, which no part of the release uses",
+                    r.name
+                ));
+            }
+        }
+        for r in roles {
             let want = format!(
                 "WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{}')",
                 r.name
@@ -998,10 +1081,8 @@ fn access_facts(docs: &[Doc], sts: &Doc, v: &mut Vec<String>, c: &Cluster) {
         Some(text) => {
             let lines = hba_lines(&text);
             let net = access::Network::Pods;
-            let mut want: Vec<access::HbaRow> = access::own_rows(c, &net)
-                .into_iter()
-                .filter(|r| r.method != "peer")
-                .collect();
+            let run = pgtopo::emit::helm::bitnami_access::components(c);
+            let mut want: Vec<access::HbaRow> = access::own_rows(c, &net, run);
             if c.helm.chart.value == HelmChart::BitnamiPostgresqlHa {
                 let logins = pgtopo::emit::helm::bitnami_ha::pgpool_logins(c);
                 let logins: Vec<(&str, &str)> = logins
@@ -1105,12 +1186,15 @@ fn bitnami_pg_facts(
     access_facts(docs, sts, v, c);
     if let Some(m) = &c.monitoring {
         match container(sts, "metrics") {
-            Some(ctr) => expect(
-                v,
-                "metrics port",
-                &ctr["ports"][0]["containerPort"],
-                &json!(m.exporter_port.value),
-            ),
+            Some(ctr) => {
+                expect(
+                    v,
+                    "metrics port",
+                    &ctr["ports"][0]["containerPort"],
+                    &json!(m.exporter_port.value),
+                );
+                exporter_login_fact(v, sts, ctr, c);
+            }
             None => v.push("monitoring is declared but no metrics container runs".into()),
         }
     }

@@ -7,8 +7,8 @@
 
 use serde_yaml::Value;
 
-use crate::model::Cluster;
-use crate::plan::access::{self, LoginRole, Network, PsqlPassword};
+use crate::model::{credentials, Cluster};
+use crate::plan::access::{self, Components, LoginRole, Network, PsqlPassword};
 use crate::plan::params::TLS_CA;
 
 use super::charts::conf_lines;
@@ -32,10 +32,32 @@ fn env_name(r: &LoginRole) -> String {
     format!("PGTOPO_{}", r.env_var)
 }
 
+/// pgtopo's components a bitnami release runs: only the metrics exporter, which logs in as
+/// pgtopo's `pg_monitor` role ([`metrics_env_vars`]).
+/// The charts run their own Pgpool-II, which checks the nodes as the chart's `sr_check_user` and
+/// logs in as the chart's user; neither runs PgBouncer or the health endpoint. So the release
+/// creates, lets in and asks Secret keys for no role of a component it does not run.
+pub fn components(c: &Cluster) -> Components {
+    Components {
+        exporter: c.monitoring.is_some(),
+        pgbouncer: false,
+        pgpool: false,
+        health_endpoint: false,
+    }
+}
+
+/// The roles the release's bootstrap creates that log in with a password.
+fn password_roles(c: &Cluster) -> impl Iterator<Item = LoginRole> {
+    access::password_roles_for(c, components(c))
+}
+
 /// Whether the release runs the bootstrap: a standby cluster is a copy of its source and creates
 /// nothing of its own.
-fn bootstraps(c: &Cluster) -> bool {
-    !c.is_standby_cluster() && access::has_bootstrap(c)
+pub fn bootstraps(c: &Cluster) -> bool {
+    !c.is_standby_cluster()
+        && (!access::bootstrap_roles_for(c, components(c)).is_empty()
+            || !c.databases.is_empty()
+            || !access::primary_slots(c).is_empty())
 }
 
 /// The Secret keys the init script's passwords come from, with the role each belongs to.
@@ -43,7 +65,7 @@ pub fn password_keys(c: &Cluster) -> Vec<(String, String)> {
     if !bootstraps(c) {
         return Vec::new();
     }
-    access::password_roles(c)
+    password_roles(c)
         .map(|r| (r.secret_key.clone(), r.name.clone()))
         .collect()
 }
@@ -55,7 +77,7 @@ pub fn extra_env_vars(c: &Cluster) -> Option<Value> {
         return None;
     }
     let secret = &c.credentials.secret.value;
-    let vars: Vec<Value> = access::password_roles(c)
+    let vars: Vec<Value> = password_roles(c)
         .map(|r| secret_env(&env_name(&r), secret, &r.secret_key))
         .collect();
     (!vars.is_empty()).then_some(Value::Sequence(vars))
@@ -106,6 +128,32 @@ pub fn pgpool_env_vars(c: &Cluster, chart_user: &str) -> Option<Value> {
     Some(Value::Sequence(vars))
 }
 
+/// The charts' exporter (`metrics.extraEnvVars`) as pgtopo's `pg_monitor` role rather than the
+/// chart's user (a database owner, or the superuser): the charts name the user and password file
+/// in the container's environment and have no working value for another role, so these
+/// definitions follow the chart's and replace them (Kubernetes keeps the last definition of a
+/// variable). postgres_exporter reads `DATA_SOURCE_PASS_FILE` before `DATA_SOURCE_PASS`, so the
+/// chart's file is emptied. `None` without `monitoring`, and for a standby cluster, which has
+/// its source's roles.
+pub fn metrics_env_vars(c: &Cluster) -> Option<Value> {
+    if c.monitoring.is_none() || c.is_standby_cluster() {
+        return None;
+    }
+    let secret = &c.credentials.secret.value;
+    Some(Value::Sequence(vec![
+        map([
+            ("name", s("DATA_SOURCE_USER")),
+            ("value", s(credentials::EXPORTER_USER)),
+        ]),
+        map([("name", s("DATA_SOURCE_PASS_FILE")), ("value", s(""))]),
+        secret_env(
+            "DATA_SOURCE_PASS",
+            secret,
+            credentials::EXPORTER_PASSWORD_KEY,
+        ),
+    ]))
+}
+
 /// An environment variable set from key `key` of Secret `secret`.
 fn secret_env(name: &str, secret: &str, key: &str) -> Value {
     map([
@@ -122,8 +170,10 @@ pub fn init_scripts(c: &Cluster) -> Option<Value> {
     bootstraps(c).then(|| map([(INIT_SCRIPT, s(init_script(c)))]))
 }
 
-/// The primary's init script: the stack plan's bootstrap SQL through psql over the image's
-/// socket (or `PGHOST` when set). The images run the scripts of /docker-entrypoint-initdb.d once, on the primary's first
+/// The primary's init script: the stack plan's bootstrap SQL through psql over loopback (or
+/// `PGHOST` when set), as the images' own steps connect (the images run it under their own
+/// pg_hba.conf or under the chart's, by age; both let the superuser in there with its password).
+/// The images run the scripts of /docker-entrypoint-initdb.d once, on the primary's first
 /// start, with the server up, and source a script that is not executable (the charts' ConfigMaps
 /// are not): the subshell keeps the image's own shell and its options untouched either way, and
 /// a failure still fails the start. The superuser logs in with the password the chart gives the
@@ -131,7 +181,7 @@ pub fn init_scripts(c: &Cluster) -> Option<Value> {
 /// a `PGTOPO_*` variable set from the Secret ([`extra_env_vars`]), which psql substitutes as a
 /// quoted literal.
 pub fn init_script(c: &Cluster) -> String {
-    let passwords: Vec<PsqlPassword> = access::password_roles(c)
+    let passwords: Vec<PsqlPassword> = password_roles(c)
         .map(|r| PsqlPassword {
             var: r.psql_var(),
             env: env_name(&r),
@@ -147,27 +197,24 @@ pub fn init_script(c: &Cluster) -> String {
          # their limits, memberships and extensions (idempotent). The image runs this once, on the\n\
          # primary's first start; passwords come from the container's environment, never the values.\n\
          (\n\
-         export PGHOST=\"${{PGHOST:-/opt/bitnami/postgresql/tmp}}\" PGPORT=\"${{POSTGRESQL_PORT_NUMBER:-5432}}\" PGUSER=postgres\n\
+         export PGHOST=\"${{PGHOST:-127.0.0.1}}\" PGPORT=\"${{POSTGRESQL_PORT_NUMBER:-5432}}\" PGUSER=postgres\n\
          export PGPASSWORD=\"${{POSTGRESQL_POSTGRES_PASSWORD:-${{POSTGRESQL_PASSWORD:?POSTGRESQL_PASSWORD must be set}}}}\"\n\
          psql -v ON_ERROR_STOP=1 --no-psqlrc -X -q --dbname postgres{args} <<'SQL'\n\
          {}SQL\n\
          )\n",
         c.name,
-        access::bootstrap_sql(c)
+        access::bootstrap_sql_for(c, components(c))
     )
 }
 
 /// pg_hba.conf for the chart (`pgHbaConfiguration`): the stack plan's rows for a pod network,
 /// with `component` (database, role) logins of the chart's own parts let in from the pod network
-/// before the client rules. The bitnami images run PostgreSQL as uid 1001, which `peer` cannot
-/// recognise as `postgres`; the plan's `peer` row is left out, so the superuser logs in over the
-/// socket with its password (the next row), as the images' own scripts do.
+/// before the client rules. The bitnami images run PostgreSQL as uid 1001 with no passwd entry,
+/// which their entrypoint names `postgres` (nss_wrapper): the plan's `peer` row lets the older
+/// images' first-boot steps in as the superuser over the socket before it has a password.
 pub fn pg_hba(c: &Cluster, component: &[(&str, &str)]) -> String {
     let net = Network::Pods;
-    let mut rows: Vec<access::HbaRow> = access::own_rows(c, &net)
-        .into_iter()
-        .filter(|r| r.method != "peer")
-        .collect();
+    let mut rows: Vec<access::HbaRow> = access::own_rows(c, &net, components(c));
     rows.extend(access::component_rows(c, &net, component));
     rows.extend(access::client_rows(c, &net));
     let mut s = format!(
@@ -187,11 +234,13 @@ pub fn pg_hba(c: &Cluster, component: &[(&str, &str)]) -> String {
 /// pass a certificate on (PT155), and its file takes no `clientcert=` option.
 pub fn pool_hba(c: &Cluster) -> String {
     let net = Network::Pods;
-    let local = access::own_rows(c, &net).into_iter().filter(|r| {
-        (r.kind == "local" && r.method != "peer")
-            || r.address.starts_with("127.")
-            || r.address.starts_with("::1/")
-    });
+    let local = access::own_rows(c, &net, components(c))
+        .into_iter()
+        .filter(|r| {
+            (r.kind == "local" && r.method != "peer")
+                || r.address.starts_with("127.")
+                || r.address.starts_with("::1/")
+        });
     let clients = access::rule_rows(c).unwrap_or_else(|| access::client_rows(c, &net));
     let rows: Vec<access::HbaRow> = local
         .chain(clients.into_iter().filter(|r| r.method != "cert"))

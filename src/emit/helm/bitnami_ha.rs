@@ -252,6 +252,9 @@ pub fn values(c: &Cluster) -> Value {
             "metrics.containerPorts.http",
             int(i64::from(m.exporter_port.value)),
         );
+        if let Some(env) = access::metrics_env_vars(c) {
+            set(&mut v, "metrics.extraEnvVars", env);
+        }
     }
     v
 }

@@ -148,6 +148,13 @@ pub fn values(t: &Topology, c: &Cluster) -> Value {
             "metrics.containerPorts.metrics",
             int(i64::from(m.exporter_port.value)),
         );
+        // The exporter logs in as pgtopo's `pg_monitor` role, which the init script creates,
+        // never as the superuser (the chart's default). The chart's `auth.metricsUsername` cannot
+        // serve: with an existing Secret its password-key helper fails to render (it reads
+        // `global.auth`, which the chart's values do not have).
+        if let Some(env) = access::metrics_env_vars(c) {
+            set(&mut v, "metrics.extraEnvVars", env);
+        }
     }
     v
 }
