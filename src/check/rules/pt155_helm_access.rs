@@ -9,8 +9,8 @@
 //! own CA, and cannot name a Database object for a database called `postgres`, `template0` or
 //! `template1` (reserved by the operator) or whose name ends in `_` (warnings). The bitnami
 //! charts render all of it (an init script, `pgHbaConfiguration`, `tls`), but need
-//! `tls secret=`, and in bitnami/postgresql-ha Pgpool-II cannot pass a client certificate on
-//! (warnings).
+//! `tls secret=`, and in bitnami/postgresql-ha Pgpool-II cannot pass a client certificate on and
+//! logs in as the chart's user, the superuser when the first database has no owner (warnings).
 //! Why: nothing declared is silently dropped: a reviewer of the Helm output must know which
 //! roles, rules or certificates the chart will not set up.
 //! Example: `cluster "db" { helm chart="bitnami/postgresql-ha"; tls mode="require" dir="/etc/pg-tls" … }`.
@@ -156,6 +156,28 @@ fn bitnami(c: &Cluster, chart: HelmChart, out: &mut Vec<Diagnostic>) {
     }
     if chart != HelmChart::BitnamiPostgresqlHa {
         return;
+    }
+    // The chart's Pgpool-II logs in as the chart's user (its own entry in pool_passwd, its
+    // probes), which is the first database's owner; without one it is the superuser, and the
+    // chart has no value for another role.
+    let owner = c.databases.first().and_then(|d| d.owner.as_ref());
+    if owner.is_none() && !c.is_standby_cluster() {
+        let span = if c.helm.chart_declared {
+            c.helm.chart.span
+        } else {
+            c.name_span
+        };
+        let msg = format!(
+            "Pgpool-II of {chart} logs in to the nodes as the chart's user, the first database's owner; cluster \"{}\" declares no database with an owner, so it logs in as the superuser \"postgres\"",
+            c.name
+        );
+        out.push(
+            Diagnostic::warning(codes::PT155, msg)
+                .with_span(span, "its Pgpool-II logs in as the superuser")
+                .with_help(
+                    "declare the first database with an owner (`database \"app\" owner=\"app\"`): the chart's Pgpool-II then logs in as that role".to_owned(),
+                ),
+        );
     }
     let Some(h) = &c.hba else {
         return;
