@@ -453,6 +453,26 @@ fn effective_env<'d>(container: &'d Json, name: &str) -> Option<&'d Json> {
         .find(|e| e["name"] == name)
 }
 
+/// With `monitoring`, a bitnami chart runs its exporter container on the declared port, logging
+/// in as pgtopo's role ([`exporter_login_fact`]).
+fn metrics_facts(v: &mut Vec<String>, sts: &Doc, c: &Cluster) {
+    let Some(m) = &c.monitoring else {
+        return;
+    };
+    match container(sts, "metrics") {
+        Some(ctr) => {
+            expect(
+                v,
+                "metrics port",
+                &ctr["ports"][0]["containerPort"],
+                &json!(m.exporter_port.value),
+            );
+            exporter_login_fact(v, sts, ctr, c);
+        }
+        None => v.push("monitoring is declared but no metrics container runs".into()),
+    }
+}
+
 /// The bitnami charts' exporter logs in as pgtopo's `pg_monitor` role with its password from the
 /// cluster's Secret, never as the chart's user: as the container sees its environment, and as
 /// postgres_exporter reads it (a non-empty password file before a password). A standby cluster
@@ -711,20 +731,7 @@ fn bitnami_ha_facts(case: &Case, docs: &[Doc], v: &mut Vec<String>) {
     );
     pdb_fact(v, docs, &sts_name, c);
     access_facts(docs, sts, v, c);
-    if let Some(m) = &c.monitoring {
-        match container(sts, "metrics") {
-            Some(ctr) => {
-                expect(
-                    v,
-                    "metrics port",
-                    &ctr["ports"][0]["containerPort"],
-                    &json!(m.exporter_port.value),
-                );
-                exporter_login_fact(v, sts, ctr, c);
-            }
-            None => v.push("monitoring is declared but no metrics container runs".into()),
-        }
-    }
+    metrics_facts(v, sts, c);
     // The pooler: the chart's one Pgpool-II Deployment and its Service.
     let pooler = pgtopo::emit::helm::bitnami_ha::rendered_pooler(c);
     let dep_name = format!("{}-pgpool", c.name);
@@ -1184,20 +1191,7 @@ fn bitnami_pg_facts(
     extended_conf_fact(v, docs, &format!("{}-extended-configuration", c.name), c);
     pdb_fact(v, docs, &c.name, c);
     access_facts(docs, sts, v, c);
-    if let Some(m) = &c.monitoring {
-        match container(sts, "metrics") {
-            Some(ctr) => {
-                expect(
-                    v,
-                    "metrics port",
-                    &ctr["ports"][0]["containerPort"],
-                    &json!(m.exporter_port.value),
-                );
-                exporter_login_fact(v, sts, ctr, c);
-            }
-            None => v.push("monitoring is declared but no metrics container runs".into()),
-        }
-    }
+    metrics_facts(v, sts, c);
     // A standby cluster streams from a Service its source's release really creates, on the port
     // that Service really listens on.
     let Some(source) = c.replica_of.as_ref() else {

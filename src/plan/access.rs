@@ -290,7 +290,14 @@ pub fn owners(c: &Cluster) -> Vec<&str> {
 
 /// Whether the cluster's primary has anything to create at bootstrap.
 pub fn has_bootstrap(c: &Cluster) -> bool {
-    !bootstrap_roles(c).is_empty() || !c.databases.is_empty() || !primary_slots(c).is_empty()
+    has_bootstrap_for(c, Components::of(c))
+}
+
+/// Whether the primary has anything to create when the components `run` are what runs.
+pub fn has_bootstrap_for(c: &Cluster, run: Components) -> bool {
+    !bootstrap_roles_for(c, run).is_empty()
+        || !c.databases.is_empty()
+        || !primary_slots(c).is_empty()
 }
 
 /// The physical slots the bootstrap creates on the primary: one per standby streaming from it,

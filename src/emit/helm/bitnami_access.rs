@@ -54,10 +54,7 @@ fn password_roles(c: &Cluster) -> impl Iterator<Item = LoginRole> {
 /// Whether the release runs the bootstrap: a standby cluster is a copy of its source and creates
 /// nothing of its own.
 pub fn bootstraps(c: &Cluster) -> bool {
-    !c.is_standby_cluster()
-        && (!access::bootstrap_roles_for(c, components(c)).is_empty()
-            || !c.databases.is_empty()
-            || !access::primary_slots(c).is_empty())
+    !c.is_standby_cluster() && access::has_bootstrap_for(c, components(c))
 }
 
 /// The Secret keys the init script's passwords come from, with the role each belongs to.
