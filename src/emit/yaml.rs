@@ -1,6 +1,6 @@
 //! The YAML writer of every YAML file pgtopo emits: Kubernetes manifests and kustomizations
-//! (JSON values, keys sorted), Helm values and Prometheus/Grafana files (serde_yaml values, keys in
-//! insertion order) and Compose files (their typed values, through serde_yaml values), all
+//! (JSON values, keys sorted), Helm values (serde_yaml values, keys in insertion order) and
+//! Compose and Prometheus/Grafana files (their typed values, fields in declaration order), all
 //! through [`write`]. serde_yaml writes YAML 1.2, where `yes`, `on` or `no` are plain
 //! strings, but the programs that read these files read YAML 1.1, where they are booleans:
 //! `kubectl apply` would reject `PGPOOL_ENABLE_LOAD_BALANCING: yes` as an env value, Helm turns
@@ -9,115 +9,544 @@
 //! string that either version could read as something else, and writes multi-line strings as
 //! literal blocks so that scripts stay readable.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use serde_json::Value;
+use serde::ser::{self, Serialize};
 
 // Everything writes into one output buffer: a manifest is thousands of small scalars, and a
-// temporary String per key, scalar and indent was most of this writer's time.
+// temporary String per key, scalar and indent was most of this writer's time. The writer is a
+// serde `Serializer`, so that typed documents (Compose files, Prometheus configuration) are
+// written as they are serialized, without a tree of values built and dropped in between, and
+// value trees (Kubernetes manifests as JSON values, keys sorted; Helm's values as serde_yaml
+// values, keys in the order the emitter inserted them) go through the same code.
 
-/// A tree the writer can walk: JSON values (the Kubernetes manifests, keys sorted) and serde_yaml
-/// values (Helm's values files, keys in the order the emitter inserted them). Generic rather than
-/// converted, so that neither pays for a copy and both get the same quoting.
-pub(crate) trait Tree: Sized {
-    /// The entries of a mapping with at least one entry.
-    fn entries(&self) -> Option<impl Iterator<Item = (Cow<'_, str>, &Self)>>;
-    /// The items of a sequence with at least one item.
-    fn items(&self) -> Option<&[Self]>;
-    /// Writes anything else: a scalar, or `{}` / `[]` for an empty collection.
-    fn scalar(&self, indent: usize, out: &mut String);
-}
-
-impl Tree for Value {
-    fn entries(&self) -> Option<impl Iterator<Item = (Cow<'_, str>, &Self)>> {
-        match self {
-            Value::Object(m) if !m.is_empty() => {
-                Some(m.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), v)))
-            }
-            _ => None,
-        }
-    }
-
-    fn items(&self) -> Option<&[Self]> {
-        match self {
-            Value::Array(a) if !a.is_empty() => Some(a),
-            _ => None,
-        }
-    }
-
-    fn scalar(&self, indent: usize, out: &mut String) {
-        match self {
-            Value::Null => out.push_str("null"),
-            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::Number(n) => {
-                let _ = write!(out, "{n}");
-            }
-            Value::String(s) => string(s, indent, out),
-            Value::Array(_) => out.push_str("[]"),
-            Value::Object(_) => out.push_str("{}"),
-        }
-    }
-}
-
-impl Tree for serde_yaml::Value {
-    fn entries(&self) -> Option<impl Iterator<Item = (Cow<'_, str>, &Self)>> {
-        match self {
-            serde_yaml::Value::Mapping(m) if !m.is_empty() => Some(m.iter().map(|(k, v)| {
-                let key = match k {
-                    serde_yaml::Value::String(s) => Cow::Borrowed(s.as_str()),
-                    // Helm's values only have string keys; anything else is written as its text
-                    // (and quoted by `key` if it needs to be).
-                    other => Cow::Owned(to_string(other).trim_end().to_owned()),
-                };
-                (key, v)
-            })),
-            _ => None,
-        }
-    }
-
-    fn items(&self) -> Option<&[Self]> {
-        match self {
-            serde_yaml::Value::Sequence(a) if !a.is_empty() => Some(a),
-            _ => None,
-        }
-    }
-
-    fn scalar(&self, indent: usize, out: &mut String) {
-        use serde_yaml::Value as Y;
-        match self {
-            Y::Null => out.push_str("null"),
-            Y::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Y::Number(n) => {
-                let _ = write!(out, "{n}");
-            }
-            Y::String(s) => string(s, indent, out),
-            Y::Sequence(_) => out.push_str("[]"),
-            Y::Mapping(_) => out.push_str("{}"),
-            // No emitter builds tagged values; should one appear, its tag is kept before the value.
-            Y::Tagged(t) => {
-                let _ = write!(out, "{} ", t.tag);
-                t.value.scalar(indent, out);
-            }
-        }
-    }
-}
-
-pub fn to_string<T: Tree>(v: &T) -> String {
+/// The YAML document for `v`.
+pub fn to_string<T: Serialize + ?Sized>(v: &T) -> String {
     let mut out = String::new();
     write(v, &mut out);
     out
 }
 
-/// Appends the YAML document for `v` to `out`.
-pub fn write<T: Tree>(v: &T, out: &mut String) {
-    if let Some(m) = v.entries() {
-        object(m, 0, out);
-    } else if let Some(a) = v.items() {
-        array(a, 0, out);
-    } else {
-        v.scalar(0, out);
-        out.push('\n');
+/// Appends the YAML document for `v` to `out`. Every emitted type is plain data (structs, maps
+/// with string keys, sequences, strings, numbers, booleans, options); anything else is a bug in
+/// an emitter, not in its input.
+pub fn write<T: Serialize + ?Sized>(v: &T, out: &mut String) {
+    let mut w = Writer {
+        out,
+        slot: Slot::Top,
+        key: String::new(),
+    };
+    if let Err(e) = v.serialize(&mut w) {
+        panic!("emitted documents are plain data: {e}");
+    }
+}
+
+/// Where the next value goes.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// The whole document.
+    Top,
+    /// After `key:`, in a mapping whose keys are at this indent.
+    Value(usize),
+    /// After `- `, in a sequence whose dashes are at this indent.
+    Item(usize),
+}
+
+struct Writer<'o> {
+    out: &'o mut String,
+    slot: Slot,
+    /// The text of the current mapping key.
+    key: String,
+}
+
+impl Writer<'_> {
+    /// Writes a scalar (or `{}` / `[]`) in the current slot, with the line break after it.
+    fn scalar(&mut self, f: impl FnOnce(usize, &mut String)) {
+        let indent = match self.slot {
+            Slot::Top => 0,
+            Slot::Value(i) => {
+                self.out.push(' ');
+                i + 2
+            }
+            Slot::Item(i) => i + 2,
+        };
+        f(indent, self.out);
+        self.out.push('\n');
+    }
+
+    /// Starts a mapping or sequence in the current slot; nothing is written until its first
+    /// entry, because an empty one is written as `{}` or `[]` in place.
+    fn open(&mut self, map: bool) -> Open {
+        let (indent, item) = match (self.slot, map) {
+            (Slot::Top, _) => (0, false),
+            (Slot::Value(i), true) => (i + 2, false),
+            // Sequences under a key are not indented further, as kustomize writes them.
+            (Slot::Value(i), false) => (i, false),
+            (Slot::Item(i), _) => (i + 2, true),
+        };
+        Open {
+            indent,
+            // A mapping's first key follows the `- ` of its item on the same line.
+            same_line: item && map,
+            opener: match self.slot {
+                Slot::Top => false,
+                Slot::Value(_) => true,
+                Slot::Item(_) => !map,
+            },
+            slot: self.slot,
+            count: 0,
+            map,
+        }
+    }
+}
+
+/// A mapping or sequence being written.
+struct Open {
+    /// The indent of its keys or dashes.
+    indent: usize,
+    /// Whether its first key goes on the line of the `- ` before it.
+    same_line: bool,
+    /// Whether a line break goes before its first entry.
+    opener: bool,
+    /// The slot it was opened in, for `{}` / `[]` when it stays empty.
+    slot: Slot,
+    count: usize,
+    map: bool,
+}
+
+/// A mapping or sequence being serialized.
+struct Compound<'w, 'o> {
+    w: &'w mut Writer<'o>,
+    open: Open,
+}
+
+impl Compound<'_, '_> {
+    /// Writes what goes before an entry: the line break of the first one, the indent, and for a
+    /// sequence the dash.
+    fn entry(&mut self) {
+        let o = &mut self.open;
+        if o.count == 0 && o.opener {
+            self.w.out.push('\n');
+        }
+        if !(o.count == 0 && o.same_line) {
+            pad(o.indent, self.w.out);
+        }
+        o.count += 1;
+        if !o.map {
+            self.w.out.push_str("- ");
+            self.w.slot = Slot::Item(o.indent);
+        }
+    }
+
+    fn key(&mut self, k: &str) {
+        self.entry();
+        key(k, self.w.out);
+        self.w.out.push(':');
+        self.w.slot = Slot::Value(self.open.indent);
+    }
+
+    fn close(self) {
+        if self.open.count == 0 {
+            self.w.slot = self.open.slot;
+            let empty = if self.open.map { "{}" } else { "[]" };
+            self.w.scalar(|_, out| out.push_str(empty));
+        }
+    }
+}
+
+/// Why a value cannot be written (see [`write`]).
+#[derive(Debug)]
+pub struct Unsupported(String);
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unsupported {}
+
+impl ser::Error for Unsupported {
+    fn custom<T: std::fmt::Display>(msg: T) -> Self {
+        Unsupported(msg.to_string())
+    }
+}
+
+fn unsupported<T>(what: &str) -> Result<T, Unsupported> {
+    Err(Unsupported(format!("{what} cannot be written")))
+}
+
+/// A float as serde_json and serde_yaml print one (shortest round trip), or YAML's names for the
+/// values JSON has none for.
+fn float(v: f64, out: &mut String) {
+    if v.is_nan() {
+        out.push_str(".nan");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { ".inf" } else { "-.inf" });
+    } else if let Some(n) = serde_json::Number::from_f64(v) {
+        let _ = write!(out, "{n}");
+    }
+}
+
+impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
+    type Ok = ();
+    type Error = Unsupported;
+    type SerializeSeq = Compound<'w, 'o>;
+    type SerializeTuple = Compound<'w, 'o>;
+    type SerializeTupleStruct = Compound<'w, 'o>;
+    type SerializeTupleVariant = ser::Impossible<(), Unsupported>;
+    type SerializeMap = Compound<'w, 'o>;
+    type SerializeStruct = Compound<'w, 'o>;
+    type SerializeStructVariant = ser::Impossible<(), Unsupported>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), Unsupported> {
+        self.scalar(|_, out| out.push_str(if v { "true" } else { "false" }));
+        Ok(())
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), Unsupported> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), Unsupported> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), Unsupported> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), Unsupported> {
+        self.scalar(|_, out| {
+            let _ = write!(out, "{v}");
+        });
+        Ok(())
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), Unsupported> {
+        self.serialize_u64(v.into())
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), Unsupported> {
+        self.serialize_u64(v.into())
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), Unsupported> {
+        self.serialize_u64(v.into())
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), Unsupported> {
+        self.scalar(|_, out| {
+            let _ = write!(out, "{v}");
+        });
+        Ok(())
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), Unsupported> {
+        self.serialize_f64(v.into())
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), Unsupported> {
+        self.scalar(|_, out| float(v, out));
+        Ok(())
+    }
+    fn serialize_char(self, v: char) -> Result<(), Unsupported> {
+        self.serialize_str(v.encode_utf8(&mut [0; 4]))
+    }
+    fn serialize_str(self, v: &str) -> Result<(), Unsupported> {
+        self.scalar(|indent, out| string(v, indent, out));
+        Ok(())
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), Unsupported> {
+        unsupported("bytes")
+    }
+    fn serialize_none(self) -> Result<(), Unsupported> {
+        self.serialize_unit()
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<(), Unsupported> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), Unsupported> {
+        self.scalar(|_, out| out.push_str("null"));
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Unsupported> {
+        self.serialize_unit()
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), Unsupported> {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), Unsupported> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), Unsupported> {
+        unsupported("an enum variant with data")
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Compound<'w, 'o>, Unsupported> {
+        let open = self.open(false);
+        Ok(Compound { w: self, open })
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Compound<'w, 'o>, Unsupported> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        len: usize,
+    ) -> Result<Compound<'w, 'o>, Unsupported> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Unsupported> {
+        unsupported("an enum variant with data")
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Compound<'w, 'o>, Unsupported> {
+        let open = self.open(true);
+        Ok(Compound { w: self, open })
+    }
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        len: usize,
+    ) -> Result<Compound<'w, 'o>, Unsupported> {
+        self.serialize_map(Some(len))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Unsupported> {
+        unsupported("an enum variant with data")
+    }
+}
+
+impl ser::SerializeSeq for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Unsupported> {
+        self.entry();
+        v.serialize(&mut *self.w)
+    }
+    fn end(self) -> Result<(), Unsupported> {
+        self.close();
+        Ok(())
+    }
+}
+
+impl ser::SerializeTuple for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Unsupported> {
+        ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> Result<(), Unsupported> {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+impl ser::SerializeTupleStruct for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Unsupported> {
+        ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> Result<(), Unsupported> {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+impl ser::SerializeMap for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> Result<(), Unsupported> {
+        // One buffer for every key of the document, rather than a String per key.
+        let mut text = std::mem::take(&mut self.w.key);
+        text.clear();
+        let written = k.serialize(KeyText(&mut text));
+        if written.is_ok() {
+            self.key(&text);
+        }
+        self.w.key = text;
+        written
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Unsupported> {
+        v.serialize(&mut *self.w)
+    }
+    fn end(self) -> Result<(), Unsupported> {
+        self.close();
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        k: &'static str,
+        v: &T,
+    ) -> Result<(), Unsupported> {
+        self.key(k);
+        v.serialize(&mut *self.w)
+    }
+    fn end(self) -> Result<(), Unsupported> {
+        self.close();
+        Ok(())
+    }
+}
+
+/// The text of a mapping key: a string, or (serde_yaml mappings may have any key; Helm's values
+/// have none) a scalar's text, quoted by `key` if it needs to be.
+struct KeyText<'s>(&'s mut String);
+
+impl ser::Serializer for KeyText<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+    type SerializeSeq = ser::Impossible<(), Unsupported>;
+    type SerializeTuple = ser::Impossible<(), Unsupported>;
+    type SerializeTupleStruct = ser::Impossible<(), Unsupported>;
+    type SerializeTupleVariant = ser::Impossible<(), Unsupported>;
+    type SerializeMap = ser::Impossible<(), Unsupported>;
+    type SerializeStruct = ser::Impossible<(), Unsupported>;
+    type SerializeStructVariant = ser::Impossible<(), Unsupported>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), Unsupported> {
+        self.0.push_str(if v { "true" } else { "false" });
+        Ok(())
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), Unsupported> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), Unsupported> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), Unsupported> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), Unsupported> {
+        let _ = write!(self.0, "{v}");
+        Ok(())
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), Unsupported> {
+        self.serialize_u64(v.into())
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), Unsupported> {
+        self.serialize_u64(v.into())
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), Unsupported> {
+        self.serialize_u64(v.into())
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), Unsupported> {
+        let _ = write!(self.0, "{v}");
+        Ok(())
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), Unsupported> {
+        self.serialize_f64(v.into())
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), Unsupported> {
+        float(v, self.0);
+        Ok(())
+    }
+    fn serialize_char(self, v: char) -> Result<(), Unsupported> {
+        self.0.push(v);
+        Ok(())
+    }
+    fn serialize_str(self, v: &str) -> Result<(), Unsupported> {
+        self.0.push_str(v);
+        Ok(())
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), Unsupported> {
+        unsupported("a bytes key")
+    }
+    fn serialize_none(self) -> Result<(), Unsupported> {
+        self.serialize_unit()
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<(), Unsupported> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), Unsupported> {
+        self.0.push_str("null");
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Unsupported> {
+        self.serialize_unit()
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), Unsupported> {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), Unsupported> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), Unsupported> {
+        unsupported("an enum key")
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Unsupported> {
+        unsupported("a sequence key")
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Unsupported> {
+        unsupported("a tuple key")
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, Unsupported> {
+        unsupported("a tuple key")
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Unsupported> {
+        unsupported("an enum key")
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Unsupported> {
+        unsupported("a mapping key")
+    }
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStruct, Unsupported> {
+        unsupported("a struct key")
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Unsupported> {
+        unsupported("an enum key")
     }
 }
 
@@ -128,55 +557,6 @@ fn pad(n: usize, out: &mut String) {
         let k = n.min(SPACES.len());
         out.push_str(&SPACES[..k]);
         n -= k;
-    }
-}
-
-fn object<'a, T: Tree + 'a>(
-    entries: impl Iterator<Item = (Cow<'a, str>, &'a T)>,
-    indent: usize,
-    out: &mut String,
-) {
-    let mut first = true;
-    for (k, v) in entries {
-        if !first || !out.ends_with("- ") {
-            pad(indent, out);
-        }
-        first = false;
-        key(&k, out);
-        out.push(':');
-        value(v, indent, out);
-    }
-}
-
-fn array<T: Tree>(a: &[T], indent: usize, out: &mut String) {
-    for v in a {
-        pad(indent, out);
-        out.push_str("- ");
-        if let Some(m) = v.entries() {
-            object(m, indent + 2, out);
-        } else if let Some(x) = v.items() {
-            out.push('\n');
-            array(x, indent + 2, out);
-        } else {
-            v.scalar(indent + 2, out);
-            out.push('\n');
-        }
-    }
-}
-
-/// Writes the value after `key:`.
-fn value<T: Tree>(v: &T, indent: usize, out: &mut String) {
-    if let Some(m) = v.entries() {
-        out.push('\n');
-        object(m, indent + 2, out);
-    } else if let Some(a) = v.items() {
-        // Sequences under a key are not indented further, as kustomize writes them.
-        out.push('\n');
-        array(a, indent, out);
-    } else {
-        out.push(' ');
-        v.scalar(indent + 2, out);
-        out.push('\n');
     }
 }
 
@@ -436,6 +816,48 @@ mod tests {
         ] {
             assert_eq!(super::plain_ok(s), plain, "{s:?}");
         }
+    }
+
+    /// Empty mappings and sequences are written in place wherever they are (after a key, as an
+    /// item, as the document), and a sequence item that is a sequence starts on its own line.
+    #[test]
+    fn empty_collections_and_nested_sequences() {
+        let v = json!({"a": [], "b": {}, "c": [[], {}, [1, [2]], {"x": {}, "y": []}]});
+        assert_eq!(
+            super::to_string(&v),
+            "a: []\nb: {}\nc:\n- []\n- {}\n- \n  - 1\n  - \n    - 2\n- x: {}\n  \"y\": []\n"
+        );
+        assert_eq!(super::to_string(&json!({})), "{}\n");
+        assert_eq!(super::to_string(&json!([])), "[]\n");
+        assert_eq!(super::to_string(&json!("on")), "\"on\"\n");
+    }
+
+    /// Typed values are written as serialized: fields in declaration order, skipped fields left
+    /// out, `None` as null, non-string keys as their text (quoted, as any key that YAML would read
+    /// as something other than a string).
+    #[test]
+    fn typed_values_are_written_as_serialized() {
+        #[derive(serde::Serialize)]
+        struct Doc {
+            z: u32,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            skipped: Option<u32>,
+            none: Option<u32>,
+            a: std::collections::BTreeMap<u32, f64>,
+            list: Vec<&'static str>,
+        }
+        let d = Doc {
+            z: 1,
+            skipped: None,
+            none: None,
+            a: [(2, 0.5), (10, 1.0)].into_iter().collect(),
+            list: vec!["yes", "x\ny\n"],
+        };
+        let text = super::to_string(&d);
+        assert_eq!(
+            text,
+            "z: 1\nnone: null\na:\n  \"2\": 0.5\n  \"10\": 1.0\nlist:\n- \"yes\"\n- |\n  x\n  y\n"
+        );
     }
 
     #[test]

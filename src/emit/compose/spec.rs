@@ -123,8 +123,7 @@ pub struct Volume {
 /// Renders the document through the shared YAML writer: the types' `Serialize` (field order,
 /// `skip_serializing_if`) decides what is written, the writer how it is quoted.
 pub fn to_yaml(f: &ComposeFile) -> String {
-    let tree = serde_yaml::to_value(f).expect("compose values are plain data");
-    crate::emit::yaml::to_string(&tree)
+    crate::emit::yaml::to_string(f)
 }
 
 #[cfg(test)]

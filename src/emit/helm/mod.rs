@@ -295,7 +295,7 @@ impl<'p> Build<'p> {
             seen.releases.push(EnvRelease {
                 name: c.name.clone(),
                 namespace: c.namespace.value.clone(),
-                reference: base.is_none().then(|| c.clone()),
+                reference: base.is_none().then(|| Box::new(c.clone())),
             });
         }
         (out, seen)
@@ -344,8 +344,9 @@ pub struct EnvReleases {
 struct EnvRelease {
     name: String,
     namespace: String,
-    /// The env's cluster, when the base has no release of that name.
-    reference: Option<Cluster>,
+    /// The env's cluster, when the base has no release of that name (boxed: a `Cluster` is
+    /// large, and every env keeps one of these per release until the end).
+    reference: Option<Box<Cluster>>,
 }
 
 pub fn stdout(p: &Program, env: Option<&str>, _opts: &Options) -> Result<String, Vec<Diagnostic>> {
