@@ -303,13 +303,11 @@ struct Undo<'a> {
     replicas: bool,
 }
 
-/// One place where undoing the transformers sets the env object back to the base object's value
-/// (`None`: the base has none there).
+/// One value that undoing the transformers sets back to the base object's (`None`: the base has
+/// none there): a rewritten image or the replica count. (Labels are set back map by map.)
 struct Edit<'b> {
-    path: String,
+    path: &'b str,
     new: Option<&'b Value>,
-    /// Whether it is a label (a member of one of `labels_at`) rather than a single value.
-    label: bool,
 }
 
 /// Whether `path` is `at` or inside it.
@@ -338,39 +336,41 @@ fn diff_opt(a: Option<&Value>, b: Option<&Value>, path: &str, ops: &mut Vec<Valu
 }
 
 impl Undo<'_> {
-    /// Every place the undoing sets, in the order it sets them.
-    fn edits<'b>(&self, b: &'b Value) -> Vec<Edit<'b>> {
+    /// The single values the undoing sets (images, replicas), in the order it sets them.
+    fn edits<'b>(&'b self, b: &'b Value) -> Vec<Edit<'b>> {
         let mut out = Vec::new();
-        for p in self.labels_at {
-            for kk in self.delta.keys() {
-                let path = format!("{p}/{}", escape(kk));
-                let new = pointer(b, &path);
-                out.push(Edit {
-                    path,
-                    new,
-                    label: true,
-                });
-            }
-        }
         for (path, img) in self.images {
             if self.image_rewrite.contains_key(split_image(img).0) {
                 if let Some(orig) = pointer(b, path) {
                     out.push(Edit {
-                        path: path.clone(),
+                        path,
                         new: Some(orig),
-                        label: false,
                     });
                 }
             }
         }
         if self.replicas {
             out.push(Edit {
-                path: "/spec/replicas".to_owned(),
+                path: "/spec/replicas",
                 new: pointer(b, "/spec/replicas"),
-                label: false,
             });
         }
         out
+    }
+
+    /// Sets the transformer's labels of the label map `x` back to the base's map `base`; `None`
+    /// once the map is empty, as the base would not have it either.
+    fn labels_back(&self, x: &mut Option<Value>, base: Option<&Value>) {
+        for (k, _) in self.delta {
+            let Some(Value::Object(m)) = x else { return };
+            match base.and_then(|b| b.get(k)) {
+                Some(v) => m.insert(k.clone(), v.clone()),
+                None => m.remove(k),
+            };
+            if m.is_empty() {
+                *x = None;
+            }
+        }
     }
 
     /// The patch: what turns the base object `b` into the env object with the transformers'
@@ -382,7 +382,12 @@ impl Undo<'_> {
     /// either way.
     fn patch(&self, b: &Value, ops: &[Value]) -> Vec<Value> {
         let edits = self.edits(b);
-        if edits.is_empty() {
+        let labels = if self.delta.is_empty() {
+            &[][..]
+        } else {
+            self.labels_at
+        };
+        if edits.is_empty() && labels.is_empty() {
             return ops.to_vec();
         }
         let mut out = Vec::with_capacity(ops.len());
@@ -390,14 +395,14 @@ impl Undo<'_> {
         while i < ops.len() {
             let q = op_path(&ops[i]);
             // Operations inside a label map the transformer writes: the env's map is rebuilt
-            // from the base's, the transformer's labels set back, and compared again. An
-            // emptied map is dropped, as the base would not have it either.
-            if let Some(a) = self.labels_at.iter().find(|a| within(q, a)) {
+            // from the base's, its labels set back, and compared again.
+            if let Some(a) = labels.iter().find(|a| within(q, a)) {
                 let j = i + ops[i..]
                     .iter()
                     .take_while(|op| within(op_path(op), a))
                     .count();
-                let mut x = pointer(b, a).cloned();
+                let base = pointer(b, a);
+                let mut x = base.cloned();
                 for op in &ops[i..j] {
                     let rel = &op_path(op)[a.len()..];
                     if rel.is_empty() {
@@ -406,31 +411,27 @@ impl Undo<'_> {
                         apply_one(x, op, rel);
                     }
                 }
-                for e in edits.iter().filter(|e| e.label && within(&e.path, a)) {
-                    let Some(Value::Object(m)) = &mut x else {
-                        break;
-                    };
-                    let k = unescape(&e.path[a.len() + 1..]);
-                    match e.new {
-                        Some(v) => m.insert(k, v.clone()),
-                        None => m.remove(&k),
-                    };
-                    if m.is_empty() {
-                        x = None;
-                    }
-                }
-                diff_opt(pointer(b, a), x.as_ref(), a, &mut out);
+                self.labels_back(&mut x, base);
+                diff_opt(base, x.as_ref(), a, &mut out);
                 i = j;
                 continue;
             }
-            if edits.iter().any(|e| !e.label && e.path == q) {
+            if edits.iter().any(|e| e.path == q) {
                 // A value the transformer sets: the base's stays.
-            } else if edits.iter().any(|e| strictly_within(&e.path, q)) {
+            } else if labels.iter().any(|a| strictly_within(a, q))
+                || edits.iter().any(|e| strictly_within(e.path, q))
+            {
                 // An operation that adds or replaces a value holding places the transformers
                 // write: its value with them set back.
                 let mut x = ops[i].get("value").cloned();
                 if let Some(x) = &mut x {
-                    for e in edits.iter().filter(|e| strictly_within(&e.path, q)) {
+                    for a in labels.iter().filter(|a| strictly_within(a, q)) {
+                        for (k, _) in self.delta {
+                            let path = format!("{}/{}", &a[q.len()..], escape(k));
+                            set_ptr(x, &path, pointer(b, &format!("{a}/{}", escape(k))).cloned());
+                        }
+                    }
+                    for e in edits.iter().filter(|e| strictly_within(e.path, q)) {
                         set_ptr(x, &e.path[q.len()..], e.new.cloned());
                     }
                 }
