@@ -28,6 +28,9 @@ fn kube_programs() -> Vec<(String, Program)> {
     // A fixture that exercises the overlay cases the shipped topologies do not reach.
     let edges = common::repo().join("tests/fixtures/kubernetes/overlay-edges.kdl");
     v.push(("overlay-edges".to_owned(), common::program(&edges)));
+    // An env that changes what another cluster restores from.
+    let restore = common::repo().join("tests/fixtures/kubernetes/restore-env.kdl");
+    v.push(("restore-env".to_owned(), common::program(&restore)));
     v
 }
 
