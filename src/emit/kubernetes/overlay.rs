@@ -376,8 +376,8 @@ impl Undo<'_> {
     /// The patch: what turns the base object `b` into the env object with the transformers'
     /// work undone, from `ops` (what turns `b` into the env object, from [`diff`]). Only the
     /// places the operations touch are rebuilt (a label map, or the value an operation adds),
-    /// not the object: rebuilding every env object and comparing it again was a fifth of
-    /// `build --out` of a large tree. Where the base has an empty label map that the env leaves
+    /// not the object, which every env object would otherwise be copied and compared again for
+    /// (docs/performance.md). Where the base has an empty label map that the env leaves
     /// as it is, the patch keeps it rather than removing it: the labels transformer fills it
     /// either way.
     fn patch(&self, b: &Value, ops: &[Value]) -> Vec<Value> {
