@@ -161,7 +161,7 @@ pub fn emitter(target: Target) -> &'static dyn Emitter {
     match target {
         Target::Kubernetes => &kubernetes::Emit,
         Target::Helm => &helm::Emit,
-        Target::Compose => &compose::EMIT,
+        Target::Compose => &compose::Emit,
         Target::Haproxy => &haproxy::EMIT,
         Target::Keepalived => &keepalived::EMIT,
         Target::Hosts => &hosts::EMIT,
@@ -175,8 +175,8 @@ pub type RenderModel =
 /// Prints one env (the base for `None`): what `pgtopo build ENV --target T` writes.
 pub type PrintEnv = fn(&Program, Option<&str>, &Options) -> Result<String, Vec<Diagnostic>>;
 
-/// The emitter of a target whose every model's files depend on that model alone (compose,
-/// haproxy, keepalived, hosts): the base and each env are rendered the same way, by `render`.
+/// The emitter of a target whose every model's files depend on that model alone (haproxy,
+/// keepalived, hosts): the base and each env are rendered the same way, by `render`.
 pub struct PerModel {
     pub target: Target,
     pub stdout: PrintEnv,

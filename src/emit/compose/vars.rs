@@ -14,13 +14,23 @@ pub const PGPOOL_ADMIN_PASSWORD_VAR: &str = "PGPOOL_ADMIN_PASSWORD";
 /// Password of Grafana's `admin` user.
 pub const GRAFANA_ADMIN_PASSWORD_VAR: &str = "GRAFANA_ADMIN_PASSWORD";
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Vars {
     /// Every variable used, in order of first use: what it is for, and its `${NAME:?…}` text.
     used: IndexMap<String, (String, String)>,
 }
 
 impl Vars {
+    /// Adds the variables `other` uses that are not used yet, in `other`'s order: the same as
+    /// `other`'s uses made here.
+    pub fn merge(&mut self, other: &Vars) {
+        for (name, v) in &other.used {
+            if !self.used.contains_key(name) {
+                self.used.insert(name.clone(), v.clone());
+            }
+        }
+    }
+
     /// `${NAME:?…}` for a compose.yaml value, remembering `NAME` and what it is for.
     pub fn interpolate(&mut self, name: &str, what: &str) -> String {
         self.interpolate_with(name, || what.to_owned())
