@@ -195,9 +195,16 @@ pub fn dynamic_config(
     Value::Mapping(m)
 }
 
-/// pg_hba rows as Patroni's list of lines.
-pub fn hba_list(rows: &[HbaRow]) -> Value {
-    Value::Sequence(rows.iter().map(|r| string(r.line())).collect())
+/// pg_hba rows as the lines of Patroni's `pg_hba` lists: made once per cluster, as every node's
+/// patroni.yml holds them twice (bootstrap and postgresql), and a wide cluster has a row for
+/// each peer.
+pub fn hba_lines(rows: &[HbaRow]) -> Vec<String> {
+    rows.iter().map(HbaRow::line).collect()
+}
+
+/// Patroni's list of pg_hba lines ([`hba_lines`]).
+fn hba_list(lines: &[String]) -> Value {
+    Value::Sequence(lines.iter().map(|l| Value::String(l.clone())).collect())
 }
 
 /// `bootstrap.initdb`: UTF-8 and data checksums on every new cluster.
@@ -211,7 +218,7 @@ pub fn initdb() -> Value {
 /// The `bootstrap` section: the dynamic configuration, initdb options, the pg_hba that Patroni
 /// 3.0's validator requires here as well, and the post-bootstrap hook that creates the
 /// topology's roles and databases (when there are any).
-pub fn bootstrap(dcs: Value, hba: &[HbaRow], post_bootstrap: Option<&str>) -> Value {
+pub fn bootstrap(dcs: Value, hba: &[String], post_bootstrap: Option<&str>) -> Value {
     bootstrap_from(dcs, hba, post_bootstrap, None)
 }
 
@@ -221,7 +228,7 @@ pub fn bootstrap(dcs: Value, hba: &[HbaRow], post_bootstrap: Option<&str>) -> Va
 /// archived WAL to the target before the new cluster takes writes.
 pub fn bootstrap_from(
     dcs: Value,
-    hba: &[HbaRow],
+    hba: &[String],
     post_bootstrap: Option<&str>,
     restore: Option<&str>,
 ) -> Value {
@@ -259,7 +266,8 @@ pub struct Member<'a> {
     pub pgpass: String,
     pub replication_user: &'a str,
     pub params: &'a [Setting],
-    pub hba: &'a [HbaRow],
+    /// The pg_hba lines ([`hba_lines`]).
+    pub hba: &'a [String],
 }
 
 pub fn postgresql(m: &Member) -> Value {

@@ -136,6 +136,7 @@ fn render_clusters(t: &Topology, each: &mut dyn FnMut(Vec<(String, String, Strin
             },
         );
         let hba = access::hba_table(&rows);
+        let hba_lines = crate::plan::patroni::hba_lines(&rows);
         let bootstrap =
             access::has_bootstrap(c).then(|| (access::bootstrap_sql(c), bootstrap_script(c)));
         let dcs = patroni.then(|| patroni::dcs_file(t, c, peers.len()));
@@ -166,7 +167,7 @@ fn render_clusters(t: &Topology, each: &mut dyn FnMut(Vec<(String, String, Strin
                 let shared = shared(n);
                 add(
                     "patroni.yml",
-                    patroni::yml(t, c, n, shared, peers.len(), &rows),
+                    patroni::yml(t, c, n, shared, peers.len(), &hba_lines),
                 );
                 add("patroni-run.sh", patroni::run_script(c, n));
                 // The cluster's dynamic configuration is applied once, from any node: it sits

@@ -12,7 +12,6 @@ use serde_yaml::{Mapping, Value};
 use crate::emit::vm_common::host_port;
 use crate::emit::yaml;
 use crate::model::{credentials, Cluster, Node, Role, Topology};
-use crate::plan::access::HbaRow;
 use crate::plan::patroni::{self as plan, key, map, string, Member, StandbySource, Version};
 
 use super::server_params;
@@ -111,7 +110,7 @@ pub fn dcs_file(t: &Topology, c: &Cluster, peers: usize) -> String {
     s
 }
 
-/// `peers` is the number of the cluster's streaming peers and `hba` its pg_hba rows, both the
+/// `peers` is the number of the cluster's streaming peers and `hba` its pg_hba lines, both the
 /// same for every node of the cluster.
 pub fn yml(
     t: &Topology,
@@ -119,7 +118,7 @@ pub fn yml(
     n: &Node,
     shared_host: bool,
     peers: usize,
-    hba: &[HbaRow],
+    hba: &[String],
 ) -> String {
     let host = n.host.as_ref().map_or("", |h| h.value.as_str());
     let mut s = format!(

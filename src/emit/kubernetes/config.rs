@@ -393,7 +393,7 @@ pub fn patroni_yml(t: &Topology, c: &Cluster, source: Option<&Cluster>) -> Strin
     };
     let settings =
         params::server_params(c, n, params::Placement::Pod, params::streaming_peers(t, c));
-    let rows = access::hba_rows(c, Network::Pods);
+    let rows = plan::hba_lines(&access::hba_rows(c, Network::Pods));
     let hook = access::has_bootstrap(c).then_some("/etc/pgtopo/bootstrap.sh");
     m.insert(
         key("bootstrap"),
