@@ -156,7 +156,7 @@ impl Compound<'_, '_> {
 
 /// Why a value cannot be written (see [`write`]).
 #[derive(Debug)]
-pub struct Unsupported(String);
+struct Unsupported(String);
 
 impl std::fmt::Display for Unsupported {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
