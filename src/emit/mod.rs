@@ -1,7 +1,7 @@
 //! Phase 4: the emitters, one module per target. Each is a pure function of the resolved
 //! [`Program`]: no IO, no clock, no environment variables, no hash-ordered iteration.
 //!
-//! Every target module exposes an [`Emitter`] (`<target>::Emit`), and [`emitter`] is the one
+//! Every target module exposes an [`Emitter`] (`<target>::EMIT`), and [`emitter`] is the one
 //! place that maps a [`Target`] onto it. An emitter prints one env (`build ENV --target T`) and
 //! renders the whole tree a model at a time (`start` renders the base, the [`TargetTree`] it
 //! returns renders each env and then what lists every env): `files` (the tree on one thread),
@@ -159,9 +159,9 @@ pub trait TargetTree: Sync {
 /// The emitter of `target`.
 pub fn emitter(target: Target) -> &'static dyn Emitter {
     match target {
-        Target::Kubernetes => &kubernetes::Emit,
-        Target::Helm => &helm::Emit,
-        Target::Compose => &compose::Emit,
+        Target::Kubernetes => &kubernetes::EMIT,
+        Target::Helm => &helm::EMIT,
+        Target::Compose => &compose::EMIT,
         Target::Haproxy => &haproxy::EMIT,
         Target::Keepalived => &keepalived::EMIT,
         Target::Hosts => &hosts::EMIT,
@@ -174,6 +174,41 @@ pub type RenderModel =
 
 /// Prints one env (the base for `None`): what `pgtopo build ENV --target T` writes.
 pub type PrintEnv = fn(&Program, Option<&str>, &Options) -> Result<String, Vec<Diagnostic>>;
+
+/// Renders the base's files into `out` and returns what renders each env from them.
+pub type StartTree = for<'p> fn(&'p Program, &mut dyn FnMut(Bundle)) -> Box<dyn TargetTree + 'p>;
+
+/// The emitter of a target whose envs are rendered from what the base's rendering keeps
+/// (kubernetes: the base's objects; helm: each release's base values; compose: each cluster's
+/// part of the project). Its errors come from checks before rendering, so `start` has none.
+pub struct FromBase {
+    pub target: Target,
+    pub stdout: PrintEnv,
+    pub start: StartTree,
+}
+
+impl Emitter for FromBase {
+    fn target(&self) -> Target {
+        self.target
+    }
+
+    fn stdout(
+        &self,
+        p: &Program,
+        env: Option<&str>,
+        opts: &Options,
+    ) -> Result<String, Vec<Diagnostic>> {
+        (self.stdout)(p, env, opts)
+    }
+
+    fn start<'p>(
+        &self,
+        p: &'p Program,
+        out: &mut dyn FnMut(Bundle),
+    ) -> (Box<dyn TargetTree + 'p>, Vec<Diagnostic>) {
+        ((self.start)(p, out), Vec::new())
+    }
+}
 
 /// The emitter of a target whose every model's files depend on that model alone (haproxy,
 /// keepalived, hosts): the base and each env are rendered the same way, by `render`.

@@ -170,31 +170,16 @@ fn render(
 
 /// The compose target: a project per model. An env's project takes each cluster it leaves as
 /// the base has it from the base's rendering, so its cost is what it changes plus copying.
-pub struct Emit;
+pub static EMIT: crate::emit::FromBase = crate::emit::FromBase {
+    target: crate::model::Target::Compose,
+    stdout,
+    start,
+};
 
-impl crate::emit::Emitter for Emit {
-    fn target(&self) -> crate::model::Target {
-        crate::model::Target::Compose
-    }
-
-    fn stdout(
-        &self,
-        p: &Program,
-        env: Option<&str>,
-        opts: &Options,
-    ) -> Result<String, Vec<Diagnostic>> {
-        stdout(p, env, opts)
-    }
-
-    fn start<'p>(
-        &self,
-        p: &'p Program,
-        out: &mut dyn FnMut(Bundle),
-    ) -> (Box<dyn crate::emit::TargetTree + 'p>, Vec<Diagnostic>) {
-        let mut parts = BaseParts::new();
-        out(piece(&p.base, render(p, &p.base, None, Some(&mut parts))));
-        (Box::new(Tree { p, parts }), Vec::new())
-    }
+fn start<'p>(p: &'p Program, out: &mut dyn FnMut(Bundle)) -> Box<dyn crate::emit::TargetTree + 'p> {
+    let mut parts = BaseParts::new();
+    out(piece(&p.base, render(p, &p.base, None, Some(&mut parts))));
+    Box::new(Tree { p, parts })
 }
 
 /// The compose tree after the base: the base's cluster parts.

@@ -118,37 +118,22 @@ fn empty() -> Value {
 }
 
 /// The helm target: each release's base values, each env's differences from them, and READMEs that list every env.
-pub struct Emit;
+pub static EMIT: crate::emit::FromBase = crate::emit::FromBase {
+    target: crate::model::Target::Helm,
+    stdout,
+    start,
+};
 
-impl crate::emit::Emitter for Emit {
-    fn target(&self) -> crate::model::Target {
-        crate::model::Target::Helm
-    }
-
-    fn stdout(
-        &self,
-        p: &Program,
-        env: Option<&str>,
-        opts: &Options,
-    ) -> Result<String, Vec<Diagnostic>> {
-        stdout(p, env, opts)
-    }
-
-    fn start<'p>(
-        &self,
-        p: &'p Program,
-        out: &mut dyn FnMut(Bundle),
-    ) -> (Box<dyn crate::emit::TargetTree + 'p>, Vec<Diagnostic>) {
-        let mut b = Bundle::new();
-        let build = Build::new(p, &mut b);
-        out(b);
-        (Box::new(build), Vec::new())
-    }
+fn start<'p>(p: &'p Program, out: &mut dyn FnMut(Bundle)) -> Box<dyn crate::emit::TargetTree + 'p> {
+    let mut b = Bundle::new();
+    let build = Build::new(p, &mut b);
+    out(b);
+    Box::new(build)
 }
 
 /// Every file of the helm target (for tests and tools that want Helm alone).
 pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
-    crate::emit::Emitter::files(&Emit, p)
+    crate::emit::Emitter::files(&EMIT, p)
 }
 
 impl crate::emit::TargetTree for Build<'_> {

@@ -62,31 +62,16 @@ fn workload_files(b: &mut Bundle, t: &Topology, program: &str) {
 }
 
 /// The kubernetes target: the base's objects, and each env's overlay derived from them.
-pub struct Emit;
+pub static EMIT: crate::emit::FromBase = crate::emit::FromBase {
+    target: crate::model::Target::Kubernetes,
+    stdout,
+    start,
+};
 
-impl crate::emit::Emitter for Emit {
-    fn target(&self) -> crate::model::Target {
-        crate::model::Target::Kubernetes
-    }
-
-    fn stdout(
-        &self,
-        p: &Program,
-        env: Option<&str>,
-        opts: &Options,
-    ) -> Result<String, Vec<Diagnostic>> {
-        stdout(p, env, opts)
-    }
-
-    fn start<'p>(
-        &self,
-        p: &'p Program,
-        out: &mut dyn FnMut(Bundle),
-    ) -> (Box<dyn crate::emit::TargetTree + 'p>, Vec<Diagnostic>) {
-        let (base, b) = base_piece(p);
-        out(b);
-        (Box::new(Tree { p, base }), Vec::new())
-    }
+fn start<'p>(p: &'p Program, out: &mut dyn FnMut(Bundle)) -> Box<dyn crate::emit::TargetTree + 'p> {
+    let (base, b) = base_piece(p);
+    out(b);
+    Box::new(Tree { p, base })
 }
 
 /// The kubernetes tree after the base: the base's objects, from which each env's overlay is
