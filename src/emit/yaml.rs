@@ -50,6 +50,10 @@ enum Slot {
     Value(usize),
     /// After `- `, in a sequence whose dashes are at this indent.
     Item(usize),
+    /// A mapping key, whose text goes to [`Writer::key`]: a string as it is, or another scalar's
+    /// text (serde_yaml mappings may have any key; Helm's values have none), quoted by `key`
+    /// afterwards if it needs to be.
+    Key,
 }
 
 struct Writer<'o> {
@@ -60,9 +64,11 @@ struct Writer<'o> {
 }
 
 impl Writer<'_> {
-    /// Writes a scalar (or `{}` / `[]`) in the current slot, with the line break after it.
+    /// Writes a scalar (or `{}` / `[]`) in the current slot, with the line break after it; a key's
+    /// text goes to [`Writer::key`] as it is.
     fn scalar(&mut self, f: impl FnOnce(usize, &mut String)) {
         let indent = match self.slot {
+            Slot::Key => return f(0, &mut self.key),
             Slot::Top => 0,
             Slot::Value(i) => {
                 self.out.push(' ');
@@ -76,27 +82,28 @@ impl Writer<'_> {
 
     /// Starts a mapping or sequence in the current slot; nothing is written until its first
     /// entry, because an empty one is written as `{}` or `[]` in place.
-    fn open(&mut self, map: bool) -> Open {
+    fn open(&mut self, map: bool) -> Result<Open, Unsupported> {
         let (indent, item) = match (self.slot, map) {
+            (Slot::Key, _) => return unsupported("a mapping or sequence as a key"),
             (Slot::Top, _) => (0, false),
             (Slot::Value(i), true) => (i + 2, false),
             // Sequences under a key are not indented further, as kustomize writes them.
             (Slot::Value(i), false) => (i, false),
             (Slot::Item(i), _) => (i + 2, true),
         };
-        Open {
+        Ok(Open {
             indent,
             // A mapping's first key follows the `- ` of its item on the same line.
             same_line: item && map,
             opener: match self.slot {
-                Slot::Top => false,
+                Slot::Top | Slot::Key => false,
                 Slot::Value(_) => true,
                 Slot::Item(_) => !map,
             },
             slot: self.slot,
             count: 0,
             map,
-        }
+        })
     }
 }
 
@@ -244,7 +251,10 @@ impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
         self.serialize_str(v.encode_utf8(&mut [0; 4]))
     }
     fn serialize_str(self, v: &str) -> Result<(), Unsupported> {
-        self.scalar(|indent, out| string(v, indent, out));
+        match self.slot {
+            Slot::Key => self.key.push_str(v),
+            _ => self.scalar(|indent, out| string(v, indent, out)),
+        }
         Ok(())
     }
     fn serialize_bytes(self, _: &[u8]) -> Result<(), Unsupported> {
@@ -288,7 +298,7 @@ impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
         unsupported("an enum variant with data")
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Compound<'w, 'o>, Unsupported> {
-        let open = self.open(false);
+        let open = self.open(false)?;
         Ok(Compound { w: self, open })
     }
     fn serialize_tuple(self, len: usize) -> Result<Compound<'w, 'o>, Unsupported> {
@@ -311,7 +321,7 @@ impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
         unsupported("an enum variant with data")
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Compound<'w, 'o>, Unsupported> {
-        let open = self.open(true);
+        let open = self.open(true)?;
         Ok(Compound { w: self, open })
     }
     fn serialize_struct(
@@ -372,14 +382,13 @@ impl ser::SerializeMap for Compound<'_, '_> {
     type Error = Unsupported;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> Result<(), Unsupported> {
         // One buffer for every key of the document, rather than a String per key.
-        let mut text = std::mem::take(&mut self.w.key);
-        text.clear();
-        let written = k.serialize(KeyText(&mut text));
-        if written.is_ok() {
-            self.key(&text);
-        }
+        self.w.key.clear();
+        self.w.slot = Slot::Key;
+        k.serialize(&mut *self.w)?;
+        let text = std::mem::take(&mut self.w.key);
+        self.key(&text);
         self.w.key = text;
-        written
+        Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Unsupported> {
         v.serialize(&mut *self.w)
@@ -404,149 +413,6 @@ impl ser::SerializeStruct for Compound<'_, '_> {
     fn end(self) -> Result<(), Unsupported> {
         self.close();
         Ok(())
-    }
-}
-
-/// The text of a mapping key: a string, or (serde_yaml mappings may have any key; Helm's values
-/// have none) a scalar's text, quoted by `key` if it needs to be.
-struct KeyText<'s>(&'s mut String);
-
-impl ser::Serializer for KeyText<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    type SerializeSeq = ser::Impossible<(), Unsupported>;
-    type SerializeTuple = ser::Impossible<(), Unsupported>;
-    type SerializeTupleStruct = ser::Impossible<(), Unsupported>;
-    type SerializeTupleVariant = ser::Impossible<(), Unsupported>;
-    type SerializeMap = ser::Impossible<(), Unsupported>;
-    type SerializeStruct = ser::Impossible<(), Unsupported>;
-    type SerializeStructVariant = ser::Impossible<(), Unsupported>;
-
-    fn serialize_bool(self, v: bool) -> Result<(), Unsupported> {
-        self.0.push_str(if v { "true" } else { "false" });
-        Ok(())
-    }
-    fn serialize_i8(self, v: i8) -> Result<(), Unsupported> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Unsupported> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Unsupported> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), Unsupported> {
-        let _ = write!(self.0, "{v}");
-        Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), Unsupported> {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Unsupported> {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Unsupported> {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), Unsupported> {
-        let _ = write!(self.0, "{v}");
-        Ok(())
-    }
-    fn serialize_f32(self, v: f32) -> Result<(), Unsupported> {
-        self.serialize_f64(v.into())
-    }
-    fn serialize_f64(self, v: f64) -> Result<(), Unsupported> {
-        float(v, self.0);
-        Ok(())
-    }
-    fn serialize_char(self, v: char) -> Result<(), Unsupported> {
-        self.0.push(v);
-        Ok(())
-    }
-    fn serialize_str(self, v: &str) -> Result<(), Unsupported> {
-        self.0.push_str(v);
-        Ok(())
-    }
-    fn serialize_bytes(self, _: &[u8]) -> Result<(), Unsupported> {
-        unsupported("a bytes key")
-    }
-    fn serialize_none(self) -> Result<(), Unsupported> {
-        self.serialize_unit()
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<(), Unsupported> {
-        v.serialize(self)
-    }
-    fn serialize_unit(self) -> Result<(), Unsupported> {
-        self.0.push_str("null");
-        Ok(())
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Unsupported> {
-        self.serialize_unit()
-    }
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-    ) -> Result<(), Unsupported> {
-        self.serialize_str(variant)
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        v: &T,
-    ) -> Result<(), Unsupported> {
-        v.serialize(self)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<(), Unsupported> {
-        unsupported("an enum key")
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Unsupported> {
-        unsupported("a sequence key")
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Unsupported> {
-        unsupported("a tuple key")
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, Unsupported> {
-        unsupported("a tuple key")
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, Unsupported> {
-        unsupported("an enum key")
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Unsupported> {
-        unsupported("a mapping key")
-    }
-    fn serialize_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStruct, Unsupported> {
-        unsupported("a struct key")
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, Unsupported> {
-        unsupported("an enum key")
     }
 }
 
