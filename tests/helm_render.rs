@@ -64,6 +64,10 @@ fn helm_programs() -> Vec<(String, Program)> {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         v.push((name, common::program(&path)));
     }
+    // An env that changes the repository another release restores from (the fixture
+    // kubernetes_validate reads too): that release's env values must follow.
+    let restore = common::repo().join("tests/fixtures/kubernetes/restore-env.kdl");
+    v.push(("restore-env".to_owned(), common::program(&restore)));
     v
 }
 
