@@ -122,7 +122,7 @@ pub fn env_piece(p: &Program, base: &BaseObjects, t: &Topology) -> Bundle {
     let unchanged = crate::plan::delta::unchanged_clusters(&p.base, t);
     let skip = |c: &crate::model::Cluster| unchanged.contains(c.name.as_str());
     let feed = |chunk: &mut dyn FnMut(Vec<Obj>)| objects::build_chunks(t, &p.name, &skip, chunk);
-    let kept = base.objects_of(unchanged.iter().copied());
+    let kept: Vec<&str> = unchanged.iter().copied().collect();
     let mut namespaces = t.clusters.iter().map(|c| c.namespace.value.as_str());
     let first = namespaces.next();
     let expected = first.filter(|ns| namespaces.all(|n| n == *ns));

@@ -34,23 +34,35 @@ pub struct BaseObjects {
     namespace: Option<String>,
     /// `images(o)` of every object, in order.
     images: Vec<Vec<(String, String)>>,
+    /// Each image name the base uses, with every reference it uses it by.
+    image_uses: BTreeMap<String, BTreeSet<String>>,
     /// The index of the object with each identity (the last one, should two share it).
     by_key: IndexMap<(String, String, String), usize>,
-    /// The indices of each cluster's objects.
-    by_cluster: HashMap<String, Vec<usize>>,
+    /// For each object, `by_key` of its identity.
+    identity: Vec<usize>,
+    /// Each cluster's objects, as an env that leaves the cluster unchanged keeps them.
+    by_cluster: HashMap<String, ClusterObjects>,
+}
+
+/// What one cluster's base objects bring to the overlay of an env that leaves the cluster as it
+/// is, gathered once per build: an env then reads a summary per unchanged cluster instead of
+/// every object of the cluster, so that its overlay costs what it changes.
+struct ClusterObjects {
+    /// The objects' indices, in ascending order.
+    objects: Vec<usize>,
+    /// The namespaces of its namespaced objects.
+    namespaces: BTreeSet<String>,
+    /// The labels (key and value) that every one of its objects carries.
+    labels: Map<String, Value>,
+    /// Each image name its objects use, with the references they use it by.
+    images: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl BaseObjects {
     /// The base's objects, each with the cluster that made it (`owners`, in the same order;
     /// `None` for objects no one cluster made, such as Namespaces).
     pub fn new(objs: Vec<Obj>, owners: Vec<Option<String>>) -> Self {
-        let mut by_cluster: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, o) in owners.into_iter().enumerate() {
-            if let Some(c) = o {
-                by_cluster.entry(c).or_default().push(i);
-            }
-        }
-        let by_key = objs
+        let by_key: IndexMap<_, _> = objs
             .iter()
             .enumerate()
             .map(|(i, o)| {
@@ -58,24 +70,55 @@ impl BaseObjects {
                 ((a.to_owned(), k.to_owned(), n.to_owned()), i)
             })
             .collect();
+        let identity = objs
+            .iter()
+            .map(|o| by_key[&KeyRef(key(&o.value))])
+            .collect();
+        let images: Vec<_> = objs.iter().map(|o| images(&o.value)).collect();
+        let mut image_uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (_, img) in images.iter().flatten() {
+            image_uses
+                .entry(split_image(img).0.to_owned())
+                .or_default()
+                .insert(img.clone());
+        }
+        let mut by_cluster: HashMap<String, ClusterObjects> = HashMap::new();
+        for (i, o) in owners.into_iter().enumerate() {
+            let Some(c) = o else { continue };
+            let v = &objs[i].value;
+            let labels = pointer(v, "/metadata/labels").and_then(Value::as_object);
+            let summary = by_cluster.entry(c).or_insert_with(|| ClusterObjects {
+                objects: Vec::new(),
+                namespaces: BTreeSet::new(),
+                labels: labels.cloned().unwrap_or_default(),
+                images: BTreeMap::new(),
+            });
+            summary.objects.push(i);
+            if !is_cluster_scoped(v) {
+                summary
+                    .namespaces
+                    .insert(str_at(v, &["metadata", "namespace"]).to_owned());
+            }
+            summary
+                .labels
+                .retain(|k, x| labels.and_then(|l| l.get(k)) == Some(x));
+            for (_, img) in &images[i] {
+                summary
+                    .images
+                    .entry(split_image(img).0.to_owned())
+                    .or_default()
+                    .insert(img.clone());
+            }
+        }
         BaseObjects {
             namespace: only_namespace(&objs),
-            images: objs.iter().map(|o| images(&o.value)).collect(),
+            images,
+            image_uses,
             by_key,
+            identity,
             by_cluster,
             objs,
         }
-    }
-
-    /// The indices of the objects of `clusters`, in ascending order.
-    pub fn objects_of<'a>(&self, clusters: impl Iterator<Item = &'a str>) -> Vec<usize> {
-        let mut v: Vec<usize> = clusters
-            .filter_map(|c| self.by_cluster.get(c))
-            .flatten()
-            .copied()
-            .collect();
-        v.sort_unstable();
-        v
     }
 
     /// The base object with the identity `k`.
@@ -551,7 +594,7 @@ pub fn derive(
     prepared: &BaseObjects,
     namespace: Option<&str>,
     feed: &Feed,
-    unchanged: &[usize],
+    unchanged: &[&str],
 ) -> Result<Vec<(String, String)>, Option<String>> {
     let base = &prepared.objs[..];
     // Namespace: one transformer when both sides live in a single namespace each.
@@ -587,25 +630,31 @@ pub fn derive(
     // `gained` is what every pair so far gained, `carried` what every object so far carries.
     let mut gained: Option<Map<String, Value>> = None;
     let mut carried: Option<Map<String, Value>> = None;
-    // The base objects the env has unchanged (`unchanged`, from the clusters it leaves as they
-    // are): kept, in their namespaces, carrying their labels and having gained none.
-    for &i in unchanged {
-        let b = &base[i].value;
-        kept[i] = true;
-        if !is_cluster_scoped(b) {
-            namespaces.insert(str_at(b, &["metadata", "namespace"]).to_owned());
+    // The objects of the clusters the env leaves as they are (`unchanged`): kept, in their
+    // namespaces, carrying their labels and having gained none. Read from each cluster's
+    // summary, not from each object.
+    let unchanged: Vec<&ClusterObjects> = unchanged
+        .iter()
+        .filter_map(|c| prepared.by_cluster.get(*c))
+        .collect();
+    for summary in &unchanged {
+        for &i in &summary.objects {
+            kept[i] = true;
         }
-        let labels = pointer(b, "/metadata/labels").and_then(Value::as_object);
+        namespaces.extend(summary.namespaces.iter().cloned());
         match &mut carried {
-            None => carried = Some(labels.cloned().unwrap_or_default()),
-            Some(c) => c.retain(|k, v| labels.and_then(|l| l.get(k)) == Some(v)),
+            None => carried = Some(summary.labels.clone()),
+            Some(c) => c.retain(|k, v| summary.labels.get(k) == Some(v)),
         }
         gained = Some(Map::new());
     }
     feed(&mut |chunk| {
         for o in chunk {
             if !is_cluster_scoped(&o.value) {
-                namespaces.insert(str_at(&o.value, &["metadata", "namespace"]).to_owned());
+                let ns = str_at(&o.value, &["metadata", "namespace"]);
+                if !namespaces.contains(ns) {
+                    namespaces.insert(ns.to_owned());
+                }
             }
             let sort = super::sort_key(&o.value);
             let labels = pointer(&o.value, "/metadata/labels").and_then(Value::as_object);
@@ -711,12 +760,12 @@ pub fn derive(
     // Images: an image name whose every use changes to the same new reference.
     let mut image_map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     // An unchanged object keeps every image it has.
-    for &i in unchanged {
-        for (_, img) in &prepared.images[i] {
+    for summary in &unchanged {
+        for (name, imgs) in &summary.images {
             image_map
-                .entry(split_image(img).0.to_owned())
+                .entry(name.clone())
                 .or_default()
-                .insert(img.clone());
+                .extend(imgs.iter().cloned());
         }
     }
     for (_, p) in &pairs {
@@ -733,18 +782,19 @@ pub fn derive(
     }
     let mut image_entries = Vec::new();
     let mut image_rewrite: BTreeMap<String, String> = BTreeMap::new();
-    // Every image the base uses, read once per build (`BaseObjects`): asking every base object
-    // again for each image name was most of an overlay's time on topologies with many clusters.
-    let base_images = || prepared.images.iter().flatten();
     for (name, news) in &image_map {
         if news.len() != 1 {
             continue;
         }
         let new = news.iter().next().unwrap();
         let (nn, tag) = split_image(new);
-        let unchanged = base_images()
-            .filter(|(_, i)| split_image(i).0 == name)
-            .all(|(_, i)| i == new);
+        // Every use of the name in the base is already `new` (`BaseObjects`, once per build:
+        // asking every base object again for each image name was most of an overlay's time on
+        // topologies with many clusters).
+        let unchanged = prepared
+            .image_uses
+            .get(name)
+            .is_none_or(|uses| uses.iter().all(|i| i == new));
         if unchanged || new.is_empty() {
             continue;
         }
@@ -799,8 +849,8 @@ pub fn derive(
     }
 
     // Objects that only the base has are deleted; objects that only the env has are added.
-    for o in base {
-        if !prepared.find(key(&o.value)).is_some_and(|i| kept[i]) {
+    for (o, &same) in base.iter().zip(&prepared.identity) {
+        if !kept[same] {
             let mut m = Map::new();
             m.insert("apiVersion".into(), o.value["apiVersion"].clone());
             m.insert("kind".into(), o.value["kind"].clone());
