@@ -47,11 +47,13 @@ for spec in "containers 100 10" "containers 10 100" "vms 100 10" "vms 10 100"; d
 done
 
 echo "== (3) an env costs what it changes: containers 100 x 10, envs that each change one cluster"
-for envs in 10 20 40 80; do
+echo "   (with 0 envs for the base alone, and the new tree written from memory beside each)"
+for envs in 0 10 20 40 80; do
   $S containers 100 10 $envs 1 > "$T/s.kdl"
   for b in old new; do
     [ $b = old ] && bin=$OLD || bin=$NEW
     rm -rf /dev/shm/pgtopo-29
     echo "$envs envs $b: $(measure $bin build -f "$T/s.kdl" --out /dev/shm/pgtopo-29)"
   done
+  echo "$envs envs from memory: $(best_of_two) s, $(find /dev/shm/pgtopo-29 -type f | wc -l) files"
 done

@@ -35,9 +35,39 @@ pub fn write<T: Serialize + ?Sized>(v: &T, out: &mut String) {
         out,
         slot: Slot::Top,
         key: String::new(),
+        checked_plain: false,
     };
     if let Err(e) = v.serialize(&mut w) {
         panic!("emitted documents are plain data: {e}");
+    }
+}
+
+/// A string whose YAML form is decided once, for a string written many times: a cluster's
+/// pg_hba lines go into every node's patroni.yml twice. The writer takes a plain one as it is;
+/// to any other serializer it is the string.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Checked {
+    text: String,
+    plain: bool,
+}
+
+/// The name by which a [`Checked`] plain string tells the writer it needs no test.
+const CHECKED_PLAIN: &str = "pgtopo::yaml::Checked";
+
+impl Checked {
+    pub fn new(text: String) -> Self {
+        let plain = plain_ok(&text);
+        Checked { text, plain }
+    }
+}
+
+impl Serialize for Checked {
+    fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.plain {
+            s.serialize_newtype_struct(CHECKED_PLAIN, self.text.as_str())
+        } else {
+            s.serialize_str(&self.text)
+        }
     }
 }
 
@@ -61,6 +91,8 @@ struct Writer<'o> {
     slot: Slot,
     /// The text of the current mapping key.
     key: String,
+    /// Whether the next string is a [`Checked`] plain one.
+    checked_plain: bool,
 }
 
 impl Writer<'_> {
@@ -251,8 +283,12 @@ impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
         self.serialize_str(v.encode_utf8(&mut [0; 4]))
     }
     fn serialize_str(self, v: &str) -> Result<(), Unsupported> {
+        let checked_plain = std::mem::take(&mut self.checked_plain);
         match self.slot {
             Slot::Key => self.key.push_str(v),
+            _ if checked_plain => {
+                self.scalar(|_, out| out.push_str(v));
+            }
             _ => self.scalar(|indent, out| string(v, indent, out)),
         }
         Ok(())
@@ -283,9 +319,11 @@ impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
-        _: &'static str,
+        name: &'static str,
         v: &T,
     ) -> Result<(), Unsupported> {
+        // A `Checked` plain string: the string it holds comes next.
+        self.checked_plain = name == CHECKED_PLAIN;
         v.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -689,6 +727,31 @@ mod tests {
         ] {
             assert_eq!(super::plain_ok(s), plain, "{s:?}");
         }
+    }
+
+    /// A `Checked` string is written as the writer would write the string, and is the string to
+    /// other serializers; a plain one used as a key does not make the next string plain.
+    #[test]
+    fn checked_strings_are_written_as_strings() {
+        use super::Checked;
+        let lines: Vec<Checked> = [
+            "host all all 10.0.0.1/32 scram-sha-256",
+            "yes",
+            "a: b",
+            "x\ny",
+        ]
+        .into_iter()
+        .map(|s| Checked::new(s.to_owned()))
+        .collect();
+        let plain: Vec<&str> = lines.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(super::to_string(&lines), super::to_string(&plain));
+        assert_eq!(
+            serde_json::to_value(&lines).unwrap(),
+            serde_json::to_value(&plain).unwrap()
+        );
+        let mut m = indexmap::IndexMap::new();
+        m.insert(Checked::new("k".to_owned()), "on");
+        assert_eq!(super::to_string(&m), "k: \"on\"\n");
     }
 
     /// Empty mappings and sequences are written in place wherever they are (after a key, as an

@@ -8,6 +8,8 @@
 //! parameter goes into each member's local `postgresql.parameters`, which Patroni applies on a
 //! reload, so a changed `work_mem` reaches a running cluster with `patronictl reload`.
 
+use indexmap::IndexMap;
+use serde::Serialize;
 use serde_yaml::{Mapping, Value};
 
 use super::access::HbaRow;
@@ -202,9 +204,18 @@ pub fn hba_lines(rows: &[HbaRow]) -> Vec<String> {
     rows.iter().map(HbaRow::line).collect()
 }
 
-/// Patroni's list of pg_hba lines ([`hba_lines`]).
-fn hba_list(lines: &[String]) -> Value {
-    Value::Sequence(lines.iter().map(|l| Value::String(l.clone())).collect())
+/// A patroni.yml: its sections in order. The two that list the pg_hba lines are typed and
+/// borrow the lines (`H`, a string type of the emitter's choice), which are made once per
+/// cluster rather than copied into every node's file.
+pub type Doc<'a, H> = IndexMap<&'static str, Section<'a, H>>;
+
+/// A section of a [`Doc`].
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Section<'a, H> {
+    Value(Value),
+    Bootstrap(Bootstrap<'a, H>),
+    Postgresql(Postgresql<'a, H>),
 }
 
 /// `bootstrap.initdb`: UTF-8 and data checksums on every new cluster.
@@ -218,7 +229,24 @@ pub fn initdb() -> Value {
 /// The `bootstrap` section: the dynamic configuration, initdb options, the pg_hba that Patroni
 /// 3.0's validator requires here as well, and the post-bootstrap hook that creates the
 /// topology's roles and databases (when there are any).
-pub fn bootstrap(dcs: Value, hba: &[String], post_bootstrap: Option<&str>) -> Value {
+#[derive(Serialize)]
+pub struct Bootstrap<'a, H> {
+    dcs: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pgbackrest: Option<Value>,
+    initdb: Value,
+    pg_hba: &'a [H],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    post_bootstrap: Option<&'a str>,
+}
+
+pub fn bootstrap<'a, H>(
+    dcs: Value,
+    hba: &'a [H],
+    post_bootstrap: Option<&'a str>,
+) -> Bootstrap<'a, H> {
     bootstrap_from(dcs, hba, post_bootstrap, None)
 }
 
@@ -226,36 +254,31 @@ pub fn bootstrap(dcs: Value, hba: &[String], post_bootstrap: Option<&str>) -> Va
 /// backups (`restore from=`): Patroni runs `restore` (with `--scope=` and `--datadir=`) instead
 /// of initdb, and keeps the recovery settings the restore wrote, so PostgreSQL replays the
 /// archived WAL to the target before the new cluster takes writes.
-pub fn bootstrap_from(
+pub fn bootstrap_from<'a, H>(
     dcs: Value,
-    hba: &[String],
-    post_bootstrap: Option<&str>,
+    hba: &'a [H],
+    post_bootstrap: Option<&'a str>,
     restore: Option<&str>,
-) -> Value {
-    let mut m = Mapping::new();
-    m.insert(key("dcs"), dcs);
-    if let Some(cmd) = restore {
-        m.insert(key("method"), string("pgbackrest"));
-        m.insert(
-            key("pgbackrest"),
+) -> Bootstrap<'a, H> {
+    Bootstrap {
+        dcs,
+        method: restore.map(|_| "pgbackrest"),
+        pgbackrest: restore.map(|cmd| {
             map([
                 ("command", string(cmd)),
                 ("keep_existing_recovery_conf", Value::Bool(true)),
-            ]),
-        );
+            ])
+        }),
+        initdb: initdb(),
+        pg_hba: hba,
+        post_bootstrap,
     }
-    m.insert(key("initdb"), initdb());
-    m.insert(key("pg_hba"), hba_list(hba));
-    if let Some(script) = post_bootstrap {
-        m.insert(key("post_bootstrap"), string(script));
-    }
-    Value::Mapping(m)
 }
 
 /// The member's `postgresql` section: where it listens, its data, the roles Patroni logs in as
 /// (passwords come from PATRONI_* variables, never from the file), the local parameters, and
 /// the pg_hba Patroni writes on every start.
-pub struct Member<'a> {
+pub struct Member<'a, H> {
     /// libpq's `sslmode` for Patroni's own connections (`require` when the cluster's pg_hba
     /// requires TLS), or `None` for libpq's default.
     pub sslmode: Option<&'static str>,
@@ -267,21 +290,26 @@ pub struct Member<'a> {
     pub replication_user: &'a str,
     pub params: &'a [Setting],
     /// The pg_hba lines ([`hba_lines`]).
-    pub hba: &'a [String],
+    pub hba: &'a [H],
 }
 
-pub fn postgresql(m: &Member) -> Value {
-    let mut pg = Mapping::new();
-    pg.insert(key("listen"), string(&m.listen));
-    if let Some(a) = &m.connect_address {
-        pg.insert(key("connect_address"), string(a));
-    }
-    pg.insert(key("data_dir"), string(&m.data_dir));
-    if let Some(b) = &m.bin_dir {
-        pg.insert(key("bin_dir"), string(b));
-    }
-    pg.insert(key("pgpass"), string(&m.pgpass));
-    pg.insert(key("use_pg_rewind"), Value::Bool(true));
+/// The `postgresql` section of [`Member`].
+#[derive(Serialize)]
+pub struct Postgresql<'a, H> {
+    listen: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connect_address: Option<String>,
+    data_dir: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bin_dir: Option<String>,
+    pgpass: String,
+    use_pg_rewind: bool,
+    authentication: Value,
+    parameters: Value,
+    pg_hba: &'a [H],
+}
+
+pub fn postgresql<H>(m: Member<'_, H>) -> Postgresql<'_, H> {
     let user = |name: &str| {
         let mut u = Mapping::new();
         u.insert(key("username"), string(name));
@@ -290,19 +318,24 @@ pub fn postgresql(m: &Member) -> Value {
         }
         Value::Mapping(u)
     };
-    pg.insert(
-        key("authentication"),
-        map([
-            ("superuser", user("postgres")),
-            ("replication", user(m.replication_user)),
-            // pg_rewind runs as the superuser: the same credentials, so Patroni creates no
-            // extra role.
-            ("rewind", user("postgres")),
-        ]),
-    );
-    pg.insert(key("parameters"), params_map(local_parameters(m.params)));
-    pg.insert(key("pg_hba"), hba_list(m.hba));
-    Value::Mapping(pg)
+    let authentication = map([
+        ("superuser", user("postgres")),
+        ("replication", user(m.replication_user)),
+        // pg_rewind runs as the superuser: the same credentials, so Patroni creates no extra
+        // role.
+        ("rewind", user("postgres")),
+    ]);
+    Postgresql {
+        listen: m.listen,
+        connect_address: m.connect_address,
+        data_dir: m.data_dir,
+        bin_dir: m.bin_dir,
+        pgpass: m.pgpass,
+        use_pg_rewind: true,
+        authentication,
+        parameters: params_map(local_parameters(m.params)),
+        pg_hba: m.hba,
+    }
 }
 
 /// libpq's `sslmode` for Patroni's connections: `require` when the cluster's remote pg_hba rows

@@ -136,7 +136,11 @@ fn render_clusters(t: &Topology, each: &mut dyn FnMut(Vec<(String, String, Strin
             },
         );
         let hba = access::hba_table(&rows);
-        let hba_lines = crate::plan::patroni::hba_lines(&rows);
+        // Checked for YAML quoting once here, not in each of the two lists of every node's file.
+        let hba_lines: Vec<crate::emit::yaml::Checked> = crate::plan::patroni::hba_lines(&rows)
+            .into_iter()
+            .map(crate::emit::yaml::Checked::new)
+            .collect();
         let bootstrap =
             access::has_bootstrap(c).then(|| (access::bootstrap_sql(c), bootstrap_script(c)));
         let dcs = patroni.then(|| patroni::dcs_file(t, c, peers.len()));

@@ -12,7 +12,9 @@ use serde_yaml::{Mapping, Value};
 use crate::emit::vm_common::host_port;
 use crate::emit::yaml;
 use crate::model::{credentials, Cluster, Node, Role, Topology};
-use crate::plan::patroni::{self as plan, key, map, string, Member, StandbySource, Version};
+use crate::plan::patroni::{
+    self as plan, key, map, string, Doc, Member, Section, StandbySource, Version,
+};
 
 use super::server_params;
 
@@ -118,7 +120,7 @@ pub fn yml(
     n: &Node,
     shared_host: bool,
     peers: usize,
-    hba: &[String],
+    hba: &[yaml::Checked],
 ) -> String {
     let host = n.host.as_ref().map_or("", |h| h.value.as_str());
     let mut s = format!(
@@ -132,9 +134,9 @@ pub fn yml(
     let params = server_params(c, n, peers);
     let rest = host_port(host, n.patroni_port.value);
     let pg = host_port(host, n.port.value);
-    let mut m = Mapping::new();
-    m.insert(key("scope"), string(&c.name));
-    m.insert(key("name"), string(&n.name));
+    let mut m = Doc::new();
+    m.insert("scope", Section::Value(string(&c.name)));
+    m.insert("name", Section::Value(string(&n.name)));
     let tls = crate::plan::params::tls_dir(c, crate::plan::params::Placement::Host).map(|d| {
         use crate::plan::params::{TLS_CA, TLS_CERT, TLS_KEY};
         (
@@ -143,7 +145,10 @@ pub fn yml(
             format!("{d}/{TLS_CA}"),
         )
     });
-    m.insert(key("restapi"), plan::restapi(c, &rest, Some(&rest), tls));
+    m.insert(
+        "restapi",
+        Section::Value(plan::restapi(c, &rest, Some(&rest), tls)),
+    );
     let endpoints = c
         .failover
         .dcs
@@ -151,7 +156,10 @@ pub fn yml(
         .flat_map(|d| &d.endpoints)
         .map(|e| string(&e.value))
         .collect();
-    m.insert(key("etcd3"), map([("hosts", Value::Sequence(endpoints))]));
+    m.insert(
+        "etcd3",
+        Section::Value(map([("hosts", Value::Sequence(endpoints))])),
+    );
     let hook = crate::plan::access::has_bootstrap(c)
         .then(|| format!("{CONF_DIR}/{}", super::BOOTSTRAP_SCRIPT));
     // A restored cluster bootstraps from the source's backups (restore.sh sits beside).
@@ -159,17 +167,17 @@ pub fn yml(
         .filter(|s| crate::plan::backup::tool(s, crate::model::Target::Hosts).is_some())
         .map(|_| format!("{CONF_DIR}/restore.sh"));
     m.insert(
-        key("bootstrap"),
-        plan::bootstrap_from(
+        "bootstrap",
+        Section::Bootstrap(plan::bootstrap_from(
             dynamic(t, c, peers),
             hba,
             hook.as_deref(),
             restore.as_deref(),
-        ),
+        )),
     );
     m.insert(
-        key("postgresql"),
-        plan::postgresql(&Member {
+        "postgresql",
+        Section::Postgresql(plan::postgresql(Member {
             sslmode: plan::sslmode(c),
             listen: pg.clone(),
             connect_address: Some(pg),
@@ -179,7 +187,7 @@ pub fn yml(
             replication_user: credentials::REPLICATION_USER,
             params: &params,
             hba,
-        }),
+        })),
     );
     let mut tags = Mapping::new();
     tags.insert(key("nofailover"), Value::Bool(!n.failover));
@@ -192,8 +200,8 @@ pub fn yml(
     if let Some(u) = &n.upstream {
         tags.insert(key("replicatefrom"), string(&u.value));
     }
-    m.insert(key("tags"), Value::Mapping(tags));
-    yaml::write(&Value::Mapping(m), &mut s);
+    m.insert("tags", Section::Value(Value::Mapping(tags)));
+    yaml::write(&m, &mut s);
     s
 }
 
