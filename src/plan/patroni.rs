@@ -231,7 +231,7 @@ pub fn initdb() -> Value {
 /// topology's roles and databases (when there are any).
 #[derive(Serialize)]
 pub struct Bootstrap<'a, H> {
-    dcs: Value,
+    dcs: &'a Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     method: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -243,7 +243,7 @@ pub struct Bootstrap<'a, H> {
 }
 
 pub fn bootstrap<'a, H>(
-    dcs: Value,
+    dcs: &'a Value,
     hba: &'a [H],
     post_bootstrap: Option<&'a str>,
 ) -> Bootstrap<'a, H> {
@@ -255,7 +255,7 @@ pub fn bootstrap<'a, H>(
 /// of initdb, and keeps the recovery settings the restore wrote, so PostgreSQL replays the
 /// archived WAL to the target before the new cluster takes writes.
 pub fn bootstrap_from<'a, H>(
-    dcs: Value,
+    dcs: &'a Value,
     hba: &'a [H],
     post_bootstrap: Option<&'a str>,
     restore: Option<&str>,

@@ -143,7 +143,8 @@ fn render_clusters(t: &Topology, each: &mut dyn FnMut(Vec<(String, String, Strin
             .collect();
         let bootstrap =
             access::has_bootstrap(c).then(|| (access::bootstrap_sql(c), bootstrap_script(c)));
-        let dcs = patroni.then(|| patroni::dcs_file(t, c, peers.len()));
+        let dynamic = patroni.then(|| patroni::dynamic(t, c, &followers, peers.len()));
+        let dcs = dynamic.as_ref().map(|d| patroni::dcs_file(c, d));
         // How many of this cluster's nodes run on each host: nodes sharing one need their own
         // data directories.
         let mut per_host: HashMap<&str, usize> = HashMap::new();
@@ -167,11 +168,11 @@ fn render_clusters(t: &Topology, each: &mut dyn FnMut(Vec<(String, String, Strin
             let mut add = |file: &str, contents: String| {
                 files.push((dir.clone(), file.to_owned(), contents));
             };
-            if patroni {
+            if let Some(dynamic) = &dynamic {
                 let shared = shared(n);
                 add(
                     "patroni.yml",
-                    patroni::yml(t, c, n, shared, peers.len(), &hba_lines),
+                    patroni::yml(t, c, n, shared, peers.len(), dynamic, &hba_lines),
                 );
                 add("patroni-run.sh", patroni::run_script(c, n));
                 // The cluster's dynamic configuration is applied once, from any node: it sits

@@ -405,24 +405,21 @@ pub fn patroni_yml(t: &Topology, c: &Cluster, source: Option<&Cluster>) -> Strin
         params::server_params(c, n, params::Placement::Pod, params::streaming_peers(t, c));
     let hba = plan::hba_lines(&access::hba_rows(c, Network::Pods));
     let hook = access::has_bootstrap(c).then_some("/etc/pgtopo/bootstrap.sh");
+    let dynamic = plan::dynamic_config(
+        c,
+        Version::V4,
+        &settings,
+        standby.as_ref(),
+        &t.standby_clusters()
+            .remove(c.name.as_str())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| plan::streams_through_slot(c, f))
+            .collect::<Vec<_>>(),
+    );
     m.insert(
         "bootstrap",
-        Section::Bootstrap(plan::bootstrap(
-            plan::dynamic_config(
-                c,
-                Version::V4,
-                &settings,
-                standby.as_ref(),
-                &t.standby_clusters()
-                    .remove(c.name.as_str())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|f| plan::streams_through_slot(c, f))
-                    .collect::<Vec<_>>(),
-            ),
-            &hba,
-            hook,
-        )),
+        Section::Bootstrap(plan::bootstrap(&dynamic, &hba, hook)),
     );
     // Passwords come from PATRONI_SUPERUSER_PASSWORD, PATRONI_REPLICATION_PASSWORD and
     // PATRONI_REWIND_PASSWORD (the superuser's), set from the Secret.
