@@ -145,14 +145,23 @@ fn env() -> &'static Environment<'static> {
         // A misspelt variable is an error, not an empty string in the output.
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_formatter(|out, _state, value| {
-            let text = value.to_string();
+            // A string is checked and written as it is; only other values are formatted first
+            // (a String per `{{ … }}` of every rendered file otherwise).
+            let owned;
+            let text = match value.as_str() {
+                Some(s) => s,
+                None => {
+                    owned = value.to_string();
+                    &owned
+                }
+            };
             if text.chars().any(char::is_control) {
                 return Err(Error::new(
                     ErrorKind::InvalidOperation,
                     format!("refusing to write a value with a control character: {text:?}"),
                 ));
             }
-            out.write_str(&text).map_err(Error::from)
+            out.write_str(text).map_err(Error::from)
         });
         env.add_filter("sh", shell_quote);
         for (name, source) in TEMPLATES {
