@@ -15,6 +15,8 @@
 //! value keeps the span of the text it came from (base or env block), so diagnostics point at the
 //! line that really set it.
 
+use std::borrow::Cow;
+
 use crate::syntax::{Document, Node};
 
 /// Node names that may repeat among their siblings and are told apart by their first argument.
@@ -45,13 +47,15 @@ pub fn env_nodes(doc: &Document) -> impl Iterator<Item = &Node> {
     doc.nodes.iter().filter(|n| n.name == "env")
 }
 
-/// The document without its `env` blocks, with the patch of `env` merged in.
-pub fn apply(doc: &Document, env: &Node) -> Vec<Node> {
-    let mut root: Vec<Node> = doc
+/// The document without its `env` blocks, with the patch of `env` merged in. The top-level
+/// nodes the env does not patch (most clusters, in an env that changes a few) are borrowed from
+/// the document, not copied.
+pub fn apply<'d>(doc: &'d Document, env: &Node) -> Vec<Cow<'d, Node>> {
+    let mut root: Vec<Cow<Node>> = doc
         .nodes
         .iter()
         .filter(|n| n.name != "env")
-        .cloned()
+        .map(Cow::Borrowed)
         .collect();
     merge_children(&mut root, &env.children);
     root
@@ -69,22 +73,55 @@ fn key_of(n: &Node) -> (String, Option<String>) {
     (n.name.clone(), arg)
 }
 
-pub fn merge_children(base: &mut Vec<Node>, patch: &[Node]) {
+/// A sibling in a list being merged: a node of the tree itself, or at the top of an env's
+/// document a node of the base document, copied only when the env patches it.
+pub trait Sibling {
+    fn node(&self) -> &Node;
+    fn node_mut(&mut self) -> &mut Node;
+    /// A sibling that the patch adds.
+    fn added(patch: &Node) -> Self;
+}
+
+impl Sibling for Node {
+    fn node(&self) -> &Node {
+        self
+    }
+    fn node_mut(&mut self) -> &mut Node {
+        self
+    }
+    fn added(patch: &Node) -> Self {
+        patch.clone()
+    }
+}
+
+impl Sibling for Cow<'_, Node> {
+    fn node(&self) -> &Node {
+        self
+    }
+    fn node_mut(&mut self) -> &mut Node {
+        self.to_mut()
+    }
+    fn added(patch: &Node) -> Self {
+        Cow::Owned(patch.clone())
+    }
+}
+
+pub fn merge_children<S: Sibling>(base: &mut Vec<S>, patch: &[Node]) {
     // Each patched node is looked up in an index of its siblings by key, so that an env patching
     // every one of thousands of clusters resolves in linear time. The index answers what a search
     // of the list would: the first sibling with the same key. It is only looked up, never
     // iterated, so the order of the children is the list's.
     let mut index = std::collections::HashMap::with_capacity(base.len());
     for (i, b) in base.iter().enumerate() {
-        index.entry(key_of(b)).or_insert(i);
+        index.entry(key_of(b.node())).or_insert(i);
     }
     for p in patch {
         let key = key_of(p);
         match index.get(&key) {
-            Some(&i) => merge_node(&mut base[i], p),
+            Some(&i) => merge_node(base[i].node_mut(), p),
             None => {
                 index.insert(key, base.len());
-                base.push(p.clone());
+                base.push(S::added(p));
             }
         }
     }

@@ -14,8 +14,8 @@ use crate::syntax::{Node as SNode, Value};
 
 const TOP_LEVEL: &[&str] = &["topology", "targets", "cluster", "workload", "env"];
 
-pub fn lower(
-    root: &[SNode],
+pub fn lower<'a>(
+    root: impl IntoIterator<Item = &'a SNode>,
     env: Option<&str>,
     envs: Vec<Spanned<String>>,
     d: &mut Vec<Diagnostic>,

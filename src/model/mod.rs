@@ -114,17 +114,13 @@ pub fn resolve(
         },
     };
     // The base is lowered from the document as it is (`lower` passes over env blocks); an env
-    // from a copy with the env's block merged in: copying the document for the base too was a
-    // measurable part of `lint` of large files (docs/performance.md, "Figures behind the code").
-    let merged;
-    let root = match env_node {
-        None => &doc.nodes[..],
-        Some(e) => {
-            merged = env::apply(doc, e);
-            &merged[..]
-        }
+    // from the document with the env's block merged in, where only the top-level nodes the env
+    // patches are copied: copying the whole document was a measurable part of `lint` of large
+    // files for the base, and of every env of a large estate (docs/performance.md).
+    let mut topo = match env_node {
+        None => lower::lower(&doc.nodes, env, envs, &mut d),
+        Some(e) => lower::lower(env::apply(doc, e).iter().map(|n| &**n), env, envs, &mut d),
     };
-    let mut topo = lower::lower(root, env, envs, &mut d);
     if env.is_some() {
         for x in &mut d {
             x.env = env.map(str::to_owned);
