@@ -120,6 +120,11 @@ fn render_clusters(t: &Topology, each: &mut dyn FnMut(Vec<(String, String, Strin
     let clashes = clashing_names(t);
     let followers = t.standby_clusters();
     for c in &t.clusters {
+        // A cluster without a hosted node has no file here; `build --out` asks every model of
+        // every topology (`driver`'s tree targets), so its shared parts are not worked out.
+        if !c.nodes.iter().any(|n| n.host.is_some()) {
+            continue;
+        }
         let mut files = Vec::new();
         // What every node of the cluster shares, worked out once for the cluster: its streaming
         // peers and its pg_hba rows are as long as the cluster, so computing them again for each
