@@ -150,7 +150,7 @@ pub fn cluster(
     let mut depends_on = IndexMap::new();
     depends_on.insert(primary.name.clone(), DependsOn::healthy());
     let name = format!("{}-backup", c.name);
-    compose.services.insert(
+    compose.add_service(
         name,
         Service {
             image,

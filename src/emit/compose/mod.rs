@@ -23,6 +23,7 @@ use crate::emit::{Options, Program};
 use crate::model::{Cluster, Topology};
 
 use spec::{ComposeFile, Network, Service, Volume};
+use std::borrow::Cow;
 use vars::Vars;
 
 /// The one network every service joins; service names are the host names on it.
@@ -32,8 +33,8 @@ pub const NETWORK: &str = "db";
 pub const RESTART: &str = "unless-stopped";
 
 /// One rendered project: its compose document and the files beside it.
-struct Project {
-    compose: ComposeFile,
+struct Project<'b> {
+    compose: ComposeFile<'b>,
     /// Paths relative to the project folder, in the order they were produced.
     files: IndexMap<String, String>,
 }
@@ -73,7 +74,8 @@ fn project_name(p: &Program, t: &Topology) -> String {
 /// ([`crate::plan::delta::unchanged_clusters`]) from the base's rendering.
 #[derive(Clone)]
 struct ClusterPart {
-    services: IndexMap<String, Service>,
+    /// Owned: the services rendered for the cluster.
+    services: IndexMap<String, Cow<'static, Service>>,
     volumes: IndexMap<String, Option<Volume>>,
     files: IndexMap<String, String>,
     vars: Vars,
@@ -100,12 +102,12 @@ type BaseParts = std::collections::HashMap<String, ClusterPart>;
 
 /// The project of `t`. With `base` (the base's parts), the clusters `t` leaves as the base has
 /// them are taken from there; `keep` collects the parts rendered (the base's, for its envs).
-fn render(
+fn render<'b>(
     p: &Program,
     t: &Topology,
-    base: Option<&BaseParts>,
+    base: Option<&'b BaseParts>,
     mut keep: Option<&mut BaseParts>,
-) -> Project {
+) -> Project<'b> {
     let mut vars = Vars::default();
     let mut compose = ComposeFile {
         name: project_name(p, t),
@@ -129,9 +131,11 @@ fn render(
         // maps in insertion order, each variable described where it is first used.
         match (reused, keep.as_deref_mut()) {
             (Some(part), _) => {
-                compose
-                    .services
-                    .extend(part.services.iter().map(|(k, v)| (k.clone(), v.clone())));
+                compose.services.extend(
+                    part.services
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Cow::Borrowed(&**v))),
+                );
                 compose
                     .volumes
                     .extend(part.volumes.iter().map(|(k, v)| (k.clone(), v.clone())));

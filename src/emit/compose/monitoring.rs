@@ -151,7 +151,7 @@ pub fn cluster(
         );
         let mut depends_on = IndexMap::new();
         depends_on.insert(n.name.clone(), DependsOn::healthy());
-        compose.services.insert(
+        compose.add_service(
             exporter_service(&n.name),
             Service {
                 image: EXPORTER_IMAGE.into(),
@@ -168,7 +168,7 @@ pub fn cluster(
     for n in &c.nodes {
         depends_on.insert(exporter_service(&n.name), DependsOn::started());
     }
-    compose.services.insert(
+    compose.add_service(
         "prometheus".to_owned(),
         Service {
             image: PROMETHEUS_IMAGE.into(),
@@ -204,7 +204,7 @@ pub fn cluster(
         );
         let mut depends_on = IndexMap::new();
         depends_on.insert("prometheus".to_owned(), DependsOn::started());
-        compose.services.insert(
+        compose.add_service(
             "grafana".to_owned(),
             Service {
                 image: GRAFANA_IMAGE.into(),

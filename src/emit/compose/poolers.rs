@@ -47,7 +47,7 @@ pub fn cluster(
             PoolerKind::Pgpool => pgpool(c, p, vars),
             PoolerKind::Pgbouncer => pgbouncer(c, p, files, vars),
         };
-        compose.services.insert(p.name.clone(), svc);
+        compose.add_service(p.name.clone(), svc);
     }
 }
 

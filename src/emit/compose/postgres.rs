@@ -278,7 +278,7 @@ fn plain(
             }),
             networks: vec![super::NETWORK.into()],
         };
-        compose.services.insert(n.name.clone(), svc);
+        compose.add_service(n.name.clone(), svc);
         compose.volumes.insert(data_volume(n), None);
     }
 }
@@ -371,7 +371,7 @@ fn repmgr(
             networks: vec![NETWORK.into()],
             ..Service::default()
         };
-        compose.services.insert(n.name.clone(), svc);
+        compose.add_service(n.name.clone(), svc);
         compose.volumes.insert(data_volume(n), None);
     }
 }

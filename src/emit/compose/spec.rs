@@ -14,18 +14,26 @@ use serde::Serialize;
 /// thirty-odd allocations, most of them copies of fixed text, and a large project has thousands.
 pub type Text = Cow<'static, str>;
 
-/// A whole `compose.yaml`.
+/// A whole `compose.yaml`. A service is borrowed when an env's project takes it unchanged from
+/// the base's rendering of its cluster, and owned when it is rendered for the project.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct ComposeFile {
+pub struct ComposeFile<'a> {
     /// The project name, so that `docker compose` run from any folder names containers alike.
     pub name: String,
-    pub services: IndexMap<String, Service>,
+    pub services: IndexMap<String, Cow<'a, Service>>,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub networks: IndexMap<String, Network>,
     /// Named volumes; `None` means "a local volume with default options" (`name: {}` would be
     /// noisier and means the same).
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub volumes: IndexMap<String, Option<Volume>>,
+}
+
+impl ComposeFile<'_> {
+    /// Adds a service rendered for this project.
+    pub fn add_service(&mut self, name: String, service: Service) {
+        self.services.insert(name, Cow::Owned(service));
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -122,7 +130,7 @@ pub struct Volume {
 
 /// Renders the document through the shared YAML writer: the types' `Serialize` (field order,
 /// `skip_serializing_if`) decides what is written, the writer how it is quoted.
-pub fn to_yaml(f: &ComposeFile) -> String {
+pub fn to_yaml(f: &ComposeFile<'_>) -> String {
     crate::emit::yaml::to_string(f)
 }
 
@@ -161,13 +169,13 @@ mod tests {
             healthcheck: Some(Healthcheck::cmd(&["pg_isready"], "30s")),
             networks: vec!["db".into()],
         };
-        f.services.insert("full".into(), full);
+        f.services.insert("full".into(), Cow::Owned(full));
         f.services.insert(
             "bare".into(),
-            Service {
+            Cow::Owned(Service {
                 image: "x".into(),
                 ..Default::default()
-            },
+            }),
         );
         f.networks.insert(
             "db".into(),

@@ -149,5 +149,5 @@ fn workload(
         networks: vec![NETWORK.into()],
         ..Service::default()
     };
-    compose.services.insert(service_name(w), svc);
+    compose.add_service(service_name(w), svc);
 }
