@@ -79,9 +79,8 @@ fn standby_source(t: &Topology, c: &Cluster) -> Option<StandbySource> {
 }
 
 /// The cluster's dynamic configuration, for `bootstrap.dcs` and for `dcs.yml`. It holds the
-/// parameters every member shares, which do not depend on the member, so any node computes it.
-/// The cluster's dynamic configuration: the same for every node, so made once per cluster
-/// (`followers` is [`Topology::standby_clusters`]).
+/// parameters every member shares, which do not depend on the member, so it is made once per
+/// cluster (`followers` is [`Topology::standby_clusters`]).
 pub fn dynamic(
     t: &Topology,
     c: &Cluster,
