@@ -92,32 +92,64 @@ pub struct Options {
 /// through this trait, and what a target can express is its row of
 /// [`crate::plan::capabilities`].
 ///
+/// A target's emitter: the target, how it prints one env, and how it renders its tree.
+///
 /// A tree is rendered a model at a time: [`Emitter::start`] renders the base and keeps what the
 /// envs are derived from (Kubernetes' base objects, Helm's base values), [`TargetTree::env`]
 /// renders one env from that alone (so envs may render in any order, or on several threads), and
 /// [`TargetTree::finish`] renders what lists every env. Paths are relative to the target's folder.
-pub trait Emitter: Sync {
-    fn target(&self) -> Target;
+pub struct Emitter {
+    pub target: Target,
+    /// What `pgtopo build ENV --target T` prints for one env (the base for `None`).
+    pub stdout: PrintEnv,
+    pub tree: Tree,
+}
+
+/// How a target renders its tree.
+pub enum Tree {
+    /// Its envs are rendered from what the base's rendering keeps (kubernetes: the base's
+    /// objects; helm: each release's base values; compose: each cluster's part of the project).
+    /// Its errors come from checks before rendering, so the base has none.
+    FromBase(StartTree),
+    /// Every model's files depend on that model alone (haproxy, keepalived, hosts): the base
+    /// and each env are rendered the same way.
+    PerModel(RenderModel),
+}
+
+impl Emitter {
+    pub fn target(&self) -> Target {
+        self.target
+    }
 
     /// What `pgtopo build ENV --target T` prints for one env (the base for `None`).
-    fn stdout(
+    pub fn stdout(
         &self,
         p: &Program,
         env: Option<&str>,
         opts: &Options,
-    ) -> Result<String, Vec<Diagnostic>>;
+    ) -> Result<String, Vec<Diagnostic>> {
+        (self.stdout)(p, env, opts)
+    }
 
     /// Renders the base, handing its files to `out`; returns the state that renders each env,
     /// and the base's errors.
-    fn start<'p>(
+    pub fn start<'p>(
         &self,
         p: &'p Program,
         out: &mut dyn FnMut(Bundle),
-    ) -> (Box<dyn TargetTree + 'p>, Vec<Diagnostic>);
+    ) -> (Box<dyn TargetTree + 'p>, Vec<Diagnostic>) {
+        match self.tree {
+            Tree::FromBase(start) => (start(p, out), Vec::new()),
+            Tree::PerModel(render) => {
+                let errors = render(p, &p.base, out).err().unwrap_or_default();
+                (Box::new(PerModelTree { p, render }), errors)
+            }
+        }
+    }
 
     /// The whole tree, the base and every env: the same rendering as [`TreeBuild`]'s, on one
     /// thread.
-    fn files(&self, p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
+    pub fn files(&self, p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
         let mut all = Bundle::new();
         let (tree, mut errors) = self.start(p, &mut |b| all.extend(b));
         let mut notes = Vec::with_capacity(p.envs.len());
@@ -157,7 +189,7 @@ pub trait TargetTree: Sync {
 }
 
 /// The emitter of `target`.
-pub fn emitter(target: Target) -> &'static dyn Emitter {
+pub fn emitter(target: Target) -> &'static Emitter {
     match target {
         Target::Kubernetes => &kubernetes::EMIT,
         Target::Helm => &helm::EMIT,
@@ -178,75 +210,7 @@ pub type PrintEnv = fn(&Program, Option<&str>, &Options) -> Result<String, Vec<D
 /// Renders the base's files into `out` and returns what renders each env from them.
 pub type StartTree = for<'p> fn(&'p Program, &mut dyn FnMut(Bundle)) -> Box<dyn TargetTree + 'p>;
 
-/// The emitter of a target whose envs are rendered from what the base's rendering keeps
-/// (kubernetes: the base's objects; helm: each release's base values; compose: each cluster's
-/// part of the project). Its errors come from checks before rendering, so `start` has none.
-pub struct FromBase {
-    pub target: Target,
-    pub stdout: PrintEnv,
-    pub start: StartTree,
-}
-
-impl Emitter for FromBase {
-    fn target(&self) -> Target {
-        self.target
-    }
-
-    fn stdout(
-        &self,
-        p: &Program,
-        env: Option<&str>,
-        opts: &Options,
-    ) -> Result<String, Vec<Diagnostic>> {
-        (self.stdout)(p, env, opts)
-    }
-
-    fn start<'p>(
-        &self,
-        p: &'p Program,
-        out: &mut dyn FnMut(Bundle),
-    ) -> (Box<dyn TargetTree + 'p>, Vec<Diagnostic>) {
-        ((self.start)(p, out), Vec::new())
-    }
-}
-
-/// The emitter of a target whose every model's files depend on that model alone (haproxy,
-/// keepalived, hosts): the base and each env are rendered the same way, by `render`.
-pub struct PerModel {
-    pub target: Target,
-    pub stdout: PrintEnv,
-    pub render: RenderModel,
-}
-
-impl Emitter for PerModel {
-    fn target(&self) -> Target {
-        self.target
-    }
-
-    fn stdout(
-        &self,
-        p: &Program,
-        env: Option<&str>,
-        opts: &Options,
-    ) -> Result<String, Vec<Diagnostic>> {
-        (self.stdout)(p, env, opts)
-    }
-
-    fn start<'p>(
-        &self,
-        p: &'p Program,
-        out: &mut dyn FnMut(Bundle),
-    ) -> (Box<dyn TargetTree + 'p>, Vec<Diagnostic>) {
-        let errors = (self.render)(p, &p.base, out).err().unwrap_or_default();
-        let tree = PerModelTree {
-            p,
-            render: self.render,
-        };
-        (Box::new(tree), errors)
-    }
-}
-
-/// [`PerModel`]'s tree after the base: each env rendered as the base was.
+/// The tree of a [`Tree::PerModel`] target after the base: each env rendered as the base was.
 struct PerModelTree<'p> {
     p: &'p Program,
     render: RenderModel,

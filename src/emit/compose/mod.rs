@@ -174,10 +174,10 @@ fn render<'b>(
 
 /// The compose target: a project per model. An env's project takes each cluster it leaves as
 /// the base has it from the base's rendering, so its cost is what it changes plus copying.
-pub static EMIT: crate::emit::FromBase = crate::emit::FromBase {
+pub static EMIT: crate::emit::Emitter = crate::emit::Emitter {
     target: crate::model::Target::Compose,
     stdout,
-    start,
+    tree: crate::emit::Tree::FromBase(start),
 };
 
 fn start<'p>(p: &'p Program, out: &mut dyn FnMut(Bundle)) -> Box<dyn crate::emit::TargetTree + 'p> {

@@ -26,10 +26,10 @@ use crate::model::{
 pub const TIMEOUT_IDLE: &str = "30m";
 
 /// The haproxy target: each model's files depend on that model alone.
-pub static EMIT: crate::emit::PerModel = crate::emit::PerModel {
+pub static EMIT: crate::emit::Emitter = crate::emit::Emitter {
     target: crate::model::Target::Haproxy,
     stdout,
-    render: render_model,
+    tree: crate::emit::Tree::PerModel(render_model),
 };
 
 fn render_model(

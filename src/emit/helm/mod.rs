@@ -118,10 +118,10 @@ fn empty() -> Value {
 }
 
 /// The helm target: each release's base values, each env's differences from them, and READMEs that list every env.
-pub static EMIT: crate::emit::FromBase = crate::emit::FromBase {
+pub static EMIT: crate::emit::Emitter = crate::emit::Emitter {
     target: crate::model::Target::Helm,
     stdout,
-    start,
+    tree: crate::emit::Tree::FromBase(start),
 };
 
 fn start<'p>(p: &'p Program, out: &mut dyn FnMut(Bundle)) -> Box<dyn crate::emit::TargetTree + 'p> {

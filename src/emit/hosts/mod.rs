@@ -31,10 +31,10 @@ use crate::plan::access::{self, Network};
 use crate::plan::params;
 
 /// The hosts target: each model's files depend on that model alone, and come in pieces.
-pub static EMIT: crate::emit::PerModel = crate::emit::PerModel {
+pub static EMIT: crate::emit::Emitter = crate::emit::Emitter {
     target: crate::model::Target::Hosts,
     stdout,
-    render: render_model,
+    tree: crate::emit::Tree::PerModel(render_model),
 };
 
 fn render_model(

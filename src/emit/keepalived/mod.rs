@@ -23,10 +23,10 @@ pub fn auth_file(cluster: &str) -> String {
 }
 
 /// The keepalived target: each model's files depend on that model alone.
-pub static EMIT: crate::emit::PerModel = crate::emit::PerModel {
+pub static EMIT: crate::emit::Emitter = crate::emit::Emitter {
     target: crate::model::Target::Keepalived,
     stdout,
-    render: render_model,
+    tree: crate::emit::Tree::PerModel(render_model),
 };
 
 fn render_model(

@@ -62,10 +62,10 @@ fn workload_files(b: &mut Bundle, t: &Topology, program: &str) {
 }
 
 /// The kubernetes target: the base's objects, and each env's overlay derived from them.
-pub static EMIT: crate::emit::FromBase = crate::emit::FromBase {
+pub static EMIT: crate::emit::Emitter = crate::emit::Emitter {
     target: crate::model::Target::Kubernetes,
     stdout,
-    start,
+    tree: crate::emit::Tree::FromBase(start),
 };
 
 fn start<'p>(p: &'p Program, out: &mut dyn FnMut(Bundle)) -> Box<dyn crate::emit::TargetTree + 'p> {
