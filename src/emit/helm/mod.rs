@@ -133,7 +133,7 @@ fn start<'p>(p: &'p Program, out: &mut dyn FnMut(Bundle)) -> Box<dyn crate::emit
 
 /// Every file of the helm target (for tests and tools that want Helm alone).
 pub fn files(p: &Program) -> Result<Bundle, Vec<Diagnostic>> {
-    crate::emit::Emitter::files(&EMIT, p)
+    EMIT.files(p)
 }
 
 impl crate::emit::TargetTree for Build<'_> {

@@ -122,12 +122,13 @@ pub fn env_piece(p: &Program, base: &BaseObjects, t: &Topology) -> Bundle {
     let unchanged = crate::plan::delta::unchanged_clusters(&p.base, t);
     let skip = |c: &crate::model::Cluster| unchanged.contains(c.name.as_str());
     let feed = |chunk: &mut dyn FnMut(Vec<Obj>)| objects::build_chunks(t, &p.name, &skip, chunk);
-    let kept: Vec<&str> = unchanged.iter().copied().collect();
+    let left_alone: Vec<&str> = unchanged.iter().copied().collect();
     let mut namespaces = t.clusters.iter().map(|c| c.namespace.value.as_str());
     let first = namespaces.next();
     let expected = first.filter(|ns| namespaces.all(|n| n == *ns));
-    let files = overlay::derive(base, expected, &feed, &kept).unwrap_or_else(|found| {
-        overlay::derive(base, found.as_deref(), &feed, &kept).expect("the objects' own namespace")
+    let files = overlay::derive(base, expected, &feed, &left_alone).unwrap_or_else(|found| {
+        overlay::derive(base, found.as_deref(), &feed, &left_alone)
+            .expect("the objects' own namespace")
     });
     let mut b = Bundle::new();
     for (path, text) in files {
