@@ -968,6 +968,34 @@ mod tests {
                 json!({"op": "add", "path": "/f", "value": true}),
             ]
         );
+        // Members only one side has, between members both have; a change deep in an array of
+        // the same length; and the pointer it is called with in front of every path.
+        let mut ops = Vec::new();
+        let a = json!({"a": 1, "c": {"x": [1, {"y": 2}], "z": 0}, "e": 5});
+        let b = json!({"b": 0, "c": {"x": [1, {"y": 3}], "z": 0}, "d": 1, "e": 5, "f~": 2});
+        diff(&a, &b, "/spec", &mut ops);
+        assert_eq!(
+            ops,
+            vec![
+                json!({"op": "remove", "path": "/spec/a"}),
+                json!({"op": "replace", "path": "/spec/c/x/1/y", "value": 3}),
+                json!({"op": "add", "path": "/spec/b", "value": 0}),
+                json!({"op": "add", "path": "/spec/d", "value": 1}),
+                json!({"op": "add", "path": "/spec/f~0", "value": 2}),
+            ]
+        );
+        let mut x = a.clone();
+        apply(
+            &mut x,
+            &ops.iter()
+                .map(|op| {
+                    let mut op = op.clone();
+                    op["path"] = json!(op_path(&op).strip_prefix("/spec").unwrap());
+                    op
+                })
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(x, b);
     }
 
     /// The patch of an env object `u` against the base object `b`, computed from their
