@@ -785,6 +785,45 @@ fn wait_for_bool(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// When a postmaster runs on `data`, the seconds between its process start as psutil reckons it
+/// (boot time from /proc/stat plus the start ticks in /proc/PID/stat) and the start time it wrote
+/// into postmaster.pid, if they differ by more than Patroni 3.0.2's 3 s tolerance. Patroni then
+/// decides the process is not the postmaster and tries to start a second one on the same data
+/// directory, which fails for as long as the first lives (patroni/patroni#2792; upstream checks
+/// the executable and working directory too since #3516, which Debian 12's Patroni predates). A
+/// step of the wall clock after boot, as virtual machines see when resumed, is enough to cause it.
+fn postmaster_start_skew(data: &Path) -> Option<f64> {
+    let pidfile = std::fs::read_to_string(data.join("postmaster.pid")).ok()?;
+    let mut lines = pidfile.lines();
+    let pid: u32 = lines.next()?.trim().parse().ok()?;
+    let pid_start: f64 = lines.nth(1)?.trim().parse().ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 22 (start time in clock ticks since boot); fields after the command's closing
+    // parenthesis start at field 3.
+    let ticks: f64 = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()?;
+    let hz: f64 = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0);
+    let boot: f64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    let skew = boot + ticks / hz - pid_start;
+    (skew.abs() > 3.0).then_some(skew)
+}
+
 /// One write through rw, acknowledged or not: (id, PostgreSQL port that committed it, when).
 type Ack = (i64, String, Instant);
 
@@ -931,6 +970,27 @@ fn failover_round(live: &mut Live, sig: &str, next_id: &mut i64) -> (f64, f64) {
     );
 
     // The old primary rejoins as a standby when its Patroni starts again (pg_rewind if needed).
+    // After SIGKILL its PostgreSQL outlived Patroni; the new Patroni must recognise it, which
+    // Patroni 3.0.2 cannot after a step of the wall clock (see `postmaster_start_skew`). Then the
+    // test does what the operator would: a clean stop, after which Patroni starts it itself.
+    let data = live.procs.dir.join(format!("data-{old}"));
+    if let Some(skew) = postmaster_start_skew(&data) {
+        println!(
+            "{old}'s surviving postmaster started {skew:+.1} s from the time in its postmaster.pid, \
+             as /proc reckons it (a wall-clock step since boot): Patroni 3.0.2 would take it for a \
+             stranger (patroni/patroni#2792), so it is stopped (pg_ctl stop -m fast) first"
+        );
+        let out = as_pg_user(&format!("{PG_BIN}/pg_ctl"))
+            .args(["stop", "-m", "fast", "-w", "-t", "60", "-D"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_ctl stop of {old}'s surviving postmaster: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     live.start_patroni(&old);
     wait_for(
         120,
