@@ -980,16 +980,12 @@ fn failover_round(live: &mut Live, sig: &str, next_id: &mut i64) -> (f64, f64) {
              as /proc reckons it (a wall-clock step since boot): Patroni 3.0.2 would take it for a \
              stranger (patroni/patroni#2792), so it is stopped (pg_ctl stop -m fast) first"
         );
-        let out = as_pg_user(&format!("{PG_BIN}/pg_ctl"))
-            .args(["stop", "-m", "fast", "-w", "-t", "60", "-D"])
-            .arg(&data)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pg_ctl stop of {old}'s surviving postmaster: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let (ok, out) = common::run(
+            as_pg_user(&format!("{PG_BIN}/pg_ctl"))
+                .args(["stop", "-m", "fast", "-w", "-t", "60", "-D"])
+                .arg(&data),
         );
+        assert!(ok, "pg_ctl stop of {old}'s surviving postmaster: {out}");
     }
     live.start_patroni(&old);
     wait_for(
