@@ -394,7 +394,7 @@ fn emitted_vm_configs_run_an_ha_cluster_that_survives_failover() {
         // Path-only rewrite: Debian's /var/lib/postgresql/15/loopback-dbN and
         // /var/lib/postgresql/.pgpass.dbN become folders of the temp dir. Nothing else changes.
         let p = hosts_dir.join(&n.name).join("patroni.yml");
-        let data = dir.join(format!("data-{}", n.name));
+        let data = data_dir(&dir, &n.name);
         let yml = std::fs::read_to_string(&p).unwrap();
         assert!(
             yml.contains(&format!("/var/lib/postgresql/15/loopback-{}", n.name)),
@@ -785,6 +785,12 @@ fn wait_for_bool(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// The data directory of node `node` inside the test's temp dir `dir`: the setup writes it into
+/// the node's patroni.yml, and the failover rounds read the surviving postmaster's files there.
+fn data_dir(dir: &Path, node: &str) -> PathBuf {
+    dir.join(format!("data-{node}"))
+}
+
 /// When a postmaster runs on `data`, the seconds between its process start as psutil reckons it
 /// (boot time from /proc/stat plus the start ticks in /proc/PID/stat) and the start time it wrote
 /// into postmaster.pid, if they differ by more than Patroni 3.0.2's 3 s tolerance. Patroni then
@@ -973,7 +979,7 @@ fn failover_round(live: &mut Live, sig: &str, next_id: &mut i64) -> (f64, f64) {
     // After SIGKILL its PostgreSQL outlived Patroni; the new Patroni must recognise it, which
     // Patroni 3.0.2 cannot after a step of the wall clock (see `postmaster_start_skew`). Then the
     // test does what the operator would: a clean stop, after which Patroni starts it itself.
-    let data = live.procs.dir.join(format!("data-{old}"));
+    let data = data_dir(&live.procs.dir, &old);
     if let Some(skew) = postmaster_start_skew(&data) {
         println!(
             "{old}'s surviving postmaster started {skew:+.1} s from the time in its postmaster.pid, \
